@@ -1,0 +1,58 @@
+#pragma once
+/// @file
+/// tunkit's error model.
+///
+/// - Setup operations (opening a device, configuring a link) throw `tunkit::Error`, a
+///   `std::system_error` whose `what()` names the operation, the device and the cause in plain
+///   words, with the fix where it is known:
+///   `tunkit: TUNSETIFF "tun0": device busy (another process has it open without IFF_MULTI_QUEUE)`.
+/// - Every operation also has an overload taking `std::error_code&` that never throws (Asio's
+///   convention); the throwing overload calls it and throws on failure.
+/// - Kernel failures carry `std::system_category()` codes (the errno); failures that tunkit itself
+///   detects carry `tunkit::errc` codes in `tunkit::error_category()`.
+
+#include <string>
+#include <system_error>
+
+namespace tunkit {
+
+/// Failures detected by tunkit itself (not reported by the kernel).
+enum class errc {
+  name_too_long = 1,     ///< interface name longer than 15 bytes (IFNAMSIZ - 1)
+  invalid_name,          ///< interface name with '/', whitespace, ':' or more than one "%d"
+  not_open,              ///< the object holds no descriptor (default-constructed, moved-from)
+  packet_truncated,      ///< the packet was larger than the buffer; its tail was discarded
+  interrupted,           ///< interrupt() was called; the wait or blocking I/O was abandoned
+  too_many_buffers,      ///< more scatter/gather buffers than tunkit passes in one call
+  feature_unsupported,   ///< the running kernel does not offer a requested feature
+  invalid_address,       ///< an IP address or prefix that does not parse or is out of range
+  netlink_protocol,      ///< the kernel's netlink answer was malformed or unexpected
+  link_not_found,        ///< no interface with that name or index
+  empty_packet,          ///< a write of zero bytes (the kernel would answer EINVAL)
+};
+
+/// The category of `tunkit::errc` codes; its name is "tunkit".
+[[nodiscard]] const std::error_category& error_category() noexcept;
+
+/// Makes a `std::error_code` from a `tunkit::errc` (found by ADL).
+[[nodiscard]] inline std::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), error_category()};
+}
+
+/// The exception tunkit throws: a `std::system_error` (so `code()` is the errno or `tunkit::errc`)
+/// whose `what()` is the complete, human-readable message, without the generic suffix that
+/// `std::system_error` would otherwise append.
+class Error : public std::system_error {
+ public:
+  /// `message` is the complete text returned by what().
+  Error(std::error_code code, std::string message);
+  [[nodiscard]] const char* what() const noexcept override;
+
+ private:
+  std::string message_;
+};
+
+}  // namespace tunkit
+
+template <>
+struct std::is_error_code_enum<tunkit::errc> : std::true_type {};

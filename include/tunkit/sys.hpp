@@ -1,0 +1,69 @@
+#pragma once
+/// @file
+/// The syscall seam: the only path by which tunkit reaches the kernel.
+///
+/// Every system call tunkit makes (open/close/ioctl/read/write/readv/writev/poll, eventfd, and the
+/// socket calls used for rtnetlink and interface look-ups) goes through a `tunkit::sys::Syscalls`
+/// object. Production code uses `sys::real()`; tests inject `tunkit::testing::FakeKernel` (target
+/// `tunkit::testing`) to script any errno on any call without privileges.
+///
+/// Convention (as in liburing's syscall wrappers): every call returns its result, or `-errno` on
+/// failure; `errno` itself is never part of the contract. One virtual call per syscall costs about
+/// a nanosecond against the hundreds a syscall costs, so the seam is not visible on the hot path.
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <cstddef>
+
+namespace tunkit::sys {
+
+/// The interface to the kernel. Each member returns a non-negative result or `-errno`.
+/// Implementations must be thread-safe: tunkit calls them from any thread.
+class Syscalls {
+ public:
+  virtual ~Syscalls() = default;
+
+  /// open(2) of a character device; `flags` as for open (tunkit always adds O_CLOEXEC).
+  virtual int open(const char* path, int flags) noexcept = 0;
+  /// close(2). Called exactly once per descriptor; never retried on EINTR.
+  virtual int close(int fd) noexcept = 0;
+  /// ioctl(2) with a pointer argument (the TUN and SIOC* requests).
+  virtual int ioctl(int fd, unsigned long request, void* arg) noexcept = 0;
+  /// read(2).
+  virtual ssize_t read(int fd, void* buf, std::size_t count) noexcept = 0;
+  /// write(2).
+  virtual ssize_t write(int fd, const void* buf, std::size_t count) noexcept = 0;
+  /// readv(2).
+  virtual ssize_t readv(int fd, const iovec* iov, int iovcnt) noexcept = 0;
+  /// writev(2).
+  virtual ssize_t writev(int fd, const iovec* iov, int iovcnt) noexcept = 0;
+  /// poll(2); returns the number of ready descriptors.
+  virtual int poll(pollfd* fds, nfds_t nfds, int timeout_ms) noexcept = 0;
+  /// eventfd(2) (`flags` from <sys/eventfd.h>).
+  virtual int eventfd(unsigned int initval, int flags) noexcept = 0;
+  /// fcntl(2) with an integer argument (F_GETFL / F_SETFL).
+  virtual int fcntl(int fd, int cmd, int arg) noexcept = 0;
+  /// socket(2).
+  virtual int socket(int domain, int type, int protocol) noexcept = 0;
+  /// bind(2).
+  virtual int bind(int fd, const sockaddr* addr, socklen_t len) noexcept = 0;
+  /// getsockname(2).
+  virtual int getsockname(int fd, sockaddr* addr, socklen_t* len) noexcept = 0;
+  /// setsockopt(2).
+  virtual int setsockopt(int fd, int level, int name, const void* value,
+                         socklen_t len) noexcept = 0;
+  /// sendto(2).
+  virtual ssize_t sendto(int fd, const void* buf, std::size_t len, int flags,
+                         const sockaddr* addr, socklen_t addrlen) noexcept = 0;
+  /// recvfrom(2).
+  virtual ssize_t recvfrom(int fd, void* buf, std::size_t len, int flags, sockaddr* addr,
+                           socklen_t* addrlen) noexcept = 0;
+};
+
+/// The real kernel: a process-wide, stateless, thread-safe instance.
+[[nodiscard]] Syscalls& real() noexcept;
+
+}  // namespace tunkit::sys

@@ -1,0 +1,52 @@
+#include "tunkit/error.hpp"
+
+#include <utility>
+
+namespace tunkit {
+namespace {
+
+class Category final : public std::error_category {
+ public:
+  [[nodiscard]] const char* name() const noexcept override { return "tunkit"; }
+  [[nodiscard]] std::string message(int value) const override {
+    switch (static_cast<errc>(value)) {
+      case errc::name_too_long:
+        return "interface name too long (at most 15 bytes)";
+      case errc::invalid_name:
+        return "invalid interface name";
+      case errc::not_open:
+        return "device not open";
+      case errc::packet_truncated:
+        return "packet truncated (buffer smaller than the packet)";
+      case errc::interrupted:
+        return "interrupted by interrupt()";
+      case errc::too_many_buffers:
+        return "too many scatter/gather buffers";
+      case errc::feature_unsupported:
+        return "not supported by the running kernel";
+      case errc::invalid_address:
+        return "invalid IP address or prefix";
+      case errc::netlink_protocol:
+        return "unexpected netlink answer from the kernel";
+      case errc::link_not_found:
+        return "no such network interface";
+      case errc::empty_packet:
+        return "empty packet";
+    }
+    return "unknown tunkit error";
+  }
+};
+
+}  // namespace
+
+const std::error_category& error_category() noexcept {
+  static const Category category;
+  return category;
+}
+
+Error::Error(std::error_code code, std::string message)
+    : std::system_error(code), message_(std::move(message)) {}
+
+const char* Error::what() const noexcept { return message_.c_str(); }
+
+}  // namespace tunkit
