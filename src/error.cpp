@@ -47,6 +47,8 @@ const std::error_category& error_category() noexcept {
 Error::Error(std::error_code code, std::string message)
     : std::system_error(code), message_(std::move(message)) {}
 
-const char* Error::what() const noexcept { return message_.c_str(); }
+const char* Error::what() const noexcept {
+  return message_.c_str();
+}
 
 }  // namespace tunkit

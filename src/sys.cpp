@@ -51,8 +51,7 @@ class Real final : public Syscalls {
   int getsockname(int fd, sockaddr* addr, socklen_t* len) noexcept override {
     return ret(::getsockname(fd, addr, len));
   }
-  int setsockopt(int fd, int level, int name, const void* value,
-                 socklen_t len) noexcept override {
+  int setsockopt(int fd, int level, int name, const void* value, socklen_t len) noexcept override {
     return ret(::setsockopt(fd, level, name, value, len));
   }
   ssize_t sendto(int fd, const void* buf, std::size_t len, int flags, const sockaddr* addr,

@@ -23,7 +23,8 @@ class IpAddress {
   static constexpr IpAddress v4(std::array<std::uint8_t, 4> b) noexcept {
     IpAddress a;
     a.family_ = Family::v4;
-    for (std::size_t i = 0; i < 4; ++i) a.bytes_[i] = b[i];
+    for (std::size_t i = 0; i < 4; ++i)
+      a.bytes_[i] = b[i];
     return a;
   }
   /// An IPv6 address from its sixteen bytes in network order.

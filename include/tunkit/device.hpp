@@ -56,14 +56,18 @@ class Flags {
     return *this;
   }
   friend constexpr Flags operator|(Flags a, Flags b) noexcept { return a |= b; }
-  friend constexpr Flags operator&(Flags a, Flags b) noexcept { return from_bits(a.bits_ & b.bits_); }
+  friend constexpr Flags operator&(Flags a, Flags b) noexcept {
+    return from_bits(a.bits_ & b.bits_);
+  }
   friend constexpr bool operator==(Flags, Flags) noexcept = default;
 
  private:
   std::uint16_t bits_ = 0;
 };
 
-constexpr Flags operator|(Flag a, Flag b) noexcept { return Flags(a) | Flags(b); }
+constexpr Flags operator|(Flag a, Flag b) noexcept {
+  return Flags(a) | Flags(b);
+}
 
 /// Human-readable list of flags, e.g. "TUN|NO_PI|PERSIST".
 [[nodiscard]] std::string to_string(Flags flags);
@@ -219,8 +223,12 @@ class TunDevice {
 
  private:
   enum class Dir : std::uint8_t { in, out };
-  std::size_t transfer(Dir dir, iovec* iov, int iovcnt, std::size_t user_bytes, PacketInfo* info,
-                       std::error_code& ec) noexcept;
+  std::error_code open_impl(const Options& options, sys::Syscalls& sys, std::string* what) noexcept;
+  std::size_t transfer(Dir dir, iovec* iov, int iovcnt, std::error_code& ec) noexcept;
+  std::size_t read_packet(std::span<const std::span<std::byte>> bufs, PacketInfo& info,
+                          std::error_code& ec) noexcept;
+  std::size_t write_packet(std::span<const std::span<const std::byte>> bufs,
+                           std::error_code& ec) noexcept;
   WaitResult wait(short events, int timeout_ms, std::error_code& ec) noexcept;
   [[noreturn]] void throw_io(const char* op, std::error_code ec) const;
 

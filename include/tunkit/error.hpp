@@ -18,17 +18,17 @@ namespace tunkit {
 
 /// Failures detected by tunkit itself (not reported by the kernel).
 enum class errc {
-  name_too_long = 1,     ///< interface name longer than 15 bytes (IFNAMSIZ - 1)
-  invalid_name,          ///< interface name with '/', whitespace, ':' or more than one "%d"
-  not_open,              ///< the object holds no descriptor (default-constructed, moved-from)
-  packet_truncated,      ///< the packet was larger than the buffer; its tail was discarded
-  interrupted,           ///< interrupt() was called; the wait or blocking I/O was abandoned
-  too_many_buffers,      ///< more scatter/gather buffers than tunkit passes in one call
-  feature_unsupported,   ///< the running kernel does not offer a requested feature
-  invalid_address,       ///< an IP address or prefix that does not parse or is out of range
-  netlink_protocol,      ///< the kernel's netlink answer was malformed or unexpected
-  link_not_found,        ///< no interface with that name or index
-  empty_packet,          ///< a write of zero bytes (the kernel would answer EINVAL)
+  name_too_long = 1,    ///< interface name longer than 15 bytes (IFNAMSIZ - 1)
+  invalid_name,         ///< interface name with '/', whitespace, ':' or more than one "%d"
+  not_open,             ///< the object holds no descriptor (default-constructed, moved-from)
+  packet_truncated,     ///< the packet was larger than the buffer; its tail was discarded
+  interrupted,          ///< interrupt() was called; the wait or blocking I/O was abandoned
+  too_many_buffers,     ///< more scatter/gather buffers than tunkit passes in one call
+  feature_unsupported,  ///< the running kernel does not offer a requested feature
+  invalid_address,      ///< an IP address or prefix that does not parse or is out of range
+  netlink_protocol,     ///< the kernel's netlink answer was malformed or unexpected
+  link_not_found,       ///< no interface with that name or index
+  empty_packet,         ///< a write of zero bytes (the kernel would answer EINVAL)
 };
 
 /// The category of `tunkit::errc` codes; its name is "tunkit".

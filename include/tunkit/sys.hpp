@@ -56,8 +56,8 @@ class Syscalls {
   virtual int setsockopt(int fd, int level, int name, const void* value,
                          socklen_t len) noexcept = 0;
   /// sendto(2).
-  virtual ssize_t sendto(int fd, const void* buf, std::size_t len, int flags,
-                         const sockaddr* addr, socklen_t addrlen) noexcept = 0;
+  virtual ssize_t sendto(int fd, const void* buf, std::size_t len, int flags, const sockaddr* addr,
+                         socklen_t addrlen) noexcept = 0;
   /// recvfrom(2).
   virtual ssize_t recvfrom(int fd, void* buf, std::size_t len, int flags, sockaddr* addr,
                            socklen_t* addrlen) noexcept = 0;

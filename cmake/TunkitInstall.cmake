@@ -1,0 +1,35 @@
+# Install rules: headers, libraries, the exported CMake package (tunkitConfig.cmake + version file)
+# and a pkg-config file.
+include(CMakePackageConfigHelpers)
+
+set(TUNKIT_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/tunkit)
+set(tunkit_install_targets tunkit)
+if(TARGET tunkit_testing)
+  list(APPEND tunkit_install_targets tunkit_testing)
+endif()
+
+install(TARGETS ${tunkit_install_targets} EXPORT tunkitTargets
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY include/tunkit DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(EXPORT tunkitTargets NAMESPACE tunkit:: DESTINATION ${TUNKIT_CMAKE_DIR})
+
+configure_package_config_file(cmake/tunkitConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/tunkitConfig.cmake INSTALL_DESTINATION ${TUNKIT_CMAKE_DIR})
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/tunkitConfigVersion.cmake
+  COMPATIBILITY SameMinorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/tunkitConfig.cmake ${PROJECT_BINARY_DIR}/tunkitConfigVersion.cmake
+  DESTINATION ${TUNKIT_CMAKE_DIR})
+
+# pkg-config: libmnl is only needed at link time of a static tunkit.
+if(BUILD_SHARED_LIBS)
+  set(TUNKIT_PC_REQUIRES_PRIVATE "libmnl")
+  set(TUNKIT_PC_LIBS_PRIVATE "")
+else()
+  set(TUNKIT_PC_REQUIRES_PRIVATE "libmnl")
+  set(TUNKIT_PC_LIBS_PRIVATE "-pthread")
+endif()
+configure_file(cmake/tunkit.pc.in ${PROJECT_BINARY_DIR}/tunkit.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/tunkit.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
