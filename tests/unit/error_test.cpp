@@ -1,0 +1,64 @@
+#include "tunkit/error.hpp"
+
+#include <cerrno>
+#include <string>
+
+#include "catch.hpp"
+#include "detail/errors.hpp"
+#include "tunkit/device.hpp"
+
+TEST_CASE("tunkit::errc codes live in the tunkit category and read as plain words", "[error]") {
+  const auto [code, words] = GENERATE(table<tunkit::errc, std::string>({
+      {tunkit::errc::name_too_long, "interface name too long (at most 15 bytes)"},
+      {tunkit::errc::invalid_name, "invalid interface name"},
+      {tunkit::errc::not_open, "device not open"},
+      {tunkit::errc::packet_truncated, "packet truncated (buffer smaller than the packet)"},
+      {tunkit::errc::interrupted, "interrupted by interrupt()"},
+      {tunkit::errc::too_many_buffers, "too many scatter/gather buffers"},
+      {tunkit::errc::feature_unsupported, "not supported by the running kernel"},
+      {tunkit::errc::invalid_address, "invalid IP address or prefix"},
+      {tunkit::errc::netlink_protocol, "unexpected netlink answer from the kernel"},
+      {tunkit::errc::link_not_found, "no such network interface"},
+      {tunkit::errc::empty_packet, "empty packet"},
+  }));
+  const std::error_code ec = code;  // implicit: errc is an error_code enum
+  CHECK(ec.category() == tunkit::error_category());
+  CHECK(std::string(ec.category().name()) == "tunkit");
+  CHECK(ec.message() == words);
+  CHECK(ec);
+}
+
+TEST_CASE("tunkit::Error is a system_error whose what() is exactly the message", "[error]") {
+  const tunkit::Error e(std::error_code(EBUSY, std::system_category()), "tunkit: x \"y\": z");
+  const std::system_error& base = e;
+  CHECK(std::string(base.what()) == "tunkit: x \"y\": z");
+  CHECK(base.code().value() == EBUSY);
+  CHECK(base.code().category() == std::system_category());
+}
+
+TEST_CASE("error messages name operation, device, cause and hint", "[error]") {
+  using tunkit::detail::message;
+  const auto busy = tunkit::detail::sys_error(EBUSY);
+  CHECK(message(busy, "TUNSETIFF", "tun0", "why") ==
+        "tunkit: TUNSETIFF \"tun0\": device busy (why)");
+  CHECK(message(busy, "TUNSETIFF", "tun0") == "tunkit: TUNSETIFF \"tun0\": device busy");
+  CHECK(message(busy, "TUNGETFEATURES", "") == "tunkit: TUNGETFEATURES: device busy");
+  CHECK(message(tunkit::errc::invalid_name, "open", "a/b") ==
+        "tunkit: open \"a/b\": invalid interface name");
+  // An errno without a tailored text still reads as words, never as a bare number.
+  CHECK(tunkit::detail::cause(tunkit::detail::sys_error(ETIMEDOUT)) == "connection timed out");
+}
+
+TEST_CASE("Flags render as the kernel's names", "[flags]") {
+  using tunkit::Flag;
+  CHECK(tunkit::to_string(Flag::tun | Flag::no_pi | Flag::persist) == "TUN|PERSIST|NO_PI");
+  CHECK(tunkit::to_string(tunkit::Flags{}) == "none");
+  CHECK(tunkit::to_string(tunkit::Flags::from_bits(0x0004)) == "0x0004");
+  const tunkit::Flags f = Flag::tap | Flag::multi_queue;
+  CHECK(f.has(Flag::tap));
+  CHECK(f.has(Flag::tap | Flag::multi_queue));
+  CHECK_FALSE(f.has(Flag::tun));
+  CHECK(f.bits() == 0x0102);
+  CHECK((f & Flag::tap) == tunkit::Flags(Flag::tap));
+  CHECK(tunkit::to_string(tunkit::Mode::tap) == "tap");
+}
