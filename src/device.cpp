@@ -1,231 +1,40 @@
 #include "tunkit/device.hpp"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 
-#include <array>
 #include <cerrno>
-#include <cstdint>
+#include <climits>
+#include <cstddef>
 #include <cstring>
 #include <utility>
+#include <vector>
+
+#include <fmt/format.h>
 
 #include "detail/errors.hpp"
+#include "detail/tun.hpp"
+#include "tunkit/error.hpp"
 
 namespace tunkit {
+
+static_assert(sizeof(BpfInstruction) == sizeof(sock_filter));
+static_assert(offsetof(BpfInstruction, k) == offsetof(sock_filter, k));
+
 namespace {
 
+using detail::retry_eintr;
 using detail::sys_error;
 
-constexpr const char* kTunPath = "/dev/net/tun";
-
-// The Flag values are the kernel's bits; keep them honest.
-static_assert(static_cast<unsigned>(Flag::tun) == IFF_TUN);
-static_assert(static_cast<unsigned>(Flag::tap) == IFF_TAP);
-static_assert(static_cast<unsigned>(Flag::no_pi) == IFF_NO_PI);
-static_assert(static_cast<unsigned>(Flag::one_queue) == IFF_ONE_QUEUE);
-static_assert(static_cast<unsigned>(Flag::vnet_hdr) == IFF_VNET_HDR);
-static_assert(static_cast<unsigned>(Flag::tun_excl) == IFF_TUN_EXCL);
-static_assert(static_cast<unsigned>(Flag::multi_queue) == IFF_MULTI_QUEUE);
-static_assert(static_cast<unsigned>(Flag::persist) == IFF_PERSIST);
-static_assert(static_cast<unsigned>(Flag::no_carrier) == 0x0040);  // IFF_NO_CARRIER (6.0+)
-static_assert(static_cast<unsigned>(Flag::napi) == IFF_NAPI);
-static_assert(static_cast<unsigned>(Flag::napi_frags) == IFF_NAPI_FRAGS);
-
-// Interface names follow the kernel's dev_valid_name() and dev_alloc_name() rules, checked here
-// so that a bad name never reaches the kernel and the user gets a precise reason.
-std::error_code validate_name(std::string_view name) noexcept {
-  if (name.size() > IFNAMSIZ - 1) return errc::name_too_long;
-  if (name == "." || name == "..") return errc::invalid_name;
-  bool seen_percent = false;
-  for (std::size_t i = 0; i < name.size(); ++i) {
-    const char c = name[i];
-    if (c == '/' || c == ':' || c == ' ' || (c >= '\t' && c <= '\r')) return errc::invalid_name;
-    if (c == '%') {
-      // dev_alloc_name accepts exactly one "%d".
-      if (seen_percent || i + 1 >= name.size() || name[i + 1] != 'd') return errc::invalid_name;
-      seen_percent = true;
-    }
-  }
-  return {};
-}
-
-std::string_view name_hint(std::error_code ec) noexcept {
-  if (ec == errc::invalid_name) {
-    return "no '/', ':' or whitespace, not \".\" or \"..\", at most one \"%d\"";
-  }
-  return {};
-}
-
-// The hint for a failed TUNSETIFF: what the errno means for this driver (see KERNEL.md).
-std::string_view setiff_hint(int err, const Options& o) noexcept {
-  switch (err) {
-    case EPERM:
-    case EACCES:
-      return "needs CAP_NET_ADMIN, or to be the device's owner or in its group";
-    case EBUSY:
-      return o.exclusive ? "the device exists and Options::exclusive (IFF_TUN_EXCL) is set"
-                         : "another process has it open without IFF_MULTI_QUEUE";
-    case EINVAL:
-      return "the name belongs to a device of another kind, or the existing device differs in "
-             "TUN/TAP mode or multi-queue setting";
-    case E2BIG:
-      return "the device already has the most queues the kernel allows (256)";
-    default:
-      return {};
-  }
-}
-
-std::string_view open_hint(int err) noexcept {
-  switch (err) {
-    case ENOENT:
-    case ENODEV:
-    case ENXIO:
-      return "no TUN/TAP support: load it with 'modprobe tun'";
-    case EACCES:
-    case EPERM:
-      return "needs read and write access to /dev/net/tun";
-    default:
-      return {};
-  }
-}
-
-std::string_view io_hint(std::error_code ec) noexcept {
-  if (ec == std::errc::operation_would_block) return {};
-  if (ec.category() == std::system_category() && ec.value() == EBADFD) {
-    return "the interface was deleted";
-  }
-  if (ec == errc::packet_truncated) return "use a buffer of at least the MTU plus headers";
-  return {};
-}
-
-// Retries a seam call while it fails with EINTR; returns the result or -errno.
-template <typename F>
-auto retry_eintr(F&& f) noexcept {
-  for (;;) {
-    auto r = f();
-    if (r != -EINTR) return r;
-  }
-}
-
-void* int_arg(unsigned long v) noexcept {
-  // The TUNSET{PERSIST,OWNER,GROUP} ioctls take their argument by value, not by pointer.
-  return reinterpret_cast<void*>(v);  // NOLINT(performance-no-int-to-ptr)
-}
-
-// EtherType for the packet-information header of a write.
-std::uint16_t derive_protocol(Mode mode, std::span<const std::byte> packet) noexcept {
-  if (mode == Mode::tap) {
-    if (packet.size() < 14) return 0;
-    return static_cast<std::uint16_t>((std::to_integer<unsigned>(packet[12]) << 8U) |
-                                      std::to_integer<unsigned>(packet[13]));
-  }
-  if (packet.empty()) return 0;
-  switch (std::to_integer<unsigned>(packet[0]) >> 4U) {
-    case 4:
-      return 0x0800;
-    case 6:
-      return 0x86DD;
-    default:
-      return 0;
-  }
-}
-
-int to_timeout_ms(std::chrono::milliseconds t) noexcept {
-  if (t.count() < 0) return -1;
-  if (t.count() > INT32_MAX) return INT32_MAX;
-  return static_cast<int>(t.count());
-}
+constexpr std::string_view kCapHint = "needs CAP_NET_ADMIN";
 
 }  // namespace
 
-std::string to_string(Flags flags) {
-  static constexpr std::array<std::pair<Flag, const char*>, 11> kNames{{
-      {Flag::tun, "TUN"},
-      {Flag::tap, "TAP"},
-      {Flag::napi, "NAPI"},
-      {Flag::napi_frags, "NAPI_FRAGS"},
-      {Flag::no_carrier, "NO_CARRIER"},
-      {Flag::multi_queue, "MULTI_QUEUE"},
-      {Flag::persist, "PERSIST"},
-      {Flag::no_pi, "NO_PI"},
-      {Flag::one_queue, "ONE_QUEUE"},
-      {Flag::vnet_hdr, "VNET_HDR"},
-      {Flag::tun_excl, "TUN_EXCL"},
-  }};
-  std::string out;
-  std::uint16_t rest = flags.bits();
-  for (const auto& [flag, text] : kNames) {
-    if (flags.has(flag)) {
-      if (!out.empty()) out += '|';
-      out += text;
-      rest = static_cast<std::uint16_t>(rest & ~static_cast<std::uint16_t>(flag));
-    }
-  }
-  if (rest != 0) {
-    if (!out.empty()) out += '|';
-    char buf[8];
-    std::snprintf(buf, sizeof buf, "0x%04x", rest);
-    out += buf;
-  }
-  return out.empty() ? "none" : out;
-}
-
-std::string_view to_string(Mode mode) noexcept {
-  return mode == Mode::tap ? "tap" : "tun";
-}
-
 TunDevice::TunDevice(const Options& options, sys::Syscalls& sys) {
   open(options, sys);
-}
-
-TunDevice::TunDevice(TunDevice&& other) noexcept
-    : sys_(other.sys_),
-      fd_(std::exchange(other.fd_, -1)),
-      wake_fd_(std::exchange(other.wake_fd_, -1)),
-      ifindex_(std::exchange(other.ifindex_, 0U)),
-      mode_(other.mode_),
-      packet_info_(other.packet_info_),
-      non_blocking_(other.non_blocking_),
-      name_(std::move(other.name_)) {
-  other.name_.clear();
-}
-
-TunDevice& TunDevice::operator=(TunDevice&& other) noexcept {
-  if (this != &other) {
-    close();
-    sys_ = other.sys_;
-    fd_ = std::exchange(other.fd_, -1);
-    wake_fd_ = std::exchange(other.wake_fd_, -1);
-    ifindex_ = std::exchange(other.ifindex_, 0U);
-    mode_ = other.mode_;
-    packet_info_ = other.packet_info_;
-    non_blocking_ = other.non_blocking_;
-    name_ = std::move(other.name_);
-    other.name_.clear();
-  }
-  return *this;
-}
-
-TunDevice::~TunDevice() {
-  close();
-}
-
-void TunDevice::close() noexcept {
-  // close(2) is never retried: on Linux the descriptor is gone even when it reports EINTR.
-  if (fd_ >= 0) (void)sys_->close(std::exchange(fd_, -1));
-  if (wake_fd_ >= 0) (void)sys_->close(std::exchange(wake_fd_, -1));
-  ifindex_ = 0;
-  name_.clear();
-}
-
-int TunDevice::release() noexcept {
-  const int fd = std::exchange(fd_, -1);
-  close();
-  return fd;
 }
 
 void TunDevice::open(const Options& options, sys::Syscalls& sys) {
@@ -240,383 +49,420 @@ void TunDevice::open(const Options& options, std::error_code& ec, sys::Syscalls&
 std::error_code TunDevice::open_impl(const Options& options, sys::Syscalls& sys,
                                      std::string* what) noexcept {
   close();
-  sys_ = &sys;
-  std::error_code ec;
-  const std::string_view shown =
-      options.name.empty() ? std::string_view(options.mode == Mode::tap ? "tap%d" : "tun%d")
-                           : std::string_view(options.name);
-  int fd = -1;
-  int wake = -1;
+  auto describe = [&](std::error_code e, std::string_view op, std::string_view device,
+                      std::string_view hint) {
+    if (what == nullptr) return;
+    try {
+      *what = detail::message(e, op, device, hint);
+    } catch (...) {
+      what->clear();
+    }
+  };
+  if (options.queues == 0 || options.queues > max_queues) {
+    const auto e = sys_error(EINVAL);
+    try {
+      describe(e, "open", detail::shown_name(options),
+               fmt::format("Options::queues must be 1..{}, not {}", max_queues, options.queues));
+    } catch (...) {
+    }
+    return e;
+  }
+  try {
+    options_ = options;
+  } catch (...) {
+    return sys_error(ENOMEM);
+  }
+  if (auto ec = first_.open_impl(options, sys, what)) return ec;
+
+  // Every step after the first queue undoes itself by closing: persist is set last, so the kernel
+  // deletes a device this call created when a later step fails.
   auto fail = [&](std::error_code e, std::string_view op, std::string_view hint) {
-    ec = e;
-    if (what != nullptr) {
-      try {
-        *what = detail::message(e, op, shown, hint);
-      } catch (...) {  // out of memory while formatting: the error code still tells the story
-        what->clear();
-      }
-    }
-    // Closing the descriptor deletes a device this call created, since persist is set last.
-    if (wake >= 0) (void)sys.close(wake);
-    if (fd >= 0) (void)sys.close(fd);
-    return ec;
+    describe(e, op, first_.name(), hint);
+    close();
+    return e;
   };
-
-  if (auto bad = validate_name(options.name)) return fail(bad, "open", name_hint(bad));
-
-  fd = retry_eintr([&] { return sys.open(kTunPath, O_RDWR | O_CLOEXEC | O_NONBLOCK); });
-  if (fd < 0) {
-    const int err = -fd;
-    fd = -1;
-    return fail(sys_error(err), "open /dev/net/tun for", open_hint(err));
-  }
-
-  ifreq ifr{};
-  std::memcpy(ifr.ifr_name, options.name.data(), options.name.size());
-  unsigned flags = options.mode == Mode::tap ? IFF_TAP : IFF_TUN;
-  if (!options.packet_info) flags |= IFF_NO_PI;
-  if (options.exclusive) flags |= IFF_TUN_EXCL;
-  if (options.multi_queue) flags |= IFF_MULTI_QUEUE;
-  if (options.vnet_hdr) flags |= IFF_VNET_HDR;
-  ifr.ifr_flags = static_cast<short>(flags);
-  if (int r = retry_eintr([&] { return sys.ioctl(fd, TUNSETIFF, &ifr); }); r < 0) {
-    return fail(sys_error(-r), "TUNSETIFF", setiff_hint(-r, options));
-  }
-  std::string name(ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ));
-
-  auto set_value = [&](unsigned long request, unsigned long value) {
-    return retry_eintr([&] { return sys.ioctl(fd, request, int_arg(value)); });
-  };
-  constexpr std::string_view kOwnerHint = "needs CAP_NET_ADMIN";
   if (options.owner) {
-    if (int r = set_value(TUNSETOWNER, *options.owner); r < 0) {
-      return fail(sys_error(-r), "TUNSETOWNER", kOwnerHint);
-    }
+    if (auto ec = ioctl_value(TUNSETOWNER, *options.owner))
+      return fail(ec, "TUNSETOWNER", kCapHint);
   }
   if (options.group) {
-    if (int r = set_value(TUNSETGROUP, *options.group); r < 0) {
-      return fail(sys_error(-r), "TUNSETGROUP", kOwnerHint);
+    if (auto ec = ioctl_value(TUNSETGROUP, *options.group))
+      return fail(ec, "TUNSETGROUP", kCapHint);
+  }
+  for (unsigned i = 1; i < options.queues; ++i) {
+    std::error_code ec;
+    (void)add_queue(ec);
+    if (ec) {
+      return fail(
+          ec, "TUNSETIFF (queue)",
+          detail::setiff_hint(ec.category() == std::system_category() ? ec.value() : 0, options));
     }
   }
-
-  wake = retry_eintr([&] { return sys.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); });
-  if (wake < 0) {
-    const int err = -wake;
-    wake = -1;
-    return fail(sys_error(err), "eventfd for", {});
-  }
-
-  // The interface index, looked up now: it stays valid across renames and namespace moves,
-  // where a later look-up by name would not.
-  int sock = retry_eintr([&] { return sys.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0); });
-  if (sock < 0) return fail(sys_error(-sock), "socket for SIOCGIFINDEX of", {});
-  ifreq idx{};
-  std::memcpy(idx.ifr_name, name.data(), name.size());
-  const int r = retry_eintr([&] { return sys.ioctl(sock, SIOCGIFINDEX, &idx); });
-  (void)sys.close(sock);
-  if (r < 0) return fail(sys_error(-r), "SIOCGIFINDEX", {});
-
-  // Persist is the last step, so that every failure above lets the kernel delete the device.
   if (options.persist) {
-    if (int p = set_value(TUNSETPERSIST, 1); p < 0) {
-      return fail(sys_error(-p), "TUNSETPERSIST", kOwnerHint);
-    }
+    if (auto ec = ioctl_value(TUNSETPERSIST, 1)) return fail(ec, "TUNSETPERSIST", kCapHint);
   }
-
-  fd_ = fd;
-  wake_fd_ = wake;
-  ifindex_ = static_cast<unsigned>(idx.ifr_ifindex);
-  mode_ = options.mode;
-  packet_info_ = options.packet_info;
-  non_blocking_ = options.non_blocking;
-  name_ = std::move(name);
-  return ec;
+  return {};
 }
 
-Flags TunDevice::flags() const {
-  std::error_code ec;
-  Flags f = flags(ec);
-  if (ec) detail::throw_error(ec, "TUNGETIFF", name_);
-  return f;
+void TunDevice::close() noexcept {
+  more_.clear();
+  first_.close();
 }
 
-Flags TunDevice::flags(std::error_code& ec) const noexcept {
+int TunDevice::release() noexcept {
+  more_.clear();
+  return first_.release();
+}
+
+Queue* TunDevice::add_queue(std::error_code& ec) noexcept {
   ec.clear();
-  if (fd_ < 0) {
+  if (!first_.is_open()) {
     ec = errc::not_open;
-    return {};
+    return nullptr;
   }
-  ifreq ifr{};
-  if (int r = retry_eintr([&] { return sys_->ioctl(fd_, TUNGETIFF, &ifr); }); r < 0) {
-    ec = sys_error(-r);
-    return {};
+  if (queue_count() >= max_queues) {
+    ec = sys_error(E2BIG);
+    return nullptr;
   }
-  return Flags::from_bits(static_cast<std::uint16_t>(ifr.ifr_flags));
+  Options o;
+  try {
+    o = options_;
+    o.name = first_.name();  // the resolved name, not the template
+    o.exclusive = false;
+    more_.emplace_back();
+  } catch (...) {
+    ec = sys_error(ENOMEM);
+    return nullptr;
+  }
+  Queue& q = more_.back();
+  ec = q.open_impl(o, *first_.sys_, nullptr);
+  if (ec) {
+    more_.pop_back();
+    return nullptr;
+  }
+  return &q;
 }
 
-void TunDevice::set_persist(bool on) {
+Queue& TunDevice::add_queue() {
   std::error_code ec;
-  set_persist(on, ec);
-  if (ec) detail::throw_error(ec, "TUNSETPERSIST", name_, "needs CAP_NET_ADMIN");
-}
-
-void TunDevice::set_persist(bool on, std::error_code& ec) noexcept {
-  ec.clear();
-  if (fd_ < 0) {
-    ec = errc::not_open;
-    return;
+  Queue* q = add_queue(ec);
+  if (q == nullptr) {
+    fail(ec, "TUNSETIFF (add queue)",
+         detail::setiff_hint(ec.category() == std::system_category() ? ec.value() : 0, options_));
   }
-  if (int r = retry_eintr([&] { return sys_->ioctl(fd_, TUNSETPERSIST, int_arg(on ? 1 : 0)); });
-      r < 0) {
-    ec = sys_error(-r);
-  }
-}
-
-// One packet in or out: retries EINTR, and in blocking mode waits for readiness (poll on the
-// device and the wake-up eventfd) instead of blocking in the kernel, so interrupt() can end it.
-std::size_t TunDevice::transfer(Dir dir, iovec* iov, int iovcnt, std::error_code& ec) noexcept {
-  ec.clear();
-  if (fd_ < 0) {
-    ec = errc::not_open;
-    return 0;
-  }
-  for (;;) {
-    const ssize_t r =
-        dir == Dir::in ? sys_->readv(fd_, iov, iovcnt) : sys_->writev(fd_, iov, iovcnt);
-    if (r >= 0) return static_cast<std::size_t>(r);
-    if (r == -EINTR) continue;
-    if (r == -EAGAIN && !non_blocking_) {
-      const WaitResult w = wait(dir == Dir::in ? POLLIN : POLLOUT, -1, ec);
-      if (ec) return 0;
-      if (w == WaitResult::interrupted) {
-        ec = errc::interrupted;
-        return 0;
-      }
-      continue;
-    }
-    ec = sys_error(static_cast<int>(-r));
-    return 0;
-  }
-}
-
-std::size_t TunDevice::read(std::span<std::byte> buf) {
-  std::error_code ec;
-  const std::size_t n = read(buf, ec);
-  if (ec) throw_io("read", ec);
-  return n;
-}
-
-std::size_t TunDevice::read(std::span<std::byte> buf, std::error_code& ec) noexcept {
-  PacketInfo info;
-  return read(buf, info, ec);
-}
-
-std::size_t TunDevice::read(std::span<std::byte> buf, PacketInfo& info,
-                            std::error_code& ec) noexcept {
-  const std::span<std::byte> one[1] = {buf};
-  return read_packet(one, info, ec);
-}
-
-std::size_t TunDevice::readv(std::span<const std::span<std::byte>> bufs) {
-  std::error_code ec;
-  const std::size_t n = readv(bufs, ec);
-  if (ec) throw_io("readv", ec);
-  return n;
-}
-
-std::size_t TunDevice::readv(std::span<const std::span<std::byte>> bufs,
-                             std::error_code& ec) noexcept {
-  PacketInfo info;
-  return read_packet(bufs, info, ec);
-}
-
-std::size_t TunDevice::read_packet(std::span<const std::span<std::byte>> bufs, PacketInfo& info,
-                                   std::error_code& ec) noexcept {
-  info = {};
-  if (bufs.size() > max_buffers) {
-    ec = errc::too_many_buffers;
-    return 0;
-  }
-  // Layout: [packet-info header] user buffers... [one spare byte]. The spare byte detects a
-  // packet longer than the user's buffers: the kernel truncates silently without packet info.
-  std::array<iovec, max_buffers + 2> iov{};
-  std::array<std::byte, 4> pi{};
-  std::byte spare{};
-  int n = 0;
-  if (packet_info_) iov[static_cast<std::size_t>(n++)] = {pi.data(), pi.size()};
-  std::size_t capacity = 0;
-  for (const auto& b : bufs) {
-    iov[static_cast<std::size_t>(n++)] = {b.data(), b.size()};
-    capacity += b.size();
-  }
-  if (!packet_info_) iov[static_cast<std::size_t>(n++)] = {&spare, 1};
-
-  std::size_t got = transfer(Dir::in, iov.data(), n, ec);
-  if (ec) return 0;
-  if (packet_info_) {
-    if (got < pi.size()) {
-      ec = errc::netlink_protocol;
-      return 0;
-    }
-    got -= pi.size();
-    info.flags = static_cast<std::uint16_t>((std::to_integer<unsigned>(pi[0]) << 8U) |
-                                            std::to_integer<unsigned>(pi[1]));
-    info.protocol = static_cast<std::uint16_t>((std::to_integer<unsigned>(pi[2]) << 8U) |
-                                               std::to_integer<unsigned>(pi[3]));
-    if ((info.flags & TUN_PKT_STRIP) != 0) ec = errc::packet_truncated;
-  } else {
-    if (got > capacity) {
-      got = capacity;
-      ec = errc::packet_truncated;
-    }
-    if (mode_ == Mode::tun && !bufs.empty() && !bufs[0].empty()) {
-      info.protocol = derive_protocol(mode_, bufs[0]);
-    }
-  }
-  return got;
-}
-
-std::size_t TunDevice::write(std::span<const std::byte> packet) {
-  std::error_code ec;
-  const std::size_t n = write(packet, ec);
-  if (ec) throw_io("write", ec);
-  return n;
-}
-
-std::size_t TunDevice::write(std::span<const std::byte> packet, std::error_code& ec) noexcept {
-  const std::span<const std::byte> one[1] = {packet};
-  return write_packet(one, ec);
-}
-
-std::size_t TunDevice::writev(std::span<const std::span<const std::byte>> bufs) {
-  std::error_code ec;
-  const std::size_t n = writev(bufs, ec);
-  if (ec) throw_io("writev", ec);
-  return n;
-}
-
-std::size_t TunDevice::writev(std::span<const std::span<const std::byte>> bufs,
-                              std::error_code& ec) noexcept {
-  return write_packet(bufs, ec);
-}
-
-std::size_t TunDevice::write_packet(std::span<const std::span<const std::byte>> bufs,
-                                    std::error_code& ec) noexcept {
-  ec.clear();
-  if (bufs.size() > max_buffers) {
-    ec = errc::too_many_buffers;
-    return 0;
-  }
-  std::array<iovec, max_buffers + 1> iov{};
-  std::array<std::byte, 4> pi{};
-  int n = 0;
-  if (packet_info_) {
-    // The protocol comes from the first buffer (the IP version, or the frame's EtherType).
-    const std::uint16_t proto = bufs.empty() ? 0 : derive_protocol(mode_, bufs[0]);
-    pi[2] = static_cast<std::byte>(proto >> 8U);
-    pi[3] = static_cast<std::byte>(proto & 0xFFU);
-    iov[static_cast<std::size_t>(n++)] = {pi.data(), pi.size()};
-  }
-  std::size_t total = 0;
-  for (const auto& b : bufs) {
-    // iovec's base is non-const by POSIX's signature; writev never writes through it.
-    iov[static_cast<std::size_t>(n++)] = {const_cast<std::byte*>(b.data()), b.size()};
-    total += b.size();
-  }
-  if (total == 0) {
-    ec = fd_ < 0 ? std::error_code(errc::not_open) : std::error_code(errc::empty_packet);
-    return 0;
-  }
-  std::size_t done = transfer(Dir::out, iov.data(), n, ec);
-  if (ec) return 0;
-  if (packet_info_) done = done >= pi.size() ? done - pi.size() : 0;
-  if (done != total) {
-    // The tun driver writes whole packets; anything else is an error, never looped.
-    ec = sys_error(EIO);
-    return 0;
-  }
-  return done;
-}
-
-WaitResult TunDevice::wait(short events, int timeout_ms, std::error_code& ec) noexcept {
-  ec.clear();
-  if (fd_ < 0) {
-    ec = errc::not_open;
-    return WaitResult::ready;
-  }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  for (;;) {
-    std::array<pollfd, 2> fds{{{fd_, events, 0}, {wake_fd_, POLLIN, 0}}};
-    const int r = sys_->poll(fds.data(), fds.size(), timeout_ms);
-    if (r == -EINTR) {
-      if (timeout_ms > 0) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now());
-        timeout_ms = left.count() > 0 ? static_cast<int>(left.count()) : 0;
-      }
-      continue;
-    }
-    if (r < 0) {
-      ec = sys_error(-r);
-      return WaitResult::ready;
-    }
-    if (fds[1].revents != 0) return WaitResult::interrupted;
-    if (fds[0].revents != 0) return WaitResult::ready;
-    return WaitResult::timeout;
-  }
-}
-
-WaitResult TunDevice::wait_readable(std::chrono::milliseconds timeout) {
-  std::error_code ec;
-  const WaitResult w = wait_readable(timeout, ec);
-  if (ec) throw_io("poll", ec);
-  return w;
-}
-
-WaitResult TunDevice::wait_readable(std::chrono::milliseconds timeout,
-                                    std::error_code& ec) noexcept {
-  return wait(POLLIN, to_timeout_ms(timeout), ec);
-}
-
-WaitResult TunDevice::wait_writable(std::chrono::milliseconds timeout) {
-  std::error_code ec;
-  const WaitResult w = wait_writable(timeout, ec);
-  if (ec) throw_io("poll", ec);
-  return w;
-}
-
-WaitResult TunDevice::wait_writable(std::chrono::milliseconds timeout,
-                                    std::error_code& ec) noexcept {
-  return wait(POLLOUT, to_timeout_ms(timeout), ec);
+  return *q;
 }
 
 void TunDevice::interrupt() noexcept {
-  if (wake_fd_ < 0) return;
-  const std::uint64_t one = 1;
-  // Only write(2): async-signal-safe. EAGAIN means the counter is saturated, i.e. already set.
-  (void)retry_eintr([&] { return sys_->write(wake_fd_, &one, sizeof one); });
+  first_.interrupt();
+  for (auto& q : more_)
+    q.interrupt();
 }
 
 void TunDevice::clear_interrupt() noexcept {
-  if (wake_fd_ < 0) return;
-  std::uint64_t value = 0;
-  (void)retry_eintr([&] { return sys_->read(wake_fd_, &value, sizeof value); });
+  first_.clear_interrupt();
+  for (auto& q : more_)
+    q.clear_interrupt();
+}
+
+int TunDevice::control_fd() const noexcept {
+  if (first_.is_open() && first_.enabled()) return first_.native_handle();
+  for (const auto& q : more_) {
+    if (q.is_open() && q.enabled()) return q.native_handle();
+  }
+  return first_.native_handle();  // all disabled: the kernel will say EBADFD
+}
+
+std::error_code TunDevice::ioctl_ptr(unsigned long request, void* arg) const noexcept {
+  const int fd = control_fd();
+  if (fd < 0) return errc::not_open;
+  if (int r = retry_eintr([&] { return first_.sys_->ioctl(fd, request, arg); }); r < 0) {
+    return sys_error(-r);
+  }
+  return {};
+}
+
+std::error_code TunDevice::ioctl_value(unsigned long request, unsigned long value) const noexcept {
+  return ioctl_ptr(request, detail::int_arg(value));
+}
+
+void TunDevice::fail(std::error_code ec, const char* op, std::string_view hint) const {
+  detail::throw_error(ec, op, first_.name(), hint);
+}
+
+// --- device-wide settings -----------------------------------------------------------------------
+
+void TunDevice::set_persist(bool on, std::error_code& ec) noexcept {
+  ec = ioctl_value(TUNSETPERSIST, on ? 1 : 0);
+}
+void TunDevice::set_persist(bool on) {
+  std::error_code ec;
+  set_persist(on, ec);
+  if (ec) fail(ec, "TUNSETPERSIST", kCapHint);
+}
+
+void TunDevice::set_owner(uid_t uid, std::error_code& ec) noexcept {
+  ec = ioctl_value(TUNSETOWNER, uid);
+}
+void TunDevice::set_owner(uid_t uid) {
+  std::error_code ec;
+  set_owner(uid, ec);
+  if (ec) fail(ec, "TUNSETOWNER", kCapHint);
+}
+
+void TunDevice::set_group(gid_t gid, std::error_code& ec) noexcept {
+  ec = ioctl_value(TUNSETGROUP, gid);
+}
+void TunDevice::set_group(gid_t gid) {
+  std::error_code ec;
+  set_group(gid, ec);
+  if (ec) fail(ec, "TUNSETGROUP", kCapHint);
+}
+
+int TunDevice::send_buffer(std::error_code& ec) const noexcept {
+  int bytes = 0;
+  ec = ioctl_ptr(TUNGETSNDBUF, &bytes);
+  return ec ? 0 : bytes;
+}
+int TunDevice::send_buffer() const {
+  std::error_code ec;
+  const int bytes = send_buffer(ec);
+  if (ec) fail(ec, "TUNGETSNDBUF");
+  return bytes;
+}
+
+void TunDevice::set_send_buffer(int bytes, std::error_code& ec) noexcept {
+  ec = ioctl_ptr(TUNSETSNDBUF, &bytes);
+}
+void TunDevice::set_send_buffer(int bytes) {
+  std::error_code ec;
+  set_send_buffer(bytes, ec);
+  if (ec) fail(ec, "TUNSETSNDBUF", ec.value() == EINVAL ? "the size must be positive" : "");
+}
+
+void TunDevice::set_tx_filter(std::span<const MacAddress> macs, bool all_multicast,
+                              std::error_code& ec) noexcept {
+  // struct tun_filter { __u16 flags; __u16 count; __u8 addr[][ETH_ALEN]; } with the addresses
+  // following the header; the kernel takes at most 64K of them.
+  if (macs.size() > 0xFFFF) {
+    ec = sys_error(EINVAL);
+    return;
+  }
+  std::vector<std::uint8_t> buf;
+  try {
+    buf.resize(sizeof(tun_filter) + macs.size() * 6);
+  } catch (...) {
+    ec = sys_error(ENOMEM);
+    return;
+  }
+  tun_filter header{};
+  header.flags = all_multicast ? TUN_FLT_ALLMULTI : 0;
+  header.count = static_cast<__u16>(macs.size());
+  std::memcpy(buf.data(), &header, sizeof header);
+  for (std::size_t i = 0; i < macs.size(); ++i) {
+    std::memcpy(buf.data() + sizeof header + i * 6, macs[i].bytes().data(), 6);
+  }
+  ec = ioctl_ptr(TUNSETTXFILTER, buf.data());
+}
+void TunDevice::set_tx_filter(std::span<const MacAddress> macs, bool all_multicast) {
+  std::error_code ec;
+  set_tx_filter(macs, all_multicast, ec);
+  if (ec) fail(ec, "TUNSETTXFILTER", ec.value() == EINVAL ? "TAP devices only" : "");
+}
+
+void TunDevice::clear_tx_filter(std::error_code& ec) noexcept {
+  // A filter with no addresses and no flags turns filtering off (tun's update_filter()).
+  tun_filter header{};
+  ec = ioctl_ptr(TUNSETTXFILTER, &header);
+}
+void TunDevice::clear_tx_filter() {
+  std::error_code ec;
+  clear_tx_filter(ec);
+  if (ec) fail(ec, "TUNSETTXFILTER", ec.value() == EINVAL ? "TAP devices only" : "");
+}
+
+void TunDevice::attach_filter(std::span<const BpfInstruction> program,
+                              std::error_code& ec) noexcept {
+  if (program.empty() || program.size() > BPF_MAXINSNS) {
+    ec = sys_error(EINVAL);
+    return;
+  }
+  sock_fprog prog{};
+  prog.len = static_cast<unsigned short>(program.size());
+  // The kernel only reads the program; sock_fprog's pointer is non-const by its declaration.
+  prog.filter = reinterpret_cast<sock_filter*>(const_cast<BpfInstruction*>(program.data()));
+  ec = ioctl_ptr(TUNATTACHFILTER, &prog);
+}
+void TunDevice::attach_filter(std::span<const BpfInstruction> program) {
+  std::error_code ec;
+  attach_filter(program, ec);
+  if (ec) {
+    fail(ec, "TUNATTACHFILTER",
+         ec.value() == EINVAL ? "TAP devices only, with a valid program of 1 to 4096 instructions"
+                              : "");
+  }
+}
+
+void TunDevice::detach_filter(std::error_code& ec) noexcept {
+  sock_fprog prog{};
+  ec = ioctl_ptr(TUNDETACHFILTER, &prog);
+}
+void TunDevice::detach_filter() {
+  std::error_code ec;
+  detach_filter(ec);
+  if (ec) fail(ec, "TUNDETACHFILTER", ec.value() == EINVAL ? "TAP devices only, with a filter attached" : "");
+}
+
+std::size_t TunDevice::filter_size(std::error_code& ec) const noexcept {
+  sock_fprog prog{};
+  ec = ioctl_ptr(TUNGETFILTER, &prog);
+  if (ec == std::error_code(EINVAL, std::system_category())) {
+    ec.clear();  // EINVAL is the kernel's way of saying "no filter attached"
+    return 0;
+  }
+  return ec ? 0 : prog.len;
+}
+std::size_t TunDevice::filter_size() const {
+  std::error_code ec;
+  const std::size_t n = filter_size(ec);
+  if (ec) fail(ec, "TUNGETFILTER");
+  return n;
+}
+
+void TunDevice::set_steering_ebpf(int program_fd, std::error_code& ec) noexcept {
+  ec = ioctl_ptr(TUNSETSTEERINGEBPF, &program_fd);
+}
+void TunDevice::set_steering_ebpf(int program_fd) {
+  std::error_code ec;
+  set_steering_ebpf(program_fd, ec);
+  if (ec) fail(ec, "TUNSETSTEERINGEBPF", "needs a loaded BPF_PROG_TYPE_SOCKET_FILTER program");
+}
+
+void TunDevice::set_filter_ebpf(int program_fd, std::error_code& ec) noexcept {
+  ec = ioctl_ptr(TUNSETFILTEREBPF, &program_fd);
+}
+void TunDevice::set_filter_ebpf(int program_fd) {
+  std::error_code ec;
+  set_filter_ebpf(program_fd, ec);
+  if (ec) fail(ec, "TUNSETFILTEREBPF", "needs a loaded BPF_PROG_TYPE_SOCKET_FILTER program");
+}
+
+void TunDevice::set_carrier(bool on, std::error_code& ec) noexcept {
+  int value = on ? 1 : 0;
+  ec = ioctl_ptr(TUNSETCARRIER, &value);
+}
+void TunDevice::set_carrier(bool on) {
+  std::error_code ec;
+  set_carrier(on, ec);
+  if (ec) fail(ec, "TUNSETCARRIER", kCapHint);
+}
+
+void TunDevice::set_link_type(std::uint16_t arphrd, std::error_code& ec) noexcept {
+  ec = ioctl_value(TUNSETLINK, arphrd);
+}
+void TunDevice::set_link_type(std::uint16_t arphrd) {
+  std::error_code ec;
+  set_link_type(arphrd, ec);
+  if (ec) fail(ec, "TUNSETLINK", ec.value() == EBUSY ? "bring the link down first" : "");
+}
+
+int TunDevice::open_netns(std::error_code& ec) const noexcept {
+  ec.clear();
+  const int fd = control_fd();
+  if (fd < 0) {
+    ec = errc::not_open;
+    return -1;
+  }
+  // TUNGETDEVNETNS returns a new descriptor (O_CLOEXEC is set by the kernel's open_related_ns).
+  const int r = retry_eintr([&] { return first_.sys_->ioctl(fd, TUNGETDEVNETNS, nullptr); });
+  if (r < 0) {
+    ec = sys_error(-r);
+    return -1;
+  }
+  return r;
+}
+int TunDevice::open_netns() const {
+  std::error_code ec;
+  const int fd = open_netns(ec);
+  if (ec) fail(ec, "TUNGETDEVNETNS", "needs CAP_NET_ADMIN in the device's namespace");
+  return fd;
+}
+
+int TunDevice::vnet_header_size(std::error_code& ec) const noexcept {
+  int size = 0;
+  ec = ioctl_ptr(TUNGETVNETHDRSZ, &size);
+  return ec ? 0 : size;
+}
+int TunDevice::vnet_header_size() const {
+  std::error_code ec;
+  const int size = vnet_header_size(ec);
+  if (ec) fail(ec, "TUNGETVNETHDRSZ");
+  return size;
+}
+
+void TunDevice::set_vnet_header_size(int bytes, std::error_code& ec) noexcept {
+  ec = ioctl_ptr(TUNSETVNETHDRSZ, &bytes);
+}
+void TunDevice::set_vnet_header_size(int bytes) {
+  std::error_code ec;
+  set_vnet_header_size(bytes, ec);
+  if (ec) fail(ec, "TUNSETVNETHDRSZ", ec.value() == EINVAL ? "at least 10 bytes" : "");
+}
+
+bool TunDevice::vnet_little_endian(std::error_code& ec) const noexcept {
+  int value = 0;
+  ec = ioctl_ptr(TUNGETVNETLE, &value);
+  return !ec && value != 0;
+}
+bool TunDevice::vnet_little_endian() const {
+  std::error_code ec;
+  const bool on = vnet_little_endian(ec);
+  if (ec) fail(ec, "TUNGETVNETLE");
+  return on;
+}
+void TunDevice::set_vnet_little_endian(bool on, std::error_code& ec) noexcept {
+  int value = on ? 1 : 0;
+  ec = ioctl_ptr(TUNSETVNETLE, &value);
+}
+void TunDevice::set_vnet_little_endian(bool on) {
+  std::error_code ec;
+  set_vnet_little_endian(on, ec);
+  if (ec) fail(ec, "TUNSETVNETLE");
+}
+
+bool TunDevice::vnet_big_endian(std::error_code& ec) const noexcept {
+  int value = 0;
+  ec = ioctl_ptr(TUNGETVNETBE, &value);
+  return !ec && value != 0;
+}
+bool TunDevice::vnet_big_endian() const {
+  std::error_code ec;
+  const bool on = vnet_big_endian(ec);
+  if (ec) fail(ec, "TUNGETVNETBE", "kernel built without CONFIG_TUN_VNET_CROSS_LE?");
+  return on;
+}
+void TunDevice::set_vnet_big_endian(bool on, std::error_code& ec) noexcept {
+  int value = on ? 1 : 0;
+  ec = ioctl_ptr(TUNSETVNETBE, &value);
+}
+void TunDevice::set_vnet_big_endian(bool on) {
+  std::error_code ec;
+  set_vnet_big_endian(on, ec);
+  if (ec) fail(ec, "TUNSETVNETBE", "kernel built without CONFIG_TUN_VNET_CROSS_LE?");
 }
 
 Flags TunDevice::features(sys::Syscalls& sys) {
   std::error_code ec;
   const Flags f = features(ec, sys);
   if (ec) {
-    detail::throw_error(ec, "TUNGETFEATURES on /dev/net/tun", {},
-                        ec.value() == ENOENT ? "no TUN/TAP support: load it with 'modprobe tun'"
-                                             : std::string_view{});
+    detail::throw_error(ec, "TUNGETFEATURES on /dev/net/tun", {}, detail::open_hint(ec.value()));
   }
   return f;
 }
 
 Flags TunDevice::features(std::error_code& ec, sys::Syscalls& sys) noexcept {
   ec.clear();
-  const int fd = retry_eintr([&] { return sys.open(kTunPath, O_RDWR | O_CLOEXEC); });
+  const int fd = retry_eintr([&] { return sys.open(detail::kTunPath, O_RDWR | O_CLOEXEC); });
   if (fd < 0) {
     ec = sys_error(-fd);
     return {};
@@ -629,16 +475,6 @@ Flags TunDevice::features(std::error_code& ec, sys::Syscalls& sys) noexcept {
     return {};
   }
   return Flags::from_bits(static_cast<std::uint16_t>(bits));
-}
-
-void TunDevice::throw_io(const char* op, std::error_code ec) const {
-  const bool is_write = op[0] == 'w';
-  if (is_write && ec.category() == std::system_category() && ec.value() == EINVAL) {
-    detail::throw_error(ec, op, name_,
-                        mode_ == Mode::tun ? "the kernel accepts only IPv4 or IPv6 packets here"
-                                           : "the kernel rejected the frame (too short?)");
-  }
-  detail::throw_error(ec, op, name_, io_hint(ec));
 }
 
 }  // namespace tunkit

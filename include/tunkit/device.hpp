@@ -1,136 +1,41 @@
 #pragma once
 /// @file
-/// `tunkit::TunDevice`: one TUN or TAP interface attached through /dev/net/tun.
+/// `tunkit::TunDevice`: a TUN or TAP interface, its queues, and the device-wide TUN ioctls.
 
 #include <sys/types.h>
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <optional>
+#include <deque>
 #include <span>
 #include <string>
-#include <string_view>
 #include <system_error>
+#include <vector>
 
+#include "tunkit/mac.hpp"
+#include "tunkit/options.hpp"
+#include "tunkit/queue.hpp"
 #include "tunkit/sys.hpp"
 
 namespace tunkit {
 
-/// Layer of the interface: TUN carries IP packets, TAP carries Ethernet frames.
-enum class Mode : std::uint8_t { tun, tap };
-
-/// One interface flag as the tun driver reports it (`TUNGETIFF`) or offers it (`TUNGETFEATURES`).
-/// The values are the kernel's `IFF_*` bits, so `Flags::bits()` is usable with raw ioctls.
-enum class Flag : std::uint16_t {
-  tun = 0x0001,          ///< IFF_TUN: layer-3 device
-  tap = 0x0002,          ///< IFF_TAP: layer-2 device
-  napi = 0x0010,         ///< IFF_NAPI: receive through NAPI
-  napi_frags = 0x0020,   ///< IFF_NAPI_FRAGS
-  no_carrier = 0x0040,   ///< IFF_NO_CARRIER: created with carrier off
-  no_pi = 0x1000,        ///< IFF_NO_PI: no packet-information header
-  one_queue = 0x2000,    ///< IFF_ONE_QUEUE (obsolete, ignored by the kernel)
-  vnet_hdr = 0x4000,     ///< IFF_VNET_HDR: virtio-net header before each packet
-  tun_excl = 0x8000,     ///< IFF_TUN_EXCL: creation fails if the device exists
-  multi_queue = 0x0100,  ///< IFF_MULTI_QUEUE: one descriptor per queue
-  persist = 0x0800,      ///< IFF_PERSIST: the device outlives its descriptors
+/// One classic BPF instruction, laid out as the kernel's `struct sock_filter`.
+struct BpfInstruction {
+  std::uint16_t code = 0;  ///< opcode (BPF_LD | BPF_H | BPF_ABS, ...; <linux/filter.h>)
+  std::uint8_t jt = 0;     ///< jump offset when true
+  std::uint8_t jf = 0;     ///< jump offset when false
+  std::uint32_t k = 0;     ///< generic field (constant, offset, ...)
+  friend constexpr bool operator==(const BpfInstruction&, const BpfInstruction&) noexcept = default;
 };
 
-/// A set of `Flag`s. Cheap to copy; `constexpr` throughout.
-class Flags {
- public:
-  constexpr Flags() noexcept = default;
-  constexpr Flags(Flag f) noexcept : bits_(static_cast<std::uint16_t>(f)) {}  // NOLINT
-  /// Wraps raw `IFF_*` bits as returned by the kernel.
-  static constexpr Flags from_bits(std::uint16_t bits) noexcept {
-    Flags f;
-    f.bits_ = bits;
-    return f;
-  }
-  /// True when every flag of `f` is set.
-  [[nodiscard]] constexpr bool has(Flags f) const noexcept { return (bits_ & f.bits_) == f.bits_; }
-  [[nodiscard]] constexpr std::uint16_t bits() const noexcept { return bits_; }
-  [[nodiscard]] constexpr bool empty() const noexcept { return bits_ == 0; }
-  constexpr Flags& operator|=(Flags o) noexcept {
-    bits_ |= o.bits_;
-    return *this;
-  }
-  friend constexpr Flags operator|(Flags a, Flags b) noexcept { return a |= b; }
-  friend constexpr Flags operator&(Flags a, Flags b) noexcept {
-    return from_bits(a.bits_ & b.bits_);
-  }
-  friend constexpr bool operator==(Flags, Flags) noexcept = default;
-
- private:
-  std::uint16_t bits_ = 0;
-};
-
-constexpr Flags operator|(Flag a, Flag b) noexcept {
-  return Flags(a) | Flags(b);
-}
-
-/// Human-readable list of flags, e.g. "TUN|NO_PI|PERSIST".
-[[nodiscard]] std::string to_string(Flags flags);
-/// "tun" or "tap".
-[[nodiscard]] std::string_view to_string(Mode mode) noexcept;
-
-/// What to open. Every field has the safe default; set only what you need.
+/// Owns a TUN/TAP interface's queues (one /dev/net/tun descriptor each, `Options::queues` of
+/// them) and offers the device-wide TUN ioctls. Move-only. The destructor closes every queue; the
+/// kernel then deletes the interface unless it persists or other processes hold queues of it.
 ///
-/// @code
-/// tunkit::TunDevice dev({.name = "tun%d", .mode = tunkit::Mode::tun});
-/// @endcode
-struct Options {
-  /// Exact name ("tun0"), a template with one "%d" ("vpn%d": the kernel picks the number), or empty
-  /// (the kernel picks "tunN"/"tapN"). At most 15 bytes; '/', ':', whitespace are rejected before
-  /// any syscall.
-  std::string name;
-  /// TUN (IP packets) or TAP (Ethernet frames).
-  Mode mode = Mode::tun;
-  /// Keep the kernel's 4-byte packet-information header (clears IFF_NO_PI). tunkit strips it on
-  /// read (see `PacketInfo`) and builds it on write, and reports truncated reads from its
-  /// TUN_PKT_STRIP bit. Off by default.
-  bool packet_info = false;
-  /// IFF_TUN_EXCL: fail with EBUSY instead of attaching when the device already exists.
-  bool exclusive = false;
-  /// IFF_MULTI_QUEUE: allow more descriptors (queues) on the same device.
-  bool multi_queue = false;
-  /// IFF_VNET_HDR: each packet is preceded by a virtio-net header.
-  bool vnet_hdr = false;
-  /// TUNSETPERSIST: the device outlives this object (delete it with `set_persist(false)`).
-  bool persist = false;
-  /// TUNSETOWNER: the user allowed to attach without CAP_NET_ADMIN.
-  std::optional<uid_t> owner;
-  /// TUNSETGROUP: the group allowed to attach without CAP_NET_ADMIN.
-  std::optional<gid_t> group;
-  /// Non-blocking I/O: `read` returns EAGAIN instead of waiting when no packet is queued.
-  bool non_blocking = false;
-};
-
-/// The kernel's packet-information header (only with `Options::packet_info`).
-struct PacketInfo {
-  std::uint16_t flags = 0;     ///< TUN_PKT_STRIP (0x0001) when the kernel truncated the packet
-  std::uint16_t protocol = 0;  ///< EtherType in host byte order (0x0800 IPv4, 0x86DD IPv6)
-};
-
-/// Outcome of `TunDevice::wait_readable` / `wait_writable`.
-enum class WaitResult : std::uint8_t {
-  ready,        ///< the descriptor is ready (or has an error that the next I/O will report)
-  timeout,      ///< the timeout passed
-  interrupted,  ///< `interrupt()` was called (and stays in effect until `clear_interrupt()`)
-};
-
-/// Owns one /dev/net/tun descriptor attached to a TUN/TAP interface with TUNSETIFF, plus an eventfd
-/// used to wake blocked readers. Move-only; the destructor closes both (the kernel deletes the
-/// interface unless it persists or other queues still hold it).
-///
-/// One `read` is one packet and one `write` is one packet. Every I/O function has a throwing form
-/// and a `std::error_code&` form that never throws. EINTR is retried internally.
-///
-/// Blocking and shutdown: the descriptor is always O_NONBLOCK inside; a blocking `read` (the
-/// default) waits in poll(2) on the device and on the wake-up eventfd. `interrupt()`, callable from
-/// any thread (and from a signal handler), makes every current and future wait and blocking I/O
-/// return `tunkit::errc::interrupted` until `clear_interrupt()`. This is the supported way to stop
-/// a reader thread; closing the descriptor under a reader is not.
+/// The packet I/O of the first queue is available directly (`read`, `write`, ...); with several
+/// queues, hand `queue(i)` to one thread each. Queues live as long as the device and keep their
+/// addresses when queues are added.
 ///
 /// @code
 /// tunkit::TunDevice dev({.name = "tun%d"});
@@ -142,79 +47,171 @@ class TunDevice {
  public:
   /// A closed device (`is_open() == false`); use `open(options, ec)` to attach it.
   TunDevice() noexcept = default;
-  /// Opens /dev/net/tun and attaches with TUNSETIFF.
+  /// Opens `options.queues` queues and applies owner, group and persist (persist last).
   /// @throws tunkit::Error naming the operation, the device and the cause.
   explicit TunDevice(const Options& options, sys::Syscalls& sys = sys::real());
-  TunDevice(TunDevice&& other) noexcept;
-  TunDevice& operator=(TunDevice&& other) noexcept;
+  TunDevice(TunDevice&&) noexcept = default;
+  TunDevice& operator=(TunDevice&&) noexcept = default;
   TunDevice(const TunDevice&) = delete;
   TunDevice& operator=(const TunDevice&) = delete;
-  ~TunDevice();
+  ~TunDevice() = default;
 
   /// Opens and attaches; on failure `ec` is set, nothing is left open, and no device the call
   /// created is left behind.
   void open(const Options& options, std::error_code& ec, sys::Syscalls& sys = sys::real());
   /// Throwing form of `open`.
   void open(const Options& options, sys::Syscalls& sys = sys::real());
-  /// Closes the descriptors (never retried on EINTR). Idempotent.
+  /// Closes every queue. Idempotent.
   void close() noexcept;
-  [[nodiscard]] bool is_open() const noexcept { return fd_ >= 0; }
+  [[nodiscard]] bool is_open() const noexcept { return first_.is_open(); }
 
   /// The kernel-assigned interface name (templates resolved).
-  [[nodiscard]] const std::string& name() const noexcept { return name_; }
+  [[nodiscard]] const std::string& name() const noexcept { return first_.name(); }
   /// The interface index, looked up when the device was opened.
-  [[nodiscard]] unsigned ifindex() const noexcept { return ifindex_; }
-  [[nodiscard]] Mode mode() const noexcept { return mode_; }
+  [[nodiscard]] unsigned ifindex() const noexcept { return first_.ifindex(); }
+  [[nodiscard]] Mode mode() const noexcept { return first_.mode(); }
   /// Flags as the kernel reports them now (TUNGETIFF), e.g. with `Flag::persist`.
-  [[nodiscard]] Flags flags() const;
-  [[nodiscard]] Flags flags(std::error_code& ec) const noexcept;
-  /// The /dev/net/tun descriptor (O_NONBLOCK, O_CLOEXEC). Still owned by this object.
-  [[nodiscard]] int native_handle() const noexcept { return fd_; }
-  /// Gives up ownership of the descriptor and returns it; the object becomes closed. The caller
-  /// must close it. The descriptor stays O_NONBLOCK.
+  [[nodiscard]] Flags flags() const { return first_.flags(); }
+  [[nodiscard]] Flags flags(std::error_code& ec) const noexcept { return first_.flags(ec); }
+  /// The first queue's descriptor. Still owned by this object.
+  [[nodiscard]] int native_handle() const noexcept { return first_.native_handle(); }
+  /// Gives up the first queue's descriptor (the other queues are closed); the caller must close
+  /// it. The object becomes closed.
   [[nodiscard]] int release() noexcept;
 
+  // -- queues ---------------------------------------------------------------------------------
+  /// Number of queues this object holds.
+  [[nodiscard]] std::size_t queue_count() const noexcept {
+    return first_.is_open() ? 1 + more_.size() : 0;
+  }
+  /// Queue `i` (0 <= i < queue_count()); the reference stays valid while the device lives.
+  [[nodiscard]] Queue& queue(std::size_t i) noexcept { return i == 0 ? first_ : more_[i - 1]; }
+  [[nodiscard]] const Queue& queue(std::size_t i) const noexcept {
+    return i == 0 ? first_ : more_[i - 1];
+  }
+  /// Attaches one more queue (multi-queue devices only) and returns it.
+  /// @throws tunkit::Error (E2BIG past 256 queues, EINVAL without multi-queue).
+  Queue& add_queue();
+  Queue* add_queue(std::error_code& ec) noexcept;
+  /// Interrupts every queue (see `Queue::interrupt`). Thread- and async-signal-safe.
+  void interrupt() noexcept;
+  /// Ends the effect of `interrupt()` on every queue.
+  void clear_interrupt() noexcept;
+
+  // -- packet I/O on the first queue (see `Queue`) ---------------------------------------------
+  [[nodiscard]] std::size_t read(std::span<std::byte> buf) { return first_.read(buf); }
+  [[nodiscard]] std::size_t read(std::span<std::byte> buf, std::error_code& ec) noexcept {
+    return first_.read(buf, ec);
+  }
+  [[nodiscard]] std::size_t read(std::span<std::byte> buf, PacketInfo& info,
+                                 std::error_code& ec) noexcept {
+    return first_.read(buf, info, ec);
+  }
+  std::size_t write(std::span<const std::byte> packet) { return first_.write(packet); }
+  std::size_t write(std::span<const std::byte> packet, std::error_code& ec) noexcept {
+    return first_.write(packet, ec);
+  }
+  [[nodiscard]] std::size_t readv(std::span<const std::span<std::byte>> bufs) {
+    return first_.readv(bufs);
+  }
+  [[nodiscard]] std::size_t readv(std::span<const std::span<std::byte>> bufs,
+                                  std::error_code& ec) noexcept {
+    return first_.readv(bufs, ec);
+  }
+  std::size_t writev(std::span<const std::span<const std::byte>> bufs) {
+    return first_.writev(bufs);
+  }
+  std::size_t writev(std::span<const std::span<const std::byte>> bufs,
+                     std::error_code& ec) noexcept {
+    return first_.writev(bufs, ec);
+  }
+  static constexpr std::size_t max_buffers = Queue::max_buffers;
+  [[nodiscard]] WaitResult wait_readable(std::chrono::milliseconds timeout) {
+    return first_.wait_readable(timeout);
+  }
+  [[nodiscard]] WaitResult wait_readable(std::chrono::milliseconds timeout,
+                                         std::error_code& ec) noexcept {
+    return first_.wait_readable(timeout, ec);
+  }
+  [[nodiscard]] WaitResult wait_writable(std::chrono::milliseconds timeout) {
+    return first_.wait_writable(timeout);
+  }
+  [[nodiscard]] WaitResult wait_writable(std::chrono::milliseconds timeout,
+                                         std::error_code& ec) noexcept {
+    return first_.wait_writable(timeout, ec);
+  }
+
+  // -- device-wide settings (issued on an enabled queue) --------------------------------------
   /// TUNSETPERSIST: keep the device after the last descriptor closes (true) or delete it then.
   void set_persist(bool on);
   void set_persist(bool on, std::error_code& ec) noexcept;
-
-  /// Reads one packet into `buf`; returns its length. A packet longer than `buf` is reported
-  /// as `errc::packet_truncated` (its head stays in `buf`, the tail is lost).
-  [[nodiscard]] std::size_t read(std::span<std::byte> buf);
-  [[nodiscard]] std::size_t read(std::span<std::byte> buf, std::error_code& ec) noexcept;
-  /// As `read`, also returning the packet-information header (only with `Options::packet_info`;
-  /// otherwise `info.protocol` is derived from the IP version for TUN and 0 for TAP).
-  [[nodiscard]] std::size_t read(std::span<std::byte> buf, PacketInfo& info,
-                                 std::error_code& ec) noexcept;
-  /// Writes one packet; returns the number of bytes written (its whole length).
-  std::size_t write(std::span<const std::byte> packet);
-  std::size_t write(std::span<const std::byte> packet, std::error_code& ec) noexcept;
-  /// Scatter read of one packet over several buffers; returns the packet length.
-  [[nodiscard]] std::size_t readv(std::span<const std::span<std::byte>> bufs);
-  [[nodiscard]] std::size_t readv(std::span<const std::span<std::byte>> bufs,
-                                  std::error_code& ec) noexcept;
-  /// Gather write of one packet from several buffers; returns the bytes written.
-  std::size_t writev(std::span<const std::span<const std::byte>> bufs);
-  std::size_t writev(std::span<const std::span<const std::byte>> bufs,
+  /// TUNSETOWNER: the user who may attach without CAP_NET_ADMIN.
+  void set_owner(uid_t uid);
+  void set_owner(uid_t uid, std::error_code& ec) noexcept;
+  /// TUNSETGROUP: the group whose members may attach without CAP_NET_ADMIN.
+  void set_group(gid_t gid);
+  void set_group(gid_t gid, std::error_code& ec) noexcept;
+  /// TUNGETSNDBUF: the per-queue send buffer limit in bytes (INT_MAX by default: unlimited).
+  [[nodiscard]] int send_buffer() const;
+  [[nodiscard]] int send_buffer(std::error_code& ec) const noexcept;
+  /// TUNSETSNDBUF (bytes > 0): limits how much written data may be queued in the kernel.
+  void set_send_buffer(int bytes);
+  void set_send_buffer(int bytes, std::error_code& ec) noexcept;
+  /// TUNSETTXFILTER (TAP only): deliver to the queues only frames whose destination is one of
+  /// `macs` or, with `all_multicast`, any multicast address. `clear_tx_filter` removes it.
+  void set_tx_filter(std::span<const MacAddress> macs, bool all_multicast = false);
+  void set_tx_filter(std::span<const MacAddress> macs, bool all_multicast,
                      std::error_code& ec) noexcept;
-  /// The most buffers `readv`/`writev` accept in one call.
-  static constexpr std::size_t max_buffers = 64;
-
-  /// Waits until a packet can be read, the timeout passes, or `interrupt()` is called. A negative
-  /// timeout waits forever.
-  [[nodiscard]] WaitResult wait_readable(std::chrono::milliseconds timeout);
-  [[nodiscard]] WaitResult wait_readable(std::chrono::milliseconds timeout,
-                                         std::error_code& ec) noexcept;
-  /// Waits until a write would not block.
-  [[nodiscard]] WaitResult wait_writable(std::chrono::milliseconds timeout);
-  [[nodiscard]] WaitResult wait_writable(std::chrono::milliseconds timeout,
-                                         std::error_code& ec) noexcept;
-  /// Wakes every thread blocked in this device's waits or blocking I/O; they return
-  /// `errc::interrupted`, as do later ones until `clear_interrupt()`. Thread- and
-  /// async-signal-safe; does nothing on a closed device.
-  void interrupt() noexcept;
-  /// Ends the effect of `interrupt()`.
-  void clear_interrupt() noexcept;
+  /// Removes the TX filter: every frame is delivered.
+  void clear_tx_filter();
+  void clear_tx_filter(std::error_code& ec) noexcept;
+  /// TUNATTACHFILTER (TAP only): a classic BPF program run on every frame before it is queued
+  /// for reading, on all queues; frames it returns 0 for are dropped.
+  void attach_filter(std::span<const BpfInstruction> program);
+  void attach_filter(std::span<const BpfInstruction> program, std::error_code& ec) noexcept;
+  /// TUNDETACHFILTER.
+  void detach_filter();
+  void detach_filter(std::error_code& ec) noexcept;
+  /// TUNGETFILTER: the number of instructions of the attached program, 0 when none is attached
+  /// (and always 0 on a TUN device).
+  [[nodiscard]] std::size_t filter_size() const;
+  [[nodiscard]] std::size_t filter_size(std::error_code& ec) const noexcept;
+  /// TUNSETSTEERINGEBPF: an eBPF program (a descriptor you loaded, of type
+  /// BPF_PROG_TYPE_SOCKET_FILTER) that picks the queue for each packet; -1 detaches.
+  void set_steering_ebpf(int program_fd);
+  void set_steering_ebpf(int program_fd, std::error_code& ec) noexcept;
+  /// TUNSETFILTEREBPF: an eBPF filter program for all queues; -1 detaches.
+  void set_filter_ebpf(int program_fd);
+  void set_filter_ebpf(int program_fd, std::error_code& ec) noexcept;
+  /// TUNSETCARRIER: carrier on or off (off shows NO-CARRIER and stops transmission to it).
+  void set_carrier(bool on);
+  void set_carrier(bool on, std::error_code& ec) noexcept;
+  /// TUNSETLINK: the link-layer type (an ARPHRD_* value). The link must be down (EBUSY).
+  void set_link_type(std::uint16_t arphrd);
+  void set_link_type(std::uint16_t arphrd, std::error_code& ec) noexcept;
+  /// TUNGETDEVNETNS: a new descriptor of the network namespace the device is in (needs
+  /// CAP_NET_ADMIN there). The caller owns and must close it.
+  [[nodiscard]] int open_netns() const;
+  [[nodiscard]] int open_netns(std::error_code& ec) const noexcept;
+  /// TUNGETVNETHDRSZ: the virtio-net header size in bytes (10 by default).
+  [[nodiscard]] int vnet_header_size() const;
+  [[nodiscard]] int vnet_header_size(std::error_code& ec) const noexcept;
+  /// TUNSETVNETHDRSZ: 10, 12 or more (EINVAL below 10).
+  void set_vnet_header_size(int bytes);
+  void set_vnet_header_size(int bytes, std::error_code& ec) noexcept;
+  /// TUNGETVNETLE: whether the virtio-net header is little-endian (virtio 1.0).
+  [[nodiscard]] bool vnet_little_endian() const;
+  [[nodiscard]] bool vnet_little_endian(std::error_code& ec) const noexcept;
+  /// TUNSETVNETLE.
+  void set_vnet_little_endian(bool on);
+  void set_vnet_little_endian(bool on, std::error_code& ec) noexcept;
+  /// TUNGETVNETBE: whether the header is big-endian (legacy virtio on a little-endian host;
+  /// EINVAL from kernels built without CONFIG_TUN_VNET_CROSS_LE).
+  [[nodiscard]] bool vnet_big_endian() const;
+  [[nodiscard]] bool vnet_big_endian(std::error_code& ec) const noexcept;
+  /// TUNSETVNETBE.
+  void set_vnet_big_endian(bool on);
+  void set_vnet_big_endian(bool on, std::error_code& ec) noexcept;
 
   /// Probes the running kernel: the flags /dev/net/tun accepts (TUNGETFEATURES).
   [[nodiscard]] static Flags features(sys::Syscalls& sys = sys::real());
@@ -222,24 +219,17 @@ class TunDevice {
                                       sys::Syscalls& sys = sys::real()) noexcept;
 
  private:
-  enum class Dir : std::uint8_t { in, out };
   std::error_code open_impl(const Options& options, sys::Syscalls& sys, std::string* what) noexcept;
-  std::size_t transfer(Dir dir, iovec* iov, int iovcnt, std::error_code& ec) noexcept;
-  std::size_t read_packet(std::span<const std::span<std::byte>> bufs, PacketInfo& info,
-                          std::error_code& ec) noexcept;
-  std::size_t write_packet(std::span<const std::span<const std::byte>> bufs,
-                           std::error_code& ec) noexcept;
-  WaitResult wait(short events, int timeout_ms, std::error_code& ec) noexcept;
-  [[noreturn]] void throw_io(const char* op, std::error_code ec) const;
+  // The descriptor for device-wide ioctls: the first enabled queue (a disabled one answers
+  // EBADFD), or -1.
+  [[nodiscard]] int control_fd() const noexcept;
+  std::error_code ioctl_ptr(unsigned long request, void* arg) const noexcept;
+  std::error_code ioctl_value(unsigned long request, unsigned long value) const noexcept;
+  [[noreturn]] void fail(std::error_code ec, const char* op, std::string_view hint = {}) const;
 
-  sys::Syscalls* sys_ = &sys::real();
-  int fd_ = -1;
-  int wake_fd_ = -1;
-  unsigned ifindex_ = 0;
-  Mode mode_ = Mode::tun;
-  bool packet_info_ = false;
-  bool non_blocking_ = false;
-  std::string name_;
+  Queue first_;
+  std::deque<Queue> more_;  // a deque: references to queues stay valid when queues are added
+  Options options_;         // as opened; used to attach more queues alike
 };
 
 }  // namespace tunkit

@@ -1,0 +1,154 @@
+#pragma once
+/// @file
+/// `tunkit::Queue`: one /dev/net/tun descriptor attached to a TUN/TAP interface, and its I/O.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <system_error>
+
+#include "tunkit/options.hpp"
+#include "tunkit/sys.hpp"
+
+struct iovec;
+
+namespace tunkit {
+
+/// The kernel's packet-information header (only with `Options::packet_info`).
+struct PacketInfo {
+  std::uint16_t flags = 0;     ///< TUN_PKT_STRIP (0x0001) when the kernel truncated the packet
+  std::uint16_t protocol = 0;  ///< EtherType in host byte order (0x0800 IPv4, 0x86DD IPv6)
+};
+
+/// Outcome of `TunDevice::wait_readable` / `wait_writable`.
+enum class WaitResult : std::uint8_t {
+  ready,        ///< the descriptor is ready (or has an error that the next I/O will report)
+  timeout,      ///< the timeout passed
+  interrupted,  ///< `interrupt()` was called (and stays in effect until `clear_interrupt()`)
+};
+
+/// Owns one /dev/net/tun descriptor attached to an interface with TUNSETIFF (one queue of it),
+/// plus the eventfd that wakes its blocked readers. All per-packet I/O happens here. Move-only;
+/// a queue can be moved to the thread that serves it. The destructor closes both descriptors.
+///
+/// One `read` is one packet and one `write` is one packet. Every I/O function has a throwing form
+/// and a `std::error_code&` form that never throws. EINTR is retried internally.
+///
+/// Blocking and shutdown: the descriptor is always O_NONBLOCK inside; a blocking `read` (the
+/// default) waits in poll(2) on the device and on the wake-up eventfd. `interrupt()`, callable from
+/// any thread (and from a signal handler), makes every blocked and later wait return
+/// `tunkit::errc::interrupted` until `clear_interrupt()`; packets already queued are still
+/// delivered to a `read` that need not wait. This is the supported way to stop a reader thread;
+/// closing the descriptor under a reader is not.
+///
+/// Usually queues come from a `TunDevice` (`dev.queue(i)`); a `Queue` constructed on its own
+/// attaches one more queue to a multi-queue device by name (creating the device if it is absent).
+class Queue {
+ public:
+  /// A closed queue (`is_open() == false`).
+  Queue() noexcept = default;
+  /// Opens /dev/net/tun and attaches it with TUNSETIFF using `options` (owner, group, persist and
+  /// `queues` are device settings and are ignored here: see `TunDevice`).
+  /// @throws tunkit::Error naming the operation, the device and the cause.
+  explicit Queue(const Options& options, sys::Syscalls& sys = sys::real());
+  Queue(Queue&& other) noexcept;
+  Queue& operator=(Queue&& other) noexcept;
+  Queue(const Queue&) = delete;
+  Queue& operator=(const Queue&) = delete;
+  ~Queue();
+
+  /// Opens and attaches; on failure `ec` is set and nothing is left open.
+  void open(const Options& options, std::error_code& ec, sys::Syscalls& sys = sys::real());
+  /// Closes the descriptors (never retried on EINTR). Idempotent.
+  void close() noexcept;
+  [[nodiscard]] bool is_open() const noexcept { return fd_ >= 0; }
+
+  /// The kernel-assigned interface name (templates resolved).
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
+  /// The interface index, looked up when the queue was opened.
+  [[nodiscard]] unsigned ifindex() const noexcept { return ifindex_; }
+  [[nodiscard]] Mode mode() const noexcept { return mode_; }
+  /// Flags as the kernel reports them now (TUNGETIFF), e.g. with `Flag::persist`.
+  [[nodiscard]] Flags flags() const;
+  [[nodiscard]] Flags flags(std::error_code& ec) const noexcept;
+  /// The /dev/net/tun descriptor (O_NONBLOCK, O_CLOEXEC). Still owned by this object.
+  [[nodiscard]] int native_handle() const noexcept { return fd_; }
+  /// Gives up ownership of the descriptor and returns it; the object becomes closed. The caller
+  /// must close it. The descriptor stays O_NONBLOCK.
+  [[nodiscard]] int release() noexcept;
+
+  /// TUNSETQUEUE IFF_DETACH_QUEUE: the kernel stops steering packets to this queue (its
+  /// descriptor stays open). Only for multi-queue devices (EINVAL otherwise).
+  void disable();
+  void disable(std::error_code& ec) noexcept;
+  /// TUNSETQUEUE IFF_ATTACH_QUEUE: re-attaches a disabled queue.
+  void enable();
+  void enable(std::error_code& ec) noexcept;
+  /// False after `disable()` until `enable()`.
+  [[nodiscard]] bool enabled() const noexcept { return enabled_; }
+
+  /// Reads one packet into `buf`; returns its length. A packet longer than `buf` is reported
+  /// as `errc::packet_truncated` (its head stays in `buf`, the tail is lost).
+  [[nodiscard]] std::size_t read(std::span<std::byte> buf);
+  [[nodiscard]] std::size_t read(std::span<std::byte> buf, std::error_code& ec) noexcept;
+  /// As `read`, also returning the packet-information header (with `Options::packet_info`;
+  /// otherwise `info.protocol` is derived from the IP version for TUN and 0 for TAP).
+  [[nodiscard]] std::size_t read(std::span<std::byte> buf, PacketInfo& info,
+                                 std::error_code& ec) noexcept;
+  /// Writes one packet; returns the number of bytes written (its whole length).
+  std::size_t write(std::span<const std::byte> packet);
+  std::size_t write(std::span<const std::byte> packet, std::error_code& ec) noexcept;
+  /// Scatter read of one packet over several buffers; returns the packet length.
+  [[nodiscard]] std::size_t readv(std::span<const std::span<std::byte>> bufs);
+  [[nodiscard]] std::size_t readv(std::span<const std::span<std::byte>> bufs,
+                                  std::error_code& ec) noexcept;
+  /// Gather write of one packet from several buffers; returns the bytes written.
+  std::size_t writev(std::span<const std::span<const std::byte>> bufs);
+  std::size_t writev(std::span<const std::span<const std::byte>> bufs,
+                     std::error_code& ec) noexcept;
+  /// The most buffers `readv`/`writev` accept in one call.
+  static constexpr std::size_t max_buffers = 64;
+
+  /// Waits until a packet can be read, the timeout passes, or `interrupt()` is called. A negative
+  /// timeout waits forever.
+  [[nodiscard]] WaitResult wait_readable(std::chrono::milliseconds timeout);
+  [[nodiscard]] WaitResult wait_readable(std::chrono::milliseconds timeout,
+                                         std::error_code& ec) noexcept;
+  /// Waits until a write would not block.
+  [[nodiscard]] WaitResult wait_writable(std::chrono::milliseconds timeout);
+  [[nodiscard]] WaitResult wait_writable(std::chrono::milliseconds timeout,
+                                         std::error_code& ec) noexcept;
+  /// Wakes every thread blocked in this queue's waits or blocking I/O; they return
+  /// `errc::interrupted`, as do later waits until `clear_interrupt()`. Thread- and
+  /// async-signal-safe; does nothing on a closed queue.
+  void interrupt() noexcept;
+  /// Ends the effect of `interrupt()`.
+  void clear_interrupt() noexcept;
+
+ private:
+  friend class TunDevice;
+  enum class Dir : std::uint8_t { in, out };
+  std::error_code open_impl(const Options& options, sys::Syscalls& sys, std::string* what) noexcept;
+  std::error_code set_queue(bool attach) noexcept;
+  std::size_t transfer(Dir dir, iovec* iov, int iovcnt, std::error_code& ec) noexcept;
+  std::size_t read_packet(std::span<const std::span<std::byte>> bufs, PacketInfo& info,
+                          std::error_code& ec) noexcept;
+  std::size_t write_packet(std::span<const std::span<const std::byte>> bufs,
+                           std::error_code& ec) noexcept;
+  WaitResult wait(short events, int timeout_ms, std::error_code& ec) noexcept;
+  [[noreturn]] void throw_io(const char* op, std::error_code ec) const;
+
+  sys::Syscalls* sys_ = &sys::real();
+  int fd_ = -1;
+  int wake_fd_ = -1;
+  unsigned ifindex_ = 0;
+  Mode mode_ = Mode::tun;
+  bool packet_info_ = false;
+  bool non_blocking_ = false;
+  bool enabled_ = true;
+  std::string name_;
+};
+
+}  // namespace tunkit

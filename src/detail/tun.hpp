@@ -1,0 +1,40 @@
+#pragma once
+// Internal helpers shared by Queue and TunDevice: name rules, errno hints, EINTR retry.
+
+#include <cerrno>
+#include <string_view>
+#include <system_error>
+
+#include "tunkit/options.hpp"
+
+namespace tunkit::detail {
+
+inline constexpr const char* kTunPath = "/dev/net/tun";
+
+/// Checks a name against the kernel's dev_valid_name() and dev_alloc_name() rules, so that a bad
+/// name never reaches the kernel and the user gets a precise reason.
+[[nodiscard]] std::error_code validate_name(std::string_view name) noexcept;
+/// What a name error means in words (empty when the category message says it all).
+[[nodiscard]] std::string_view name_hint(std::error_code ec) noexcept;
+/// The hint for a failed TUNSETIFF: what the errno means for this driver.
+[[nodiscard]] std::string_view setiff_hint(int err, const Options& o) noexcept;
+/// The hint for a failed open("/dev/net/tun").
+[[nodiscard]] std::string_view open_hint(int err) noexcept;
+/// The display name of a device about to be opened: the name, or the kernel's default template.
+[[nodiscard]] std::string_view shown_name(const Options& o) noexcept;
+
+/// Retries a seam call while it fails with EINTR; returns the result or -errno.
+template <typename F>
+auto retry_eintr(F&& f) noexcept {
+  for (;;) {
+    auto r = f();
+    if (r != -EINTR) return r;
+  }
+}
+
+/// The TUNSET{PERSIST,OWNER,GROUP,LINK,...} ioctls take their argument by value, not by pointer.
+[[nodiscard]] inline void* int_arg(unsigned long v) noexcept {
+  return reinterpret_cast<void*>(v);  // NOLINT(performance-no-int-to-ptr)
+}
+
+}  // namespace tunkit::detail

@@ -1,0 +1,131 @@
+#include "tunkit/options.hpp"
+
+#include <linux/if_tun.h>
+#include <net/if.h>
+
+#include <array>
+#include <cstdio>
+#include <utility>
+
+#include "detail/tun.hpp"
+#include "tunkit/error.hpp"
+
+namespace tunkit {
+
+// The Flag values are the kernel's bits; keep them honest.
+static_assert(static_cast<unsigned>(Flag::tun) == IFF_TUN);
+static_assert(static_cast<unsigned>(Flag::tap) == IFF_TAP);
+static_assert(static_cast<unsigned>(Flag::no_pi) == IFF_NO_PI);
+static_assert(static_cast<unsigned>(Flag::one_queue) == IFF_ONE_QUEUE);
+static_assert(static_cast<unsigned>(Flag::vnet_hdr) == IFF_VNET_HDR);
+static_assert(static_cast<unsigned>(Flag::tun_excl) == IFF_TUN_EXCL);
+static_assert(static_cast<unsigned>(Flag::multi_queue) == IFF_MULTI_QUEUE);
+static_assert(static_cast<unsigned>(Flag::persist) == IFF_PERSIST);
+static_assert(static_cast<unsigned>(Flag::no_carrier) == 0x0040);  // IFF_NO_CARRIER (6.0+)
+static_assert(static_cast<unsigned>(Flag::napi) == IFF_NAPI);
+static_assert(static_cast<unsigned>(Flag::napi_frags) == IFF_NAPI_FRAGS);
+
+std::string to_string(Flags flags) {
+  static constexpr std::array<std::pair<Flag, const char*>, 11> kNames{{
+      {Flag::tun, "TUN"},
+      {Flag::tap, "TAP"},
+      {Flag::napi, "NAPI"},
+      {Flag::napi_frags, "NAPI_FRAGS"},
+      {Flag::no_carrier, "NO_CARRIER"},
+      {Flag::multi_queue, "MULTI_QUEUE"},
+      {Flag::persist, "PERSIST"},
+      {Flag::no_pi, "NO_PI"},
+      {Flag::one_queue, "ONE_QUEUE"},
+      {Flag::vnet_hdr, "VNET_HDR"},
+      {Flag::tun_excl, "TUN_EXCL"},
+  }};
+  std::string out;
+  std::uint16_t rest = flags.bits();
+  for (const auto& [flag, text] : kNames) {
+    if (flags.has(flag)) {
+      if (!out.empty()) out += '|';
+      out += text;
+      rest = static_cast<std::uint16_t>(rest & ~static_cast<std::uint16_t>(flag));
+    }
+  }
+  if (rest != 0) {
+    if (!out.empty()) out += '|';
+    std::array<char, 8> buf{};
+    std::snprintf(buf.data(), buf.size(), "0x%04x", rest);
+    out += buf.data();
+  }
+  return out.empty() ? "none" : out;
+}
+
+std::string_view to_string(Mode mode) noexcept {
+  return mode == Mode::tap ? "tap" : "tun";
+}
+
+namespace detail {
+
+std::error_code validate_name(std::string_view name) noexcept {
+  if (name.size() > IFNAMSIZ - 1) return make_error_code(errc::name_too_long);
+  if (name == "." || name == "..") return make_error_code(errc::invalid_name);
+  bool seen_percent = false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    if (c == '/' || c == ':' || c == ' ' || (c >= '\t' && c <= '\r')) {
+      return make_error_code(errc::invalid_name);
+    }
+    if (c == '%') {
+      // dev_alloc_name accepts exactly one "%d".
+      if (seen_percent || i + 1 >= name.size() || name[i + 1] != 'd') {
+        return make_error_code(errc::invalid_name);
+      }
+      seen_percent = true;
+    }
+  }
+  return {};
+}
+
+std::string_view name_hint(std::error_code ec) noexcept {
+  if (ec == errc::invalid_name) {
+    return "no '/', ':' or whitespace, not \".\" or \"..\", at most one \"%d\"";
+  }
+  return {};
+}
+
+std::string_view setiff_hint(int err, const Options& o) noexcept {
+  switch (err) {
+    case EPERM:
+    case EACCES:
+      return "needs CAP_NET_ADMIN, or to be the device's owner or in its group";
+    case EBUSY:
+      return o.exclusive ? "the device exists and Options::exclusive (IFF_TUN_EXCL) is set"
+                         : "another process has it open without IFF_MULTI_QUEUE";
+    case EINVAL:
+      return "the name belongs to a device of another kind, or the existing device differs in "
+             "TUN/TAP mode or multi-queue setting";
+    case E2BIG:
+      return "the device already has the most queues the kernel allows (256)";
+    default:
+      return {};
+  }
+}
+
+std::string_view open_hint(int err) noexcept {
+  switch (err) {
+    case ENOENT:
+    case ENODEV:
+    case ENXIO:
+      return "no TUN/TAP support: load it with 'modprobe tun'";
+    case EACCES:
+    case EPERM:
+      return "needs read and write access to /dev/net/tun";
+    default:
+      return {};
+  }
+}
+
+std::string_view shown_name(const Options& o) noexcept {
+  if (!o.name.empty()) return o.name;
+  return o.mode == Mode::tap ? "tap%d" : "tun%d";
+}
+
+}  // namespace detail
+}  // namespace tunkit
