@@ -29,7 +29,12 @@ namespace {
 using detail::retry_eintr;
 using detail::sys_error;
 
-constexpr std::string_view kCapHint = "needs CAP_NET_ADMIN";
+// Only a permission error is about CAP_NET_ADMIN.
+std::string_view cap_hint(std::error_code ec) noexcept {
+  const bool perm = ec.category() == std::system_category() &&
+                    (ec.value() == EPERM || ec.value() == EACCES);
+  return perm ? "needs CAP_NET_ADMIN" : "";
+}
 
 }  // namespace
 
@@ -83,11 +88,11 @@ std::error_code TunDevice::open_impl(const Options& options, sys::Syscalls& sys,
   };
   if (options.owner) {
     if (auto ec = ioctl_value(TUNSETOWNER, *options.owner))
-      return fail(ec, "TUNSETOWNER", kCapHint);
+      return fail(ec, "TUNSETOWNER", cap_hint(ec));
   }
   if (options.group) {
     if (auto ec = ioctl_value(TUNSETGROUP, *options.group))
-      return fail(ec, "TUNSETGROUP", kCapHint);
+      return fail(ec, "TUNSETGROUP", cap_hint(ec));
   }
   for (unsigned i = 1; i < options.queues; ++i) {
     std::error_code ec;
@@ -99,7 +104,7 @@ std::error_code TunDevice::open_impl(const Options& options, sys::Syscalls& sys,
     }
   }
   if (options.persist) {
-    if (auto ec = ioctl_value(TUNSETPERSIST, 1)) return fail(ec, "TUNSETPERSIST", kCapHint);
+    if (auto ec = ioctl_value(TUNSETPERSIST, 1)) return fail(ec, "TUNSETPERSIST", cap_hint(ec));
   }
   return {};
 }
@@ -198,7 +203,7 @@ void TunDevice::set_persist(bool on, std::error_code& ec) noexcept {
 void TunDevice::set_persist(bool on) {
   std::error_code ec;
   set_persist(on, ec);
-  if (ec) fail(ec, "TUNSETPERSIST", kCapHint);
+  if (ec) fail(ec, "TUNSETPERSIST", cap_hint(ec));
 }
 
 void TunDevice::set_owner(uid_t uid, std::error_code& ec) noexcept {
@@ -207,7 +212,7 @@ void TunDevice::set_owner(uid_t uid, std::error_code& ec) noexcept {
 void TunDevice::set_owner(uid_t uid) {
   std::error_code ec;
   set_owner(uid, ec);
-  if (ec) fail(ec, "TUNSETOWNER", kCapHint);
+  if (ec) fail(ec, "TUNSETOWNER", cap_hint(ec));
 }
 
 void TunDevice::set_group(gid_t gid, std::error_code& ec) noexcept {
@@ -216,7 +221,7 @@ void TunDevice::set_group(gid_t gid, std::error_code& ec) noexcept {
 void TunDevice::set_group(gid_t gid) {
   std::error_code ec;
   set_group(gid, ec);
-  if (ec) fail(ec, "TUNSETGROUP", kCapHint);
+  if (ec) fail(ec, "TUNSETGROUP", cap_hint(ec));
 }
 
 int TunDevice::send_buffer(std::error_code& ec) const noexcept {
@@ -354,7 +359,7 @@ void TunDevice::set_carrier(bool on, std::error_code& ec) noexcept {
 void TunDevice::set_carrier(bool on) {
   std::error_code ec;
   set_carrier(on, ec);
-  if (ec) fail(ec, "TUNSETCARRIER", kCapHint);
+  if (ec) fail(ec, "TUNSETCARRIER", cap_hint(ec));
 }
 
 void TunDevice::set_link_type(std::uint16_t arphrd, std::error_code& ec) noexcept {

@@ -250,7 +250,12 @@ Flags Queue::flags(std::error_code& ec) const noexcept {
     ec = sys_error(-r);
     return {};
   }
-  return Flags::from_bits(static_cast<std::uint16_t>(ifr.ifr_flags));
+  // TUNGETIFF reuses two bits for per-descriptor state: 0x1000 is IFF_NOFILTER (no socket filter
+  // attached), the same value as IFF_NO_PI, and 0x0400 is IFF_DETACH_QUEUE. Report NO_PI from
+  // what this descriptor was opened with instead.
+  auto bits = static_cast<std::uint16_t>(static_cast<unsigned>(ifr.ifr_flags) & ~0x1400U);
+  if (!packet_info_) bits = static_cast<std::uint16_t>(bits | IFF_NO_PI);
+  return Flags::from_bits(bits);
 }
 
 std::error_code Queue::set_queue(bool attach) noexcept {
@@ -373,8 +378,8 @@ std::size_t Queue::read_packet(std::span<const std::span<std::byte>> bufs, Packe
       return 0;
     }
     got -= pi.size();
-    info.flags = static_cast<std::uint16_t>((std::to_integer<unsigned>(pi[0]) << 8U) |
-                                            std::to_integer<unsigned>(pi[1]));
+    // struct tun_pi: flags in host byte order, proto in network byte order.
+    std::memcpy(&info.flags, pi.data(), sizeof info.flags);
     info.protocol = static_cast<std::uint16_t>((std::to_integer<unsigned>(pi[2]) << 8U) |
                                                std::to_integer<unsigned>(pi[3]));
     if ((info.flags & TUN_PKT_STRIP) != 0) ec = errc::packet_truncated;

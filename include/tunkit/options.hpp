@@ -104,11 +104,11 @@ struct Options {
   /// TUNSETPERSIST: the device outlives this object (delete it with `set_persist(false)`).
   bool persist = false;
   /// TUNSETOWNER: the user allowed to attach without CAP_NET_ADMIN.
-  std::optional<uid_t> owner;
+  std::optional<uid_t> owner{};
   /// TUNSETGROUP: the group allowed to attach without CAP_NET_ADMIN.
-  std::optional<gid_t> group;
+  std::optional<gid_t> group{};
   /// TUNSETIFINDEX: the interface index to create the device with (0 or unset: the kernel picks).
-  std::optional<unsigned> ifindex;
+  std::optional<unsigned> ifindex{};
   /// Non-blocking I/O: `read` returns EAGAIN instead of waiting when no packet is queued.
   bool non_blocking = false;
 };
