@@ -93,6 +93,11 @@ std::string_view open_hint(int err) noexcept {
   }
 }
 
+// Only a permission error is about CAP_NET_ADMIN.
+std::string_view cap_hint(int err) noexcept {
+  return err == EPERM || err == EACCES ? "needs CAP_NET_ADMIN" : "";
+}
+
 std::string_view io_hint(std::error_code ec) noexcept {
   if (ec == std::errc::operation_would_block) return {};
   if (ec.category() == std::system_category() && ec.value() == EBADFD) {
@@ -287,15 +292,14 @@ std::error_code TunDevice::open_impl(const Options& options, sys::Syscalls& sys,
   auto set_value = [&](unsigned long request, unsigned long value) {
     return retry_eintr([&] { return sys.ioctl(fd, request, int_arg(value)); });
   };
-  constexpr std::string_view kOwnerHint = "needs CAP_NET_ADMIN";
   if (options.owner) {
     if (int r = set_value(TUNSETOWNER, *options.owner); r < 0) {
-      return fail(sys_error(-r), "TUNSETOWNER", kOwnerHint);
+      return fail(sys_error(-r), "TUNSETOWNER", cap_hint(-r));
     }
   }
   if (options.group) {
     if (int r = set_value(TUNSETGROUP, *options.group); r < 0) {
-      return fail(sys_error(-r), "TUNSETGROUP", kOwnerHint);
+      return fail(sys_error(-r), "TUNSETGROUP", cap_hint(-r));
     }
   }
 
@@ -319,7 +323,7 @@ std::error_code TunDevice::open_impl(const Options& options, sys::Syscalls& sys,
   // Persist is the last step, so that every failure above lets the kernel delete the device.
   if (options.persist) {
     if (int p = set_value(TUNSETPERSIST, 1); p < 0) {
-      return fail(sys_error(-p), "TUNSETPERSIST", kOwnerHint);
+      return fail(sys_error(-p), "TUNSETPERSIST", cap_hint(-p));
     }
   }
 
@@ -351,13 +355,18 @@ Flags TunDevice::flags(std::error_code& ec) const noexcept {
     ec = sys_error(-r);
     return {};
   }
-  return Flags::from_bits(static_cast<std::uint16_t>(ifr.ifr_flags));
+  // TUNGETIFF reuses two bits for per-descriptor state: 0x1000 is IFF_NOFILTER (no socket filter
+  // attached), the same value as IFF_NO_PI, and 0x0400 is IFF_DETACH_QUEUE. Report NO_PI from
+  // what this descriptor was opened with instead.
+  auto bits = static_cast<std::uint16_t>(static_cast<unsigned>(ifr.ifr_flags) & ~0x1400U);
+  if (!packet_info_) bits = static_cast<std::uint16_t>(bits | IFF_NO_PI);
+  return Flags::from_bits(bits);
 }
 
 void TunDevice::set_persist(bool on) {
   std::error_code ec;
   set_persist(on, ec);
-  if (ec) detail::throw_error(ec, "TUNSETPERSIST", name_, "needs CAP_NET_ADMIN");
+  if (ec) detail::throw_error(ec, "TUNSETPERSIST", name_, cap_hint(ec.value()));
 }
 
 void TunDevice::set_persist(bool on, std::error_code& ec) noexcept {
@@ -459,8 +468,8 @@ std::size_t TunDevice::read_packet(std::span<const std::span<std::byte>> bufs, P
       return 0;
     }
     got -= pi.size();
-    info.flags = static_cast<std::uint16_t>((std::to_integer<unsigned>(pi[0]) << 8U) |
-                                            std::to_integer<unsigned>(pi[1]));
+    // struct tun_pi: flags in host byte order, proto in network byte order.
+    std::memcpy(&info.flags, pi.data(), sizeof info.flags);
     info.protocol = static_cast<std::uint16_t>((std::to_integer<unsigned>(pi[2]) << 8U) |
                                                std::to_integer<unsigned>(pi[3]));
     if ((info.flags & TUN_PKT_STRIP) != 0) ec = errc::packet_truncated;

@@ -99,9 +99,9 @@ struct Options {
   /// TUNSETPERSIST: the device outlives this object (delete it with `set_persist(false)`).
   bool persist = false;
   /// TUNSETOWNER: the user allowed to attach without CAP_NET_ADMIN.
-  std::optional<uid_t> owner;
+  std::optional<uid_t> owner{};
   /// TUNSETGROUP: the group allowed to attach without CAP_NET_ADMIN.
-  std::optional<gid_t> group;
+  std::optional<gid_t> group{};
   /// Non-blocking I/O: `read` returns EAGAIN instead of waiting when no packet is queued.
   bool non_blocking = false;
 };
