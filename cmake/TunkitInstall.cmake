@@ -31,5 +31,13 @@ else()
   set(TUNKIT_PC_REQUIRES_PRIVATE "libmnl")
   set(TUNKIT_PC_LIBS_PRIVATE "-pthread")
 endif()
+# The .pc file is relocatable: its prefix is found from its own location (${pcfiledir}), so the
+# installed tree works wherever it is copied or installed with --prefix.
+set(tunkit_pc_up "..")
+string(REPLACE "/" ";" tunkit_libdir_parts "${CMAKE_INSTALL_LIBDIR}")
+foreach(part IN LISTS tunkit_libdir_parts)
+  string(APPEND tunkit_pc_up "/..")
+endforeach()
+set(TUNKIT_PC_PREFIX "\${pcfiledir}/${tunkit_pc_up}")
 configure_file(cmake/tunkit.pc.in ${PROJECT_BINARY_DIR}/tunkit.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/tunkit.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

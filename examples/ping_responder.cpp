@@ -1,0 +1,439 @@
+// ping_responder: answers pings for a whole subnet from user space, through a TUN device.
+//
+// It creates a TUN interface, gives it an IPv4 and an IPv6 prefix with tunkit::Link, brings it
+// up, and then answers every ICMP echo request (IPv4) and ICMPv6 echo request that the kernel
+// routes into the device: any address of the two prefixes except the device's own, which the
+// kernel answers itself (those packets never reach the TUN). Each packet it sees is printed.
+//
+//   sudo ./ping_responder --count 6 &
+//   ping -c 3 10.77.0.2 && ping -6 -c 3 fd00:77::2
+//
+// Or without touching the host's interfaces, in a throw-away network namespace:
+//
+//   unshare -n bash -c 'ip link set lo up; ./ping_responder --count 6 & sleep 1;
+//                       ping -c 3 -W 1 10.77.0.2; ping -6 -c 3 -W 1 fd00:77::2; wait'
+//
+// The packet code (IPv4, IPv6, ICMP, checksums) is deliberately self-contained here.
+// Exit status: 0 done (count reached, timeout, or SIGINT/SIGTERM), 1 runtime error, 2 usage.
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <tunkit/tunkit.hpp>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+
+namespace {
+
+constexpr std::string_view kUsage = R"(usage: ping_responder [options]
+
+Creates a TUN device, assigns it an IPv4 and an IPv6 prefix, brings it up, and answers ICMP and
+ICMPv6 echo requests sent to any other address in those prefixes.
+
+options:
+  -n, --name NAME        interface name or template with one %d (default "tunkit%d")
+  -4, --ipv4 ADDR/LEN    the device's IPv4 address and prefix (default 10.77.0.1/24)
+  -6, --ipv6 ADDR/LEN    the device's IPv6 address and prefix (default fd00:77::1/64)
+  -c, --count N          exit after N replies (default 0: no limit)
+  -t, --timeout SEC      exit after SEC seconds (default 0: no limit)
+  -h, --help             show this help
+
+Prints "ready: NAME IPV4 IPV6" once the device is configured, then one line per packet.
+Exit status: 0 done, 1 runtime error, 2 usage error.
+)";
+
+struct Config {
+  std::string name = "tunkit%d";
+  tunkit::IpPrefix v4 = tunkit::IpPrefix::parse("10.77.0.1/24");
+  tunkit::IpPrefix v6 = tunkit::IpPrefix::parse("fd00:77::1/64");
+  unsigned long count = 0;               // 0: unlimited
+  std::chrono::milliseconds timeout{0};  // 0: unlimited
+};
+
+struct UsageError {
+  std::string message;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Command line
+
+std::optional<Config> parse_args(int argc, char** argv) {
+  Config cfg;
+  auto value = [&](int& i, std::string_view opt) -> std::string_view {
+    if (i + 1 >= argc) throw UsageError{fmt::format("option {} needs a value", opt)};
+    return argv[++i];
+  };
+  auto prefix = [](std::string_view text, tunkit::IpAddress::Family family, std::string_view opt) {
+    const auto p = tunkit::IpPrefix::try_parse(text);
+    if (!p || p->address.family() != family) {
+      throw UsageError{fmt::format("{}: \"{}\" is not an {} prefix", opt, text,
+                                   family == tunkit::IpAddress::Family::v4 ? "IPv4" : "IPv6")};
+    }
+    return *p;
+  };
+  auto number = [](std::string_view text, std::string_view opt) {
+    const std::string s(text);
+    char* end = nullptr;
+    errno = 0;
+    const double v = std::strtod(s.c_str(), &end);
+    if (s.empty() || end != s.c_str() + s.size() || errno != 0 || !(v >= 0) || v > 1e9) {
+      throw UsageError{fmt::format("{}: \"{}\" is not a non-negative number", opt, text)};
+    }
+    return v;
+  };
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "-h" || arg == "--help") return std::nullopt;
+    if (arg == "-n" || arg == "--name") {
+      cfg.name = value(i, arg);
+    } else if (arg == "-4" || arg == "--ipv4") {
+      cfg.v4 = prefix(value(i, arg), tunkit::IpAddress::Family::v4, arg);
+    } else if (arg == "-6" || arg == "--ipv6") {
+      cfg.v6 = prefix(value(i, arg), tunkit::IpAddress::Family::v6, arg);
+    } else if (arg == "-c" || arg == "--count") {
+      const double n = number(value(i, arg), arg);
+      if (n != static_cast<double>(static_cast<unsigned long>(n))) {
+        throw UsageError{fmt::format("{}: not a whole number", arg)};
+      }
+      cfg.count = static_cast<unsigned long>(n);
+    } else if (arg == "-t" || arg == "--timeout") {
+      cfg.timeout =
+          std::chrono::milliseconds(static_cast<long long>(number(value(i, arg), arg) * 1000));
+    } else {
+      throw UsageError{fmt::format("unknown option \"{}\"", arg)};
+    }
+  }
+  return cfg;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Packet helpers. Everything on the wire is big-endian ("network order").
+
+std::uint8_t get8(std::span<const std::byte> p, std::size_t at) {
+  return std::to_integer<std::uint8_t>(p[at]);
+}
+std::uint16_t get16(std::span<const std::byte> p, std::size_t at) {
+  return static_cast<std::uint16_t>((get8(p, at) << 8U) | get8(p, at + 1));
+}
+void put16(std::span<std::byte> p, std::size_t at, std::uint16_t v) {
+  p[at] = static_cast<std::byte>(v >> 8U);
+  p[at + 1] = static_cast<std::byte>(v & 0xFFU);
+}
+
+// The Internet checksum (RFC 1071): the ones' complement of the ones' complement sum of 16-bit
+// words. `sum_words` accumulates; `fold` finishes.
+std::uint32_t sum_words(std::span<const std::byte> data, std::uint32_t acc = 0) {
+  std::size_t i = 0;
+  for (; i + 1 < data.size(); i += 2)
+    acc += get16(data, i);
+  if (i < data.size()) acc += static_cast<std::uint32_t>(get8(data, i)) << 8U;  // odd length
+  return acc;
+}
+std::uint16_t fold(std::uint32_t acc) {
+  while ((acc >> 16U) != 0)
+    acc = (acc & 0xFFFFU) + (acc >> 16U);
+  return static_cast<std::uint16_t>(~acc & 0xFFFFU);
+}
+
+tunkit::IpAddress address_at(std::span<const std::byte> p, std::size_t at, bool v6) {
+  if (!v6)
+    return tunkit::IpAddress::v4({get8(p, at), get8(p, at + 1), get8(p, at + 2), get8(p, at + 3)});
+  std::array<std::uint8_t, 16> b{};
+  for (std::size_t i = 0; i < b.size(); ++i)
+    b[i] = get8(p, at + i);
+  return tunkit::IpAddress::v6(b);
+}
+
+// True when the first `prefix.length` bits of `a` equal those of the prefix's address.
+bool in_prefix(const tunkit::IpAddress& a, const tunkit::IpPrefix& prefix) {
+  if (a.family() != prefix.address.family()) return false;
+  const auto x = a.bytes();
+  const auto y = prefix.address.bytes();
+  unsigned bits = prefix.length;
+  for (std::size_t i = 0; i < x.size() && bits > 0; ++i) {
+    const unsigned n = bits >= 8 ? 8U : bits;
+    const auto mask = static_cast<std::uint8_t>(0xFFU << (8U - n));
+    if ((x[i] & mask) != (y[i] & mask)) return false;
+    bits -= n;
+  }
+  return true;
+}
+
+// The addresses we answer for: in the prefix, not the device's own (the kernel answers it), and,
+// for IPv4 subnets of 4 or more addresses, not the network or broadcast address.
+bool is_ours(const tunkit::IpAddress& dst, const tunkit::IpPrefix& prefix) {
+  if (!in_prefix(dst, prefix) || dst == prefix.address) return false;
+  if (dst.is_v4() && prefix.length <= 30) {
+    const auto b = dst.bytes();
+    const std::uint32_t host_mask = 0xFFFFFFFFU >> prefix.length;
+    const std::uint32_t v = (static_cast<std::uint32_t>(b[0]) << 24U) |
+                            (static_cast<std::uint32_t>(b[1]) << 16U) |
+                            (static_cast<std::uint32_t>(b[2]) << 8U) | b[3];
+    if ((v & host_mask) == 0 || (v & host_mask) == host_mask) return false;
+  }
+  if (dst.is_v6() && dst.bytes()[0] == 0xFF) return false;  // multicast
+  return true;
+}
+
+// What a packet is, for the log line and for the decision to answer it.
+struct Parsed {
+  bool v6 = false;
+  tunkit::IpAddress src;
+  tunkit::IpAddress dst;
+  std::size_t ip_header = 0;  // bytes before the ICMP/ICMPv6 message
+  std::size_t length = 0;     // the IP packet's own length (may be less than what was read)
+  std::uint8_t protocol = 0;  // IPv4 protocol / IPv6 next header
+  bool echo_request = false;
+  std::uint16_t id = 0;
+  std::uint16_t seq = 0;
+};
+
+// Parses an IPv4 or IPv6 header and, for ICMP(v6) echo requests, the id and sequence number.
+// Returns nullopt for anything that is not a well-formed IP packet.
+std::optional<Parsed> parse(std::span<const std::byte> p) {
+  if (p.empty()) return std::nullopt;
+  Parsed out;
+  const unsigned version = get8(p, 0) >> 4U;
+  if (version == 4) {
+    if (p.size() < 20) return std::nullopt;
+    out.ip_header = static_cast<std::size_t>(get8(p, 0) & 0x0FU) * 4;
+    out.length = get16(p, 2);
+    if (out.ip_header < 20 || out.length < out.ip_header || out.length > p.size()) {
+      return std::nullopt;
+    }
+    out.protocol = get8(p, 9);
+    out.src = address_at(p, 12, false);
+    out.dst = address_at(p, 16, false);
+    // Fragments carry no complete ICMP message: flags MF or a fragment offset mean "not ours".
+    const bool fragment = (get16(p, 6) & 0x3FFFU) != 0;
+    out.echo_request = !fragment && out.protocol == 1 && out.length - out.ip_header >= 8 &&
+                       get8(p, out.ip_header) == 8 && get8(p, out.ip_header + 1) == 0;
+  } else if (version == 6) {
+    if (p.size() < 40) return std::nullopt;
+    out.v6 = true;
+    out.ip_header = 40;
+    out.length = 40 + std::size_t{get16(p, 4)};
+    if (out.length > p.size()) return std::nullopt;
+    // Only ICMPv6 directly after the fixed header; extension headers are not walked here.
+    out.protocol = get8(p, 6);
+    out.src = address_at(p, 8, true);
+    out.dst = address_at(p, 24, true);
+    out.echo_request = out.protocol == 58 && out.length - out.ip_header >= 8 &&
+                       get8(p, out.ip_header) == 128 && get8(p, out.ip_header + 1) == 0;
+  } else {
+    return std::nullopt;
+  }
+  if (out.echo_request) {
+    out.id = get16(p, out.ip_header + 4);
+    out.seq = get16(p, out.ip_header + 6);
+  }
+  return out;
+}
+
+std::string describe(const Parsed& pk, std::span<const std::byte> p) {
+  const std::string head =
+      fmt::format("{} {} > {}", pk.v6 ? "IPv6" : "IPv4", pk.src.to_string(), pk.dst.to_string());
+  const bool icmp = pk.protocol == (pk.v6 ? 58 : 1);
+  if (icmp && pk.length - pk.ip_header >= 4) {
+    const unsigned type = get8(p, pk.ip_header);
+    const unsigned echo_reply = pk.v6 ? 129U : 0U;
+    const unsigned echo_request = pk.v6 ? 128U : 8U;
+    if (type == echo_request || type == echo_reply) {
+      return fmt::format("{} {} echo {} id={} seq={}", head, pk.v6 ? "ICMPv6" : "ICMP",
+                         type == echo_request ? "request" : "reply", get16(p, pk.ip_header + 4),
+                         get16(p, pk.ip_header + 6));
+    }
+    return fmt::format("{} {} type {}", head, pk.v6 ? "ICMPv6" : "ICMP", type);
+  }
+  switch (pk.protocol) {
+    case 6:
+      return head + " TCP";
+    case 17:
+      return head + " UDP";
+    default:
+      return fmt::format("{} protocol {}", head, pk.protocol);
+  }
+}
+
+// Turns the echo request in `p` (already parsed as `pk`) into its reply, in place: swap the
+// addresses, set the reply type, reset TTL/hop limit, recompute the checksums.
+void make_reply(const Parsed& pk, std::span<std::byte> p) {
+  const std::size_t addr_at = pk.v6 ? 8 : 12;
+  const std::size_t addr_len = pk.v6 ? 16 : 4;
+  for (std::size_t i = 0; i < addr_len; ++i)
+    std::swap(p[addr_at + i], p[addr_at + addr_len + i]);
+  const auto icmp = p.subspan(pk.ip_header, pk.length - pk.ip_header);
+  icmp[0] = static_cast<std::byte>(pk.v6 ? 129 : 0);  // echo reply
+  put16(icmp, 2, 0);
+  if (pk.v6) {
+    p[7] = std::byte{64};  // hop limit
+    // ICMPv6 covers a pseudo-header (RFC 8200 section 8.1): source, destination, upper-layer
+    // length (32 bits), three zero bytes and the next-header value 58.
+    std::uint32_t acc = sum_words(p.subspan(8, 32));
+    const auto upper_len = static_cast<std::uint32_t>(icmp.size());
+    acc += (upper_len >> 16U) + (upper_len & 0xFFFFU);
+    acc += 58;
+    put16(icmp, 2, fold(sum_words(icmp, acc)));
+  } else {
+    p[8] = std::byte{64};                   // TTL
+    put16(icmp, 2, fold(sum_words(icmp)));  // ICMP (RFC 792): the message only
+    put16(p, 10, 0);
+    put16(p, 10, fold(sum_words(p.first(pk.ip_header))));  // IPv4 header checksum
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signals: the handler only calls TunDevice::interrupt(), which is async-signal-safe (one write
+// to an eventfd); the main loop then sees WaitResult::interrupted and exits cleanly.
+
+std::atomic<tunkit::TunDevice*> g_device{nullptr};
+static_assert(std::atomic<tunkit::TunDevice*>::is_always_lock_free);
+
+extern "C" void on_signal(int /*signo*/) {
+  if (tunkit::TunDevice* dev = g_device.load()) dev->interrupt();
+}
+
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  (void)sigaction(SIGINT, &sa, nullptr);
+  (void)sigaction(SIGTERM, &sa, nullptr);
+}
+
+// Best effort: with accept_dad=0 a new IPv6 address is usable at once. A TUN is IFF_NOARP, for
+// which the kernel already skips Duplicate Address Detection, but saying so explicitly keeps the
+// program correct if that changes. The file is per network namespace.
+void disable_dad(const std::string& ifname) {
+  const std::string path = fmt::format("/proc/sys/net/ipv6/conf/{}/accept_dad", ifname);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || ::write(fd, "0", 1) != 1) {
+    fmt::print(stderr, "note: could not disable IPv6 DAD on {} ({}); continuing\n", ifname,
+               std::generic_category().message(errno));
+  }
+  if (fd >= 0) (void)::close(fd);
+}
+
+// Waits, at most `budget`, until the new IPv6 address is usable. Even without DAD the kernel
+// moves an address out of the tentative state (IFA_F_TENTATIVE, 0x40) from a workqueue shortly
+// after the link comes up, and until then it drops packets for it and will not use it as a
+// source. /proc/thread-self/net/if_inet6 lists each address in hex with its flags.
+bool wait_ipv6_usable(const tunkit::IpAddress& address, std::chrono::milliseconds budget) {
+  std::string hex;
+  for (const std::uint8_t b : address.bytes())
+    fmt::format_to(std::back_inserter(hex), "{:02x}", b);
+  const auto deadline = std::chrono::steady_clock::now() + budget;
+  do {
+    std::ifstream in("/proc/thread-self/net/if_inet6");
+    std::string addr, index, length, scope, flags, name;
+    while (in >> addr >> index >> length >> scope >> flags >> name) {
+      if (addr == hex && (std::stoul(flags, nullptr, 16) & 0x40U) == 0) return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  } while (std::chrono::steady_clock::now() < deadline);
+  return false;
+}
+
+int run(const Config& cfg) {
+  const auto start = std::chrono::steady_clock::now();
+  tunkit::Options options;  // defaults: TUN, no packet-information header, blocking I/O
+  options.name = cfg.name;
+  tunkit::TunDevice dev(options);
+  disable_dad(dev.name());  // before the address exists, so it never is tentative
+
+  tunkit::Link link(dev.ifindex());
+  link.add_address(cfg.v4);
+  link.add_address(cfg.v6);
+  link.set_up();
+  if (!wait_ipv6_usable(cfg.v6.address, std::chrono::seconds(3))) {
+    fmt::print(stderr, "note: {} is still tentative after 3 s; continuing\n",
+               cfg.v6.address.to_string());
+  }
+
+  g_device.store(&dev);
+  install_signal_handlers();
+  fmt::print("ready: {} {} {}\n", dev.name(), cfg.v4.to_string(), cfg.v6.to_string());
+  std::fflush(stdout);
+
+  std::array<std::byte, 65536> buf{};  // the largest IP packet (without jumbograms)
+  unsigned long replies = 0;
+  while (cfg.count == 0 || replies < cfg.count) {
+    std::chrono::milliseconds wait{-1};  // forever
+    if (cfg.timeout.count() > 0) {
+      wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+          start + cfg.timeout - std::chrono::steady_clock::now());
+      if (wait.count() <= 0) break;
+    }
+    const tunkit::WaitResult w = dev.wait_readable(wait);
+    if (w == tunkit::WaitResult::timeout) break;
+    if (w == tunkit::WaitResult::interrupted) break;  // SIGINT / SIGTERM
+
+    std::error_code ec;
+    const std::size_t n = dev.read(buf, ec);
+    if (ec == tunkit::errc::interrupted) break;
+    if (ec == tunkit::errc::packet_truncated) continue;  // cannot happen at 64 KiB; skip it
+    if (ec) throw tunkit::Error(ec, fmt::format("read from {}: {}", dev.name(), ec.message()));
+
+    const std::span<std::byte> packet(buf.data(), n);
+    const auto pk = parse(packet);
+    if (!pk) {
+      fmt::print("rx {} B  (not an IP packet)\n", n);
+      continue;
+    }
+    fmt::print("rx {} B  {}\n", n, describe(*pk, packet));
+    if (!pk->echo_request || !is_ours(pk->dst, pk->v6 ? cfg.v6 : cfg.v4)) continue;
+
+    const auto reply = packet.first(pk->length);
+    make_reply(*pk, reply);
+    dev.write(reply);
+    ++replies;
+    fmt::print("tx {} B  {}\n", reply.size(), describe(*parse(reply), reply));
+    std::fflush(stdout);
+  }
+  g_device.store(nullptr);  // single-threaded: no handler can be running while we get here
+  fmt::print("done: {} repl{}\n", replies, replies == 1 ? "y" : "ies");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // one log line at a time, even into a pipe
+  std::optional<Config> cfg;
+  try {
+    cfg = parse_args(argc, argv);
+  } catch (const UsageError& e) {
+    fmt::print(stderr, "ping_responder: {}\nTry 'ping_responder --help'.\n", e.message);
+    return 2;
+  }
+  if (!cfg) {
+    fmt::print("{}", kUsage);
+    return 0;
+  }
+  try {
+    return run(*cfg);
+  } catch (const tunkit::Error& e) {
+    fmt::print(stderr, "ping_responder: {}\n", e.what());
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "ping_responder: unexpected error: {}\n", e.what());
+  }
+  return 1;
+}

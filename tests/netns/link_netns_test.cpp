@@ -1,0 +1,229 @@
+// tunkit::Link against the real kernel's rtnetlink, each test in its own network namespace: the
+// configuration is read back through Link itself and cross-checked with `ip -j addr show`.
+#include <linux/capability.h>
+#include <linux/if.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "catch.hpp"
+#include "tunkit/address.hpp"
+#include "tunkit/device.hpp"
+#include "tunkit/error.hpp"
+#include "tunkit/link.hpp"
+#include "tunkit/testing/netns.hpp"
+
+namespace {
+
+using tunkit::IpPrefix;
+using tunkit::Link;
+using tunkit::TunDevice;
+using tunkit::testing::NetnsSandbox;
+
+tunkit::Options named(const std::string& name) {
+  tunkit::Options o;
+  o.name = name;
+  return o;
+}
+
+// The output of a shell command run in the calling thread's namespace (children inherit it).
+std::string run(const std::string& command) {
+  std::string out;
+  FILE* f = ::popen((command + " 2>&1").c_str(), "r");
+  REQUIRE(f != nullptr);
+  std::array<char, 4096> buf{};
+  std::size_t n = 0;
+  while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0)
+    out.append(buf.data(), n);
+  ::pclose(f);
+  return out;
+}
+
+// `ip -j addr show dev NAME`: the JSON holds "local":"ADDRESS","prefixlen":LEN per address.
+bool ip_shows(const std::string& json, const IpPrefix& p) {
+  return json.find("\"local\":\"" + p.address.to_string() +
+                   "\",\"prefixlen\":" + std::to_string(p.length)) != std::string::npos;
+}
+
+bool contains(const std::vector<IpPrefix>& list, const IpPrefix& p) {
+  return std::find(list.begin(), list.end(), p) != list.end();
+}
+
+std::size_t open_fd_count() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd"))
+    ++n;
+  return n;
+}
+
+template <typename F>
+tunkit::Error thrown_by(F&& f) {
+  try {
+    f();
+  } catch (const tunkit::Error& e) {
+    return e;
+  }
+  FAIL("no tunkit::Error thrown");
+  return tunkit::Error({}, "");
+}
+
+std::error_code sys(int err) {
+  return {err, std::system_category()};
+}
+
+// Drops CAP_NET_ADMIN from the calling thread's effective set (capabilities are per thread) and
+// restores it on destruction; the permitted set keeps it, so it can come back.
+class WithoutNetAdmin {
+ public:
+  WithoutNetAdmin() {
+    header_.version = _LINUX_CAPABILITY_VERSION_3;
+    header_.pid = 0;  // the calling thread
+    REQUIRE(::syscall(SYS_capget, &header_, saved_.data()) == 0);
+    auto dropped = saved_;
+    dropped[CAP_NET_ADMIN / 32].effective &= ~(1U << (CAP_NET_ADMIN % 32));
+    REQUIRE(::syscall(SYS_capset, &header_, dropped.data()) == 0);
+  }
+  ~WithoutNetAdmin() { (void)::syscall(SYS_capset, &header_, saved_.data()); }
+  WithoutNetAdmin(const WithoutNetAdmin&) = delete;
+  WithoutNetAdmin& operator=(const WithoutNetAdmin&) = delete;
+
+ private:
+  __user_cap_header_struct header_{};
+  std::array<__user_cap_data_struct, _LINUX_CAPABILITY_U32S_3> saved_{};
+};
+
+}  // namespace
+
+TEST_CASE("Link configures a TUN device and reads it back", "[netns][link]") {
+  NetnsSandbox sandbox;
+  TunDevice dev(named("tun0"));
+  Link link(dev.ifindex());
+  CHECK(link.name() == "tun0");
+  CHECK(link.ifindex() == dev.ifindex());
+
+  const auto v4 = IpPrefix::parse("10.23.45.67/24");
+  const auto v6 = IpPrefix::parse("fd00:23::1/64");
+  link.set_mtu(1400);
+  link.add_address(v4);
+  link.add_address(v6);
+  link.set_up();
+
+  const tunkit::LinkState s = link.state();
+  CHECK(s.name == "tun0");
+  CHECK(s.ifindex == dev.ifindex());
+  CHECK(s.mtu == 1400);
+  CHECK(s.min_mtu == 68);
+  CHECK(s.max_mtu == 65535);
+  CHECK(s.up);
+  CHECK(s.running);  // a TUN device with a reader has carrier
+  CHECK(s.lower_up);
+  CHECK((s.flags & IFF_POINTOPOINT) != 0);
+
+  const auto addresses = link.addresses();
+  CHECK(contains(addresses, v4));
+  CHECK(contains(addresses, v6));
+  CHECK(addresses.front() == v4);  // IPv4 first, as the kernel dumps
+  CHECK(std::none_of(addresses.begin(), addresses.end(), [](const IpPrefix& p) {
+    return p.address.to_string().rfind("127.", 0) == 0;  // lo's addresses are not tun0's
+  }));
+
+  std::string json = run("ip -j addr show dev tun0");
+  CAPTURE(json);
+  CHECK(ip_shows(json, v4));
+  CHECK(ip_shows(json, v6));
+  CHECK(json.find("\"mtu\":1400") != std::string::npos);
+  CHECK(json.find("\"UP\"") != std::string::npos);
+
+  const Link by_name = Link::from_name("tun0");
+  CHECK(by_name.ifindex() == dev.ifindex());
+  CHECK(by_name.addresses() == link.addresses());
+
+  link.remove_address(v4);
+  CHECK_FALSE(contains(link.addresses(), v4));
+  CHECK(contains(link.addresses(), v6));
+  json = run("ip -j addr show dev tun0");
+  CHECK_FALSE(ip_shows(json, v4));
+  CHECK(ip_shows(json, v6));
+
+  link.set_down();
+  const tunkit::LinkState down = link.state();
+  CHECK_FALSE(down.up);
+  CHECK_FALSE(down.running);
+  CHECK(run("ip -j link show dev tun0").find("\"UP\"") == std::string::npos);
+}
+
+TEST_CASE("Link reports the kernel's errors in plain words", "[netns][link][errors]") {
+  NetnsSandbox sandbox;
+  TunDevice dev(named("tun0"));
+  Link link(dev.ifindex());
+  const std::size_t fds = open_fd_count();
+
+  SECTION("an MTU beyond the device's maximum") {
+    const auto e = thrown_by([&] { link.set_mtu(70000); });
+    CHECK(e.code() == sys(EINVAL));
+    CHECK(std::string(e.what()) ==
+          "tunkit: set MTU 70000 on \"tun0\": invalid argument (MTU out "
+          "of range for this device: 68 to 65535)");
+    CHECK(link.state().mtu == 1500);
+  }
+  SECTION("the same address twice") {
+    const auto p = GENERATE(as<std::string>{}, "10.23.45.67/24", "fd00:23::1/64");
+    link.add_address(IpPrefix::parse(p));
+    const auto e = thrown_by([&] { link.add_address(IpPrefix::parse(p)); });
+    CHECK(e.code() == sys(EEXIST));
+    CHECK(std::string(e.what()) == "tunkit: add address " + p + " on \"tun0\": already exists");
+  }
+  SECTION("removing an address that is not there") {
+    link.add_address(IpPrefix::parse("10.23.45.67/24"));
+    const auto e = thrown_by([&] { link.remove_address(IpPrefix::parse("10.23.45.67/25")); });
+    CHECK(e.code() == sys(EADDRNOTAVAIL));
+    CHECK(std::string(e.what()) ==
+          "tunkit: remove address 10.23.45.67/25 from \"tun0\": address "
+          "not assigned (no assigned address matches both address and "
+          "prefix length)");
+  }
+  SECTION("IPv6 below an MTU of 1280") {
+    link.set_mtu(1200);
+    CHECK_THROWS_WITH(link.add_address(IpPrefix::parse("fd00:23::1/64")),
+                      "tunkit: add address fd00:23::1/64 on \"tun0\": invalid argument (IPv6 "
+                      "needs an MTU of at least 1280; this interface has 1200)");
+  }
+  SECTION("no such interface") {
+    auto e = thrown_by([] { Link missing(9999); });
+    CHECK(e.code() == tunkit::errc::link_not_found);
+    CHECK(std::string(e.what()) ==
+          "tunkit: look up interface index 9999: no such network interface");
+    e = thrown_by([] { (void)Link::from_name("nope0"); });
+    CHECK(e.code() == tunkit::errc::link_not_found);
+  }
+  SECTION("the interface was deleted") {
+    dev.close();  // the last descriptor of a non-persistent device: the kernel deletes it
+    const auto e = thrown_by([&] { link.set_up(); });
+    CHECK(e.code() == sys(ENODEV));
+    CHECK(std::string(e.what()) ==
+          "tunkit: set up \"tun0\": no such device (the interface no longer exists)");
+    std::error_code ec;
+    CHECK(link.addresses(ec).empty());
+    CHECK(ec == sys(ENODEV));
+  }
+  SECTION("changes without CAP_NET_ADMIN") {
+    link.add_address(IpPrefix::parse("10.23.45.67/24"));
+    const WithoutNetAdmin unprivileged;
+    const auto e = thrown_by([&] { link.set_up(); });
+    CHECK(e.code() == sys(EPERM));
+    CHECK(std::string(e.what()) ==
+          "tunkit: set up \"tun0\": operation not permitted (needs "
+          "CAP_NET_ADMIN in the interface's network namespace)");
+    // Reading needs no privilege.
+    CHECK(contains(link.addresses(), IpPrefix::parse("10.23.45.67/24")));
+  }
+  CHECK(open_fd_count() == fds - (dev.is_open() ? 0 : 2));  // the device's two descriptors
+}
