@@ -31,8 +31,8 @@ using detail::sys_error;
 
 // Only a permission error is about CAP_NET_ADMIN.
 std::string_view cap_hint(std::error_code ec) noexcept {
-  const bool perm = ec.category() == std::system_category() &&
-                    (ec.value() == EPERM || ec.value() == EACCES);
+  const bool perm =
+      ec.category() == std::system_category() && (ec.value() == EPERM || ec.value() == EACCES);
   return perm ? "needs CAP_NET_ADMIN" : "";
 }
 
@@ -265,7 +265,7 @@ void TunDevice::set_tx_filter(std::span<const MacAddress> macs, bool all_multica
   header.count = static_cast<__u16>(macs.size());
   std::memcpy(buf.data(), &header, sizeof header);
   for (std::size_t i = 0; i < macs.size(); ++i) {
-    std::memcpy(buf.data() + sizeof header + i * 6, macs[i].bytes().data(), 6);
+    std::memcpy(buf.data() + sizeof header + i * 6, macs[i].bytes.data(), 6);
   }
   ec = ioctl_ptr(TUNSETTXFILTER, buf.data());
 }
@@ -315,7 +315,9 @@ void TunDevice::detach_filter(std::error_code& ec) noexcept {
 void TunDevice::detach_filter() {
   std::error_code ec;
   detach_filter(ec);
-  if (ec) fail(ec, "TUNDETACHFILTER", ec.value() == EINVAL ? "TAP devices only, with a filter attached" : "");
+  if (ec)
+    fail(ec, "TUNDETACHFILTER",
+         ec.value() == EINVAL ? "TAP devices only, with a filter attached" : "");
 }
 
 std::size_t TunDevice::filter_size(std::error_code& ec) const noexcept {

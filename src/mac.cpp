@@ -33,7 +33,7 @@ std::optional<MacAddress> MacAddress::try_parse(std::string_view text) noexcept 
     if (i < 5 && text[at + 2] != sep) return std::nullopt;
     bytes[i] = static_cast<std::uint8_t>(hi * 16 + lo);
   }
-  return MacAddress(bytes);
+  return MacAddress{bytes};
 }
 
 MacAddress MacAddress::parse(std::string_view text) {
@@ -50,12 +50,12 @@ MacAddress MacAddress::random() {
     bytes[i] = static_cast<std::uint8_t>(r >> (8 * i));
   bytes[0] =
       static_cast<std::uint8_t>((bytes[0] & 0xFEU) | 0x02U);  // unicast, locally administered
-  return MacAddress(bytes);
+  return MacAddress{bytes};
 }
 
 std::string MacAddress::to_string() const {
-  return fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", bytes_[0], bytes_[1], bytes_[2],
-                     bytes_[3], bytes_[4], bytes_[5]);
+  return fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", bytes[0], bytes[1], bytes[2],
+                     bytes[3], bytes[4], bytes[5]);
 }
 
 }  // namespace tunkit

@@ -11,16 +11,6 @@ namespace tunkit {
 // ---------------------------------------------------------------------------------------------
 // Names and messages
 
-std::string MacAddress::to_string() const {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(17, ':');
-  for (std::size_t i = 0; i < bytes.size(); ++i) {
-    out[3 * i] = kHex[bytes[i] >> 4];
-    out[3 * i + 1] = kHex[bytes[i] & 0x0FU];
-  }
-  return out;
-}
-
 std::string_view to_string(Layer layer) noexcept {
   switch (layer) {
     case Layer::ethernet:

@@ -26,7 +26,7 @@ using detail::sys_error;
 std::string_view io_hint(std::error_code ec) noexcept {
   if (ec == std::errc::operation_would_block) return {};
   if (ec.category() == std::system_category() && ec.value() == EBADFD) {
-    return "the interface was deleted, or this queue is disabled";
+    return "the interface was deleted";
   }
   if (ec == errc::packet_truncated) return "use a buffer of at least the MTU plus headers";
   return {};

@@ -172,8 +172,9 @@ class TunDevice {
   /// TUNDETACHFILTER.
   void detach_filter();
   void detach_filter(std::error_code& ec) noexcept;
-  /// TUNGETFILTER: the number of instructions of the attached program, 0 when none is attached
-  /// (and always 0 on a TUN device).
+  /// TUNGETFILTER: the number of instructions of the program most recently attached, 0 when none
+  /// ever was (and always 0 on a TUN device). The kernel keeps reporting a program's length after
+  /// TUNDETACHFILTER, so this is not a test for "attached now".
   [[nodiscard]] std::size_t filter_size() const;
   [[nodiscard]] std::size_t filter_size(std::error_code& ec) const noexcept;
   /// TUNSETSTEERINGEBPF: an eBPF program (a descriptor you loaded, of type

@@ -10,32 +10,28 @@
 
 namespace tunkit {
 
-/// An Ethernet address, six bytes in transmission order. A regular value type.
-class MacAddress {
- public:
-  constexpr MacAddress() noexcept = default;
-  constexpr explicit MacAddress(std::array<std::uint8_t, 6> bytes) noexcept : bytes_(bytes) {}
+/// A 48-bit Ethernet (MAC) address, bytes in transmission order. An aggregate value type:
+/// `tunkit::MacAddress{{0x02, 0, 0, 0, 0, 1}}`.
+struct MacAddress {
+  /// The six bytes, first transmitted first.
+  std::array<std::uint8_t, 6> bytes{};
+
   /// Parses "aa:bb:cc:dd:ee:ff" (also '-' separated; hex digits in either case).
   /// @throws tunkit::Error with `errc::invalid_address` naming the text.
   static MacAddress parse(std::string_view text);
+  /// As `parse`, but returns nullopt instead of throwing.
   static std::optional<MacAddress> try_parse(std::string_view text) noexcept;
   /// A random locally administered unicast address (as the kernel's eth_random_addr()).
   static MacAddress random();
   /// ff:ff:ff:ff:ff:ff
   static constexpr MacAddress broadcast() noexcept {
-    return MacAddress({0xff, 0xff, 0xff, 0xff, 0xff, 0xff});
+    return {{0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}};
   }
-
-  [[nodiscard]] constexpr const std::array<std::uint8_t, 6>& bytes() const noexcept {
-    return bytes_;
-  }
-  [[nodiscard]] constexpr bool is_multicast() const noexcept { return (bytes_[0] & 0x01U) != 0; }
-  /// "aa:bb:cc:dd:ee:ff"
+  /// True for group addresses (the I/G bit), broadcast included.
+  [[nodiscard]] constexpr bool is_multicast() const noexcept { return (bytes[0] & 1U) != 0; }
+  /// Lower-case, colon-separated text: "aa:bb:cc:dd:ee:ff".
   [[nodiscard]] std::string to_string() const;
   friend constexpr bool operator==(const MacAddress&, const MacAddress&) noexcept = default;
-
- private:
-  std::array<std::uint8_t, 6> bytes_{};
 };
 
 }  // namespace tunkit

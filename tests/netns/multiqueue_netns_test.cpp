@@ -2,6 +2,7 @@
 // network namespace. All traffic goes to addresses of devices made inside that namespace.
 #include <arpa/inet.h>
 #include <linux/bpf.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -14,7 +15,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <set>
@@ -30,8 +30,9 @@ namespace {
 using namespace std::chrono_literals;
 using tunkit::testing::NetnsSandbox;
 
+// /sys/class/net shows the namespace sysfs was mounted in, not the thread's: ask the kernel.
 bool link_exists(const std::string& name) {
-  return std::filesystem::exists("/sys/class/net/" + name);
+  return ::if_nametoindex(name.c_str()) != 0;
 }
 
 // Runs a shell command inside the calling thread's namespace (children inherit it).
@@ -317,8 +318,7 @@ TEST_CASE("kernel selftest orderings of detach, delete and close", "[netns][mult
       FAIL("read after delete");
     } catch (const std::system_error& e) {
       CHECK(std::string(e.what()) ==
-            "tunkit: read \"tsel0\": device removed or not attached (the interface was deleted, "
-            "or this queue is disabled)");
+            "tunkit: read \"tsel0\": device removed or not attached (the interface was deleted)");
     }
   }
   SECTION("detach, delete, close") {
@@ -427,7 +427,7 @@ TEST_CASE("a classic BPF filter that drops UDP really drops it", "[netns][filter
   CHECK(icmp_seen == 1);
 
   tap.detach_filter();
-  CHECK(tap.filter_size() == 0);
+  CHECK(tap.filter_size() == drop_udp.size());  // the kernel remembers the last program's length
   udp.send("10.97.0.2", 9999, "after", 5);
   CHECK(count(17) == 1);
 }
@@ -444,7 +444,7 @@ TEST_CASE("the TAP TX filter drops frames for other MACs", "[netns][filter]") {
   auto frames_to = [&](const tunkit::MacAddress& mac) {
     std::size_t n = 0;
     for (const auto& f : drain(tap.queue(0), 400ms)) {
-      if (parse_frame(f).dst == mac.bytes()) ++n;
+      if (parse_frame(f).dst == mac.bytes) ++n;
     }
     return n;
   };
@@ -494,7 +494,7 @@ TEST_CASE("link type, ifindex, netns, send buffer, vnet knobs", "[netns][ioctl]"
   SECTION("TUNSETLINK needs the link down") {
     tunkit::TunDevice dev({.name = "tlnk0"});
     dev.set_link_type(772);  // ARPHRD_LOOPBACK, any type the kernel stores
-    CHECK(sh_out("cat /sys/class/net/tlnk0/type") == "772\n");
+    CHECK(sh_out("ip -o link show tlnk0").find("link/loopback") != std::string::npos);
     tunkit::Link(dev.ifindex()).set_up();
     try {
       dev.set_link_type(65534);
@@ -507,7 +507,7 @@ TEST_CASE("link type, ifindex, netns, send buffer, vnet knobs", "[netns][ioctl]"
   SECTION("TUNSETIFINDEX picks the interface index") {
     tunkit::TunDevice dev({.name = "tidx0", .ifindex = 4242});
     CHECK(dev.ifindex() == 4242);
-    CHECK(sh_out("cat /sys/class/net/tidx0/ifindex") == "4242\n");
+    CHECK(::if_nametoindex("tidx0") == 4242);
   }
   SECTION("TUNGETDEVNETNS is the sandbox's namespace") {
     tunkit::TunDevice dev({.name = "tns0"});
