@@ -28,6 +28,9 @@ std::string_view io_hint(std::error_code ec) noexcept {
   if (ec.category() == std::system_category() && ec.value() == EBADFD) {
     return "the interface was deleted";
   }
+  if (ec.category() == std::system_category() && ec.value() == EIO) {
+    return "the interface is down: bring it up first";
+  }
   if (ec == errc::packet_truncated) return "use a buffer of at least the MTU plus headers";
   return {};
 }

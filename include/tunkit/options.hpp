@@ -80,7 +80,7 @@ struct Options {
   /// Exact name ("tun0"), a template with one "%d" ("vpn%d": the kernel picks the number), or empty
   /// (the kernel picks "tunN"/"tapN"). At most 15 bytes; '/', ':', whitespace are rejected before
   /// any syscall.
-  std::string name;
+  std::string name{};
   /// TUN (IP packets) or TAP (Ethernet frames).
   Mode mode = Mode::tun;
   /// Keep the kernel's 4-byte packet-information header (clears IFF_NO_PI). tunkit strips it on
