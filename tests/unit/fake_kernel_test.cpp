@@ -81,6 +81,7 @@ std::vector<std::byte> ipv6(std::size_t size) {
 
 std::vector<std::byte> frame(std::size_t size, std::uint16_t type) {
   std::vector<std::byte> f(size, std::byte{0x11});
+  if (size < 14) return f;  // shorter than an Ethernet header: no type field
   f[12] = static_cast<std::byte>(type >> 8U);
   f[13] = static_cast<std::byte>(type & 0xFFU);
   return f;

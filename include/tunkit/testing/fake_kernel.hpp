@@ -39,7 +39,8 @@ class FakeRtnetlink;
 /// (`set_up`).
 ///
 /// Thread-safe: one mutex guards all state, so tests may call it (e.g. `TunDevice::interrupt()`)
-/// from several threads. Waiting is simulated, never slept (see `poll`).
+/// from several threads. Finite timeouts are simulated, never slept; only a wait without timeout
+/// really waits, for another thread to make something ready (see `poll`).
 ///
 /// @code
 /// // Unit-testing your own code that uses tunkit, without privileges:
@@ -59,7 +60,7 @@ class FakeRtnetlink;
 ///
 /// kernel.fail_next_ioctl(TUNSETIFF, EBUSY);  // the next TUNSETIFF fails once
 /// // ... assert that your code reports "device busy" and leaks nothing:
-/// assert(kernel.open_fd_count() == 1);       // only dev's descriptor
+/// assert(kernel.open_fd_count() == 2);       // only dev's: the device and its wake-up eventfd
 /// @endcode
 class FakeKernel final : public sys::Syscalls {
  public:
@@ -89,12 +90,14 @@ class FakeKernel final : public sys::Syscalls {
     /// The descriptor the call was made on; for `open`, `eventfd` and `socket` the descriptor
     /// returned (-1 on failure); for `poll` the first descriptor polled (-1 when none).
     int fd = -1;
-    /// ioctl: the request number; fcntl: the command (F_GETFL, ...); socket: the domain.
+    /// ioctl: the request number; fcntl: the command (F_GETFL, ...); socket: the domain;
+    /// setsockopt: the level.
     unsigned long request = 0;
     /// open: the flags (O_CLOEXEC, ...); eventfd: the flags; socket: the type (with
     /// SOCK_CLOEXEC, ...); fcntl: the argument; ioctl TUNSETIFF: `ifr_flags` as passed;
     /// ioctl TUNSETPERSIST/TUNSETOWNER/TUNSETGROUP: the value; read/write/recvfrom/sendto: the
-    /// byte count; readv/writev: the total of the buffers; poll: the timeout in milliseconds.
+    /// byte count; readv/writev: the total of the buffers; poll: the timeout in milliseconds;
+    /// setsockopt: the option name; bind: the address length.
     std::int64_t arg = 0;
     /// open: the path; ioctl TUNSETIFF/SIOCGIFINDEX: the name passed in `ifr_name`.
     std::string text;
@@ -111,7 +114,7 @@ class FakeKernel final : public sys::Syscalls {
                                      ///< VNET_HDR, NAPI..., PERSIST (not TUNGETIFF's view, which
                                      ///< always adds 0x1000; see `ioctl`)
     bool persist = false;            ///< TUNSETPERSIST on (also `flags.has(Flag::persist)`)
-    bool up = false;                 ///< administratively up (`set_up`)
+    bool up = false;                 ///< administratively up (`set_up`, or IFF_UP over netlink)
     std::optional<uid_t> owner;      ///< TUNSETOWNER, if set
     std::optional<gid_t> group;      ///< TUNSETGROUP, if set
     std::size_t queues = 0;          ///< descriptors attached (TUNSETIFF'd and still open)
@@ -199,9 +202,9 @@ class FakeKernel final : public sys::Syscalls {
   int poll(pollfd* fds, nfds_t nfds, int timeout_ms) noexcept override;
   /// A counter descriptor (EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE; other flags: -EINVAL).
   int eventfd(unsigned int initval, int flags) noexcept override;
-  /// F_GETFL (access mode and status flags), F_SETFL (O_NONBLOCK, O_APPEND, O_ASYNC, O_DIRECT,
-  /// O_NOATIME may change), F_GETFD / F_SETFD (FD_CLOEXEC); other commands -EINVAL; unknown
-  /// descriptor -EBADF.
+  /// F_GETFL (access mode and status flags, without the O_LARGEFILE bit the kernel adds on
+  /// 64-bit), F_SETFL (O_NONBLOCK, O_APPEND, O_ASYNC, O_DIRECT, O_NOATIME may change), F_GETFD /
+  /// F_SETFD (FD_CLOEXEC); other commands -EINVAL; unknown descriptor -EBADF.
   int fcntl(int fd, int cmd, int arg) noexcept override;
   /// AF_INET / AF_INET6 with SOCK_DGRAM: a socket for interface ioctls. AF_NETLINK with SOCK_RAW
   /// or SOCK_DGRAM: a descriptor whose every call is forwarded to `rtnetlink()`, which decides
@@ -260,8 +263,10 @@ class FakeKernel final : public sys::Syscalls {
   /// ioctls give -EBADFD and poll reports POLLERR; queued packets are dropped. Persistence does
   /// not matter. @returns false when there is no such interface, or for "lo" (undeletable).
   bool delete_device(std::string_view name);
-  /// Sets the device administratively up or down (`ip link set NAME up`). Devices start down:
-  /// writes give -EIO and poll reports no POLLOUT until then. @returns false if there is no such
+  /// Sets the device administratively up or down (`ip link set NAME up`), also in `rtnetlink()`.
+  /// Devices start down: writes give -EIO and poll reports no POLLOUT until then. Code under test
+  /// may equally bring it up over netlink (`tunkit::Link::set_up()`): the fake rtnetlink tells
+  /// the fake kernel, and renames reach it the same way. @returns false if there is no such
   /// TUN/TAP device.
   bool set_up(std::string_view name, bool up);
 
@@ -304,8 +309,11 @@ class FakeKernel final : public sys::Syscalls {
   [[nodiscard]] std::optional<DeviceRecord> device(std::string_view name) const;
   /// True when an interface `name` exists (TUN/TAP or not, e.g. "lo").
   [[nodiscard]] bool exists(std::string_view name) const;
-  /// The fake rtnetlink behind the NETLINK_ROUTE sockets; it learns of every TUN/TAP device
-  /// created (`add_link`) and deleted (`remove_link`).
+  /// The fake rtnetlink behind the NETLINK_ROUTE sockets. It holds "lo" (up, 127.0.0.1/8, ::1)
+  /// and learns of every interface created (`add_link`) and deleted (`remove_link`), of carrier
+  /// (on while a TUN/TAP device has a descriptor attached, unless created with IFF_NO_CARRIER) and
+  /// of `set_up`. Use it to script netlink failures and inspect requests, while no other thread
+  /// uses this fake kernel (the fake kernel's mutex does not cover direct calls on it).
   [[nodiscard]] FakeRtnetlink& rtnetlink() noexcept;
 
  private:
