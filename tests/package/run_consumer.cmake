@@ -9,6 +9,11 @@ function(run)
 endfunction()
 
 file(REMOVE_RECURSE ${WORK_DIR})
+# A sanitizer build of tunkit needs its runtime in the consumer's link too.
+set(extra_flags "")
+if(SANITIZE)
+  set(extra_flags "-fsanitize=${SANITIZE}")
+endif()
 set(prefix ${WORK_DIR}/prefix)
 run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
 
@@ -23,7 +28,7 @@ file(WRITE ${WORK_DIR}/readme_example.cpp "${CMAKE_MATCH_1}")
 # 1. find_package(tunkit CONFIG REQUIRED)
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/package/consumer -B ${WORK_DIR}/build
     -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_CXX_COMPILER=${CXX}
-    -DREADME_EXAMPLE=${WORK_DIR}/readme_example.cpp)
+    -DREADME_EXAMPLE=${WORK_DIR}/readme_example.cpp "-DCMAKE_CXX_FLAGS=${extra_flags}")
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
 run(${WORK_DIR}/build/consumer)
 message(STATUS "${last_output}")
@@ -33,5 +38,6 @@ set(ENV{PKG_CONFIG_PATH} "${prefix}/lib/pkgconfig:${prefix}/lib/x86_64-linux-gnu
 run(pkg-config --cflags --libs --static tunkit)
 string(STRIP "${last_output}" flags)
 separate_arguments(flags UNIX_COMMAND "${flags}")
-run(${CXX} -o ${WORK_DIR}/consumer_pc ${SOURCE_DIR}/tests/package/consumer/main.cpp ${flags})
+run(${CXX} ${extra_flags} -o ${WORK_DIR}/consumer_pc ${SOURCE_DIR}/tests/package/consumer/main.cpp
+    ${flags})
 run(${WORK_DIR}/consumer_pc)
