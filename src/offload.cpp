@@ -572,6 +572,33 @@ std::uint64_t mix(std::uint64_t h, std::uint64_t v) noexcept {
   return h ^ (h >> 31);
 }
 
+// True when the 20-byte IPv4 header at `b` sums to all ones: five 32-bit words, inline (this
+// runs once per packet; Checksum::add is built for long buffers).
+bool ipv4_header_verifies(const std::byte* b) noexcept {
+  std::uint64_t s = 0;
+  for (std::size_t i = 0; i < 20; i += 4)
+    s += load32(b + i);
+  s = (s & 0xFFFFU) + (s >> 16);
+  s = (s & 0xFFFFU) + (s >> 16);
+  s = (s & 0xFFFFU) + (s >> 16);
+  return s == 0xFFFFU;
+}
+
+// Byte-wise equality of short fields, without a call to memcmp.
+bool equal_bytes(const std::byte* a, const std::byte* b, std::size_t n) noexcept {
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    if (load64_native(a + i) != load64_native(b + i)) return false;
+  }
+  for (; i + 4 <= n; i += 4) {
+    if (load32(a + i) != load32(b + i)) return false;
+  }
+  for (; i < n; ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
 // Parses one packet for merging. Only what can be merged is looked at closely; everything else
 // is `other` and passes through.
 GroItem classify_one(std::span<const std::byte> p, const CoalescerOptions& opt) noexcept {
@@ -591,7 +618,7 @@ GroItem classify_one(std::span<const std::byte> p, const CoalescerOptions& opt) 
     protocol = load8(b + 9);
     // Merging rewrites the IPv4 header checksum: a header that arrived damaged must not leave
     // repaired.
-    ip_ok = ip_len == 20 && (!opt.verify_checksums || Checksum().add(p.first(20)).verifies());
+    ip_ok = ip_len == 20 && (!opt.verify_checksums || ipv4_header_verifies(b));
     h = mix(mix(0x4, load64_native(b + 12)), protocol);
   } else if (version == 6) {
     ip_len = 40;
@@ -637,7 +664,7 @@ bool same_flow(const GroItem& a, const std::byte* pa, const GroItem& b,
   if (a.kind != b.kind || a.ip_len != b.ip_len || load8(pa) >> 4 != load8(pb) >> 4) return false;
   const bool v4 = load8(pa) >> 4 == 4;
   const std::size_t at = v4 ? 12 : 8, n = v4 ? 8 : 32;
-  return std::memcmp(pa + at, pb + at, n) == 0 && std::memcmp(pa + a.ip_len, pb + b.ip_len, 4) == 0;
+  return equal_bytes(pa + at, pb + at, n) && load32(pa + a.ip_len) == load32(pb + b.ip_len);
 }
 
 // Whether packet `p` may be appended to group `g` (first packet `f`, last `l`). The IP rules
@@ -669,7 +696,7 @@ bool can_append(const GroGroup& g, const GroItem& f, const std::byte* fb, const 
          load16(pt + 14) == load16(ft + 14) && (pf & kTcpCwr) == 0 &&
          static_cast<std::uint8_t>(pf & ~(kTcpPsh | kTcpFin)) ==
              static_cast<std::uint8_t>(load8(ft + 13) & ~kTcpCwr) &&
-         std::memcmp(pt + 20, ft + 20, p.l4_len - 20U) == 0;
+         equal_bytes(pt + 20, ft + 20, p.l4_len - 20U);
 }
 
 // Whether the group takes no more packets after `p` joined it (or started it).
@@ -797,6 +824,14 @@ OffloadResult<std::size_t> Coalescer::coalesce(std::span<const std::span<const s
     const std::size_t headers = std::size_t{head.ip_len} + head.l4_len;
     const bool tcp = head.kind == GroKind::tcp;
     const bool v4 = ip_len == 20;
+    // The part of the pseudo header that every packet of the flow shares.
+    Checksum flow_sum;
+    if (options_.verify_checksums) {
+      const std::byte* hb = packets[g.first].data();
+      flow_sum.add(v4 ? std::span<const std::byte>(hb + 12, 8)
+                      : std::span<const std::byte>(hb + 8, 32));
+      flow_sum.add_u16(tcp ? kTcp : kUdp);
+    }
     std::uint32_t run_first = kNone, run_last = kNone, run_count = 0;
     std::size_t run_at = 0, run_len = 0;
 
@@ -871,14 +906,8 @@ OffloadResult<std::size_t> Coalescer::coalesce(std::span<const std::span<const s
       bool ok = true;
       if (options_.verify_checksums) {
         const std::uint16_t payload_sum = detail::copy_and_sum(dst, src + headers, it.payload);
-        Checksum sum;
-        if (v4) {
-          sum.add(std::span<const std::byte>(src + 12, 8));
-        } else {
-          sum.add(std::span<const std::byte>(src + 8, 32));
-        }
-        sum.add_u16(tcp ? kTcp : kUdp)
-            .add_u16(static_cast<std::uint16_t>(it.l4_len + it.payload))
+        Checksum sum = flow_sum;
+        sum.add_u16(static_cast<std::uint16_t>(it.l4_len + it.payload))
             .add(std::span<const std::byte>(src + ip_len, it.l4_len))
             .add_u16(payload_sum);
         // RFC 768: an IPv4 UDP checksum of zero means none was computed.
