@@ -117,6 +117,24 @@ std::optional<OffloadError> layout_of(std::span<const std::byte> packet, Layout&
   return std::nullopt;
 }
 
+// The segments left of an IPv6 routing header among the extension headers before `upper` (which
+// parse_ip validated), or 0. With segments left, the pseudo header carries the final destination
+// (RFC 8200 section 8.1), which is not in the IPv6 header.
+std::size_t routing_segments_left(std::span<const std::byte> packet, std::size_t upper) noexcept {
+  const std::byte* b = packet.data();
+  std::uint8_t next = load8(b + 6);
+  for (std::size_t off = 40; off < upper;) {
+    const auto type = static_cast<IpProtocol>(next);
+    if (type == IpProtocol::routing && load8(b + off + 3) != 0) return load8(b + off + 3);
+    std::size_t len = 8 * (std::size_t{load8(b + off + 1)} + 1);
+    if (type == IpProtocol::ah) len = 4 * (std::size_t{load8(b + off + 1)} + 2);
+    if (type == IpProtocol::fragment) len = 8;
+    next = load8(b + off);
+    off += len;
+  }
+  return 0;
+}
+
 std::optional<OffloadError> check_impl(const VirtioNetHeader& h, std::span<const std::byte> packet,
                                        Layout* layout) noexcept {
   const std::size_t size = packet.size();
@@ -297,6 +315,11 @@ std::string to_string(const OffloadError& e) {
       return fmt::format("output buffer of {} bytes, {} needed", e.limit, e.value);
     case OffloadErrc::batch_too_large:
       return fmt::format("batch of {} packets above the capacity of {}", e.value, e.limit);
+    case OffloadErrc::routing_header:
+      return fmt::format(
+          "IPv6 routing header with {} segments left: the checksum's destination is not the "
+          "packet's (not split by tunkit)",
+          e.value);
   }
   return "unknown offload error";
 }
@@ -307,6 +330,7 @@ std::error_code make_error_code(const OffloadError& e) noexcept {
     case OffloadErrc::fragment:
       return errc::malformed_packet;
     case OffloadErrc::gso_unsupported:
+    case OffloadErrc::routing_header:
       return errc::gso_unsupported;
     case OffloadErrc::too_many_segments:
     case OffloadErrc::buffer_too_small:
@@ -422,6 +446,11 @@ OffloadResult<std::size_t> gso_split(const VirtioNetHeader& h, std::span<const s
     return std::size_t{1};
   }
   if (h.gso_type == GsoType::udp) return fail(OffloadErrc::gso_unsupported, raw_gso_type(h));
+  if (l.version == 6 && l.ip_len > 40) {
+    if (const std::size_t left = routing_segments_left(packet, l.ip_len); left != 0) {
+      return fail(OffloadErrc::routing_header, left);
+    }
+  }
 
   const bool tcp = l.protocol == kTcp;
   const std::size_t headers = l.ip_len + l.l4_len;
@@ -623,8 +652,17 @@ GroItem classify_one(std::span<const std::byte> p, const CoalescerOptions& opt) 
   } else if (version == 6) {
     ip_len = 40;
     if (size < 40 || std::size_t{load16(b + 4)} + 40 != size) return it;
-    protocol = load8(b + 6);  // extension headers are not merged: TCP/UDP must come first
+    protocol = load8(b + 6);
     ip_ok = true;
+    if (protocol != kTcp && protocol != kUdp) {
+      // Extension headers never merge, but a TCP or UDP packet behind them still belongs to its
+      // flow, and must close the flow's super-packet so that no later packet overtakes it.
+      const auto v6 = Ipv6View::parse(p);
+      if (!v6 || v6->is_fragment()) return it;
+      protocol = static_cast<std::uint8_t>(v6->upper_protocol());
+      ip_len = v6->upper_offset();
+      ip_ok = false;
+    }
     h = mix(
         mix(mix(mix(mix(0x6, load64_native(b + 8)), load64_native(b + 16)), load64_native(b + 24)),
             load64_native(b + 32)),
@@ -661,7 +699,9 @@ GroItem classify_one(std::span<const std::byte> p, const CoalescerOptions& opt) 
 // Same version, protocol, addresses and ports (the hashes already matched).
 bool same_flow(const GroItem& a, const std::byte* pa, const GroItem& b,
                const std::byte* pb) noexcept {
-  if (a.kind != b.kind || a.ip_len != b.ip_len || load8(pa) >> 4 != load8(pb) >> 4) return false;
+  // Not the header lengths: a packet with IPv4 options or IPv6 extension headers is still of the
+  // flow (it cannot merge, but it keeps its place in the flow).
+  if (a.kind != b.kind || load8(pa) >> 4 != load8(pb) >> 4) return false;
   const bool v4 = load8(pa) >> 4 == 4;
   const std::size_t at = v4 ? 12 : 8, n = v4 ? 8 : 32;
   return equal_bytes(pa + at, pb + at, n) && load32(pa + a.ip_len) == load32(pb + b.ip_len);

@@ -131,6 +131,8 @@ enum class OffloadErrc : std::uint8_t {
   too_many_segments,          ///< `value` segments needed, `limit` output buffers given
   buffer_too_small,           ///< `value` bytes needed, the buffer has `limit`
   batch_too_large,            ///< `value` packets given, capacity `limit`
+  routing_header,             ///< an IPv6 routing header with `value` segments left: the
+                              ///< checksum's destination is not the packet's; not split
 };
 
 /// What an offload function rejected and why.
@@ -272,7 +274,8 @@ struct VirtioNetHeader {
 /// - A super-packet whose payload fits in one segment gives one packet.
 ///
 /// Fails on a header that `VirtioNetHeader::check` rejects, on UFO (`gso_unsupported`), on
-/// fragments, with `too_many_segments` when `out` or `sizes` is shorter than the segment count
+/// fragments, on IPv6 routing headers with segments left (`routing_header`), with
+/// `too_many_segments` when `out` or `sizes` is shorter than the segment count
 /// (`value` says how many are needed) and with `buffer_too_small` when an output buffer is
 /// shorter than its segment; the outputs are then unspecified.
 ///

@@ -65,7 +65,7 @@ std::size_t l4_offset(const Bytes& p) {
   if (u8(p, 0) >> 4 == 4) return std::size_t{4} * (u8(p, 0) & 0x0FU);
   std::size_t off = 40;
   unsigned next = u8(p, 6);
-  while (next == 0 || next == 60) {
+  while (next == 0 || next == 43 || next == 60) {
     next = u8(p, off);
     off += 8 * (std::size_t{u8(p, off + 1)} + 1);
   }
@@ -75,7 +75,7 @@ unsigned l4_protocol(const Bytes& p) {
   if (u8(p, 0) >> 4 == 4) return u8(p, 9);
   std::size_t off = 40;
   unsigned next = u8(p, 6);
-  while (next == 0 || next == 60) {
+  while (next == 0 || next == 43 || next == 60) {
     next = u8(p, off);
     off += 8 * (std::size_t{u8(p, off + 1)} + 1);
   }
@@ -148,6 +148,7 @@ struct Spec {
   unsigned seed = 1;
   bool ipv4_options = false;    // a 4-byte router alert: IHL 6
   bool ipv6_extension = false;  // an 8-byte destination options header
+  int ipv6_routing = -1;        // >= 0: a segment routing header with this many segments left
 };
 
 struct Super {
@@ -178,6 +179,11 @@ Super make_super(const Spec& s) {
       put8(p, 6, 60);
       append(p, hex("0000 0104 0000 0000"));  // destination options, PadN
       put8(p, 40, s.tcp ? 6 : 17);
+    } else if (s.ipv6_routing >= 0) {
+      put8(p, 6, 43);  // RFC 8754 segment routing header, one segment: fd00::3
+      append(p, hex("0002 0400 0000 0000 fd00 0000 0000 0000 0000 0000 0000 0003"));
+      put8(p, 40, s.tcp ? 6 : 17);
+      put8(p, 43, s.ipv6_routing);
     } else {
       put8(p, 6, s.tcp ? 6 : 17);
     }
@@ -661,6 +667,24 @@ TEST_CASE("gso_split: IPv4 ids wrap, IPv4 options and IPv6 extension headers are
       check_segments(sp, split(sp).segments);
     }
   }
+  SECTION("IPv6 routing header: split without segments left, refused with") {
+    const Super done = make_super({.version = 6, .payload = 4000, .ipv6_routing = 0});
+    REQUIRE(done.header.csum_start == 64);
+    check_segments(done, split(done).segments);
+
+    const Super left = make_super({.version = 6, .payload = 4000, .ipv6_routing = 1});
+    CHECK_FALSE(left.header.check(left.packet).has_value());  // the kernel takes it
+    std::vector<Bytes> storage(4, Bytes(2048));
+    std::vector<std::span<std::byte>> out(storage.begin(), storage.end());
+    std::vector<std::size_t> sizes(4);
+    const auto r = tunkit::gso_split(left.header, left.packet, out, sizes);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == OffloadErrc::routing_header);
+    CHECK(tunkit::make_error_code(r.error()) == tunkit::errc::gso_unsupported);
+    CHECK(tunkit::to_string(r.error()) ==
+          "IPv6 routing header with 1 segments left: the checksum's destination is not the "
+          "packet's (not split by tunkit)");
+  }
   SECTION("no NEEDS_CSUM: the field's old value does not matter") {
     Super sp = make_super({.payload = 4000});
     sp.header.needs_csum = false;
@@ -933,6 +957,26 @@ TEST_CASE("coalesce: a packet of the flow that cannot merge keeps its place", "[
   REQUIRE(again.size() == 2);
   CHECK(again[0] == segs[2]);
   CHECK(again[1] == segs[3]);
+}
+
+TEST_CASE("coalesce: a packet of the flow behind IPv6 extension headers keeps its place",
+          "[offload]") {
+  tunkit::Coalescer gro;
+  const auto segs = split(make_super({.version = 6, .payload = 1448 * 4, .flags = kAck})).segments;
+  // A bare ACK of the flow behind an 8-byte destination options header, between segs[1] and
+  // segs[2]: it cannot merge, and segs[2] may not join the super-packet before it.
+  Bytes ack(segs[1].begin(), segs[1].begin() + 40);
+  put16(ack, 4, 8 + 32);
+  put8(ack, 6, 60);
+  append(ack, hex("0600 0104 0000 0000"));
+  ack.insert(ack.end(), segs[1].begin() + 40, segs[1].begin() + 72);
+  fill_transport_checksum(ack);
+  const auto writes = coalesce(gro, {segs[0], segs[1], ack, segs[2], segs[3]});
+  REQUIRE(writes.size() == 3);
+  CHECK(writes[0].count == 2);
+  CHECK(writes[1].packet == ack);
+  CHECK(writes[2].first == 3);
+  CHECK(writes[2].count == 2);
 }
 
 TEST_CASE("coalesce: switches turn TCP and UDP merging off separately", "[offload]") {
