@@ -164,6 +164,47 @@ def main():
     write("checksum", "random_1501", bytes(rng.randrange(256) for _ in range(1501)))
     write("checksum", "ones_100", b"\xff" * 100)
     write("checksum", "ipv4_header", p["udp4"][:20])
+    # offload: a control byte (1: verify checksums), a 10-byte little-endian virtio-net header,
+    # then a super-packet as the kernel hands it over: lengths of the whole, the pseudo-header
+    # sum in the transport checksum field (NEEDS_CSUM).
+    for name, data in supers().items():
+        write("offload", name, data)
+
+
+def partial(src, dst, proto, seg, field):
+    s = sum(struct.unpack("!%dH" % (len(pseudo(src, dst, proto, len(seg))) // 2),
+                          pseudo(src, dst, proto, len(seg))))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return seg[:field] + struct.pack("!H", s) + seg[field + 2:]
+
+
+def vnet(flags, gso_type, hdr_len, gso_size, csum_start, csum_offset):
+    return struct.pack("<BBHHHH", flags, gso_type, hdr_len, gso_size, csum_start, csum_offset)
+
+
+def supers():
+    rng = random.Random(5)
+    data = bytes(rng.randrange(256) for _ in range(700))
+    ts = bytes.fromhex("0101080a0001e24000003039")
+    out = {}
+    for name, src, dst in (("4", "10.0.0.1", "10.0.0.2"), ("6", "fd00::1", "fd00::2")):
+        ip = ipv4 if name == "4" else ipv6
+        ip_len = 20 if name == "4" else 40
+        t = struct.pack("!HHIIBBHHH", 40000, 443, 0xFFFFFF00, 5, 8 << 4, 0x18, 502, 0, 0) + ts
+        seg = partial(src, dst, 6, t + data, 16)
+        gso = 1 if name == "4" else 4
+        out["tcp" + name] = b"\x01" + vnet(1, gso, ip_len + 32, 100, ip_len, 16) + ip(
+            src, dst, 6, seg)
+        out["tcp" + name + "_cwr_fin"] = b"\x00" + vnet(1, gso | 0x80, ip_len + 32, 333, ip_len,
+                                                        16) + ip(
+            src, dst, 6, partial(src, dst, 6, t[:13] + b"\x99" + t[14:] + data, 16))
+        u = struct.pack("!HHHH", 4000, 4433, 8 + len(data), 0) + data
+        out["udp" + name] = b"\x01" + vnet(1, 5, ip_len + 8, 64, ip_len, 6) + ip(
+            src, dst, 17, partial(src, dst, 17, u, 6))
+        out["none" + name] = b"\x01" + vnet(1, 0, 0, 0, ip_len, 6) + ip(
+            src, dst, 17, partial(src, dst, 17, u, 6))
+    return out
 
 
 if __name__ == "__main__":

@@ -32,6 +32,16 @@ class Category final : public std::error_category {
         return "no such network interface";
       case errc::empty_packet:
         return "empty packet";
+      case errc::invalid_vnet_header:
+        return "invalid virtio-net header";
+      case errc::malformed_packet:
+        return "malformed packet";
+      case errc::gso_unsupported:
+        return "GSO type not supported by tunkit";
+      case errc::output_too_small:
+        return "output buffers too few or too small";
+      case errc::batch_too_large:
+        return "batch larger than the capacity chosen at construction";
     }
     return "unknown tunkit error";
   }

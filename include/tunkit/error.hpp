@@ -29,6 +29,11 @@ enum class errc {
   netlink_protocol,     ///< the kernel's netlink answer was malformed or unexpected
   link_not_found,       ///< no interface with that name or index
   empty_packet,         ///< a write of zero bytes (the kernel would answer EINVAL)
+  invalid_vnet_header,  ///< a virtio-net header that is invalid or does not fit its packet
+  malformed_packet,     ///< a packet that cannot be segmented or coalesced (truncated, a fragment)
+  gso_unsupported,      ///< a GSO type tunkit does not segment (UFO: IP fragmentation)
+  output_too_small,     ///< too few or too small output buffers for the result
+  batch_too_large,      ///< more packets in one call than the capacity chosen at construction
 };
 
 /// The category of `tunkit::errc` codes; its name is "tunkit".

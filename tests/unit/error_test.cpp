@@ -20,6 +20,11 @@ TEST_CASE("tunkit::errc codes live in the tunkit category and read as plain word
       {tunkit::errc::netlink_protocol, "unexpected netlink answer from the kernel"},
       {tunkit::errc::link_not_found, "no such network interface"},
       {tunkit::errc::empty_packet, "empty packet"},
+      {tunkit::errc::invalid_vnet_header, "invalid virtio-net header"},
+      {tunkit::errc::malformed_packet, "malformed packet"},
+      {tunkit::errc::gso_unsupported, "GSO type not supported by tunkit"},
+      {tunkit::errc::output_too_small, "output buffers too few or too small"},
+      {tunkit::errc::batch_too_large, "batch larger than the capacity chosen at construction"},
   }));
   const std::error_code ec = code;  // implicit: errc is an error_code enum
   CHECK(ec.category() == tunkit::error_category());
