@@ -6,6 +6,7 @@
 #include <net/if.h>
 #include <sys/ioctl.h>
 
+#include <array>
 #include <cerrno>
 #include <climits>
 #include <cstddef>
@@ -34,6 +35,23 @@ std::string_view cap_hint(std::error_code ec) noexcept {
   const bool perm =
       ec.category() == std::system_category() && (ec.value() == EPERM || ec.value() == EACCES);
   return perm ? "needs CAP_NET_ADMIN" : "";
+}
+
+// Why a TUNSETOFFLOAD mask can never be accepted, or empty when it can.
+std::string_view offload_hint(Offloads o, bool vnet_hdr) noexcept {
+  using enum Offload;
+  if (!o.empty() && !vnet_hdr) return "offloads need Options::vnet_hdr (IFF_VNET_HDR)";
+  if ((o.bits() & ~Offloads::all().bits()) != 0) return "unknown offload flags";
+  if (!o.empty() && !o.has(csum)) return "every offload needs Offload::csum";
+  if (o.has(tso_ecn) && (o & (tso4 | tso6)).empty()) return "tso_ecn needs tso4 or tso6";
+  if (o.has(uso4) != o.has(uso6)) return "uso4 and uso6 go together";
+  if (o.has(udp_tunnel_gso_csum) && !o.has(udp_tunnel_gso)) {
+    return "udp_tunnel_gso_csum needs udp_tunnel_gso";
+  }
+  if (o.has(udp_tunnel_gso) && (o & (tso4 | tso6 | uso4)).empty()) {
+    return "udp_tunnel_gso needs TSO or USO";
+  }
+  return {};
 }
 
 }  // namespace
@@ -103,6 +121,14 @@ std::error_code TunDevice::open_impl(const Options& options, sys::Syscalls& sys,
           detail::setiff_hint(ec.category() == std::system_category() ? ec.value() : 0, options));
     }
   }
+  // Offloads are per device: set what was asked, or reset them to none for a reader without a
+  // virtio-net header, so a device left with offloads by an earlier user never hands this reader
+  // a super-packet it cannot recognise.
+  {
+    std::error_code ec;
+    (void)set_offloads(options.offloads, ec);
+    if (ec) return fail(ec, "TUNSETOFFLOAD", offload_hint(options.offloads, options.vnet_hdr));
+  }
   if (options.persist) {
     if (auto ec = ioctl_value(TUNSETPERSIST, 1)) return fail(ec, "TUNSETPERSIST", cap_hint(ec));
   }
@@ -110,6 +136,7 @@ std::error_code TunDevice::open_impl(const Options& options, sys::Syscalls& sys,
 }
 
 void TunDevice::close() noexcept {
+  offloads_ = {};
   more_.clear();
   first_.close();
 }
@@ -409,6 +436,11 @@ int TunDevice::vnet_header_size() const {
 
 void TunDevice::set_vnet_header_size(int bytes, std::error_code& ec) noexcept {
   ec = ioctl_ptr(TUNSETVNETHDRSZ, &bytes);
+  if (ec || !options_.vnet_hdr) return;
+  // Every queue validates the headers it writes with the size in force.
+  first_.vnet_size_ = static_cast<std::uint16_t>(bytes);
+  for (auto& q : more_)
+    q.vnet_size_ = static_cast<std::uint16_t>(bytes);
 }
 void TunDevice::set_vnet_header_size(int bytes) {
   std::error_code ec;
@@ -451,11 +483,53 @@ bool TunDevice::vnet_big_endian() const {
 void TunDevice::set_vnet_big_endian(bool on, std::error_code& ec) noexcept {
   int value = on ? 1 : 0;
   ec = ioctl_ptr(TUNSETVNETBE, &value);
+  if (ec) return;
+  first_.vnet_be_ = on;
+  for (auto& q : more_)
+    q.vnet_be_ = on;
 }
 void TunDevice::set_vnet_big_endian(bool on) {
   std::error_code ec;
   set_vnet_big_endian(on, ec);
   if (ec) fail(ec, "TUNSETVNETBE", "kernel built without CONFIG_TUN_VNET_CROSS_LE?");
+}
+
+Offloads TunDevice::set_offloads(Offloads wanted, std::error_code& ec) noexcept {
+  ec.clear();
+  if (!first_.is_open()) {
+    ec = errc::not_open;
+    return {};
+  }
+  if (!offload_hint(wanted, options_.vnet_hdr).empty()) {
+    ec = sys_error(EINVAL);
+    return {};
+  }
+  // The kernel answers EINVAL for flags it does not know (its way to let user space probe), so
+  // drop the newest families one by one: UDP-tunnel GSO (6.17), USO (6.2), then TSO_ECN.
+  using enum Offload;
+  static constexpr std::array<Offloads, 3> kNewestFirst{
+      {udp_tunnel_gso | udp_tunnel_gso_csum, uso4 | uso6, Offloads(tso_ecn)}};
+  Offloads attempt = wanted;
+  std::size_t next = 0;
+  for (;;) {
+    ec = ioctl_value(TUNSETOFFLOAD, attempt.bits());
+    if (!ec) {
+      offloads_ = attempt;
+      return attempt;
+    }
+    if (ec != std::error_code(EINVAL, std::system_category())) return {};
+    while (next < kNewestFirst.size() && (attempt & kNewestFirst[next]).empty())
+      ++next;
+    if (next == kNewestFirst.size()) return {};
+    attempt = attempt - kNewestFirst[next++];
+  }
+}
+
+Offloads TunDevice::set_offloads(Offloads wanted) {
+  std::error_code ec;
+  const Offloads granted = set_offloads(wanted, ec);
+  if (ec) fail(ec, "TUNSETOFFLOAD", offload_hint(wanted, options_.vnet_hdr));
+  return granted;
 }
 
 Flags TunDevice::features(sys::Syscalls& sys) {

@@ -16,6 +16,7 @@
 #include "detail/errors.hpp"
 #include "detail/tun.hpp"
 #include "tunkit/error.hpp"
+#include "tunkit/offload.hpp"
 
 namespace tunkit {
 namespace {
@@ -73,6 +74,36 @@ constexpr OptionalFlag kOptionalFlags[] = {
     {&Options::napi_frags, IFF_NAPI_FRAGS, "IFF_NAPI_FRAGS"},
 };
 
+// The checks the kernel would answer with a bare EINVAL, done before the write so the caller
+// learns which field is wrong (tun_get_user / virtio_net_hdr_to_skb). Field checks only: no
+// packet parsing on the hot path. Returns the reason, or nullopt when the header is acceptable.
+std::optional<OffloadError> vnet_problem(std::span<const std::span<const std::byte>> bufs,
+                                         std::size_t total, std::size_t header_size,
+                                         bool little_endian) noexcept {
+  if (bufs.empty() || bufs[0].size() < header_size) {
+    return OffloadError{OffloadErrc::header_truncated,
+                        static_cast<std::uint32_t>(bufs.empty() ? 0 : bufs[0].size()),
+                        static_cast<std::uint32_t>(header_size),
+                        {}};
+  }
+  const auto h = VirtioNetHeader::parse(bufs[0].first(header_size), header_size, little_endian);
+  if (!h) return h.error();
+  const auto len = static_cast<std::uint32_t>(total - header_size);
+  if (h->gso_type != GsoType::none && h->gso_size == 0) {
+    return OffloadError{OffloadErrc::gso_size_zero, 0, 0, {}};
+  }
+  if (h->hdr_len > len)
+    return OffloadError{OffloadErrc::hdr_len_beyond_packet, h->hdr_len, len, {}};
+  if (h->needs_csum) {
+    if (h->csum_start > len) {
+      return OffloadError{OffloadErrc::csum_start_beyond_packet, h->csum_start, len, {}};
+    }
+    const std::uint32_t end = std::uint32_t{h->csum_start} + h->csum_offset + 2U;
+    if (end > len) return OffloadError{OffloadErrc::csum_offset_beyond_packet, end, len, {}};
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 Queue::Queue(const Options& options, sys::Syscalls& sys) {
@@ -89,6 +120,8 @@ Queue::Queue(Queue&& other) noexcept
       packet_info_(other.packet_info_),
       non_blocking_(other.non_blocking_),
       enabled_(other.enabled_),
+      vnet_be_(other.vnet_be_),
+      vnet_size_(other.vnet_size_),
       name_(std::move(other.name_)) {
   other.name_.clear();
 }
@@ -104,6 +137,8 @@ Queue& Queue::operator=(Queue&& other) noexcept {
     packet_info_ = other.packet_info_;
     non_blocking_ = other.non_blocking_;
     enabled_ = other.enabled_;
+    vnet_be_ = other.vnet_be_;
+    vnet_size_ = other.vnet_size_;
     name_ = std::move(other.name_);
     other.name_.clear();
   }
@@ -230,6 +265,8 @@ std::error_code Queue::open_impl(const Options& options, sys::Syscalls& sys,
   mode_ = options.mode;
   packet_info_ = options.packet_info;
   non_blocking_ = options.non_blocking;
+  vnet_size_ = options.vnet_hdr ? static_cast<std::uint16_t>(VirtioNetHeader::legacy_size) : 0;
+  vnet_be_ = false;
   enabled_ = true;
   name_ = std::move(name);
   return {};
@@ -401,7 +438,10 @@ std::size_t Queue::read_packet(std::span<const std::span<std::byte>> bufs, Packe
 std::size_t Queue::write(std::span<const std::byte> packet) {
   std::error_code ec;
   const std::size_t n = write(packet, ec);
-  if (ec) throw_io("write", ec);
+  if (ec) {
+    const std::span<const std::byte> one[1] = {packet};
+    throw_write("write", ec, one);
+  }
   return n;
 }
 
@@ -413,8 +453,21 @@ std::size_t Queue::write(std::span<const std::byte> packet, std::error_code& ec)
 std::size_t Queue::writev(std::span<const std::span<const std::byte>> bufs) {
   std::error_code ec;
   const std::size_t n = writev(bufs, ec);
-  if (ec) throw_io("writev", ec);
+  if (ec) throw_write("writev", ec, bufs);
   return n;
+}
+
+void Queue::throw_write(const char* op, std::error_code ec,
+                        std::span<const std::span<const std::byte>> bufs) const {
+  if (ec == errc::invalid_vnet_header) {
+    std::size_t total = 0;
+    for (const auto& b : bufs)
+      total += b.size();
+    if (auto why = vnet_problem(bufs, total, vnet_size_, !vnet_be_)) {
+      detail::throw_error(ec, op, name_, to_string(*why));
+    }
+  }
+  throw_io(op, ec);
 }
 
 std::size_t Queue::writev(std::span<const std::span<const std::byte>> bufs,
@@ -447,6 +500,10 @@ std::size_t Queue::write_packet(std::span<const std::span<const std::byte>> bufs
   }
   if (total == 0) {
     ec = fd_ < 0 ? std::error_code(errc::not_open) : std::error_code(errc::empty_packet);
+    return 0;
+  }
+  if (vnet_size_ != 0 && fd_ >= 0 && vnet_problem(bufs, total, vnet_size_, !vnet_be_)) {
+    ec = errc::invalid_vnet_header;
     return 0;
   }
   std::size_t done = transfer(Dir::out, iov.data(), n, ec);

@@ -214,6 +214,17 @@ class TunDevice {
   void set_vnet_big_endian(bool on);
   void set_vnet_big_endian(bool on, std::error_code& ec) noexcept;
 
+  /// TUNSETOFFLOAD: what the kernel may hand this device's readers unsegmented (TSO/USO
+  /// super-packets) or with a partial checksum; needs a device with `Options::vnet_hdr` unless
+  /// `wanted` is empty. Combinations the kernel never accepts are rejected with EINVAL and a
+  /// message saying why (every flag needs `csum`; `tso_ecn` needs TSO; `uso4` and `uso6` go
+  /// together; the UDP-tunnel flags need TSO or USO). Flags too new for the running kernel are
+  /// dropped, newest first, until it accepts: the result is what was granted.
+  Offloads set_offloads(Offloads wanted);
+  Offloads set_offloads(Offloads wanted, std::error_code& ec) noexcept;
+  /// The offloads granted by the last `set_offloads` (or at open), none by default.
+  [[nodiscard]] Offloads offloads() const noexcept { return offloads_; }
+
   /// Probes the running kernel: the flags /dev/net/tun accepts (TUNGETFEATURES).
   [[nodiscard]] static Flags features(sys::Syscalls& sys = sys::real());
   [[nodiscard]] static Flags features(std::error_code& ec,
@@ -231,6 +242,7 @@ class TunDevice {
   Queue first_;
   std::deque<Queue> more_;  // a deque: references to queues stay valid when queues are added
   Options options_;         // as opened; used to attach more queues alike
+  Offloads offloads_{};     // granted by TUNSETOFFLOAD
 };
 
 }  // namespace tunkit

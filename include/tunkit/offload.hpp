@@ -30,83 +30,10 @@
 #include <system_error>
 #include <vector>
 
+#include "tunkit/options.hpp"
 #include "tunkit/packet.hpp"
 
 namespace tunkit {
-
-// ---------------------------------------------------------------------------------------------
-// TUNSETOFFLOAD flags
-
-/// One `TUNSETOFFLOAD` flag: what user space can take from the kernel without segmentation or
-/// checksum. The values are the kernel's `TUN_F_*` bits (include/uapi/linux/if_tun.h), so
-/// `Offloads::bits()` is usable with a raw ioctl.
-enum class Offload : std::uint16_t {
-  csum = 0x01,                 ///< TUN_F_CSUM: packets may carry a partial checksum (NEEDS_CSUM)
-  tso4 = 0x02,                 ///< TUN_F_TSO4: TCP over IPv4 super-packets
-  tso6 = 0x04,                 ///< TUN_F_TSO6: TCP over IPv6 super-packets
-  tso_ecn = 0x08,              ///< TUN_F_TSO_ECN: TSO with the ECN bit (CWR on the first segment)
-  ufo = 0x10,                  ///< TUN_F_UFO: UDP fragmentation offload (ignored since Linux 4.14)
-  uso4 = 0x20,                 ///< TUN_F_USO4: UDP segmentation over IPv4 (Linux 6.2)
-  uso6 = 0x40,                 ///< TUN_F_USO6: UDP segmentation over IPv6 (Linux 6.2)
-  udp_tunnel_gso = 0x80,       ///< TUN_F_UDP_TUNNEL_GSO: TSO/USO inside UDP tunnels (Linux 6.17)
-  udp_tunnel_gso_csum = 0x100  ///< TUN_F_UDP_TUNNEL_GSO_CSUM: the same, outer UDP checksummed
-};
-
-/// A set of `Offload` flags. Cheap to copy; `constexpr` throughout.
-class Offloads {
- public:
-  constexpr Offloads() noexcept = default;
-  constexpr Offloads(Offload o) noexcept : bits_(static_cast<std::uint16_t>(o)) {}  // NOLINT
-  /// Wraps raw `TUN_F_*` bits.
-  static constexpr Offloads from_bits(std::uint16_t bits) noexcept {
-    Offloads o;
-    o.bits_ = bits;
-    return o;
-  }
-  /// Every flag tunkit knows (0x1FF).
-  static constexpr Offloads all() noexcept { return from_bits(0x1FF); }
-  /// True when every flag of `o` is set.
-  [[nodiscard]] constexpr bool has(Offloads o) const noexcept {
-    return (bits_ & o.bits_) == o.bits_;
-  }
-  /// The raw `TUN_F_*` bits.
-  [[nodiscard]] constexpr std::uint16_t bits() const noexcept { return bits_; }
-  /// True when no flag is set.
-  [[nodiscard]] constexpr bool empty() const noexcept { return bits_ == 0; }
-  /// Adds the flags of `o`.
-  constexpr Offloads& operator|=(Offloads o) noexcept {
-    bits_ = static_cast<std::uint16_t>(bits_ | o.bits_);
-    return *this;
-  }
-  /// Keeps only the flags also in `o`.
-  constexpr Offloads& operator&=(Offloads o) noexcept {
-    bits_ = static_cast<std::uint16_t>(bits_ & o.bits_);
-    return *this;
-  }
-  /// Union.
-  friend constexpr Offloads operator|(Offloads a, Offloads b) noexcept { return a |= b; }
-  /// Intersection.
-  friend constexpr Offloads operator&(Offloads a, Offloads b) noexcept { return a &= b; }
-  /// The flags of `a` that are not in `b`.
-  friend constexpr Offloads operator-(Offloads a, Offloads b) noexcept {
-    return from_bits(static_cast<std::uint16_t>(a.bits_ & ~b.bits_));
-  }
-  friend constexpr bool operator==(Offloads, Offloads) noexcept = default;
-
- private:
-  std::uint16_t bits_ = 0;
-};
-
-/// Union of two flags.
-constexpr Offloads operator|(Offload a, Offload b) noexcept {
-  return Offloads(a) | Offloads(b);
-}
-
-/// The kernel's name without the `TUN_F_` prefix: "CSUM", "TSO4", ..., "UDP_TUNNEL_GSO_CSUM".
-[[nodiscard]] std::string_view to_string(Offload offload) noexcept;
-/// The names joined with '|' ("CSUM|TSO4|TSO6"), "none" for the empty set; unknown bits are
-/// appended in hex ("CSUM|0x8000").
-[[nodiscard]] std::string to_string(Offloads offloads);
 
 // ---------------------------------------------------------------------------------------------
 // Errors

@@ -97,7 +97,10 @@ class Queue {
   /// otherwise `info.protocol` is derived from the IP version for TUN and 0 for TAP).
   [[nodiscard]] std::size_t read(std::span<std::byte> buf, PacketInfo& info,
                                  std::error_code& ec) noexcept;
-  /// Writes one packet; returns the number of bytes written (its whole length).
+  /// Writes one packet; returns the number of bytes written (its whole length). On a device with
+  /// `Options::vnet_hdr` the packet starts with the virtio-net header (in the first buffer); a
+  /// header the kernel would refuse is reported as `errc::invalid_vnet_header` before any
+  /// syscall, and the throwing form says which field is wrong.
   std::size_t write(std::span<const std::byte> packet);
   std::size_t write(std::span<const std::byte> packet, std::error_code& ec) noexcept;
   /// Scatter read of one packet over several buffers; returns the packet length.
@@ -139,6 +142,8 @@ class Queue {
                            std::error_code& ec) noexcept;
   WaitResult wait(short events, int timeout_ms, std::error_code& ec) noexcept;
   [[noreturn]] void throw_io(const char* op, std::error_code ec) const;
+  [[noreturn]] void throw_write(const char* op, std::error_code ec,
+                                std::span<const std::span<const std::byte>> bufs) const;
 
   sys::Syscalls* sys_ = &sys::real();
   int fd_ = -1;
@@ -148,6 +153,8 @@ class Queue {
   bool packet_info_ = false;
   bool non_blocking_ = false;
   bool enabled_ = true;
+  bool vnet_be_ = false;         // TUNSETVNETBE in effect (tracked by TunDevice)
+  std::uint16_t vnet_size_ = 0;  // virtio-net header size, 0 without IFF_VNET_HDR
   std::string name_;
 };
 

@@ -9,6 +9,7 @@
 #include "tunkit/format.hpp"    // IWYU pragma: export
 #include "tunkit/link.hpp"      // IWYU pragma: export
 #include "tunkit/mac.hpp"       // IWYU pragma: export
+#include "tunkit/offload.hpp"   // IWYU pragma: export
 #include "tunkit/options.hpp"   // IWYU pragma: export
 #include "tunkit/packet.hpp"    // IWYU pragma: export
 #include "tunkit/queue.hpp"     // IWYU pragma: export

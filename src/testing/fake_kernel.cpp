@@ -86,6 +86,7 @@ struct Device {
   bool up = false;
   bool no_carrier = false;  // created with IFF_NO_CARRIER: no carrier even with a reader
   int vnet_hdr_size = kMinVnetHdrSize;
+  unsigned offloads = 0;    // TUNSETOFFLOAD's accepted TUN_F_* bits
   std::vector<int> queues;  // attached descriptors, in attach order
   std::size_t next_queue = 0;
 };
@@ -419,6 +420,37 @@ struct FakeKernel::State {
         dev->group = group;
         return 0;
       }
+      case TUNSETOFFLOAD: {
+        // tun_set_offload(): every offload needs CSUM; ECN needs TSO; USO4 and USO6 only
+        // together; the UDP-tunnel bits need TSO or USO (CSUM variant only with GSO); UFO is
+        // ignored. Whatever is left over is EINVAL (measured on 6.18).
+        unsigned long a = by_value(arg);
+        unsigned granted = 0;
+        if ((a & 0x01U) != 0) {
+          granted |= 0x01U;
+          a &= ~0x01UL;
+          if ((a & 0x06U) != 0) {
+            granted |= static_cast<unsigned>(a & 0x06U);
+            a &= ~0x06UL;
+            if ((a & 0x08U) != 0) {
+              granted |= 0x08U;
+              a &= ~0x08UL;
+            }
+          }
+          a &= ~0x10UL;
+          if ((a & 0x60U) == 0x60U) {
+            granted |= 0x60U;
+            a &= ~0x60UL;
+          }
+          if ((a & 0x80U) != 0 && (granted & 0x66U) != 0) {
+            granted |= static_cast<unsigned>(a & 0x180U);
+            a &= ~0x180UL;
+          }
+        }
+        if (a != 0) return -EINVAL;
+        dev->offloads = granted;
+        return 0;
+      }
       case TUNGETVNETHDRSZ:
         if (arg == nullptr) return -EFAULT;
         std::memcpy(arg, &dev->vnet_hdr_size, sizeof dev->vnet_hdr_size);
@@ -614,6 +646,8 @@ struct FakeKernel::State {
     r.owner = d.owner;
     r.group = d.group;
     r.queues = d.queues.size();
+    r.offloads = Offloads::from_bits(static_cast<std::uint16_t>(d.offloads));
+    r.vnet_header_size = d.vnet_hdr_size;
     for (int q : d.queues) {
       if (auto it = fds.find(q); it != fds.end()) r.queued_packets += it->second.rx.size();
     }

@@ -119,6 +119,8 @@ class FakeKernel final : public sys::Syscalls {
     std::optional<gid_t> group;      ///< TUNSETGROUP, if set
     std::size_t queues = 0;          ///< descriptors attached (TUNSETIFF'd and still open)
     std::size_t queued_packets = 0;  ///< injected packets not yet read, over all queues
+    Offloads offloads;               ///< TUNSETOFFLOAD's accepted flags
+    int vnet_header_size = 10;       ///< TUNSETVNETHDRSZ
   };
 
   /// A packet that the code under test wrote to a device (`written()`).

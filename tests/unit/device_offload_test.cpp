@@ -1,0 +1,131 @@
+// TUNSETOFFLOAD through TunDevice over the fake kernel: marshalling, validation before the
+// kernel, probing down to what the kernel grants, and the reset for readers without a header.
+#include <linux/if_tun.h>
+#include <sys/ioctl.h>
+
+#include <cerrno>
+#include <string>
+
+#include "catch.hpp"
+#include "tunkit/device.hpp"
+#include "tunkit/error.hpp"
+#include "tunkit/testing/fake_kernel.hpp"
+
+namespace {
+
+using tunkit::Offload;
+using tunkit::Offloads;
+using tunkit::testing::FakeKernel;
+
+const std::error_code kEinval(EINVAL, std::system_category());
+
+}  // namespace
+
+TEST_CASE("offloads asked at open are set with TUNSETOFFLOAD", "[device][offload]") {
+  FakeKernel k;
+  const Offloads wanted =
+      Offload::csum | Offload::tso4 | Offload::tso6 | Offload::uso4 | Offload::uso6;
+  tunkit::TunDevice dev({.name = "off0", .vnet_hdr = true, .offloads = wanted}, k);
+  CHECK(dev.offloads() == wanted);
+  CHECK(k.device("off0")->offloads == wanted);
+  CHECK(k.count_ioctl(TUNSETOFFLOAD) == 1);
+
+  CHECK(dev.set_offloads(Offloads(Offload::csum)) == Offloads(Offload::csum));
+  CHECK(k.device("off0")->offloads == Offloads(Offload::csum));
+  CHECK(dev.set_offloads({}) == Offloads{});
+  CHECK(k.device("off0")->offloads.empty());
+}
+
+TEST_CASE("a reader without a virtio-net header resets the device's offloads",
+          "[device][offload]") {
+  FakeKernel k;
+  k.add_persistent_device("left0", tunkit::Mode::tun, tunkit::Flag::vnet_hdr);
+  {
+    tunkit::TunDevice earlier(
+        {.name = "left0", .vnet_hdr = true, .offloads = Offload::csum | Offload::tso4}, k);
+    REQUIRE(k.device("left0")->offloads == (Offload::csum | Offload::tso4));
+  }
+  tunkit::TunDevice plain({.name = "left0"}, k);
+  CHECK(plain.offloads().empty());
+  CHECK(k.device("left0")->offloads.empty());
+}
+
+TEST_CASE("flags too new for the kernel are dropped, newest first", "[device][offload]") {
+  FakeKernel k;
+  tunkit::TunDevice dev({.name = "off1", .vnet_hdr = true}, k);
+  const Offloads wanted = Offload::csum | Offload::tso4 | Offload::tso_ecn | Offload::uso4 |
+                          Offload::uso6 | Offload::udp_tunnel_gso;
+  SECTION("a kernel without UDP-tunnel GSO") {
+    k.fail_next_ioctl(TUNSETOFFLOAD, EINVAL);
+    const Offloads granted = dev.set_offloads(wanted);
+    CHECK(granted ==
+          (Offload::csum | Offload::tso4 | Offload::tso_ecn | Offload::uso4 | Offload::uso6));
+    CHECK(dev.offloads() == granted);
+  }
+  SECTION("a kernel without USO either (before 6.2)") {
+    k.fail_next_ioctl(TUNSETOFFLOAD, EINVAL);
+    k.fail_next_ioctl(TUNSETOFFLOAD, EINVAL);
+    CHECK(dev.set_offloads(wanted) == (Offload::csum | Offload::tso4 | Offload::tso_ecn));
+  }
+  SECTION("a kernel refusing everything but CSUM and TSO") {
+    for (int i = 0; i < 3; ++i)
+      k.fail_next_ioctl(TUNSETOFFLOAD, EINVAL);
+    CHECK(dev.set_offloads(wanted) == (Offload::csum | Offload::tso4));
+  }
+  SECTION("a kernel refusing even that reports the error") {
+    for (int i = 0; i < 4; ++i)
+      k.fail_next_ioctl(TUNSETOFFLOAD, EINVAL);
+    std::error_code ec;
+    CHECK(dev.set_offloads(wanted, ec).empty());
+    CHECK(ec == kEinval);
+    CHECK(dev.offloads().empty());
+  }
+  SECTION("another errno is not probed around") {
+    k.fail_next_ioctl(TUNSETOFFLOAD, EBADFD);
+    std::error_code ec;
+    (void)dev.set_offloads(wanted, ec);
+    CHECK(ec == std::error_code(EBADFD, std::system_category()));
+    CHECK(k.count_ioctl(TUNSETOFFLOAD) == 2);  // the one at open, and this one
+  }
+}
+
+TEST_CASE("impossible offload sets are refused before the kernel, saying why",
+          "[device][offload]") {
+  FakeKernel k;
+  tunkit::TunDevice dev({.name = "off2", .vnet_hdr = true}, k);
+  const auto [set, why] = GENERATE(table<Offloads, std::string>({
+      {Offloads(Offload::tso4), "every offload needs Offload::csum"},
+      {Offload::csum | Offload::tso_ecn, "tso_ecn needs tso4 or tso6"},
+      {Offload::csum | Offload::uso4, "uso4 and uso6 go together"},
+      {Offload::csum | Offload::tso4 | Offload::udp_tunnel_gso_csum,
+       "udp_tunnel_gso_csum needs udp_tunnel_gso"},
+      {Offload::csum | Offload::udp_tunnel_gso, "udp_tunnel_gso needs TSO or USO"},
+      {Offloads::from_bits(0x8001), "unknown offload flags"},
+  }));
+  const auto before = k.count_ioctl(TUNSETOFFLOAD);
+  try {
+    (void)dev.set_offloads(set);
+    FAIL("accepted " << tunkit::to_string(set));
+  } catch (const std::system_error& e) {
+    CHECK(e.code() == kEinval);
+    CHECK(std::string(e.what()) ==
+          "tunkit: TUNSETOFFLOAD \"off2\": invalid argument (" + why + ")");
+  }
+  CHECK(k.count_ioctl(TUNSETOFFLOAD) == before);
+}
+
+TEST_CASE("offloads without a virtio-net header fail the open and leave nothing",
+          "[device][offload]") {
+  FakeKernel k;
+  const auto fds = k.open_fd_count();
+  try {
+    tunkit::TunDevice dev({.name = "off3", .offloads = Offload::csum | Offload::tso4}, k);
+    FAIL("opened");
+  } catch (const std::system_error& e) {
+    CHECK(std::string(e.what()) ==
+          "tunkit: TUNSETOFFLOAD \"off3\": invalid argument (offloads "
+          "need Options::vnet_hdr (IFF_VNET_HDR))");
+  }
+  CHECK(k.open_fd_count() == fds);
+  CHECK_FALSE(k.exists("off3"));
+}
