@@ -470,7 +470,8 @@ TEST_CASE("the TAP TX filter drops frames for other MACs", "[netns][filter]") {
   }
 }
 
-TEST_CASE("carrier off shows NO-CARRIER; create without carrier", "[netns][carrier]") {
+TEST_CASE("carrier off shows NO-CARRIER, and a device can start without carrier",
+          "[netns][carrier]") {
   NetnsSandbox sandbox;
   tunkit::TunDevice dev({.name = "tcar0"});
   configure(dev, "10.94.0.1/24");
@@ -484,7 +485,8 @@ TEST_CASE("carrier off shows NO-CARRIER; create without carrier", "[netns][carri
   CHECK(sh_out("ip link show tcar0").find("NO-CARRIER") == std::string::npos);
 
   tunkit::TunDevice off({.name = "tcar1", .no_carrier = true});
-  CHECK(off.flags().has(tunkit::Flag::no_carrier));
+  // IFF_NO_CARRIER only acts at creation: TUNGETIFF does not report it (measured on 6.18).
+  CHECK_FALSE(off.flags().has(tunkit::Flag::no_carrier));
   tunkit::Link(off.ifindex()).set_up();
   CHECK(sh_out("ip link show tcar1").find("NO-CARRIER") != std::string::npos);
 }

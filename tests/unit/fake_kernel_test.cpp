@@ -224,7 +224,7 @@ TEST_CASE("TUNSETIFF on an existing device: EEXIST, EBUSY, EINVAL", "[fake][tuns
   (void)mq;
 }
 
-TEST_CASE("a multi-queue device takes 256 queues; the 257th gets E2BIG", "[fake][tunsetiff]") {
+TEST_CASE("a multi-queue device takes 256 queues, the 257th gets E2BIG", "[fake][tunsetiff]") {
   FakeKernel k;
   for (int i = 0; i < 256; ++i) {
     REQUIRE(set_iff(k, open_tun(k), "big0", IFF_TUN | IFF_MULTI_QUEUE) == 0);
@@ -303,7 +303,7 @@ TEST_CASE("TUNGETIFF reports name and flags as the kernel does", "[fake][tungeti
   CHECK(get_flags(k, fd) == reported);
 }
 
-TEST_CASE("TUNGETFEATURES answers before TUNSETIFF; settable", "[fake]") {
+TEST_CASE("TUNGETFEATURES answers before TUNSETIFF and is settable", "[fake]") {
   FakeKernel k;
   const int fd = open_tun(k);
   unsigned features = 0;
