@@ -6,6 +6,7 @@
 #include <net/if.h>
 #include <sys/ioctl.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <climits>
@@ -30,11 +31,39 @@ namespace {
 using detail::retry_eintr;
 using detail::sys_error;
 
+bool is_errno(std::error_code ec, int err) noexcept {
+  return ec.category() == std::system_category() && ec.value() == err;
+}
+
 // Only a permission error is about CAP_NET_ADMIN.
 std::string_view cap_hint(std::error_code ec) noexcept {
-  const bool perm =
-      ec.category() == std::system_category() && (ec.value() == EPERM || ec.value() == EACCES);
-  return perm ? "needs CAP_NET_ADMIN" : "";
+  return is_errno(ec, EPERM) || is_errno(ec, EACCES) ? "needs CAP_NET_ADMIN" : "";
+}
+
+// A hint that explains one errno only: other errors get none.
+std::string_view hint_for(std::error_code ec, int err, std::string_view hint) noexcept {
+  return is_errno(ec, err) ? hint : std::string_view{};
+}
+
+constexpr std::string_view kEbpfHint = "needs a loaded BPF_PROG_TYPE_SOCKET_FILTER program";
+constexpr std::string_view kCrossLeHint = "kernel built without CONFIG_TUN_VNET_CROSS_LE?";
+// The driver matches the first FLT_EXACT_COUNT (8) addresses of a TX filter exactly and hashes
+// the rest, which must be multicast: one unicast address among them turns filtering off.
+constexpr std::size_t kTxFilterExact = 8;
+
+// Why a TX filter cannot be expressed to the kernel, or empty.
+std::string_view tx_filter_problem(std::span<const MacAddress> macs) noexcept {
+  if (macs.size() > 0xFFFF) return "at most 65535 addresses";
+  const auto unicast = std::count_if(macs.begin(), macs.end(),
+                                     [](const MacAddress& m) { return !m.is_multicast(); });
+  if (static_cast<std::size_t>(unicast) > kTxFilterExact) {
+    return "at most 8 unicast addresses: the kernel matches only 8 exactly";
+  }
+  return {};
+}
+
+std::string_view ebpf_hint(std::error_code ec) noexcept {
+  return is_errno(ec, EBADF) || is_errno(ec, EINVAL) ? kEbpfHint : std::string_view{};
 }
 
 // Why a TUNSETOFFLOAD mask can never be accepted, or empty when it can.
@@ -114,11 +143,9 @@ std::error_code TunDevice::open_impl(const Options& options, sys::Syscalls& sys,
   }
   for (unsigned i = 1; i < options.queues; ++i) {
     std::error_code ec;
-    (void)add_queue(ec);
-    if (ec) {
-      return fail(
-          ec, "TUNSETIFF (queue)",
-          detail::setiff_hint(ec.category() == std::system_category() ? ec.value() : 0, options));
+    if (add_queue_impl(ec, what) == nullptr) {
+      close();  // the queue's own message names the step that failed
+      return ec;
     }
   }
   // Offloads are per device: set what was asked, or reset them to none for a reader without a
@@ -146,28 +173,39 @@ int TunDevice::release() noexcept {
   return first_.release();
 }
 
-Queue* TunDevice::add_queue(std::error_code& ec) noexcept {
+Queue* TunDevice::add_queue_impl(std::error_code& ec, std::string* what) noexcept {
   ec.clear();
-  if (!first_.is_open()) {
-    ec = errc::not_open;
+  auto refuse = [&](std::error_code e, std::string_view hint) -> Queue* {
+    ec = e;
+    if (what != nullptr) {
+      try {
+        *what = detail::message(e, "add queue", first_.name(), hint);
+      } catch (...) {
+        what->clear();
+      }
+    }
     return nullptr;
+  };
+  if (!first_.is_open()) return refuse(errc::not_open, {});
+  // The kernel would answer EBUSY, as if another process held the device.
+  if (!options_.multi_queue && options_.queues <= 1) {
+    return refuse(sys_error(EINVAL), "the device was opened without Options::multi_queue");
   }
   if (queue_count() >= max_queues) {
-    ec = sys_error(E2BIG);
-    return nullptr;
+    return refuse(sys_error(E2BIG), detail::setiff_hint(E2BIG, options_));
   }
   Options o;
   try {
     o = options_;
     o.name = first_.name();  // the resolved name, not the template
     o.exclusive = false;
+    o.ifindex.reset();  // only the queue that creates the device picks its index
     more_.emplace_back();
   } catch (...) {
-    ec = sys_error(ENOMEM);
-    return nullptr;
+    return refuse(sys_error(ENOMEM), {});
   }
   Queue& q = more_.back();
-  ec = q.open_impl(o, *first_.sys_, nullptr);
+  ec = q.open_impl(o, *first_.sys_, what);
   if (ec) {
     more_.pop_back();
     return nullptr;
@@ -175,13 +213,15 @@ Queue* TunDevice::add_queue(std::error_code& ec) noexcept {
   return &q;
 }
 
+Queue* TunDevice::add_queue(std::error_code& ec) noexcept {
+  return add_queue_impl(ec, nullptr);
+}
+
 Queue& TunDevice::add_queue() {
   std::error_code ec;
-  Queue* q = add_queue(ec);
-  if (q == nullptr) {
-    fail(ec, "TUNSETIFF (add queue)",
-         detail::setiff_hint(ec.category() == std::system_category() ? ec.value() : 0, options_));
-  }
+  std::string what;
+  Queue* q = add_queue_impl(ec, &what);
+  if (q == nullptr) throw Error(ec, std::move(what));
   return *q;
 }
 
@@ -198,11 +238,13 @@ void TunDevice::clear_interrupt() noexcept {
 }
 
 int TunDevice::control_fd() const noexcept {
+  // A disabled queue answers device-wide ioctls too, but per-queue state differs: TUNGETSNDBUF
+  // reads the queue's own buffer, and TUNSETSNDBUF / TUNATTACHFILTER reach only enabled queues.
   if (first_.is_open() && first_.enabled()) return first_.native_handle();
   for (const auto& q : more_) {
     if (q.is_open() && q.enabled()) return q.native_handle();
   }
-  return first_.native_handle();  // all disabled: the kernel will say EBADFD
+  return first_.native_handle();  // all disabled (or closed: -1)
 }
 
 std::error_code TunDevice::ioctl_ptr(unsigned long request, void* arg) const noexcept {
@@ -269,17 +311,21 @@ void TunDevice::set_send_buffer(int bytes, std::error_code& ec) noexcept {
 void TunDevice::set_send_buffer(int bytes) {
   std::error_code ec;
   set_send_buffer(bytes, ec);
-  if (ec) fail(ec, "TUNSETSNDBUF", ec.value() == EINVAL ? "the size must be positive" : "");
+  if (ec) fail(ec, "TUNSETSNDBUF", hint_for(ec, EINVAL, "the size must be positive"));
 }
 
 void TunDevice::set_tx_filter(std::span<const MacAddress> macs, bool all_multicast,
                               std::error_code& ec) noexcept {
-  // struct tun_filter { __u16 flags; __u16 count; __u8 addr[][ETH_ALEN]; } with the addresses
-  // following the header; the kernel takes at most 64K of them.
-  if (macs.size() > 0xFFFF) {
+  if (!tx_filter_problem(macs).empty()) {
     ec = sys_error(EINVAL);
     return;
   }
+  // The driver turns filtering off for a filter without addresses, whatever its flags: "any
+  // multicast address" is the broadcast address (itself multicast) plus TUN_FLT_ALLMULTI.
+  const MacAddress broadcast = MacAddress::broadcast();
+  if (macs.empty() && all_multicast) macs = std::span(&broadcast, 1);
+  // struct tun_filter { __u16 flags; __u16 count; __u8 addr[][ETH_ALEN]; } with the addresses
+  // following the header: unicast ones first, so that they are among the exactly matched eight.
   std::vector<std::uint8_t> buf;
   try {
     buf.resize(sizeof(tun_filter) + macs.size() * 6);
@@ -291,15 +337,24 @@ void TunDevice::set_tx_filter(std::span<const MacAddress> macs, bool all_multica
   header.flags = all_multicast ? TUN_FLT_ALLMULTI : 0;
   header.count = static_cast<__u16>(macs.size());
   std::memcpy(buf.data(), &header, sizeof header);
-  for (std::size_t i = 0; i < macs.size(); ++i) {
-    std::memcpy(buf.data() + sizeof header + i * 6, macs[i].bytes.data(), 6);
+  std::size_t at = sizeof header;
+  for (const bool multicast : {false, true}) {
+    for (const auto& mac : macs) {
+      if (mac.is_multicast() != multicast) continue;
+      std::memcpy(buf.data() + at, mac.bytes.data(), mac.bytes.size());
+      at += mac.bytes.size();
+    }
   }
   ec = ioctl_ptr(TUNSETTXFILTER, buf.data());
 }
 void TunDevice::set_tx_filter(std::span<const MacAddress> macs, bool all_multicast) {
   std::error_code ec;
   set_tx_filter(macs, all_multicast, ec);
-  if (ec) fail(ec, "TUNSETTXFILTER", ec.value() == EINVAL ? "TAP devices only" : "");
+  if (ec) {
+    const std::string_view problem = tx_filter_problem(macs);
+    fail(ec, "TUNSETTXFILTER",
+         problem.empty() ? hint_for(ec, EINVAL, "TAP devices only") : problem);
+  }
 }
 
 void TunDevice::clear_tx_filter(std::error_code& ec) noexcept {
@@ -310,7 +365,7 @@ void TunDevice::clear_tx_filter(std::error_code& ec) noexcept {
 void TunDevice::clear_tx_filter() {
   std::error_code ec;
   clear_tx_filter(ec);
-  if (ec) fail(ec, "TUNSETTXFILTER", ec.value() == EINVAL ? "TAP devices only" : "");
+  if (ec) fail(ec, "TUNSETTXFILTER", hint_for(ec, EINVAL, "TAP devices only"));
 }
 
 void TunDevice::attach_filter(std::span<const BpfInstruction> program,
@@ -330,8 +385,7 @@ void TunDevice::attach_filter(std::span<const BpfInstruction> program) {
   attach_filter(program, ec);
   if (ec) {
     fail(ec, "TUNATTACHFILTER",
-         ec.value() == EINVAL ? "TAP devices only, with a valid program of 1 to 4096 instructions"
-                              : "");
+         hint_for(ec, EINVAL, "TAP devices only, with a valid program of 1 to 4096 instructions"));
   }
 }
 
@@ -342,9 +396,8 @@ void TunDevice::detach_filter(std::error_code& ec) noexcept {
 void TunDevice::detach_filter() {
   std::error_code ec;
   detach_filter(ec);
-  if (ec)
-    fail(ec, "TUNDETACHFILTER",
-         ec.value() == EINVAL ? "TAP devices only, with a filter attached" : "");
+  // Not "with a filter attached": the kernel detaches nothing without complaint (measured).
+  if (ec) fail(ec, "TUNDETACHFILTER", hint_for(ec, EINVAL, "TAP devices only"));
 }
 
 std::size_t TunDevice::filter_size(std::error_code& ec) const noexcept {
@@ -369,7 +422,7 @@ void TunDevice::set_steering_ebpf(int program_fd, std::error_code& ec) noexcept 
 void TunDevice::set_steering_ebpf(int program_fd) {
   std::error_code ec;
   set_steering_ebpf(program_fd, ec);
-  if (ec) fail(ec, "TUNSETSTEERINGEBPF", "needs a loaded BPF_PROG_TYPE_SOCKET_FILTER program");
+  if (ec) fail(ec, "TUNSETSTEERINGEBPF", ebpf_hint(ec));
 }
 
 void TunDevice::set_filter_ebpf(int program_fd, std::error_code& ec) noexcept {
@@ -378,7 +431,7 @@ void TunDevice::set_filter_ebpf(int program_fd, std::error_code& ec) noexcept {
 void TunDevice::set_filter_ebpf(int program_fd) {
   std::error_code ec;
   set_filter_ebpf(program_fd, ec);
-  if (ec) fail(ec, "TUNSETFILTEREBPF", "needs a loaded BPF_PROG_TYPE_SOCKET_FILTER program");
+  if (ec) fail(ec, "TUNSETFILTEREBPF", ebpf_hint(ec));
 }
 
 void TunDevice::set_carrier(bool on, std::error_code& ec) noexcept {
@@ -388,7 +441,8 @@ void TunDevice::set_carrier(bool on, std::error_code& ec) noexcept {
 void TunDevice::set_carrier(bool on) {
   std::error_code ec;
   set_carrier(on, ec);
-  if (ec) fail(ec, "TUNSETCARRIER", cap_hint(ec));
+  // The driver's only EPERM here: carrier on while no queue is enabled (tun_net_change_carrier).
+  if (ec) fail(ec, "TUNSETCARRIER", hint_for(ec, EPERM, "no queue is enabled: enable one first"));
 }
 
 void TunDevice::set_link_type(std::uint16_t arphrd, std::error_code& ec) noexcept {
@@ -397,7 +451,7 @@ void TunDevice::set_link_type(std::uint16_t arphrd, std::error_code& ec) noexcep
 void TunDevice::set_link_type(std::uint16_t arphrd) {
   std::error_code ec;
   set_link_type(arphrd, ec);
-  if (ec) fail(ec, "TUNSETLINK", ec.value() == EBUSY ? "bring the link down first" : "");
+  if (ec) fail(ec, "TUNSETLINK", hint_for(ec, EBUSY, "bring the link down first"));
 }
 
 int TunDevice::open_netns(std::error_code& ec) const noexcept {
@@ -418,7 +472,10 @@ int TunDevice::open_netns(std::error_code& ec) const noexcept {
 int TunDevice::open_netns() const {
   std::error_code ec;
   const int fd = open_netns(ec);
-  if (ec) fail(ec, "TUNGETDEVNETNS", "needs CAP_NET_ADMIN in the device's namespace");
+  if (ec) {
+    fail(ec, "TUNGETDEVNETNS",
+         hint_for(ec, EPERM, "needs CAP_NET_ADMIN in the device's namespace"));
+  }
   return fd;
 }
 
@@ -445,7 +502,7 @@ void TunDevice::set_vnet_header_size(int bytes, std::error_code& ec) noexcept {
 void TunDevice::set_vnet_header_size(int bytes) {
   std::error_code ec;
   set_vnet_header_size(bytes, ec);
-  if (ec) fail(ec, "TUNSETVNETHDRSZ", ec.value() == EINVAL ? "at least 10 bytes" : "");
+  if (ec) fail(ec, "TUNSETVNETHDRSZ", hint_for(ec, EINVAL, "at least 10 bytes"));
 }
 
 bool TunDevice::vnet_little_endian(std::error_code& ec) const noexcept {
@@ -477,7 +534,7 @@ bool TunDevice::vnet_big_endian(std::error_code& ec) const noexcept {
 bool TunDevice::vnet_big_endian() const {
   std::error_code ec;
   const bool on = vnet_big_endian(ec);
-  if (ec) fail(ec, "TUNGETVNETBE", "kernel built without CONFIG_TUN_VNET_CROSS_LE?");
+  if (ec) fail(ec, "TUNGETVNETBE", hint_for(ec, EINVAL, kCrossLeHint));
   return on;
 }
 void TunDevice::set_vnet_big_endian(bool on, std::error_code& ec) noexcept {
@@ -491,7 +548,7 @@ void TunDevice::set_vnet_big_endian(bool on, std::error_code& ec) noexcept {
 void TunDevice::set_vnet_big_endian(bool on) {
   std::error_code ec;
   set_vnet_big_endian(on, ec);
-  if (ec) fail(ec, "TUNSETVNETBE", "kernel built without CONFIG_TUN_VNET_CROSS_LE?");
+  if (ec) fail(ec, "TUNSETVNETBE", hint_for(ec, EINVAL, kCrossLeHint));
 }
 
 Offloads TunDevice::set_offloads(Offloads wanted, std::error_code& ec) noexcept {

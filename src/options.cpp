@@ -96,6 +96,13 @@ std::string_view setiff_hint(int err, const Options& o) noexcept {
     case EACCES:
       return "needs CAP_NET_ADMIN, or to be the device's owner or in its group";
     case EBUSY:
+      // A taken TUNSETIFINDEX index is EBUSY too (register_netdevice()).
+      if (o.ifindex && *o.ifindex != 0) {
+        return o.exclusive ? "the device exists and Options::exclusive (IFF_TUN_EXCL) is set, "
+                             "or the index in Options::ifindex is taken"
+                           : "another process has it open without IFF_MULTI_QUEUE, or the index "
+                             "in Options::ifindex is taken";
+      }
       return o.exclusive ? "the device exists and Options::exclusive (IFF_TUN_EXCL) is set"
                          : "another process has it open without IFF_MULTI_QUEUE";
     case EINVAL:

@@ -90,7 +90,9 @@ class TunDevice {
     return i == 0 ? first_ : more_[i - 1];
   }
   /// Attaches one more queue (multi-queue devices only) and returns it.
-  /// @throws tunkit::Error (E2BIG past 256 queues, EINVAL without multi-queue).
+  /// @throws tunkit::Error naming the step that failed; before any syscall EINVAL when the
+  ///   device was opened without multi-queue and E2BIG at 256 queues; E2BIG from the kernel too
+  ///   when other descriptors hold the rest. The `ec` form returns null and leaves nothing open.
   Queue& add_queue();
   Queue* add_queue(std::error_code& ec) noexcept;
   /// Interrupts every queue (see `Queue::interrupt`). Thread- and async-signal-safe.
@@ -151,14 +153,21 @@ class TunDevice {
   /// TUNSETGROUP: the group whose members may attach without CAP_NET_ADMIN.
   void set_group(gid_t gid);
   void set_group(gid_t gid, std::error_code& ec) noexcept;
-  /// TUNGETSNDBUF: the per-queue send buffer limit in bytes (INT_MAX by default: unlimited).
+  /// TUNGETSNDBUF: the send buffer limit in bytes (INT_MAX by default: unlimited) of the queue
+  /// device-wide calls go through (the first enabled one): the kernel keeps one per queue.
   [[nodiscard]] int send_buffer() const;
   [[nodiscard]] int send_buffer(std::error_code& ec) const noexcept;
-  /// TUNSETSNDBUF (bytes > 0): limits how much written data may be queued in the kernel.
+  /// TUNSETSNDBUF (bytes > 0): limits how much written data may be queued in the kernel. The
+  /// kernel applies it to the queues enabled now; queues added later start unlimited, and
+  /// disabled ones keep theirs.
   void set_send_buffer(int bytes);
   void set_send_buffer(int bytes, std::error_code& ec) noexcept;
   /// TUNSETTXFILTER (TAP only): deliver to the queues only frames whose destination is one of
-  /// `macs` or, with `all_multicast`, any multicast address. `clear_tx_filter` removes it.
+  /// `macs` or, with `all_multicast`, any multicast address. `clear_tx_filter` removes it, as
+  /// does an empty `macs` without `all_multicast`. The kernel matches eight addresses exactly
+  /// and the other (multicast) ones through a 64-bit hash, which lets some other multicast
+  /// frames through; tunkit passes unicast addresses first, and more than eight of them is
+  /// EINVAL before any syscall.
   void set_tx_filter(std::span<const MacAddress> macs, bool all_multicast = false);
   void set_tx_filter(std::span<const MacAddress> macs, bool all_multicast,
                      std::error_code& ec) noexcept;
@@ -185,6 +194,7 @@ class TunDevice {
   void set_filter_ebpf(int program_fd);
   void set_filter_ebpf(int program_fd, std::error_code& ec) noexcept;
   /// TUNSETCARRIER: carrier on or off (off shows NO-CARRIER and stops transmission to it).
+  /// Turning it on needs an enabled queue (EPERM otherwise).
   void set_carrier(bool on);
   void set_carrier(bool on, std::error_code& ec) noexcept;
   /// TUNSETLINK: the link-layer type (an ARPHRD_* value). The link must be down (EBUSY).
@@ -232,8 +242,9 @@ class TunDevice {
 
  private:
   std::error_code open_impl(const Options& options, sys::Syscalls& sys, std::string* what) noexcept;
-  // The descriptor for device-wide ioctls: the first enabled queue (a disabled one answers
-  // EBADFD), or -1.
+  // add_queue; on failure `*what` (when given) is the complete message.
+  Queue* add_queue_impl(std::error_code& ec, std::string* what) noexcept;
+  // The descriptor for device-wide ioctls: the first enabled queue, else the first queue, or -1.
   [[nodiscard]] int control_fd() const noexcept;
   std::error_code ioctl_ptr(unsigned long request, void* arg) const noexcept;
   std::error_code ioctl_value(unsigned long request, unsigned long value) const noexcept;

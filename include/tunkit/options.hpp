@@ -21,7 +21,8 @@ enum class Flag : std::uint16_t {
   tap = 0x0002,          ///< IFF_TAP: layer-2 device
   napi = 0x0010,         ///< IFF_NAPI: receive through NAPI
   napi_frags = 0x0020,   ///< IFF_NAPI_FRAGS
-  no_carrier = 0x0040,   ///< IFF_NO_CARRIER: created with carrier off
+  no_carrier = 0x0040,   ///< IFF_NO_CARRIER: created with carrier off (offered by
+                         ///< TUNGETFEATURES, never reported by TUNGETIFF)
   no_pi = 0x1000,        ///< IFF_NO_PI: no packet-information header
   one_queue = 0x2000,    ///< IFF_ONE_QUEUE (obsolete, ignored by the kernel)
   vnet_hdr = 0x4000,     ///< IFF_VNET_HDR: virtio-net header before each packet
@@ -178,7 +179,8 @@ struct Options {
   bool no_carrier = false;
   /// IFF_NAPI: the kernel receives written packets through NAPI.
   bool napi = false;
-  /// IFF_NAPI_FRAGS (with `napi`, TAP only): written frames are built from page fragments.
+  /// IFF_NAPI_FRAGS (with `napi`, TAP only, else EINVAL before any syscall): written frames are
+  /// built from page fragments. Needs CAP_NET_ADMIN.
   bool napi_frags = false;
   /// TUNSETPERSIST: the device outlives this object (delete it with `set_persist(false)`).
   bool persist = false;
@@ -186,7 +188,8 @@ struct Options {
   std::optional<uid_t> owner{};
   /// TUNSETGROUP: the group allowed to attach without CAP_NET_ADMIN.
   std::optional<gid_t> group{};
-  /// TUNSETIFINDEX: the interface index to create the device with (0 or unset: the kernel picks).
+  /// TUNSETIFINDEX: the interface index to create the device with (0 or unset: the kernel picks;
+  /// TUNSETIFF gives EBUSY when it is taken; ignored when the device exists).
   std::optional<unsigned> ifindex{};
   /// Non-blocking I/O: `read` returns EAGAIN instead of waiting when no packet is queued.
   bool non_blocking = false;

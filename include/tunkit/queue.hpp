@@ -83,7 +83,9 @@ class Queue {
   /// descriptor stays open). Only for multi-queue devices (EINVAL otherwise).
   void disable();
   void disable(std::error_code& ec) noexcept;
-  /// TUNSETQUEUE IFF_ATTACH_QUEUE: re-attaches a disabled queue.
+  /// TUNSETQUEUE IFF_ATTACH_QUEUE: re-attaches a disabled queue. EBUSY while a classic BPF
+  /// filter is attached to the TAP device (`TunDevice::attach_filter`): the kernel then answers
+  /// success yet leaves the queue disabled, which tunkit checks for.
   void enable();
   void enable(std::error_code& ec) noexcept;
   /// False after `disable()` until `enable()`.

@@ -1,14 +1,18 @@
 #include "tunkit/testing/fake_kernel.hpp"
 
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cerrno>
+#include <climits>
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
@@ -17,6 +21,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <span>
 #include <stdexcept>
 #include <utility>
 
@@ -42,6 +47,8 @@ constexpr unsigned kLoopbackIndex = 1;
 constexpr std::size_t kPiSize = 4;  // sizeof(struct tun_pi)
 constexpr std::size_t kEthHeader = 14;
 constexpr int kSettableStatusFlags = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
+constexpr std::size_t kTxFilterExact = 8;          // FLT_EXACT_COUNT: addresses matched exactly
+constexpr std::size_t kMaxBpfInstructions = 4096;  // BPF_MAXINSNS
 
 using Call = FakeKernel::Call;
 using CallRecord = FakeKernel::CallRecord;
@@ -60,19 +67,35 @@ struct Packet {
   std::uint16_t protocol = 0;  // host order
 };
 
-enum class FdKind : std::uint8_t { tun, event, inet, netlink };
+// netns: what TUNGETDEVNETNS returns; ebpf: what add_ebpf_program() returns.
+enum class FdKind : std::uint8_t { tun, event, inet, netlink, netns, ebpf };
 
 struct Fd {
   FdKind kind = FdKind::tun;
   int status = O_RDWR;  // access mode and status flags (F_GETFL)
   bool cloexec = false;
   // TUN: the attached device's ifindex, 0 before TUNSETIFF and after the device was deleted
-  // (tfile->tun == NULL in the driver).
+  // (tfile->tun == NULL in the driver). A disabled queue keeps it (tfile->detached is set too).
   unsigned ifindex = 0;
-  std::deque<Packet> rx;  // this queue's ring
+  bool detached = false;        // disabled with TUNSETQUEUE IFF_DETACH_QUEUE
+  unsigned wanted_ifindex = 0;  // TUNSETIFINDEX (tfile->ifindex)
+  int sndbuf = INT_MAX;         // sk_sndbuf: per descriptor
+  bool socket_filter = false;   // a classic BPF program on this queue's socket (sk_filter)
+  std::deque<Packet> rx;        // this queue's ring
   // eventfd
   std::uint64_t counter = 0;
   bool semaphore = false;
+  // ebpf
+  bool socket_filter_program = false;  // BPF_PROG_TYPE_SOCKET_FILTER
+};
+
+// The driver's struct tap_filter, plus what was passed (for inspection).
+struct TxFilterState {
+  std::vector<MacAddress> addresses;
+  bool all_multicast = false;
+  std::size_t exact = 0;   // the first `exact` addresses match exactly
+  std::uint64_t hash = 0;  // multicast hash bits (mask[2])
+  bool active = false;     // filter->count != 0
 };
 
 struct Device {
@@ -84,12 +107,51 @@ struct Device {
   std::optional<uid_t> owner;
   std::optional<gid_t> group;
   bool up = false;
-  bool no_carrier = false;  // created with IFF_NO_CARRIER: no carrier even with a reader
+  bool carrier = false;
+  std::uint16_t link_type = ARPHRD_NONE;
   int vnet_hdr_size = kMinVnetHdrSize;
-  unsigned offloads = 0;    // TUNSETOFFLOAD's accepted TUN_F_* bits
-  std::vector<int> queues;  // attached descriptors, in attach order
+  unsigned offloads = 0;  // TUNSETOFFLOAD's accepted TUN_F_* bits
+  bool vnet_le = false;
+  bool vnet_be = false;
+  int sndbuf = INT_MAX;
+  TxFilterState tx_filter;
+  std::vector<BpfInstruction> filter_program;  // tun->fprog's instructions (when readable)
+  std::size_t filter_length = 0;               // tun->fprog.len
+  bool filter_attached = false;                // tun->filter_attached
+  int steering_ebpf = -1;
+  int filter_ebpf = -1;
+  std::vector<int> queues;    // enabled queues by queue index (tun->tfiles)
+  std::vector<int> disabled;  // disabled queues, in the order they were disabled
   std::size_t next_queue = 0;
 };
+
+// ether_crc() >> 26: the bit of the TX filter's 64-bit multicast hash for `mac` (CRC-32 over the
+// six bytes, least significant bit first, no final inversion; its top six bits bit-reversed).
+unsigned multicast_hash_bit(const std::array<std::uint8_t, 6>& mac) noexcept {
+  std::uint32_t crc = 0xFFFFFFFFU;
+  for (const std::uint8_t byte : mac) {
+    crc ^= byte;
+    for (int i = 0; i < 8; ++i)
+      crc = (crc >> 1U) ^ ((crc & 1U) != 0 ? 0xEDB88320U : 0U);
+  }
+  std::uint32_t reversed = 0;
+  for (unsigned i = 0; i < 32; ++i)
+    reversed |= ((crc >> i) & 1U) << (31U - i);
+  return reversed >> 26U;
+}
+
+// run_filter(): does a TAP device's TX filter let a frame to `frame`'s destination through?
+bool tx_filter_passes(const TxFilterState& f, std::span<const std::byte> frame) noexcept {
+  if (!f.active) return true;
+  if (frame.size() < 6) return false;
+  MacAddress dst;
+  for (std::size_t i = 0; i < 6; ++i)
+    dst.bytes[i] = std::to_integer<std::uint8_t>(frame[i]);
+  for (std::size_t i = 0; i < f.exact; ++i) {
+    if (f.addresses[i] == dst) return true;
+  }
+  return dst.is_multicast() && ((f.hash >> multicast_hash_bit(dst.bytes)) & 1U) != 0;
+}
 
 std::uint16_t ip_protocol(std::span<const std::byte> packet) noexcept {
   if (packet.empty()) return 0;
@@ -136,6 +198,18 @@ std::uintptr_t by_value(void* arg) noexcept {
   return reinterpret_cast<std::uintptr_t>(arg);  // NOLINT(performance-no-int-to-ptr)
 }
 
+template <typename T>
+T read_arg(const void* arg) noexcept {
+  T value{};
+  std::memcpy(&value, arg, sizeof value);
+  return value;
+}
+
+struct ScriptedFailure {
+  int err = 0;
+  std::size_t after = 0;  // calls to let through first
+};
+
 }  // namespace
 
 struct FakeKernel::State {
@@ -146,13 +220,14 @@ struct FakeKernel::State {
   unsigned next_ifindex = 2;
   std::map<std::string, std::vector<WrittenPacket>, std::less<>> written;
   std::vector<CallRecord> log;
-  std::map<Call, std::deque<int>> failures;
-  std::map<unsigned long, std::deque<int>> ioctl_failures;
+  std::map<Call, std::deque<ScriptedFailure>> failures;
+  std::map<unsigned long, std::deque<ScriptedFailure>> ioctl_failures;
   uid_t uid = 0;
   gid_t gid = 0;
   std::vector<gid_t> groups;
   bool cap_net_admin = true;
   unsigned features = kDefaultFeatures;
+  bool vnet_cross_le = false;
   std::chrono::milliseconds block_limit{5000};
   FakeRtnetlink rtnl;
 
@@ -185,6 +260,8 @@ struct FakeKernel::State {
         return -EOPNOTSUPP;
       case FdKind::tun:
       case FdKind::event:
+      case FdKind::netns:
+      case FdKind::ebpf:
         return -ENOTSOCK;
     }
     return -ENOTSOCK;
@@ -192,20 +269,29 @@ struct FakeKernel::State {
 
   // --- helpers (all called with `mu` held) ---
 
+  // The errno the first scripted failure of `queue` gives this call, or 0 (none scripted, or it
+  // still lets `after` calls through).
+  static int fire(std::deque<ScriptedFailure>& queue) {
+    if (queue.empty()) return 0;
+    ScriptedFailure& next = queue.front();
+    if (next.after > 0) {
+      --next.after;
+      return 0;
+    }
+    const int err = next.err;
+    queue.pop_front();
+    return err;
+  }
+
   int scripted(Call call) {
     auto it = failures.find(call);
-    if (it == failures.end() || it->second.empty()) return 0;
-    const int err = it->second.front();
-    it->second.pop_front();
-    return err;
+    return it == failures.end() ? 0 : fire(it->second);
   }
 
   int scripted_ioctl(unsigned long request) {
     auto it = ioctl_failures.find(request);
-    if (it != ioctl_failures.end() && !it->second.empty()) {
-      const int err = it->second.front();
-      it->second.pop_front();
-      return err;
+    if (it != ioctl_failures.end()) {
+      if (const int err = fire(it->second)) return err;
     }
     return scripted(Call::ioctl);
   }
@@ -252,16 +338,25 @@ struct FakeKernel::State {
     return ((d.owner && *d.owner != uid) || (d.group && !in_group(*d.group))) && !cap_net_admin;
   }
 
-  unsigned create_interface(std::string name, bool tun_driver, Mode mode, std::uint16_t flags) {
+  // Creates an interface with the index `wanted` (0: the next free one, as dev_index_reserve()).
+  unsigned create_interface(std::string name, bool tun_driver, Mode mode, std::uint16_t flags,
+                            unsigned wanted = 0) {
     Device d;
     d.name = std::move(name);
-    d.ifindex = next_ifindex++;
+    if (wanted != 0) {
+      d.ifindex = wanted;
+    } else {
+      while (interfaces.count(next_ifindex) != 0)
+        ++next_ifindex;
+      d.ifindex = next_ifindex++;
+    }
     d.tun_driver = tun_driver;
     d.mode = mode;
     d.flags = flags;
+    d.link_type = mode == Mode::tap ? ARPHRD_ETHER : ARPHRD_NONE;
     const unsigned index = d.ifindex;
     if (tun_driver) {
-      rtnl.add_link(index, d.name);  // down; carrier follows the attached queues (below)
+      rtnl.add_link(index, d.name);  // down, no carrier until a queue attaches (set_iff)
       rtnl.set_carrier(index, false);
     } else {
       FakeRtnetlink::LinkRecord link;
@@ -274,13 +369,32 @@ struct FakeKernel::State {
     return index;
   }
 
+  void set_carrier(Device& d, bool on) {
+    d.carrier = on;
+    rtnl.set_carrier(d.ifindex, on);
+  }
+
+  // Takes an enabled queue out of tun->tfiles as __tun_detach() does: the last one moves into
+  // its place, so queue indexes stay dense.
+  static void remove_enabled(Device& d, int fd) {
+    auto it = std::find(d.queues.begin(), d.queues.end(), fd);
+    if (it == d.queues.end()) return;
+    *it = d.queues.back();
+    d.queues.pop_back();
+    if (d.next_queue >= d.queues.size()) d.next_queue = 0;
+  }
+
+  // tun_detach_all(): every descriptor, enabled or disabled, loses the device.
   void remove_interface(unsigned index) {
     auto it = interfaces.find(index);
     if (it == interfaces.end()) return;
-    for (int q : it->second.queues) {
-      if (Fd* f = find_fd(q)) {
-        f->ifindex = 0;
-        f->rx.clear();
+    for (const auto* list : {&it->second.queues, &it->second.disabled}) {
+      for (int q : *list) {
+        if (Fd* f = find_fd(q)) {
+          f->ifindex = 0;
+          f->detached = false;
+          f->rx.clear();
+        }
       }
     }
     interfaces.erase(it);
@@ -291,15 +405,20 @@ struct FakeKernel::State {
   void detach(int fd, Fd& f) {
     Device* d = attached_device(f);
     if (d == nullptr) return;
-    std::erase(d->queues, fd);
+    if (f.detached) {
+      std::erase(d->disabled, fd);
+    } else {
+      remove_enabled(*d, fd);
+    }
     f.ifindex = 0;
+    f.detached = false;
     f.rx.clear();
-    if (!d->queues.empty()) return;
+    if (!d->queues.empty() || !d->disabled.empty()) return;
     // The last queue gone: carrier off, and the device too unless it persists.
     if ((d->flags & IFF_PERSIST) == 0) {
       remove_interface(d->ifindex);
     } else {
-      rtnl.set_carrier(d->ifindex, false);
+      set_carrier(*d, false);
     }
   }
 
@@ -308,6 +427,7 @@ struct FakeKernel::State {
     // __tun_chr_ioctl: ifr.ifr_name[IFNAMSIZ-1] = '\0', i.e. a 16-byte name loses its last byte.
     const std::string requested(ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ - 1));
     const auto flags = static_cast<std::uint16_t>(ifr.ifr_flags);
+    const bool no_carrier = (flags & kIffNoCarrier) != 0;
 
     if ((flags & IFF_NAPI_FRAGS) != 0) {
       if (!cap_net_admin) return -EPERM;
@@ -320,17 +440,27 @@ struct FakeKernel::State {
       const bool as_tun = (flags & IFF_TUN) != 0 && dev->tun_driver && dev->mode == Mode::tun;
       const bool as_tap = (flags & IFF_TAP) != 0 && dev->tun_driver && dev->mode == Mode::tap;
       if (!as_tun && !as_tap) return -EINVAL;
-      if (((flags & IFF_MULTI_QUEUE) != 0) != ((dev->flags & IFF_MULTI_QUEUE) != 0)) return -EINVAL;
+      const bool multi_queue = (dev->flags & IFF_MULTI_QUEUE) != 0;
+      if (((flags & IFF_MULTI_QUEUE) != 0) != multi_queue) return -EINVAL;
       if (not_capable(*dev)) return -EPERM;
       // tun_attach()
-      if ((dev->flags & IFF_MULTI_QUEUE) == 0 && dev->queues.size() == 1) return -EBUSY;
-      if (dev->queues.size() == kMaxQueues) return -E2BIG;
-      dev->queues.push_back(fd);
-      f.ifindex = dev->ifindex;
-      // A queue joining a multi-queue device that already has others does not change its flags.
-      if ((dev->flags & IFF_MULTI_QUEUE) == 0 || dev->queues.size() == 1) {
+      if (!multi_queue && dev->queues.size() == 1) return -EBUSY;
+      if (dev->queues.size() + dev->disabled.size() == kMaxQueues) return -E2BIG;
+      // With a classic filter on the device, tun_attach() attaches it to the new queue unless
+      // the flags say IFF_NOFILTER (the bit of IFF_NO_PI), and then returns 0 before attaching
+      // the queue (measured on 6.18): the descriptor stays unattached.
+      if (dev->filter_attached && (flags & IFF_NOFILTER) == 0) {
+        f.socket_filter = true;
+      } else {
+        dev->queues.push_back(fd);
+        f.ifindex = dev->ifindex;
+      }
+      // A queue joining a multi-queue device that already has others changes neither its flags
+      // nor its carrier (measured).
+      if (!multi_queue || dev->queues.size() + dev->disabled.size() <= 1) {
         dev->flags =
             static_cast<std::uint16_t>((dev->flags & ~kTunFeatures) | (flags & kTunFeatures));
+        set_carrier(*dev, !no_carrier);
       }
     } else {
       if (!cap_net_admin) return -EPERM;
@@ -361,18 +491,110 @@ struct FakeKernel::State {
           }
         }
       }
+      // register_netdevice(): the index asked with TUNSETIFINDEX must be free (measured).
+      if (f.wanted_ifindex != 0 && interfaces.count(f.wanted_ifindex) != 0) return -EBUSY;
       const auto type = static_cast<std::uint16_t>(mode == Mode::tap ? IFF_TAP : IFF_TUN);
       const unsigned index = create_interface(
-          name, true, mode, static_cast<std::uint16_t>(type | (flags & kTunFeatures)));
+          name, true, mode, static_cast<std::uint16_t>(type | (flags & kTunFeatures)),
+          f.wanted_ifindex);
       Device& created = interfaces.at(index);
-      created.no_carrier = (flags & kIffNoCarrier) != 0;
       created.queues.push_back(fd);
       f.ifindex = index;
+      set_carrier(created, !no_carrier);
       dev = &created;
     }
-    rtnl.set_carrier(dev->ifindex, !dev->no_carrier);  // a reader is attached
     std::memset(ifr.ifr_name, 0, IFNAMSIZ);
     std::memcpy(ifr.ifr_name, dev->name.data(), dev->name.size());
+    return 0;
+  }
+
+  // tun_set_queue(): runs before the driver looks for an attached device.
+  int set_queue(int fd, Fd& f, const ifreq& ifr) {
+    const auto flags = static_cast<std::uint16_t>(ifr.ifr_flags);
+    if ((flags & IFF_ATTACH_QUEUE) != 0) {
+      Device* dev = f.detached ? attached_device(f) : nullptr;
+      if (dev == nullptr) return -EINVAL;
+      if (dev->filter_attached) {
+        // tun_attach() attaches the classic filter and returns 0 without re-enabling the queue
+        // (measured on 6.18).
+        f.socket_filter = true;
+        return 0;
+      }
+      std::erase(dev->disabled, fd);
+      dev->queues.push_back(fd);
+      f.detached = false;
+      return 0;
+    }
+    if ((flags & IFF_DETACH_QUEUE) != 0) {
+      Device* dev = attached_device(f);
+      if (dev == nullptr || (dev->flags & IFF_MULTI_QUEUE) == 0 || f.detached) return -EINVAL;
+      remove_enabled(*dev, fd);
+      dev->disabled.push_back(fd);
+      f.detached = true;
+      f.rx.clear();  // tun_queue_purge()
+      return 0;
+    }
+    return -EINVAL;
+  }
+
+  // update_filter(): returns the number of exactly matched addresses, or 0 when filtering is off.
+  static int set_tx_filter(Device& d, const void* arg) {
+    const auto header = read_arg<tun_filter>(arg);
+    TxFilterState next;
+    next.all_multicast = (header.flags & TUN_FLT_ALLMULTI) != 0;
+    const auto* bytes = static_cast<const std::uint8_t*>(arg) + sizeof header;
+    for (std::size_t i = 0; i < header.count; ++i) {
+      MacAddress mac;
+      std::memcpy(mac.bytes.data(), bytes + i * mac.bytes.size(), mac.bytes.size());
+      next.addresses.push_back(mac);
+    }
+    next.exact = std::min(next.addresses.size(), kTxFilterExact);
+    next.active = !next.addresses.empty();
+    for (std::size_t i = kTxFilterExact; i < next.addresses.size() && next.active; ++i) {
+      // A unicast address past the exact ones leaves filtering off.
+      next.active = next.addresses[i].is_multicast();
+      next.hash |= std::uint64_t{1} << multicast_hash_bit(next.addresses[i].bytes);
+    }
+    if (next.all_multicast) next.hash = ~std::uint64_t{0};
+    const int result = next.active ? static_cast<int>(next.exact) : 0;
+    d.tx_filter = std::move(next);
+    return result;
+  }
+
+  // TUNATTACHFILTER: the driver stores the program first (so TUNGETFILTER reports it even when
+  // it is refused), then attaches it to each enabled queue, which is when it is checked.
+  int attach_filter(Device& d, const void* arg) {
+    const auto prog = read_arg<sock_fprog>(arg);
+    d.filter_length = prog.len;
+    d.filter_program.clear();
+    if (prog.filter != nullptr && prog.len <= kMaxBpfInstructions) {
+      for (std::size_t i = 0; i < prog.len; ++i) {
+        const sock_filter& in = prog.filter[i];
+        d.filter_program.push_back({in.code, in.jt, in.jf, in.k});
+      }
+    }
+    if (!d.queues.empty()) {
+      if (prog.len == 0 || prog.len > kMaxBpfInstructions) return -EINVAL;
+      if (prog.filter == nullptr) return -EFAULT;
+      if (BPF_CLASS(d.filter_program.back().code) != BPF_RET) return -EINVAL;  // bpf_check_classic
+    }
+    for (int q : d.queues)
+      fds.at(q).socket_filter = true;
+    d.filter_attached = true;
+    return 0;
+  }
+
+  // tun_set_ebpf(): -1 detaches; anything else must be a socket-filter program.
+  int set_ebpf(int& slot, const void* arg) {
+    const int prog = read_arg<int>(arg);
+    if (prog == -1) {
+      slot = -1;
+      return 0;
+    }
+    const Fd* p = find_fd(prog);
+    if (p == nullptr) return -EBADF;
+    if (p->kind != FdKind::ebpf || !p->socket_filter_program) return -EINVAL;
+    slot = prog;
     return 0;
   }
 
@@ -382,21 +604,47 @@ struct FakeKernel::State {
       std::memcpy(arg, &features, sizeof features);
       return 0;
     }
+    if (request == TUNSETQUEUE) {
+      if (arg == nullptr) return -EFAULT;
+      return set_queue(fd, f, *static_cast<const ifreq*>(arg));
+    }
     if (request == TUNSETIFF) {
       if (arg == nullptr) return -EFAULT;
       return set_iff(fd, f, *static_cast<ifreq*>(arg));
     }
+    if (request == TUNSETIFINDEX) {
+      if (attached_device(f) != nullptr) return -EPERM;
+      if (arg == nullptr) return -EFAULT;
+      const auto index = read_arg<unsigned>(arg);
+      if (index > static_cast<unsigned>(INT_MAX)) return -EINVAL;  // measured on 6.18
+      f.wanted_ifindex = index;
+      return 0;
+    }
     Device* dev = attached_device(f);
     if (dev == nullptr) return -EBADFD;
+    // The requests below that read or write through their argument fault on a null one (the
+    // others take it by value, or do not look at it).
+    const bool by_value_request = request == TUNSETPERSIST || request == TUNSETOWNER ||
+                                  request == TUNSETGROUP || request == TUNSETLINK ||
+                                  request == TUNDETACHFILTER || request == TUNGETDEVNETNS;
+    const bool known =
+        by_value_request || request == TUNGETIFF || request == TUNGETSNDBUF ||
+        request == TUNSETSNDBUF || request == TUNSETTXFILTER || request == TUNATTACHFILTER ||
+        request == TUNGETFILTER || request == TUNSETSTEERINGEBPF || request == TUNSETFILTEREBPF ||
+        request == TUNSETCARRIER || request == TUNGETVNETHDRSZ || request == TUNSETVNETHDRSZ ||
+        request == TUNGETVNETLE || request == TUNSETVNETLE || request == TUNGETVNETBE ||
+        request == TUNSETVNETBE;
+    if (known && !by_value_request && arg == nullptr) return -EFAULT;
+    const bool tap = dev->mode == Mode::tap;
     switch (request) {
       case TUNGETIFF: {
-        if (arg == nullptr) return -EFAULT;
         ifreq out{};
         std::memcpy(out.ifr_name, dev->name.data(), dev->name.size());
-        // tun_flags() | IFF_NOFILTER: no socket filter is attached, and IFF_NOFILTER == IFF_NO_PI,
-        // so the kernel reports 0x1000 whatever the packet-information setting (measured).
-        const unsigned shown = (dev->flags & (kTunFeatures | IFF_PERSIST | IFF_TUN | IFF_TAP)) |
-                               static_cast<unsigned>(IFF_NOFILTER);
+        // tun_flags(), then the descriptor's own bits. IFF_NOFILTER == IFF_NO_PI, so a queue
+        // without a classic filter reports 0x1000 whatever its packet-information setting.
+        unsigned shown = dev->flags & (kTunFeatures | IFF_PERSIST | IFF_TUN | IFF_TAP);
+        if (f.detached) shown |= IFF_DETACH_QUEUE;
+        if (!f.socket_filter) shown |= IFF_NOFILTER;
         out.ifr_flags = static_cast<short>(shown);
         std::memcpy(arg, &out, sizeof out);
         return 0;
@@ -451,18 +699,83 @@ struct FakeKernel::State {
         dev->offloads = granted;
         return 0;
       }
+      case TUNSETLINK:
+        if (dev->up) return -EBUSY;
+        dev->link_type = static_cast<std::uint16_t>(by_value(arg));  // dev->type is 16 bits
+        return 0;
+      case TUNGETSNDBUF:
+        std::memcpy(arg, &f.sndbuf, sizeof f.sndbuf);
+        return 0;
+      case TUNSETSNDBUF: {
+        const int bytes = read_arg<int>(arg);
+        if (bytes <= 0) return -EINVAL;
+        dev->sndbuf = bytes;
+        for (int q : dev->queues)  // tun_set_sndbuf(): the enabled queues only (measured)
+          fds.at(q).sndbuf = bytes;
+        return 0;
+      }
+      case TUNSETTXFILTER:
+        return tap ? set_tx_filter(*dev, arg) : -EINVAL;
+      case TUNATTACHFILTER:
+        return tap ? attach_filter(*dev, arg) : -EINVAL;
+      case TUNDETACHFILTER:
+        if (!tap) return -EINVAL;
+        for (int q : dev->queues)  // tun_detach_filter(tun, tun->numqueues)
+          fds.at(q).socket_filter = false;
+        dev->filter_attached = false;
+        return 0;
+      case TUNGETFILTER: {
+        if (!tap) return -EINVAL;
+        sock_fprog out{};
+        out.len = static_cast<unsigned short>(dev->filter_length);
+        std::memcpy(arg, &out, sizeof out);
+        return 0;
+      }
+      case TUNSETSTEERINGEBPF:
+        return set_ebpf(dev->steering_ebpf, arg);
+      case TUNSETFILTEREBPF:
+        return set_ebpf(dev->filter_ebpf, arg);
+      case TUNSETCARRIER: {
+        const bool on = read_arg<unsigned>(arg) != 0;
+        if (on && dev->queues.empty()) return -EPERM;  // tun_net_change_carrier()
+        set_carrier(*dev, on);
+        return 0;
+      }
+      case TUNGETDEVNETNS: {
+        if (!cap_net_admin) return -EPERM;
+        Fd ns;
+        ns.kind = FdKind::netns;
+        ns.status = O_RDONLY;
+        ns.cloexec = true;  // open_related_ns()
+        return allocate_fd(std::move(ns));
+      }
       case TUNGETVNETHDRSZ:
-        if (arg == nullptr) return -EFAULT;
         std::memcpy(arg, &dev->vnet_hdr_size, sizeof dev->vnet_hdr_size);
         return 0;
       case TUNSETVNETHDRSZ: {
-        if (arg == nullptr) return -EFAULT;
-        int size = 0;
-        std::memcpy(&size, arg, sizeof size);
+        const int size = read_arg<int>(arg);
         if (size < kMinVnetHdrSize) return -EINVAL;
         dev->vnet_hdr_size = size;
         return 0;
       }
+      case TUNGETVNETLE: {
+        const int le = dev->vnet_le ? 1 : 0;
+        std::memcpy(arg, &le, sizeof le);
+        return 0;
+      }
+      case TUNSETVNETLE:
+        dev->vnet_le = read_arg<int>(arg) != 0;
+        return 0;
+      case TUNGETVNETBE: {
+        if (!vnet_cross_le) return -EINVAL;
+        const int be = dev->vnet_be ? 1 : 0;
+        std::memcpy(arg, &be, sizeof be);
+        return 0;
+      }
+      case TUNSETVNETBE:
+        if (!vnet_cross_le) return -EINVAL;
+        dev->vnet_be = read_arg<int>(arg) != 0;
+        return 0;
       default:
         return -EINVAL;  // the driver's default case, SIOC* requests included
     }
@@ -505,6 +818,9 @@ struct FakeKernel::State {
         return rtnl.recvfrom(fd, out.data(), out.size(), 0, nullptr, nullptr);
       case FdKind::inet:
         return -EAGAIN;
+      case FdKind::netns:
+      case FdKind::ebpf:
+        return -EINVAL;  // nsfs and bpf-prog files have no read
     }
     return -EBADF;
   }
@@ -561,6 +877,9 @@ struct FakeKernel::State {
         return rtnl.sendto(fd, in.data(), in.size(), 0, nullptr, 0);
       case FdKind::inet:
         return -EDESTADDRREQ;
+      case FdKind::netns:
+      case FdKind::ebpf:
+        return -EINVAL;
     }
     return -EBADF;
   }
@@ -622,6 +941,10 @@ struct FakeKernel::State {
       case FdKind::inet:
         mask |= POLLOUT | POLLWRNORM;
         break;
+      case FdKind::netns:
+      case FdKind::ebpf:
+        mask |= POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM;  // DEFAULT_POLLMASK
+        break;
     }
     return static_cast<short>(mask & (p.events | POLLERR | POLLHUP));
   }
@@ -645,12 +968,36 @@ struct FakeKernel::State {
     r.up = d.up;
     r.owner = d.owner;
     r.group = d.group;
-    r.queues = d.queues.size();
     r.offloads = Offloads::from_bits(static_cast<std::uint16_t>(d.offloads));
-    r.vnet_header_size = d.vnet_hdr_size;
-    for (int q : d.queues) {
-      if (auto it = fds.find(q); it != fds.end()) r.queued_packets += it->second.rx.size();
+    r.queues = d.queues.size() + d.disabled.size();
+    r.disabled_queues = d.disabled.size();
+    for (const auto* list : {&d.queues, &d.disabled}) {
+      for (int q : *list) {
+        auto it = fds.find(q);
+        if (it == fds.end()) continue;
+        QueueState qs;
+        qs.fd = q;
+        qs.enabled = !it->second.detached;
+        qs.send_buffer = it->second.sndbuf;
+        qs.socket_filter = it->second.socket_filter;
+        qs.queued_packets = it->second.rx.size();
+        r.queued_packets += qs.queued_packets;
+        r.queue_states.push_back(qs);
+      }
     }
+    r.carrier = d.carrier;
+    r.link_type = d.link_type;
+    r.send_buffer = d.sndbuf;
+    r.vnet_header_size = d.vnet_hdr_size;
+    r.vnet_little_endian = d.vnet_le;
+    r.vnet_big_endian = d.vnet_be;
+    r.tx_filter.addresses = d.tx_filter.addresses;
+    r.tx_filter.all_multicast = d.tx_filter.all_multicast;
+    r.tx_filter.active = d.tx_filter.active;
+    r.filter_program = d.filter_program;
+    r.filter_attached = d.filter_attached;
+    r.steering_ebpf = d.steering_ebpf;
+    r.filter_ebpf = d.filter_ebpf;
     return r;
   }
 };
@@ -723,6 +1070,8 @@ int FakeKernel::close(int fd) noexcept {
         break;
       case FdKind::event:
       case FdKind::inet:
+      case FdKind::netns:
+      case FdKind::ebpf:
         break;
     }
     s.fds.erase(fd);
@@ -734,12 +1083,42 @@ int FakeKernel::ioctl(int fd, unsigned long request, void* arg) noexcept {
   State& s = *state_;
   std::lock_guard lock(s.mu);
   CallRecord rec = make_record(Call::ioctl, fd, request);
-  if (request == TUNSETPERSIST || request == TUNSETOWNER || request == TUNSETGROUP) {
+  if (request == TUNSETPERSIST || request == TUNSETOWNER || request == TUNSETGROUP ||
+      request == TUNSETLINK) {
     rec.arg = static_cast<std::int64_t>(by_value(arg));
-  } else if ((request == TUNSETIFF || request == SIOCGIFINDEX) && arg != nullptr) {
-    const auto* ifr = static_cast<const ifreq*>(arg);
-    rec.text.assign(ifr->ifr_name, strnlen(ifr->ifr_name, IFNAMSIZ));
-    if (request == TUNSETIFF) rec.arg = static_cast<std::uint16_t>(ifr->ifr_flags);
+  } else if (arg != nullptr) {
+    switch (request) {
+      case TUNSETIFF:
+      case SIOCGIFINDEX: {
+        const auto* ifr = static_cast<const ifreq*>(arg);
+        rec.text.assign(ifr->ifr_name, strnlen(ifr->ifr_name, IFNAMSIZ));
+        if (request == TUNSETIFF) rec.arg = static_cast<std::uint16_t>(ifr->ifr_flags);
+        break;
+      }
+      case TUNSETQUEUE:
+        rec.arg = static_cast<std::uint16_t>(static_cast<const ifreq*>(arg)->ifr_flags);
+        break;
+      case TUNSETIFINDEX:
+        rec.arg = read_arg<unsigned>(arg);
+        break;
+      case TUNSETSNDBUF:
+      case TUNSETVNETHDRSZ:
+      case TUNSETVNETLE:
+      case TUNSETVNETBE:
+      case TUNSETCARRIER:
+      case TUNSETSTEERINGEBPF:
+      case TUNSETFILTEREBPF:
+        rec.arg = read_arg<int>(arg);
+        break;
+      case TUNSETTXFILTER:
+        rec.arg = read_arg<tun_filter>(arg).count;
+        break;
+      case TUNATTACHFILTER:
+        rec.arg = read_arg<sock_fprog>(arg).len;
+        break;
+      default:
+        break;
+    }
   }
   return s.run<int>(std::move(rec), s.scripted_ioctl(request), [&](CallRecord&) {
     Fd* f = s.find_fd(fd);
@@ -751,6 +1130,8 @@ int FakeKernel::ioctl(int fd, unsigned long request, void* arg) noexcept {
       case FdKind::netlink:
         return s.socket_ioctl(request, arg);
       case FdKind::event:
+      case FdKind::netns:
+      case FdKind::ebpf:
         return -ENOTTY;
     }
     return -ENOTTY;
@@ -963,18 +1344,18 @@ ssize_t FakeKernel::recvfrom(int fd, void* buf, std::size_t len, int flags, sock
 
 // --- Scripting -------------------------------------------------------------------------------
 
-void FakeKernel::fail_next(Call call, int err) {
+void FakeKernel::fail_next(Call call, int err, std::size_t after) {
   if (err <= 0) throw std::invalid_argument("FakeKernel::fail_next: err must be a positive errno");
   std::lock_guard lock(state_->mu);
-  state_->failures[call].push_back(err);
+  state_->failures[call].push_back({err, after});
 }
 
-void FakeKernel::fail_next_ioctl(unsigned long request, int err) {
+void FakeKernel::fail_next_ioctl(unsigned long request, int err, std::size_t after) {
   if (err <= 0) {
     throw std::invalid_argument("FakeKernel::fail_next_ioctl: err must be a positive errno");
   }
   std::lock_guard lock(state_->mu);
-  state_->ioctl_failures[request].push_back(err);
+  state_->ioctl_failures[request].push_back({err, after});
 }
 
 void FakeKernel::clear_failures() {
@@ -997,6 +1378,11 @@ void FakeKernel::set_credentials(uid_t uid, gid_t gid, bool cap_net_admin,
 void FakeKernel::set_features(unsigned features) {
   std::lock_guard lock(state_->mu);
   state_->features = features;
+}
+
+void FakeKernel::set_vnet_cross_le(bool supported) {
+  std::lock_guard lock(state_->mu);
+  state_->vnet_cross_le = supported;
 }
 
 void FakeKernel::set_block_limit(std::chrono::milliseconds limit) {
@@ -1030,6 +1416,15 @@ unsigned FakeKernel::add_interface(std::string_view name) {
     throw std::invalid_argument("FakeKernel::add_interface: invalid or taken name");
   }
   return s.create_interface(std::string(name), false, Mode::tun, 0);
+}
+
+int FakeKernel::add_ebpf_program(bool socket_filter) {
+  std::lock_guard lock(state_->mu);
+  Fd f;
+  f.kind = FdKind::ebpf;
+  f.cloexec = true;  // bpf(2) descriptors are O_CLOEXEC
+  f.socket_filter_program = socket_filter;
+  return state_->allocate_fd(std::move(f));
 }
 
 bool FakeKernel::delete_device(std::string_view name) {
@@ -1072,7 +1467,8 @@ int FakeKernel::inject(std::string_view name, std::span<const std::byte> packet,
   std::lock_guard lock(s.mu);
   Device* d = s.find_tun(name);
   if (d == nullptr) throw std::invalid_argument("FakeKernel::inject: no such TUN/TAP device");
-  if (d->queues.empty()) return -1;  // tun_net_xmit() drops: no queue attached
+  if (d->queues.empty()) return -1;  // tun_net_xmit() drops: no queue enabled
+  if (d->mode == Mode::tap && !tx_filter_passes(d->tx_filter, packet)) return -1;
   const int fd = d->queues[d->next_queue % d->queues.size()];
   d->next_queue = (d->next_queue + 1) % d->queues.size();
   Fd& f = s.fds.at(fd);

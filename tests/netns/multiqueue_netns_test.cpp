@@ -13,6 +13,7 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -470,7 +471,8 @@ TEST_CASE("the TAP TX filter drops frames for other MACs", "[netns][filter]") {
   }
 }
 
-TEST_CASE("carrier off shows NO-CARRIER; create without carrier", "[netns][carrier]") {
+TEST_CASE("carrier off shows NO-CARRIER, and a device can start without carrier",
+          "[netns][carrier]") {
   NetnsSandbox sandbox;
   tunkit::TunDevice dev({.name = "tcar0"});
   configure(dev, "10.94.0.1/24");
@@ -484,7 +486,8 @@ TEST_CASE("carrier off shows NO-CARRIER; create without carrier", "[netns][carri
   CHECK(sh_out("ip link show tcar0").find("NO-CARRIER") == std::string::npos);
 
   tunkit::TunDevice off({.name = "tcar1", .no_carrier = true});
-  CHECK(off.flags().has(tunkit::Flag::no_carrier));
+  // IFF_NO_CARRIER only acts at creation: TUNGETIFF does not report it (measured on 6.18).
+  CHECK_FALSE(off.flags().has(tunkit::Flag::no_carrier));
   tunkit::Link(off.ifindex()).set_up();
   CHECK(sh_out("ip link show tcar1").find("NO-CARRIER") != std::string::npos);
 }
@@ -600,4 +603,48 @@ TEST_CASE("steering and filter eBPF programs", "[netns][ebpf]") {
   CHECK(passed[0] + passed[1] + passed[2] + passed[3] == 16);
   ::close(steer_to_2);
   ::close(drop_all);
+}
+
+TEST_CASE("the kernel's answers that the fake kernel reproduces for queues",
+          "[netns][multiqueue]") {
+  NetnsSandbox sandbox;
+  SECTION("a classic filter keeps queues with packet information out: tunkit says so") {
+    tunkit::TunDevice tap(
+        {.name = "tq0", .mode = tunkit::Mode::tap, .packet_info = true, .queues = 2});
+    tap.queue(1).disable();
+    const std::array<tunkit::BpfInstruction, 1> accept{{{0x06, 0, 0, 0xFFFFFFFF}}};
+    tap.attach_filter(accept);
+    std::error_code ec;
+    tap.queue(1).enable(ec);
+    CHECK(ec == std::error_code(EBUSY, std::system_category()));
+    CHECK_FALSE(tap.queue(1).enabled());
+    CHECK(tap.add_queue(ec) == nullptr);
+    CHECK(ec == std::error_code(EBADFD, std::system_category()));
+    tap.detach_filter();
+    tap.queue(1).enable();
+    CHECK(tap.queue(1).enabled());
+    CHECK(tap.add_queue().is_open());
+  }
+  SECTION("carrier cannot go on without an enabled queue; send buffers are per queue") {
+    tunkit::TunDevice dev({.name = "tq1", .queues = 2});
+    dev.queue(0).disable();
+    dev.set_send_buffer(65536);
+    dev.queue(1).disable();
+    CHECK(dev.send_buffer() == INT_MAX);  // queue 0's, disabled when it was set
+    std::error_code ec;
+    dev.set_carrier(true, ec);
+    CHECK(ec == std::error_code(EPERM, std::system_category()));
+    dev.set_carrier(false);
+    dev.queue(1).enable();
+    CHECK(dev.send_buffer() == 65536);
+    CHECK(dev.add_queue().is_open());
+  }
+  SECTION("an interface index that is taken") {
+    tunkit::TunDevice a({.name = "tq2", .ifindex = 4343});
+    std::error_code ec;
+    tunkit::TunDevice b;
+    b.open({.name = "tq3", .ifindex = 4343}, ec);
+    CHECK(ec == std::error_code(EBUSY, std::system_category()));
+    CHECK_FALSE(link_exists("tq3"));
+  }
 }

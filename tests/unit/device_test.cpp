@@ -811,7 +811,7 @@ TEST_CASE("waiting: ready, timeout, interrupted", "[device][wait]") {
   }
 }
 
-TEST_CASE("moving transfers ownership; nothing is closed twice", "[device][move]") {
+TEST_CASE("moving transfers ownership and nothing is closed twice", "[device][move]") {
   FakeKernel k;
 
   SECTION("move construction") {

@@ -6,12 +6,14 @@
 #include <linux/if_tun.h>
 #include <linux/netlink.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -222,7 +224,7 @@ TEST_CASE("TUNSETIFF on an existing device: EEXIST, EBUSY, EINVAL", "[fake][tuns
   (void)mq;
 }
 
-TEST_CASE("a multi-queue device takes 256 queues; the 257th gets E2BIG", "[fake][tunsetiff]") {
+TEST_CASE("a multi-queue device takes 256 queues, the 257th gets E2BIG", "[fake][tunsetiff]") {
   FakeKernel k;
   for (int i = 0; i < 256; ++i) {
     REQUIRE(set_iff(k, open_tun(k), "big0", IFF_TUN | IFF_MULTI_QUEUE) == 0);
@@ -301,7 +303,7 @@ TEST_CASE("TUNGETIFF reports name and flags as the kernel does", "[fake][tungeti
   CHECK(get_flags(k, fd) == reported);
 }
 
-TEST_CASE("TUNGETFEATURES answers before TUNSETIFF; settable", "[fake]") {
+TEST_CASE("TUNGETFEATURES answers before TUNSETIFF and is settable", "[fake]") {
   FakeKernel k;
   const int fd = open_tun(k);
   unsigned features = 0;
@@ -331,7 +333,7 @@ TEST_CASE("TUNSETOWNER, TUNSETGROUP and other ioctls", "[fake]") {
   size = 12;
   CHECK(k.ioctl(fd, TUNSETVNETHDRSZ, &size) == 0);
 
-  CHECK(k.ioctl(fd, TUNSETSNDBUF, &size) == -EINVAL);  // not simulated: the driver's default
+  CHECK(k.ioctl(fd, TUNSETSNDBUF, &size) == 0);
   ifreq ifr{};
   CHECK(k.ioctl(fd, SIOCGIFINDEX, &ifr) == -EINVAL);  // measured on a tun fd
   const int unattached = open_tun(k);
@@ -1017,4 +1019,533 @@ TEST_CASE("the fake rtnetlink follows the devices, and netlink changes reach the
     CHECK(k.close(nl) == 0);
     CHECK(rtnl.open_sockets() == 0);
   }
+}
+
+// --- Multi-queue and the rest of the TUN ioctl surface (measured on Linux 6.18) ---------------
+
+namespace {
+
+constexpr unsigned kMq = IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE;
+constexpr unsigned kIffNoCarrier = 0x0040;
+
+int set_queue(FakeKernel& k, int fd, unsigned flags) {
+  ifreq ifr{};
+  ifr.ifr_flags = static_cast<short>(flags);
+  return k.ioctl(fd, TUNSETQUEUE, &ifr);
+}
+
+int ioctl_int(FakeKernel& k, int fd, unsigned long request, int value) {
+  return k.ioctl(fd, request, &value);
+}
+
+// A getter's value, or -errno.
+int get_int(FakeKernel& k, int fd, unsigned long request) {
+  int value = -12345;
+  const int r = k.ioctl(fd, request, &value);
+  return r < 0 ? r : value;
+}
+
+std::vector<int> enabled_fds(const FakeKernel& k, const std::string& name) {
+  std::vector<int> out;
+  const auto d = k.device(name);
+  REQUIRE(d);
+  for (const auto& q : d->queue_states) {
+    if (q.enabled) out.push_back(q.fd);
+  }
+  return out;
+}
+
+int set_tx_filter(FakeKernel& k, int fd, const std::vector<tunkit::MacAddress>& macs,
+                  bool all_multicast = false) {
+  tun_filter header{};
+  header.flags = all_multicast ? TUN_FLT_ALLMULTI : 0;
+  header.count = static_cast<std::uint16_t>(macs.size());
+  std::array<std::uint8_t, sizeof header> head{};
+  std::memcpy(head.data(), &header, sizeof header);
+  std::vector<std::uint8_t> buf(head.begin(), head.end());
+  for (const auto& m : macs)
+    buf.insert(buf.end(), m.bytes.begin(), m.bytes.end());
+  return k.ioctl(fd, TUNSETTXFILTER, buf.data());
+}
+
+std::vector<std::byte> frame_to(const tunkit::MacAddress& dst) {
+  auto f = frame(60, 0x0800);
+  for (std::size_t i = 0; i < 6; ++i)
+    f[i] = static_cast<std::byte>(dst.bytes[i]);
+  return f;
+}
+
+tunkit::MacAddress mac(std::uint8_t first, std::uint8_t last) {
+  return {{first, 0x00, 0x5e, 0x00, 0x00, last}};
+}
+
+int attach_bpf(FakeKernel& k, int fd, std::vector<sock_filter> program) {
+  sock_fprog prog{};
+  prog.len = static_cast<unsigned short>(program.size());
+  prog.filter = program.empty() ? nullptr : program.data();
+  return k.ioctl(fd, TUNATTACHFILTER, &prog);
+}
+
+std::size_t get_filter_len(FakeKernel& k, int fd, int* result = nullptr) {
+  sock_fprog prog{};
+  const int r = k.ioctl(fd, TUNGETFILTER, &prog);
+  if (result != nullptr) *result = r;
+  return prog.len;
+}
+
+const std::vector<sock_filter> kAcceptAll = {{0x06, 0, 0, 0xFFFFFFFF}};  // ret #-1
+
+}  // namespace
+
+TEST_CASE("TUNSETQUEUE answers as the kernel does", "[fake][queue]") {
+  FakeKernel k;
+  SECTION("EINVAL before TUNSETIFF, for neither flag, and without multi-queue") {
+    const int fd = open_tun(k);
+    CHECK(set_queue(k, fd, IFF_ATTACH_QUEUE) == -EINVAL);
+    CHECK(set_queue(k, fd, IFF_DETACH_QUEUE) == -EINVAL);
+    CHECK(set_queue(k, fd, 0) == -EINVAL);
+    CHECK(k.ioctl(fd, TUNSETQUEUE, nullptr) == -EFAULT);
+    const int single = attach(k, "t0", IFF_TUN | IFF_NO_PI);
+    CHECK(set_queue(k, single, IFF_DETACH_QUEUE) == -EINVAL);
+    CHECK(set_queue(k, single, IFF_ATTACH_QUEUE) == -EINVAL);
+  }
+  SECTION("detach once, attach once") {
+    const int a = attach(k, "mq0", kMq);
+    const int b = attach(k, "mq0", kMq);
+    CHECK(set_queue(k, a, IFF_ATTACH_QUEUE) == -EINVAL);  // already enabled
+    CHECK(set_queue(k, a, 0) == -EINVAL);
+    CHECK(set_queue(k, a, IFF_DETACH_QUEUE) == 0);
+    CHECK(set_queue(k, a, IFF_DETACH_QUEUE) == -EINVAL);  // twice (KERNEL.md)
+    const auto d = k.device("mq0");
+    CHECK(d->queues == 2);
+    CHECK(d->disabled_queues == 1);
+    REQUIRE(d->queue_states.size() == 2);
+    CHECK(d->queue_states[0].fd == b);
+    CHECK(d->queue_states[0].enabled);
+    CHECK(d->queue_states[1].fd == a);
+    CHECK_FALSE(d->queue_states[1].enabled);
+    // TUNGETIFF marks the disabled queue with IFF_DETACH_QUEUE.
+    CHECK(get_flags(k, a) == (kMq | kNoFilter | IFF_DETACH_QUEUE));
+    CHECK(get_flags(k, b) == (kMq | kNoFilter));
+    CHECK(set_queue(k, a, IFF_ATTACH_QUEUE) == 0);
+    CHECK(k.device("mq0")->disabled_queues == 0);
+    CHECK(enabled_fds(k, "mq0") == std::vector<int>{b, a});  // re-enabled at the end
+    CHECK(get_flags(k, a) == (kMq | kNoFilter));
+  }
+  SECTION("a disabled queue gets no packets, loses its queued ones, and still works otherwise") {
+    const int a = attach(k, "mq0", kMq);
+    const int b = attach(k, "mq0", kMq);
+    REQUIRE(k.set_up("mq0", true));
+    CHECK(k.inject("mq0", ipv4(20)) == a);
+    CHECK(set_queue(k, a, IFF_DETACH_QUEUE) == 0);
+    CHECK(k.device("mq0")->queued_packets == 0);  // tun_queue_purge()
+    for (int i = 0; i < 4; ++i)
+      CHECK(k.inject("mq0", ipv4(20)) == b);
+    std::vector<std::byte> buf(100);
+    CHECK(read_into(k, a, buf) == -EAGAIN);    // measured: not EBADFD
+    CHECK(write_bytes(k, a, ipv4(20)) == 20);  // measured: writes go through
+    CHECK(poll_one(k, a, POLLIN | POLLOUT) == POLLOUT);
+    CHECK(get_int(k, a, TUNGETSNDBUF) == INT_MAX);  // ioctls work on it
+    CHECK(k.ioctl(a, TUNSETPERSIST, by_value(0)) == 0);
+    CHECK(set_iff(k, a, "mq0", kMq) == -EEXIST);  // still attached to the device
+    CHECK(set_queue(k, b, IFF_DETACH_QUEUE) == 0);
+    CHECK(k.inject("mq0", ipv4(20)) == -1);  // every queue disabled: dropped
+  }
+  SECTION("the kernel's queue order: the last queue moves into the gap") {
+    const int a = attach(k, "mq0", kMq);
+    const int b = attach(k, "mq0", kMq);
+    const int c = attach(k, "mq0", kMq);
+    CHECK(set_queue(k, a, IFF_DETACH_QUEUE) == 0);
+    CHECK(enabled_fds(k, "mq0") == std::vector<int>{c, b});
+    CHECK(k.inject("mq0", ipv4(20)) == c);
+    CHECK(k.inject("mq0", ipv4(20)) == b);
+    CHECK(k.close(c) == 0);
+    CHECK(enabled_fds(k, "mq0") == std::vector<int>{b});
+  }
+  SECTION("disabled queues count towards 256") {
+    std::vector<int> fds;
+    for (std::size_t i = 0; i < 256; ++i)
+      fds.push_back(attach(k, "mq0", kMq));
+    CHECK(set_queue(k, fds[0], IFF_DETACH_QUEUE) == 0);
+    CHECK(set_iff(k, open_tun(k), "mq0", kMq) == -E2BIG);
+    CHECK(set_queue(k, fds[0], IFF_ATTACH_QUEUE) == 0);  // re-enabling is not a new queue
+  }
+  SECTION("a disabled queue keeps the device; the last close removes it") {
+    const int a = attach(k, "mq0", kMq);
+    const int b = attach(k, "mq0", kMq);
+    CHECK(set_queue(k, a, IFF_DETACH_QUEUE) == 0);
+    CHECK(k.close(b) == 0);
+    REQUIRE(k.exists("mq0"));
+    CHECK(k.device("mq0")->queues == 1);
+    CHECK(k.close(a) == 0);
+    CHECK_FALSE(k.exists("mq0"));
+  }
+  SECTION("after ip link del: EINVAL both ways, and the descriptor may attach anew") {
+    const int a = attach(k, "mq0", kMq);
+    const int b = attach(k, "mq0", kMq);
+    CHECK(set_queue(k, a, IFF_DETACH_QUEUE) == 0);
+    REQUIRE(k.delete_device("mq0"));
+    CHECK(set_queue(k, a, IFF_ATTACH_QUEUE) == -EINVAL);
+    CHECK(set_queue(k, b, IFF_DETACH_QUEUE) == -EINVAL);
+    CHECK(get_int(k, a, TUNGETSNDBUF) == -EBADFD);
+    CHECK(set_iff(k, a, "mq1", kMq) == 0);
+  }
+}
+
+TEST_CASE("TUNSETIFINDEX picks the index of the device the descriptor creates", "[fake][ifindex]") {
+  FakeKernel k;
+  const int fd = open_tun(k);
+  unsigned index = 4242;
+  CHECK(k.ioctl(fd, TUNSETIFINDEX, &index) == 0);
+  CHECK(k.ioctl(fd, TUNSETIFINDEX, &index) == 0);  // may be repeated
+  REQUIRE(set_iff(k, fd, "t0", IFF_TUN) == 0);
+  CHECK(k.device("t0")->ifindex == 4242);
+  CHECK(k.ioctl(fd, TUNSETIFINDEX, &index) == -EPERM);  // once attached
+
+  const int taken = open_tun(k);
+  CHECK(k.ioctl(taken, TUNSETIFINDEX, &index) == 0);
+  CHECK(set_iff(k, taken, "t1", IFF_TUN) == -EBUSY);  // 4242 is t0's
+  index = 1;                                          // lo's
+  CHECK(k.ioctl(taken, TUNSETIFINDEX, &index) == 0);
+  CHECK(set_iff(k, taken, "t1", IFF_TUN) == -EBUSY);
+  CHECK_FALSE(k.exists("t1"));
+  index = 0x80000001U;
+  CHECK(k.ioctl(taken, TUNSETIFINDEX, &index) == -EINVAL);
+  CHECK(k.ioctl(taken, TUNSETIFINDEX, nullptr) == -EFAULT);
+  index = 0;  // back to "the kernel picks"
+  CHECK(k.ioctl(taken, TUNSETIFINDEX, &index) == 0);
+  REQUIRE(set_iff(k, taken, "t1", IFF_TUN) == 0);
+  CHECK(k.device("t1")->ifindex == 2);
+
+  // Ignored when attaching to an existing device.
+  const int mq = attach(k, "mq0", kMq);
+  const int late = open_tun(k);
+  index = 777;
+  CHECK(k.ioctl(late, TUNSETIFINDEX, &index) == 0);
+  CHECK(set_iff(k, late, "mq0", kMq) == 0);
+  CHECK(k.device("mq0")->ifindex == 3);
+  (void)mq;
+}
+
+TEST_CASE("TUNGETSNDBUF and TUNSETSNDBUF: per queue, set on the enabled ones", "[fake][sndbuf]") {
+  FakeKernel k;
+  const int a = attach(k, "mq0", kMq);
+  const int b = attach(k, "mq0", kMq);
+  CHECK(get_int(k, a, TUNGETSNDBUF) == INT_MAX);
+  CHECK(k.device("mq0")->send_buffer == INT_MAX);
+  CHECK(ioctl_int(k, a, TUNSETSNDBUF, 0) == -EINVAL);
+  CHECK(ioctl_int(k, a, TUNSETSNDBUF, -1) == -EINVAL);
+  CHECK(k.ioctl(a, TUNSETSNDBUF, nullptr) == -EFAULT);
+  CHECK(set_queue(k, a, IFF_DETACH_QUEUE) == 0);
+  CHECK(ioctl_int(k, a, TUNSETSNDBUF, 65536) == 0);  // through the disabled queue: fine
+  CHECK(get_int(k, a, TUNGETSNDBUF) == INT_MAX);     // but not applied to it (measured)
+  CHECK(get_int(k, b, TUNGETSNDBUF) == 65536);
+  CHECK(k.device("mq0")->send_buffer == 65536);
+  const int c = attach(k, "mq0", kMq);
+  CHECK(get_int(k, c, TUNGETSNDBUF) == INT_MAX);  // a new queue starts at INT_MAX (measured)
+  const auto states = k.device("mq0")->queue_states;
+  REQUIRE(states.size() == 3);
+  CHECK(states[0].send_buffer == 65536);
+  CHECK(states[2].fd == a);
+  CHECK(states[2].send_buffer == INT_MAX);
+}
+
+TEST_CASE("TUNSETTXFILTER: TAP only, recorded and applied as the driver does", "[fake][txfilter]") {
+  FakeKernel k;
+  const int tun = attach(k, "t0", IFF_TUN | IFF_NO_PI);
+  CHECK(set_tx_filter(k, tun, {mac(0x02, 1)}) == -EINVAL);
+  const int tap = attach(k, "e0", IFF_TAP | IFF_NO_PI);
+  CHECK(k.ioctl(tap, TUNSETTXFILTER, nullptr) == -EFAULT);
+  std::vector<tunkit::MacAddress> unicast;
+  for (std::uint8_t i = 1; i <= 9; ++i)
+    unicast.push_back(mac(0x02, i));
+
+  SECTION("exact addresses: the count is returned; other unicast is dropped") {
+    CHECK(set_tx_filter(k, tap, {unicast[0], unicast[1], unicast[2]}) == 3);
+    const auto f = k.device("e0")->tx_filter;
+    CHECK(f.addresses == std::vector<tunkit::MacAddress>{unicast[0], unicast[1], unicast[2]});
+    CHECK_FALSE(f.all_multicast);
+    CHECK(f.active);
+    CHECK(k.inject("e0", frame_to(unicast[1])) == tap);
+    CHECK(k.inject("e0", frame_to(unicast[5])) == -1);
+    CHECK(k.inject("e0", frame_to(tunkit::MacAddress::broadcast())) == -1);
+    CHECK(k.inject("e0", frame(5, 0)) == -1);  // no whole destination address
+  }
+  SECTION("a unicast address past the eighth turns filtering off (returns 0)") {
+    CHECK(set_tx_filter(k, tap, unicast) == 0);
+    CHECK(k.device("e0")->tx_filter.addresses.size() == 9);
+    CHECK_FALSE(k.device("e0")->tx_filter.active);
+    CHECK(k.inject("e0", frame_to(mac(0x02, 0x77))) == tap);
+  }
+  SECTION("multicast past the eighth is hashed") {
+    auto macs = std::vector<tunkit::MacAddress>(unicast.begin(), unicast.begin() + 8);
+    macs.push_back(mac(0x01, 0x01));
+    CHECK(set_tx_filter(k, tap, macs) == 8);
+    CHECK(k.device("e0")->tx_filter.active);
+    CHECK(k.inject("e0", frame_to(mac(0x01, 0x01))) == tap);
+    CHECK(k.inject("e0", frame_to(mac(0x01, 0x02))) == -1);  // another hash bit
+    CHECK(k.inject("e0", frame_to(mac(0x02, 0x77))) == -1);
+  }
+  SECTION("all-multicast passes every group address") {
+    CHECK(set_tx_filter(k, tap, {unicast[0]}, true) == 1);
+    CHECK(k.device("e0")->tx_filter.all_multicast);
+    CHECK(k.inject("e0", frame_to(mac(0x01, 0x02))) == tap);
+    CHECK(k.inject("e0", frame_to(tunkit::MacAddress::broadcast())) == tap);
+    CHECK(k.inject("e0", frame_to(unicast[4])) == -1);
+  }
+  SECTION("no address: filtering off, whatever the flag") {
+    CHECK(set_tx_filter(k, tap, {unicast[0]}) == 1);
+    CHECK(set_tx_filter(k, tap, {}, true) == 0);
+    CHECK_FALSE(k.device("e0")->tx_filter.active);
+    CHECK(k.inject("e0", frame_to(unicast[4])) == tap);
+  }
+}
+
+TEST_CASE("classic BPF filters: TAP only, recorded, length kept", "[fake][bpf]") {
+  FakeKernel k;
+  const int tun = attach(k, "t0", IFF_TUN | IFF_NO_PI);
+  CHECK(attach_bpf(k, tun, kAcceptAll) == -EINVAL);
+  CHECK(k.ioctl(tun, TUNDETACHFILTER, nullptr) == -EINVAL);
+  int r = 0;
+  (void)get_filter_len(k, tun, &r);
+  CHECK(r == -EINVAL);
+
+  const int tap = attach(k, "e0", IFF_TAP);  // with packet information: TUNGETIFF shows NOFILTER
+  CHECK(get_filter_len(k, tap, &r) == 0);
+  CHECK(r == 0);
+  CHECK(k.ioctl(tap, TUNDETACHFILTER, nullptr) == 0);  // nothing attached: still 0 (measured)
+  CHECK((get_flags(k, tap) & kNoFilter) != 0);
+  CHECK(attach_bpf(k, tap, {}) == -EINVAL);
+  const std::vector<sock_filter> no_ret = {{0x28, 0, 0, 12}, {0x28, 0, 0, 12}};
+  CHECK(attach_bpf(k, tap, no_ret) == -EINVAL);
+  CHECK(get_filter_len(k, tap) == 2);  // refused, yet reported (measured)
+  CHECK_FALSE(k.device("e0")->filter_attached);
+  const std::vector<sock_filter> program = {
+      {0x28, 0, 0, 12}, {0x15, 0, 1, 0x0800}, {0x06, 0, 0, 0xFFFF}, {0x06, 0, 0, 0}};
+  CHECK(attach_bpf(k, tap, program) == 0);
+  const auto d = k.device("e0");
+  CHECK(d->filter_attached);
+  REQUIRE(d->filter_program.size() == 4);
+  CHECK(d->filter_program[1] == tunkit::BpfInstruction{0x15, 0, 1, 0x0800});
+  CHECK(d->queue_states[0].socket_filter);
+  CHECK((get_flags(k, tap) & kNoFilter) == 0);
+  CHECK(get_filter_len(k, tap) == 4);
+  CHECK(k.ioctl(tap, TUNDETACHFILTER, nullptr) == 0);
+  CHECK_FALSE(k.device("e0")->filter_attached);
+  CHECK((get_flags(k, tap) & kNoFilter) != 0);
+  CHECK(get_filter_len(k, tap) == 4);  // the last program's length stays (measured)
+
+  SECTION("no queue enabled: any program is stored as attached, unchecked") {
+    k.add_persistent_device("p0", Mode::tap, Flag::multi_queue);
+    const int p = attach(k, "p0", IFF_TAP | IFF_MULTI_QUEUE | IFF_NO_PI);
+    REQUIRE(set_queue(k, p, IFF_DETACH_QUEUE) == 0);
+    CHECK(attach_bpf(k, p, no_ret) == 0);
+    CHECK(k.device("p0")->filter_attached);
+  }
+}
+
+TEST_CASE("the 6.18 driver leaves a queue detached while a classic filter is attached",
+          "[fake][bpf][queue]") {
+  FakeKernel k;
+  constexpr unsigned kTapMq = IFF_TAP | IFF_MULTI_QUEUE;  // packet information: no IFF_NOFILTER
+  const int first = attach(k, "e0", kTapMq);
+  const int second = attach(k, "e0", kTapMq);
+  REQUIRE(attach_bpf(k, first, kAcceptAll) == 0);
+
+  SECTION("TUNSETIFF says 0 but the descriptor is not attached") {
+    const int late = open_tun(k, O_NONBLOCK);
+    CHECK(set_iff(k, late, "e0", kTapMq) == 0);
+    ifreq ifr{};
+    CHECK(k.ioctl(late, TUNGETIFF, &ifr) == -EBADFD);
+    std::vector<std::byte> buf(100);
+    CHECK(read_into(k, late, buf) == -EBADFD);
+    CHECK(k.device("e0")->queues == 2);
+    // With IFF_NO_PI (read as IFF_NOFILTER) the filter is skipped and the queue attaches.
+    const int nofilter = open_tun(k, O_NONBLOCK);
+    CHECK(set_iff(k, nofilter, "e0", kTapMq | IFF_NO_PI) == 0);
+    CHECK(k.device("e0")->queues == 3);
+  }
+  SECTION("IFF_ATTACH_QUEUE says 0 but the queue stays disabled, until the filter goes") {
+    REQUIRE(set_queue(k, second, IFF_DETACH_QUEUE) == 0);
+    CHECK(set_queue(k, second, IFF_ATTACH_QUEUE) == 0);
+    CHECK((get_flags(k, second) & IFF_DETACH_QUEUE) != 0);
+    CHECK(k.device("e0")->disabled_queues == 1);
+    CHECK(set_queue(k, second, IFF_ATTACH_QUEUE) == 0);  // again 0, still disabled
+    CHECK(set_queue(k, second, IFF_DETACH_QUEUE) == -EINVAL);
+    REQUIRE(k.ioctl(first, TUNDETACHFILTER, nullptr) == 0);
+    CHECK(set_queue(k, second, IFF_ATTACH_QUEUE) == 0);
+    CHECK(k.device("e0")->disabled_queues == 0);
+  }
+}
+
+TEST_CASE("TUNSETSTEERINGEBPF and TUNSETFILTEREBPF take a socket-filter program or -1",
+          "[fake][ebpf]") {
+  FakeKernel k;
+  const int fd = attach(k, "mq0", kMq);
+  const auto request = GENERATE(TUNSETSTEERINGEBPF, TUNSETFILTEREBPF);
+  auto recorded = [&] {
+    const auto d = k.device("mq0");
+    return request == TUNSETSTEERINGEBPF ? d->steering_ebpf : d->filter_ebpf;
+  };
+  CHECK(recorded() == -1);
+  CHECK(ioctl_int(k, fd, request, -1) == 0);
+  const int prog = k.add_ebpf_program();
+  CHECK(k.fcntl(prog, F_GETFD, 0) == FD_CLOEXEC);
+  CHECK(ioctl_int(k, fd, request, prog) == 0);
+  CHECK(recorded() == prog);
+  const int other_type = k.add_ebpf_program(false);
+  CHECK(ioctl_int(k, fd, request, other_type) == -EINVAL);
+  CHECK(ioctl_int(k, fd, request, k.eventfd(0, 0)) == -EINVAL);  // measured
+  CHECK(ioctl_int(k, fd, request, 999) == -EBADF);               // measured
+  CHECK(ioctl_int(k, fd, request, -2) == -EBADF);
+  CHECK(k.ioctl(fd, request, nullptr) == -EFAULT);
+  CHECK(recorded() == prog);
+  CHECK(k.close(prog) == 0);  // the kernel holds the program
+  CHECK(recorded() == prog);
+  CHECK(ioctl_int(k, fd, request, -1) == 0);
+  CHECK(recorded() == -1);
+  std::vector<std::byte> buf(8);
+  CHECK(read_into(k, other_type, buf) == -EINVAL);
+}
+
+TEST_CASE("carrier follows the kernel's rules and reaches rtnetlink", "[fake][carrier]") {
+  FakeKernel k;
+  auto& rtnl = k.rtnetlink();
+  auto carrier = [&](const std::string& name) {
+    const auto d = k.device(name);
+    REQUIRE(d);
+    CHECK(rtnl.link(d->ifindex)->carrier == d->carrier);
+    return d->carrier;
+  };
+  SECTION("created with carrier, or without it (IFF_NO_CARRIER, never reported by TUNGETIFF)") {
+    attach(k, "t0", IFF_TUN | IFF_NO_PI);
+    CHECK(carrier("t0"));
+    const int off = attach(k, "t1", IFF_TUN | IFF_NO_PI | kIffNoCarrier);
+    CHECK_FALSE(carrier("t1"));
+    CHECK(get_flags(k, off) == (IFF_TUN | IFF_NO_PI));
+    CHECK_FALSE(k.device("t1")->flags.has(Flag::no_carrier));
+  }
+  SECTION("a queue joining others leaves carrier alone (measured)") {
+    const int a = attach(k, "mq0", kMq | kIffNoCarrier);
+    CHECK_FALSE(carrier("mq0"));
+    attach(k, "mq0", kMq);
+    CHECK_FALSE(carrier("mq0"));
+    CHECK(ioctl_int(k, a, TUNSETCARRIER, 1) == 0);
+    CHECK(carrier("mq0"));
+    attach(k, "mq0", kMq | kIffNoCarrier);
+    CHECK(carrier("mq0"));
+  }
+  SECTION("TUNSETCARRIER on needs an enabled queue; off never does (measured)") {
+    const int a = attach(k, "mq0", kMq);
+    const int b = attach(k, "mq0", kMq);
+    REQUIRE(set_queue(k, a, IFF_DETACH_QUEUE) == 0);
+    REQUIRE(set_queue(k, b, IFF_DETACH_QUEUE) == 0);
+    CHECK(carrier("mq0"));  // disabling queues does not touch it
+    CHECK(ioctl_int(k, a, TUNSETCARRIER, 1) == -EPERM);
+    CHECK(ioctl_int(k, a, TUNSETCARRIER, 0) == 0);
+    CHECK_FALSE(carrier("mq0"));
+    REQUIRE(set_queue(k, a, IFF_ATTACH_QUEUE) == 0);
+    CHECK_FALSE(carrier("mq0"));                    // re-enabling does not either
+    CHECK(ioctl_int(k, a, TUNSETCARRIER, 2) == 0);  // any non-zero value is on
+    CHECK(carrier("mq0"));
+    CHECK(k.ioctl(a, TUNSETCARRIER, nullptr) == -EFAULT);
+  }
+  SECTION("the only queue of a persistent device sets it as it attaches") {
+    const int a = attach(k, "p0", IFF_TUN | IFF_NO_PI | kIffNoCarrier);
+    REQUIRE(k.ioctl(a, TUNSETPERSIST, by_value(1)) == 0);
+    REQUIRE(k.close(a) == 0);
+    CHECK_FALSE(carrier("p0"));
+    attach(k, "p0", IFF_TUN | IFF_NO_PI);
+    CHECK(carrier("p0"));
+  }
+}
+
+TEST_CASE("TUNSETLINK, TUNGETDEVNETNS and the vnet knobs", "[fake][ioctl]") {
+  FakeKernel k;
+  const int tun = attach(k, "t0", IFF_TUN | IFF_NO_PI);
+  const int tap = attach(k, "e0", IFF_TAP | IFF_NO_PI);
+
+  SECTION("TUNSETLINK: the type, 16 bits of it, only while down") {
+    CHECK(k.device("t0")->link_type == ARPHRD_NONE);
+    CHECK(k.device("e0")->link_type == ARPHRD_ETHER);
+    CHECK(k.ioctl(tun, TUNSETLINK, by_value(ARPHRD_LOOPBACK)) == 0);
+    CHECK(k.device("t0")->link_type == ARPHRD_LOOPBACK);
+    CHECK(k.ioctl(tun, TUNSETLINK, by_value(0x12345)) == 0);
+    CHECK(k.device("t0")->link_type == 0x2345);
+    REQUIRE(k.set_up("t0", true));
+    CHECK(k.ioctl(tun, TUNSETLINK, by_value(ARPHRD_ETHER)) == -EBUSY);
+    CHECK(k.device("t0")->link_type == 0x2345);
+  }
+  SECTION("TUNGETDEVNETNS: a new descriptor that only closes") {
+    const auto before = k.open_fd_count();
+    const int ns = k.ioctl(tun, TUNGETDEVNETNS, nullptr);
+    REQUIRE(ns >= 1000);
+    CHECK(k.open_fd_count() == before + 1);
+    CHECK(k.fcntl(ns, F_GETFD, 0) == FD_CLOEXEC);
+    std::vector<std::byte> buf(8);
+    CHECK(read_into(k, ns, buf) == -EINVAL);
+    CHECK(k.ioctl(ns, TUNGETIFF, nullptr) == -ENOTTY);
+    CHECK(k.close(ns) == 0);
+    CHECK(k.open_fd_count() == before);
+    k.set_credentials(1000, 1000, false);
+    CHECK(k.ioctl(tun, TUNGETDEVNETNS, nullptr) == -EPERM);
+    CHECK(k.ioctl(open_tun(k), TUNGETDEVNETNS, nullptr) == -EBADFD);
+  }
+  SECTION("header size, little and big endian") {
+    CHECK(get_int(k, tap, TUNGETVNETHDRSZ) == 10);
+    CHECK(ioctl_int(k, tap, TUNSETVNETHDRSZ, 9) == -EINVAL);
+    CHECK(ioctl_int(k, tap, TUNSETVNETHDRSZ, 12) == 0);
+    CHECK(k.device("e0")->vnet_header_size == 12);
+    CHECK(get_int(k, tap, TUNGETVNETLE) == 0);
+    CHECK(ioctl_int(k, tap, TUNSETVNETLE, 5) == 0);
+    CHECK(get_int(k, tap, TUNGETVNETLE) == 1);  // stored as a flag (measured)
+    CHECK(k.device("e0")->vnet_little_endian);
+    CHECK(get_int(k, tap, TUNGETVNETBE) == -EINVAL);  // no CONFIG_TUN_VNET_CROSS_LE (measured)
+    CHECK(ioctl_int(k, tap, TUNSETVNETBE, 1) == -EINVAL);
+    k.set_vnet_cross_le(true);
+    CHECK(get_int(k, tap, TUNGETVNETBE) == 0);
+    CHECK(ioctl_int(k, tap, TUNSETVNETBE, 1) == 0);
+    CHECK(get_int(k, tap, TUNGETVNETBE) == 1);
+    CHECK(k.device("e0")->vnet_big_endian);
+    CHECK(k.ioctl(tap, TUNGETVNETLE, nullptr) == -EFAULT);
+    CHECK(get_int(k, open_tun(k), TUNGETVNETLE) == -EBADFD);
+  }
+}
+
+TEST_CASE("the call log records the new ioctls' arguments", "[fake][script]") {
+  FakeKernel k;
+  const int fd = attach(k, "e0", IFF_TAP | IFF_NO_PI | IFF_MULTI_QUEUE);
+  k.clear_calls();
+  (void)ioctl_int(k, fd, TUNSETSNDBUF, 4096);
+  (void)k.ioctl(fd, TUNSETLINK, by_value(772));
+  (void)set_queue(k, fd, IFF_DETACH_QUEUE);
+  (void)set_tx_filter(k, fd, {mac(0x02, 1), mac(0x02, 2)});
+  (void)attach_bpf(k, fd, kAcceptAll);
+  (void)ioctl_int(k, fd, TUNSETCARRIER, 0);
+  const auto log = k.calls();
+  REQUIRE(log.size() == 6);
+  CHECK(log[0].arg == 4096);
+  CHECK(log[1].arg == 772);
+  CHECK(log[2].arg == IFF_DETACH_QUEUE);
+  CHECK(log[3].arg == 2);
+  CHECK(log[3].result == 2);
+  CHECK(log[4].arg == 1);
+  CHECK(log[5].arg == 0);
+}
+
+TEST_CASE("a scripted failure can let calls through first", "[fake][script]") {
+  FakeKernel k;
+  k.fail_next(Call::eventfd, EMFILE, 2);
+  k.fail_next(Call::eventfd, ENFILE);
+  CHECK(k.eventfd(0, 0) >= 0);
+  CHECK(k.eventfd(0, 0) >= 0);
+  CHECK(k.eventfd(0, 0) == -EMFILE);
+  CHECK(k.eventfd(0, 0) == -ENFILE);
+  CHECK(k.eventfd(0, 0) >= 0);
+  const int fd = attach(k, "mq0", kMq);
+  k.fail_next_ioctl(TUNSETIFF, EBUSY, 1);
+  k.fail_next(Call::ioctl, EINTR);
+  CHECK(set_iff(k, open_tun(k), "mq0", kMq) == -EINTR);  // the TUNSETIFF one let it through
+  CHECK(set_iff(k, open_tun(k), "mq0", kMq) == -EBUSY);
+  (void)fd;
 }

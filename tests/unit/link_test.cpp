@@ -703,7 +703,7 @@ TEST_CASE("The ec forms never throw and clear ec on success", "[link]") {
   CHECK_FALSE(ec);
 }
 
-TEST_CASE("Link moves; a moved-from Link is not open", "[link]") {
+TEST_CASE("Link moves, and a moved-from Link is not open", "[link]") {
   World w;
   const std::size_t fds = w.kernel.open_fd_count();
   Link a(w.ifindex(), w.kernel);

@@ -611,7 +611,7 @@ TEST_CASE("the single-layer parsers report their own errors", "[packet]") {
   CHECK(tunkit::to_string(Layer::icmpv6) == "ICMPv6");
 }
 
-TEST_CASE("Result: value() throws the reason; operator* and error() do not", "[packet]") {
+TEST_CASE("Result: value() throws the reason, operator* and error() do not", "[packet]") {
   const Bytes b = hex(tunkit_test::kUdp4);
   const auto bad = tunkit::Ipv4View::parse(std::span(b).first(10));
   REQUIRE_FALSE(bad);

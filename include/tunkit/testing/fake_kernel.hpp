@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <span>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "tunkit/device.hpp"
+#include "tunkit/mac.hpp"
 #include "tunkit/sys.hpp"
 
 namespace tunkit::testing {
@@ -94,8 +96,11 @@ class FakeKernel final : public sys::Syscalls {
     /// setsockopt: the level.
     unsigned long request = 0;
     /// open: the flags (O_CLOEXEC, ...); eventfd: the flags; socket: the type (with
-    /// SOCK_CLOEXEC, ...); fcntl: the argument; ioctl TUNSETIFF: `ifr_flags` as passed;
-    /// ioctl TUNSETPERSIST/TUNSETOWNER/TUNSETGROUP: the value; read/write/recvfrom/sendto: the
+    /// SOCK_CLOEXEC, ...); fcntl: the argument; ioctl TUNSETIFF and TUNSETQUEUE: `ifr_flags` as
+    /// passed; ioctl TUNSETPERSIST/TUNSETOWNER/TUNSETGROUP/TUNSETLINK: the value; ioctl
+    /// TUNSETIFINDEX/TUNSETSNDBUF/TUNSETVNETHDRSZ/TUNSETVNETLE/TUNSETVNETBE/TUNSETCARRIER/
+    /// TUNSETSTEERINGEBPF/TUNSETFILTEREBPF: the integer pointed to; ioctl TUNSETTXFILTER: the
+    /// address count; ioctl TUNATTACHFILTER: the program length; read/write/recvfrom/sendto: the
     /// byte count; readv/writev: the total of the buffers; poll: the timeout in milliseconds;
     /// setsockopt: the option name; bind: the address length.
     std::int64_t arg = 0;
@@ -105,22 +110,66 @@ class FakeKernel final : public sys::Syscalls {
     std::int64_t result = 0;
   };
 
+  /// One descriptor attached to a device (`DeviceRecord::queue_states`).
+  struct QueueState {
+    int fd = -1;          ///< the descriptor
+    bool enabled = true;  ///< false after TUNSETQUEUE IFF_DETACH_QUEUE, until IFF_ATTACH_QUEUE
+    /// This queue's send buffer (TUNGETSNDBUF on it): INT_MAX until a TUNSETSNDBUF while the
+    /// queue was enabled; the kernel keeps one per descriptor.
+    int send_buffer = std::numeric_limits<int>::max();
+    /// A classic BPF program is attached to this queue's socket (TUNGETIFF then leaves out
+    /// IFF_NOFILTER).
+    bool socket_filter = false;
+    std::size_t queued_packets = 0;  ///< injected packets not yet read from this queue
+  };
+
+  /// A TAP device's TX filter as TUNSETTXFILTER last set it (`DeviceRecord::tx_filter`).
+  struct TxFilter {
+    std::vector<MacAddress> addresses;  ///< as passed, in order (empty: none, or cleared)
+    bool all_multicast = false;         ///< TUN_FLT_ALLMULTI as passed
+    /// Whether the kernel filters at all: false after a filter without addresses, and after
+    /// one with a unicast address past the eighth (the driver matches the first eight exactly,
+    /// hashes the rest, and turns filtering off when one of the rest is not multicast).
+    bool active = false;
+  };
+
   /// A TUN/TAP device as the fake holds it (`devices()`, `device()`).
   struct DeviceRecord {
-    std::string name;                ///< interface name
-    unsigned ifindex = 0;            ///< interface index (2, 3, ... in order of creation)
-    Mode mode = Mode::tun;           ///< TUN or TAP
-    Flags flags;                     ///< the driver's own flags: TUN/TAP, NO_PI, MULTI_QUEUE,
-                                     ///< VNET_HDR, NAPI..., PERSIST (not TUNGETIFF's view, which
-                                     ///< always adds 0x1000; see `ioctl`)
-    bool persist = false;            ///< TUNSETPERSIST on (also `flags.has(Flag::persist)`)
-    bool up = false;                 ///< administratively up (`set_up`, or IFF_UP over netlink)
-    std::optional<uid_t> owner;      ///< TUNSETOWNER, if set
-    std::optional<gid_t> group;      ///< TUNSETGROUP, if set
-    std::size_t queues = 0;          ///< descriptors attached (TUNSETIFF'd and still open)
-    std::size_t queued_packets = 0;  ///< injected packets not yet read, over all queues
-    Offloads offloads;               ///< TUNSETOFFLOAD's accepted flags
-    int vnet_header_size = 10;       ///< TUNSETVNETHDRSZ
+    std::string name;                 ///< interface name
+    unsigned ifindex = 0;             ///< interface index (2, 3, ..., or TUNSETIFINDEX's)
+    Mode mode = Mode::tun;            ///< TUN or TAP
+    Flags flags;                      ///< the driver's own flags: TUN/TAP, NO_PI, MULTI_QUEUE,
+                                      ///< VNET_HDR, NAPI..., PERSIST (not TUNGETIFF's view, which
+                                      ///< adds per-descriptor bits; see `ioctl`)
+    bool persist = false;             ///< TUNSETPERSIST on (also `flags.has(Flag::persist)`)
+    bool up = false;                  ///< administratively up (`set_up`, or IFF_UP over netlink)
+    std::optional<uid_t> owner;       ///< TUNSETOWNER, if set
+    std::optional<gid_t> group;       ///< TUNSETGROUP, if set
+    std::size_t queues = 0;           ///< descriptors attached, enabled or not (TUNSETIFF'd, open)
+    std::size_t disabled_queues = 0;  ///< of those, detached with TUNSETQUEUE
+    std::size_t queued_packets = 0;   ///< injected packets not yet read, over all queues
+    /// The attached descriptors: the enabled ones in the kernel's queue order (closing or
+    /// disabling one moves the last into its place, as the driver does), then the disabled
+    /// ones in the order they were disabled.
+    std::vector<QueueState> queue_states;
+    bool carrier = false;  ///< carrier (also in `rtnetlink()`): see `ioctl`, TUNSETCARRIER
+    /// The link-layer type (TUNSETLINK): ARPHRD_NONE (65534) for TUN, ARPHRD_ETHER (1) for TAP.
+    std::uint16_t link_type = 0;
+    /// The device's send buffer (the last TUNSETSNDBUF; INT_MAX before any).
+    int send_buffer = std::numeric_limits<int>::max();
+    int vnet_header_size = 10;        ///< TUNSETVNETHDRSZ
+    bool vnet_little_endian = false;  ///< TUNSETVNETLE
+    bool vnet_big_endian = false;     ///< TUNSETVNETBE (see `set_vnet_cross_le`)
+    TxFilter tx_filter;               ///< TUNSETTXFILTER (TAP only)
+    /// The classic BPF program most recently passed to TUNATTACHFILTER, also when the kernel
+    /// refused it (TUNGETFILTER keeps reporting its length, even after TUNDETACHFILTER).
+    std::vector<BpfInstruction> filter_program;
+    /// TUNATTACHFILTER succeeded and no TUNDETACHFILTER since: the driver attaches the program
+    /// to queues that attach later (and then keeps them detached: see `ioctl`).
+    bool filter_attached = false;
+    Offloads offloads;       ///< TUNSETOFFLOAD's accepted flags
+    int steering_ebpf = -1;  ///< the descriptor passed to TUNSETSTEERINGEBPF (-1: none)
+    int filter_ebpf = -1;    ///< the descriptor passed to TUNSETFILTEREBPF (-1: none)
   };
 
   /// A packet that the code under test wrote to a device (`written()`).
@@ -157,14 +206,42 @@ class FakeKernel final : public sys::Syscalls {
   /// non-persistent device deletes the device, as the kernel does. A scripted failure
   /// (`fail_next(Call::close, e)`) still releases the descriptor, as Linux does for EINTR/EIO.
   int close(int fd) noexcept override;
-  /// TUN descriptors: TUNSETIFF (with every rule of the driver: EEXIST, EINVAL, EBUSY, EPERM,
-  /// E2BIG, name templates and truncation to 15 bytes), TUNGETIFF (name, and flags as the kernel
-  /// reports them: the device's TUN_FEATURES | PERSIST | TUN/TAP, plus IFF_NOFILTER, which is
-  /// 0x1000 like IFF_NO_PI, because no socket filter is attached), TUNSETPERSIST, TUNSETOWNER,
-  /// TUNSETGROUP (-EINVAL for -1), TUNGETFEATURES (works before TUNSETIFF), TUNGETVNETHDRSZ,
-  /// TUNSETVNETHDRSZ (-EINVAL below 10). Any other request: -EBADFD before TUNSETIFF (or after the
-  /// device was deleted), else -EINVAL. Sockets: SIOCGIFINDEX and SIOCGIFNAME (-ENODEV for an
-  /// unknown interface), anything else -ENOTTY. eventfds: -ENOTTY.
+  /// TUN descriptors, as drivers/net/tun.c on Linux 6.18 (measured where noted):
+  /// - Before TUNSETIFF too: TUNGETFEATURES; TUNSETQUEUE (below); TUNSETIFINDEX (the index the
+  ///   device this descriptor creates will get: -EINVAL above INT_MAX, -EPERM once attached).
+  /// - TUNSETIFF with every rule of the driver: EEXIST, EINVAL, EBUSY, EPERM, E2BIG (enabled
+  ///   and disabled queues count), name templates, truncation to 15 bytes, -EBUSY when the
+  ///   TUNSETIFINDEX index is taken; IFF_NAPI_FRAGS needs CAP_NET_ADMIN (-EPERM), IFF_NAPI and
+  ///   TAP (-EINVAL). Carrier goes on (off with IFF_NO_CARRIER) when the device is created or
+  ///   when this descriptor is its only one; a queue joining others leaves it alone (measured).
+  /// - TUNSETQUEUE: IFF_ATTACH_QUEUE re-enables a disabled queue (-EINVAL otherwise);
+  ///   IFF_DETACH_QUEUE disables an enabled queue of a multi-queue device (-EINVAL otherwise,
+  ///   also twice, before TUNSETIFF and after the device was deleted): it gets no more packets,
+  ///   its queued ones are dropped, reads give -EAGAIN; writes, polls and ioctls still work on it.
+  ///   Neither flag: -EINVAL.
+  /// - A driver bug, reproduced because it is measured on 6.18: while a classic BPF filter is
+  ///   attached (TUNATTACHFILTER), a TUNSETIFF without IFF_NO_PI (the driver reads that bit as
+  ///   IFF_NOFILTER) on a TAP device, and any IFF_ATTACH_QUEUE, return 0 but leave the
+  ///   descriptor unattached (TUNSETIFF: read/write/ioctl then give -EBADFD) or disabled.
+  /// - On an attached descriptor (enabled or not; -EBADFD before TUNSETIFF and after the device
+  ///   was deleted): TUNGETIFF (name, and flags as the kernel reports them: the device's
+  ///   TUN_FEATURES | PERSIST | TUN/TAP, never IFF_NO_CARRIER, plus IFF_DETACH_QUEUE on a disabled
+  ///   queue and IFF_NOFILTER, which is 0x1000 like IFF_NO_PI, while no classic BPF program is
+  ///   attached to this queue), TUNSETPERSIST, TUNSETOWNER, TUNSETGROUP (-EINVAL for -1),
+  ///   TUNGETSNDBUF (this queue's), TUNSETSNDBUF (-EINVAL for <= 0; reaches the enabled queues
+  ///   only, as measured), TUNSETTXFILTER / TUNATTACHFILTER / TUNDETACHFILTER / TUNGETFILTER
+  ///   (-EINVAL on TUN; see `DeviceRecord`; TUNSETTXFILTER returns the number of exactly matched
+  ///   addresses; TUNATTACHFILTER checks the program only when a queue is enabled: -EINVAL for 0
+  ///   or more than 4096 instructions or a last instruction that is not BPF_RET; TUNGETFILTER
+  ///   reports the length with a null `filter`), TUNSETSTEERINGEBPF / TUNSETFILTEREBPF (-1
+  ///   detaches; a descriptor from `add_ebpf_program`; -EBADF when not open, -EINVAL when not a
+  ///   socket-filter program, as measured; the programs are recorded, not run), TUNSETCARRIER
+  ///   (-EPERM turning it on while no queue is enabled, as measured; mirrored in `rtnetlink()`),
+  ///   TUNSETLINK (-EBUSY while up), TUNGETDEVNETNS (a new descriptor that only closes; -EPERM
+  ///   without CAP_NET_ADMIN), TUNGET/SETVNETHDRSZ (-EINVAL below 10), TUNGET/SETVNETLE,
+  ///   TUNGET/SETVNETBE (-EINVAL unless `set_vnet_cross_le(true)`). Any other request: -EINVAL.
+  /// Sockets: SIOCGIFINDEX and SIOCGIFNAME (-ENODEV for an unknown interface), anything else
+  /// -ENOTTY. eventfds, namespace and eBPF descriptors: -ENOTTY.
   int ioctl(int fd, unsigned long request, void* arg) noexcept override;
   /// TUN descriptors: one packet per call; with packet information, the 4-byte header first
   /// (flags in host order with TUN_PKT_STRIP when the packet does not fit, protocol big-endian;
@@ -232,10 +309,13 @@ class FakeKernel final : public sys::Syscalls {
   /// EMFILE, ...) and has no effect, except `close`, which still releases the descriptor. Several
   /// scripted errors for one kind fire once each, in the order given, on consecutive calls, e.g.
   /// EINTR then success: `fail_next(Call::read, EINTR)`. For ioctl this matches any request;
-  /// `fail_next_ioctl` is matched first.
-  void fail_next(Call call, int err);
-  /// The next ioctl with this request fails with `-err`, once (in order, per request).
-  void fail_next_ioctl(unsigned long request, int err);
+  /// `fail_next_ioctl` is matched first. With `after` > 0, that many calls of the kind succeed
+  /// first (counted from when this failure becomes the next one to fire), e.g. the third
+  /// eventfd: `fail_next(Call::eventfd, EMFILE, 2)`.
+  void fail_next(Call call, int err, std::size_t after = 0);
+  /// The next ioctl with this request fails with `-err`, once (in order, per request); `after`
+  /// as for `fail_next`.
+  void fail_next_ioctl(unsigned long request, int err, std::size_t after = 0);
   /// Drops every scripted failure not yet fired.
   void clear_failures();
 
@@ -249,6 +329,9 @@ class FakeKernel final : public sys::Syscalls {
   /// The bits TUNGETFEATURES reports (default 0x7173, as Linux 6.x). TUNSETIFF does not check
   /// them (neither does the kernel).
   void set_features(unsigned features);
+  /// Whether TUNGETVNETBE / TUNSETVNETBE work (a kernel built with CONFIG_TUN_VNET_CROSS_LE) or
+  /// give -EINVAL (default false, as the measured 6.18 kernel).
+  void set_vnet_cross_le(bool supported);
   /// How long a poll with a negative timeout waits for another thread before failing with
   /// -EDEADLK (see `poll`).
   void set_block_limit(std::chrono::milliseconds limit);
@@ -261,6 +344,11 @@ class FakeKernel final : public sys::Syscalls {
   /// it has an ifindex, TUNSETIFF on it gives -EINVAL. @returns its ifindex.
   /// @throws std::invalid_argument if the name is taken.
   unsigned add_interface(std::string_view name);
+  /// A descriptor for a loaded eBPF program, as bpf(BPF_PROG_LOAD) returns, to pass to
+  /// TUNSETSTEERINGEBPF / TUNSETFILTEREBPF: of type BPF_PROG_TYPE_SOCKET_FILTER, or of another
+  /// type (which those refuse with -EINVAL) when `socket_filter` is false. Not a call of the seam
+  /// (not logged); release it with `close`. The programs never run in the fake.
+  [[nodiscard]] int add_ebpf_program(bool socket_filter = true);
   /// Deletes an interface as `ip link del` does: its descriptors stay open but read, write and
   /// ioctls give -EBADFD and poll reports POLLERR; queued packets are dropped. Persistence does
   /// not matter. @returns false when there is no such interface, or for "lo" (undeletable).
@@ -277,10 +365,14 @@ class FakeKernel final : public sys::Syscalls {
   /// Queues `packet` for reading on device `name`, as if the network stack sent it through the
   /// interface, with the EtherType derived as the kernel would (TUN: IP version; TAP: the frame's
   /// type field) for the packet-information header. With several queues (multi-queue), packets go
-  /// round-robin over the attached descriptors in the order they attached (the kernel hashes
-  /// flows; round-robin is deterministic). Works up or down.
-  /// @returns the descriptor it was queued on, or -1 when it was dropped: no descriptor attached
-  ///   (a persistent device nobody holds), or that queue already holds 500 packets (tx_queue_len).
+  /// round-robin over the enabled queues in the kernel's queue order (see
+  /// `DeviceRecord::queue_states`; the kernel hashes flows or runs the steering program;
+  /// round-robin is deterministic); disabled queues get none. Works up or down.
+  /// @returns the descriptor it was queued on, or -1 when it was dropped: no queue enabled
+  ///   (a persistent device nobody holds, or every queue disabled), a TAP device's active TX
+  ///   filter rejects the destination address (matched as the driver does: the first eight
+  ///   addresses exactly, the rest and TUN_FLT_ALLMULTI through its 64-bit multicast hash), or
+  ///   that queue already holds 500 packets (tx_queue_len). Classic and eBPF filters are not run.
   /// @throws std::invalid_argument if there is no TUN/TAP device `name`.
   int inject(std::string_view name, std::span<const std::byte> packet);
   /// As above with an explicit EtherType (host order) for the packet-information header.
@@ -313,9 +405,9 @@ class FakeKernel final : public sys::Syscalls {
   [[nodiscard]] bool exists(std::string_view name) const;
   /// The fake rtnetlink behind the NETLINK_ROUTE sockets. It holds "lo" (up, 127.0.0.1/8, ::1)
   /// and learns of every interface created (`add_link`) and deleted (`remove_link`), of carrier
-  /// (on while a TUN/TAP device has a descriptor attached, unless created with IFF_NO_CARRIER) and
-  /// of `set_up`. Use it to script netlink failures and inspect requests, while no other thread
-  /// uses this fake kernel (the fake kernel's mutex does not cover direct calls on it).
+  /// (`DeviceRecord::carrier`: see `ioctl`) and of `set_up`. Use it to script netlink failures and
+  /// inspect requests, while no other thread uses this fake kernel (the fake kernel's mutex does
+  /// not cover direct calls on it).
   [[nodiscard]] FakeRtnetlink& rtnetlink() noexcept;
 
  private:
