@@ -696,7 +696,7 @@ TEST_CASE("gso_split: IPv4 ids wrap, IPv4 options and IPv6 extension headers are
   }
 }
 
-TEST_CASE("gso_split: output buffers too few or too small; UFO; GSO NONE", "[offload]") {
+TEST_CASE("gso_split: output buffers too few or too small, UFO, GSO NONE", "[offload]") {
   const Super sp = make_super({.payload = 10000});  // 7 segments of up to 1500 bytes
   std::vector<Bytes> storage(7, Bytes(1500));
   std::vector<std::span<std::byte>> out(storage.begin(), storage.end());
