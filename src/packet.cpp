@@ -11,16 +11,6 @@ namespace tunkit {
 // ---------------------------------------------------------------------------------------------
 // Names and messages
 
-std::string MacAddress::to_string() const {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(17, ':');
-  for (std::size_t i = 0; i < bytes.size(); ++i) {
-    out[3 * i] = kHex[bytes[i] >> 4];
-    out[3 * i + 1] = kHex[bytes[i] & 0x0FU];
-  }
-  return out;
-}
-
 std::string_view to_string(Layer layer) noexcept {
   switch (layer) {
     case Layer::ethernet:
@@ -146,9 +136,9 @@ std::string to_string(const BuildError& e) {
 namespace detail {
 
 MacAddress load_mac(const std::byte* p) noexcept {
-  MacAddress m;
-  std::memcpy(m.bytes.data(), p, m.bytes.size());
-  return m;
+  std::array<std::uint8_t, 6> b;
+  std::memcpy(b.data(), p, b.size());
+  return MacAddress(b);
 }
 
 IpAddress load_ipv4(const std::byte* p) noexcept {
@@ -164,7 +154,7 @@ IpAddress load_ipv6(const std::byte* p) noexcept {
 }
 
 void store_mac(std::byte* p, const MacAddress& mac) noexcept {
-  std::memcpy(p, mac.bytes.data(), mac.bytes.size());
+  std::memcpy(p, mac.bytes().data(), mac.bytes().size());
 }
 
 void store_ip(std::byte* p, const IpAddress& address, std::size_t size) noexcept {

@@ -38,6 +38,7 @@
 #include <variant>
 
 #include "tunkit/address.hpp"
+#include "tunkit/mac.hpp"
 
 namespace tunkit {
 
@@ -67,22 +68,6 @@ enum class EtherType : std::uint16_t {
   vlan = 0x8100,  ///< IEEE 802.1Q VLAN tag
   qinq = 0x88A8,  ///< IEEE 802.1ad service VLAN tag
   ipv6 = 0x86DD,  ///< IPv6
-};
-
-/// A 48-bit Ethernet (MAC) address, bytes in transmission order.
-struct MacAddress {
-  /// The six bytes, first transmitted first.
-  std::array<std::uint8_t, 6> bytes{};
-
-  /// ff:ff:ff:ff:ff:ff
-  static constexpr MacAddress broadcast() noexcept {
-    return {{0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}};
-  }
-  /// True for group addresses (the I/G bit), broadcast included.
-  [[nodiscard]] constexpr bool is_multicast() const noexcept { return (bytes[0] & 1U) != 0; }
-  /// Lower-case, colon-separated text: "aa:bb:cc:dd:ee:ff".
-  [[nodiscard]] std::string to_string() const;
-  friend constexpr bool operator==(const MacAddress&, const MacAddress&) noexcept = default;
 };
 
 /// An IEEE 802.1Q tag (the 16 bits after the TPID).

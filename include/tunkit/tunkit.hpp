@@ -6,4 +6,5 @@
 #include "tunkit/device.hpp"   // IWYU pragma: export
 #include "tunkit/error.hpp"    // IWYU pragma: export
 #include "tunkit/link.hpp"     // IWYU pragma: export
+#include "tunkit/mac.hpp"      // IWYU pragma: export
 #include "tunkit/sys.hpp"      // IWYU pragma: export

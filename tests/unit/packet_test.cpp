@@ -317,7 +317,7 @@ TEST_CASE("Ethernet frames: ARP, VLAN tags, IPv6", "[packet]") {
     CHECK(arp->operation() == tunkit::ArpView::request);
     CHECK(arp->sender_mac().to_string() == "aa:bb:cc:dd:ee:ff");
     CHECK(arp->sender_ip().to_string() == "10.0.0.1");
-    CHECK(arp->target_mac() == tunkit::MacAddress{});
+    CHECK(arp->target_mac() == tunkit::MacAddress({0, 0, 0, 0, 0, 0}));
     CHECK(arp->target_ip().to_string() == "10.0.0.2");
     CHECK(arp->bytes().size() == 28);
   }
@@ -1066,7 +1066,7 @@ TEST_CASE("NDP neighbour advertisement answers a solicitation", "[packet][builde
     REQUIRE(option.size() == 8);
     CHECK(at(option, 0) == 2);
     CHECK(at(option, 1) == 1);
-    CHECK(std::memcmp(option.data() + 2, kOurMac.bytes.data(), 6) == 0);
+    CHECK(std::memcmp(option.data() + 2, kOurMac.bytes().data(), 6) == 0);
     CHECK(tunkit::transport_checksum_ok(ip));
 
     const auto n = tunkit::build_neighbor_advertisement(*frame, kOurMac, request);
