@@ -35,31 +35,6 @@ static_assert(static_cast<unsigned>(Flag::no_carrier) == 0x0040);  // IFF_NO_CAR
 static_assert(static_cast<unsigned>(Flag::napi) == IFF_NAPI);
 static_assert(static_cast<unsigned>(Flag::napi_frags) == IFF_NAPI_FRAGS);
 
-// Interface names follow the kernel's dev_valid_name() and dev_alloc_name() rules, checked here
-// so that a bad name never reaches the kernel and the user gets a precise reason.
-std::error_code validate_name(std::string_view name) noexcept {
-  if (name.size() > IFNAMSIZ - 1) return errc::name_too_long;
-  if (name == "." || name == "..") return errc::invalid_name;
-  bool seen_percent = false;
-  for (std::size_t i = 0; i < name.size(); ++i) {
-    const char c = name[i];
-    if (c == '/' || c == ':' || c == ' ' || (c >= '\t' && c <= '\r')) return errc::invalid_name;
-    if (c == '%') {
-      // dev_alloc_name accepts exactly one "%d".
-      if (seen_percent || i + 1 >= name.size() || name[i + 1] != 'd') return errc::invalid_name;
-      seen_percent = true;
-    }
-  }
-  return {};
-}
-
-std::string_view name_hint(std::error_code ec) noexcept {
-  if (ec == errc::invalid_name) {
-    return "no '/', ':' or whitespace, not \".\" or \"..\", at most one \"%d\"";
-  }
-  return {};
-}
-
 // The hint for a failed TUNSETIFF: what the errno means for this driver (see KERNEL.md).
 std::string_view setiff_hint(int err, const Options& o) noexcept {
   switch (err) {
@@ -267,7 +242,9 @@ std::error_code TunDevice::open_impl(const Options& options, sys::Syscalls& sys,
     return ec;
   };
 
-  if (auto bad = validate_name(options.name)) return fail(bad, "open", name_hint(bad));
+  if (auto bad = detail::validate_interface_name(options.name)) {
+    return fail(bad, "open", detail::interface_name_hint(bad));
+  }
 
   fd = retry_eintr([&] { return sys.open(kTunPath, O_RDWR | O_CLOEXEC | O_NONBLOCK); });
   if (fd < 0) {

@@ -32,8 +32,16 @@ class Category final : public std::error_category {
         return "no such network interface";
       case errc::empty_packet:
         return "empty packet";
+      case errc::out_of_range:
+        return "out of range";
     }
     return "unknown tunkit error";
+  }
+  // A value tunkit refuses before asking the kernel is one the kernel would refuse with EINVAL:
+  // code written against the kernel's answer (`ec == std::errc::invalid_argument`) keeps working.
+  [[nodiscard]] std::error_condition default_error_condition(int value) const noexcept override {
+    if (static_cast<errc>(value) == errc::out_of_range) return std::errc::invalid_argument;
+    return {value, *this};
   }
 };
 

@@ -29,6 +29,8 @@ enum class errc {
   netlink_protocol,     ///< the kernel's netlink answer was malformed or unexpected
   link_not_found,       ///< no interface with that name or index
   empty_packet,         ///< a write of zero bytes (the kernel would answer EINVAL)
+  out_of_range,         ///< a value outside the range the device accepts (e.g. the MTU); compares
+                        ///< equal to `std::errc::invalid_argument`, the kernel's answer
 };
 
 /// The category of `tunkit::errc` codes; its name is "tunkit".

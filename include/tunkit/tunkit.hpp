@@ -7,4 +7,5 @@
 #include "tunkit/error.hpp"    // IWYU pragma: export
 #include "tunkit/link.hpp"     // IWYU pragma: export
 #include "tunkit/mac.hpp"      // IWYU pragma: export
+#include "tunkit/netns.hpp"    // IWYU pragma: export
 #include "tunkit/sys.hpp"      // IWYU pragma: export
