@@ -87,7 +87,7 @@ struct Route {
   IpPrefix destination;
   /// The next hop, of the destination's family; none: the destination is directly on the link
   /// (the route gets scope link).
-  std::optional<IpAddress> gateway;
+  std::optional<IpAddress> gateway{};
   /// The metric (RTA_PRIORITY); lower wins. 0 asks for the kernel's default: 0 for IPv4, 1024
   /// for IPv6 (which `routes()` then reports).
   std::uint32_t metric = 0;
@@ -96,7 +96,7 @@ struct Route {
   RouteProtocol protocol = RouteProtocol::static_route;
   /// The preferred source address for packets using the route (RTA_PREFSRC, `ip route ... src`),
   /// which must be an address of this host. Removing ignores it.
-  std::optional<IpAddress> source;
+  std::optional<IpAddress> source{};
 
   /// Equality of every field.
   friend bool operator==(const Route&, const Route&) noexcept = default;
@@ -105,12 +105,12 @@ struct Route {
 /// Everything `Link::configure` applies, in this order: MTU, txqueuelen, MAC address, addresses,
 /// up, routes. Unset fields are left as they are.
 struct LinkConfig {
-  std::optional<unsigned> mtu;         ///< `Link::set_mtu`
-  std::optional<unsigned> txqueuelen;  ///< `Link::set_txqueuelen`
-  std::optional<MacAddress> mac;       ///< `Link::set_mac` (TAP only)
-  std::vector<IpPrefix> addresses;     ///< `Link::add_address`, in order
-  bool up = false;                     ///< `Link::set_up` when true (false: the state is kept)
-  std::vector<Route> routes;           ///< `Link::add_route`, in order (after up: IPv4 needs it)
+  std::optional<unsigned> mtu{};         ///< `Link::set_mtu`
+  std::optional<unsigned> txqueuelen{};  ///< `Link::set_txqueuelen`
+  std::optional<MacAddress> mac{};       ///< `Link::set_mac` (TAP only)
+  std::vector<IpPrefix> addresses{};     ///< `Link::add_address`, in order
+  bool up = false;                       ///< `Link::set_up` when true (false: the state is kept)
+  std::vector<Route> routes{};           ///< `Link::add_route`, in order (after up: IPv4 needs it)
 };
 
 /// A snapshot of an interface as the kernel reports it (RTM_GETLINK).

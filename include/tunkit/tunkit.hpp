@@ -2,10 +2,11 @@
 /// @file
 /// Everything public in tunkit (the testing helpers live in <tunkit/testing/...>).
 
-#include "tunkit/address.hpp"  // IWYU pragma: export
-#include "tunkit/device.hpp"   // IWYU pragma: export
-#include "tunkit/error.hpp"    // IWYU pragma: export
-#include "tunkit/link.hpp"     // IWYU pragma: export
-#include "tunkit/mac.hpp"      // IWYU pragma: export
-#include "tunkit/netns.hpp"    // IWYU pragma: export
-#include "tunkit/sys.hpp"      // IWYU pragma: export
+#include "tunkit/address.hpp"      // IWYU pragma: export
+#include "tunkit/device.hpp"       // IWYU pragma: export
+#include "tunkit/error.hpp"        // IWYU pragma: export
+#include "tunkit/link.hpp"         // IWYU pragma: export
+#include "tunkit/link_events.hpp"  // IWYU pragma: export
+#include "tunkit/mac.hpp"          // IWYU pragma: export
+#include "tunkit/netns.hpp"        // IWYU pragma: export
+#include "tunkit/sys.hpp"          // IWYU pragma: export
