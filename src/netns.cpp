@@ -115,8 +115,11 @@ NetNs NetNs::open_named(std::string_view name, std::error_code& ec, sys::Syscall
 
 NetNs NetNs::open_named(std::string_view name, sys::Syscalls& sys) {
   if (const std::error_code bad = check_name(name)) {
-    detail::throw_error(bad, "open network namespace", name,
-                        "a name under /run/netns: not empty, no '/', not \".\" or \"..\"");
+    // errc::invalid_name reads "invalid interface name": say what was wrong instead.
+    throw Error(bad, fmt::format("tunkit: open network namespace \"{}\": invalid namespace name "
+                                 "(a file name under /run/netns: not empty, no '/', not \".\" "
+                                 "or \"..\")",
+                                 name));
   }
   const std::string path = std::string(kNamedDir) + std::string(name);
   std::error_code ec;
