@@ -539,6 +539,8 @@ struct FakeKernel::State {
     if (f.rx.empty()) return -EAGAIN;
     const Packet p = std::move(f.rx.front());
     f.rx.pop_front();
+    // tun_put_user counts a transmitted packet when the program reads it (measured).
+    rtnl.count_packet(dev->ifindex, false, p.data.size());
     const bool pi = (dev->flags & IFF_NO_PI) == 0;
     const bool vnet = (dev->flags & IFF_VNET_HDR) != 0;
     const auto vnet_size = static_cast<std::size_t>(dev->vnet_hdr_size);
@@ -1192,7 +1194,6 @@ int FakeKernel::inject(std::string_view name, std::span<const std::byte> packet,
     return -1;
   }
   f.rx.push_back({{packet.begin(), packet.end()}, protocol});
-  s.rtnl.count_packet(d->ifindex, false, packet.size());  // the interface transmitted it
   s.cv.notify_all();
   return fd;
 }

@@ -8,6 +8,7 @@
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
+#include <array>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -235,8 +236,11 @@ TEST_CASE("statistics() reads IFLA_STATS64 counters", "[link][stats]") {
   link.set_up();
   const std::byte ip[40] = {std::byte{0x45}};
   for (int i = 0; i < 3; ++i)
-    (void)w.dev.write(ip);            // the interface receives what the program writes
-  (void)w.kernel.inject("tun0", ip);  // and transmits what the stack sends into it
+    (void)w.dev.write(ip);                   // the interface receives what the program writes
+  (void)w.kernel.inject("tun0", ip);         // and transmits what the stack sends into it
+  CHECK(link.statistics().tx_packets == 0);  // counted when the program reads it, as the driver
+  std::array<std::byte, 64> buf{};
+  CHECK(w.dev.read(buf) == 40);
   const tunkit::LinkStats s = link.statistics();
   CHECK(s.rx_packets == 3);
   CHECK(s.rx_bytes == 120);

@@ -300,7 +300,9 @@ class FakeKernel final : public sys::Syscalls {
   /// round-robin over the attached descriptors in the order they attached (the kernel hashes
   /// flows; round-robin is deterministic). Works up or down.
   /// @returns the descriptor it was queued on, or -1 when it was dropped: no descriptor attached
-  ///   (a persistent device nobody holds), or that queue already holds 500 packets (tx_queue_len).
+  ///   (a persistent device nobody holds), or that queue already holds txqueuelen packets (500
+  ///   unless changed over rtnetlink). A drop counts in the link's tx_dropped; a queued packet
+  ///   counts as transmitted when it is read, as in the tun driver.
   /// @throws std::invalid_argument if there is no TUN/TAP device `name`.
   int inject(std::string_view name, std::span<const std::byte> packet);
   /// As above with an explicit EtherType (host order) for the packet-information header.

@@ -248,7 +248,8 @@ class FakeRtnetlink {
   /// each address, then RTM_DELLINK.
   void remove_link(unsigned ifindex);
   /// Counts one packet of `bytes` in the link's IFLA_STATS64: received (`rx`: the program wrote
-  /// it to the device) or transmitted (the stack sent it through the device), or dropped.
+  /// it to the device) or transmitted (the program read what the stack sent through the device:
+  /// the tun driver counts it then), or dropped (the queue was full or nobody held the device).
   void count_packet(unsigned ifindex, bool rx, std::size_t bytes, bool dropped = false);
   /// Installs the resolver of IFLA_NET_NS_FD (without one, every descriptor is -EINVAL).
   void set_netns_resolver(NetnsResolver resolver) { netns_resolver_ = std::move(resolver); }
