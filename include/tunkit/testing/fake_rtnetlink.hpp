@@ -32,7 +32,8 @@ namespace tunkit::testing {
 /// Understood requests, with the kernel's errors (Linux 6.x, see rtnetlink(7)):
 /// - RTM_GETLINK by ifi_index or IFLA_IFNAME (ENODEV when absent, EINVAL with neither), or as a
 ///   dump. Answers RTM_NEWLINK with IFLA_IFNAME, IFLA_MTU, IFLA_MIN_MTU, IFLA_MAX_MTU,
-///   IFLA_TXQLEN, IFLA_OPERSTATE.
+///   IFLA_TXQLEN, IFLA_OPERSTATE, IFLA_STATS64, and for Ethernet links IFLA_ADDRESS and
+///   IFLA_BROADCAST.
 /// - RTM_NEWLINK on an existing index: ifi_flags/ifi_change (IFF_UP also sets IFF_RUNNING and
 ///   IFF_LOWER_UP when the link has carrier, as a TUN device with a reader does), IFLA_MTU
 ///   (EINVAL outside [min_mtu, max_mtu]), IFLA_IFNAME (rename: EEXIST when taken, EBUSY while
