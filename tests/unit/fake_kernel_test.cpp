@@ -11,6 +11,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -84,9 +85,10 @@ std::vector<std::byte> ipv6(std::size_t size) {
 }
 
 std::vector<std::byte> frame(std::size_t size, std::uint16_t type) {
-  std::vector<std::byte> f(size, std::byte{0x11});
+  std::vector<std::byte> f(std::max<std::size_t>(size, 14), std::byte{0x11});
   f[12] = static_cast<std::byte>(type >> 8U);
   f[13] = static_cast<std::byte>(type & 0xFFU);
+  f.resize(size);  // shorter frames (to test their refusal) lose the type's bytes
   return f;
 }
 
