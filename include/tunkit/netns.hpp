@@ -20,6 +20,7 @@
 /// @endcode
 
 #include <exception>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -121,13 +122,15 @@ void run_in_netns(const NetNs& ns, void (*body)(void*), void* context);
 template <typename F>
 std::invoke_result_t<F&> in_netns(const NetNs& ns, F&& fn) {
   using Result = std::invoke_result_t<F&>;
+  static_assert(!std::is_reference_v<Result>, "in_netns: fn must return a value, not a reference");
+  using Fn = std::remove_reference_t<F>;  // may be const
   if constexpr (std::is_void_v<Result>) {
     detail::run_in_netns(
-        ns, [](void* f) { (*static_cast<std::remove_reference_t<F>*>(f))(); },
-        static_cast<void*>(std::addressof(fn)));
+        ns, [](void* f) { (*static_cast<Fn*>(f))(); },
+        const_cast<void*>(static_cast<const void*>(std::addressof(fn))));  // NOLINT: type erasure
   } else {
     struct Context {
-      std::remove_reference_t<F>* fn;
+      Fn* fn;
       std::optional<Result> result;
     } context{std::addressof(fn), std::nullopt};
     detail::run_in_netns(

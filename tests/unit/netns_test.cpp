@@ -130,7 +130,9 @@ TEST_CASE("in_netns runs the function on another thread inside the namespace", "
   CHECK(setns[0].text == "blue");
   CHECK(setns[0].result == 0);
 
-  // void functions, move-only results, exceptions
+  // const function objects, void functions, move-only results, exceptions
+  const auto answer = [] { return 42; };
+  CHECK(tunkit::in_netns(blue, answer) == 42);
   bool called = false;
   tunkit::in_netns(blue, [&] { called = true; });
   CHECK(called);
