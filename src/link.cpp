@@ -28,11 +28,11 @@ constexpr std::string_view kNeedsNetAdmin =
     "needs CAP_NET_ADMIN in the interface's network namespace";
 
 // The public enums carry the kernel's values; keep them honest.
-static_assert(static_cast<unsigned>(Scope::global) == RT_SCOPE_UNIVERSE);
-static_assert(static_cast<unsigned>(Scope::site) == RT_SCOPE_SITE);
-static_assert(static_cast<unsigned>(Scope::link) == RT_SCOPE_LINK);
-static_assert(static_cast<unsigned>(Scope::host) == RT_SCOPE_HOST);
-static_assert(static_cast<unsigned>(Scope::nowhere) == RT_SCOPE_NOWHERE);
+static_assert(static_cast<unsigned>(AddressScope::global) == RT_SCOPE_UNIVERSE);
+static_assert(static_cast<unsigned>(AddressScope::site) == RT_SCOPE_SITE);
+static_assert(static_cast<unsigned>(AddressScope::link) == RT_SCOPE_LINK);
+static_assert(static_cast<unsigned>(AddressScope::host) == RT_SCOPE_HOST);
+static_assert(static_cast<unsigned>(AddressScope::nowhere) == RT_SCOPE_NOWHERE);
 static_assert(static_cast<unsigned>(RouteProtocol::kernel) == RTPROT_KERNEL);
 static_assert(static_cast<unsigned>(RouteProtocol::boot) == RTPROT_BOOT);
 static_assert(static_cast<unsigned>(RouteProtocol::static_route) == RTPROT_STATIC);
@@ -967,7 +967,7 @@ std::vector<AddressInfo> Link::address_details(std::error_code& ec) const noexce
       *socket_, ifindex_,
       [&](const nl::AddressMessage& a) {
         return no_throw([&] {
-          result.push_back(AddressInfo{a.prefix, a.peer, static_cast<Scope>(a.scope),
+          result.push_back(AddressInfo{a.prefix, a.peer, static_cast<AddressScope>(a.scope),
                                        (a.flags & IFA_F_SECONDARY) != 0,
                                        (a.flags & IFA_F_TENTATIVE) != 0, a.flags});
         });

@@ -45,7 +45,7 @@ using Snapshot = std::map<unsigned, Known>;
 AddressInfo to_info(const nl::AddressMessage& a) noexcept {
   return AddressInfo{a.prefix,
                      a.peer,
-                     static_cast<Scope>(a.scope),
+                     static_cast<AddressScope>(a.scope),
                      (a.flags & IFA_F_SECONDARY) != 0,
                      (a.flags & IFA_F_TENTATIVE) != 0,
                      a.flags};

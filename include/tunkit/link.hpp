@@ -42,8 +42,8 @@ struct LinkStats {
   friend constexpr bool operator==(const LinkStats&, const LinkStats&) noexcept = default;
 };
 
-/// How far an address or route reaches (the kernel's RT_SCOPE_* values).
-enum class Scope : std::uint8_t {
+/// How far an address reaches (the kernel's RT_SCOPE_* values, shared with routes).
+enum class AddressScope : std::uint8_t {
   global = 0,    ///< RT_SCOPE_UNIVERSE: everywhere
   site = 200,    ///< RT_SCOPE_SITE (IPv6 site-local, deprecated)
   link = 253,    ///< RT_SCOPE_LINK: this link only (IPv6 fe80::/10, on-link routes)
@@ -57,8 +57,8 @@ struct AddressInfo {
   IpPrefix prefix;
   /// The remote end of a point-to-point address (IFA_ADDRESS when it differs from IFA_LOCAL).
   std::optional<IpAddress> peer;
-  /// The address's scope (IPv6 link-local addresses: `Scope::link`).
-  Scope scope = Scope::global;
+  /// The address's scope (IPv6 link-local addresses: `AddressScope::link`).
+  AddressScope scope = AddressScope::global;
   /// IFA_F_SECONDARY: an IPv4 address in the subnet of an earlier (primary) one.
   bool secondary = false;
   /// IFA_F_TENTATIVE: an IPv6 address still in duplicate address detection (not usable yet).
@@ -125,8 +125,8 @@ struct LinkState {
   unsigned min_mtu = 0;     ///< IFLA_MIN_MTU: the smallest MTU the device accepts (0: not reported)
   unsigned max_mtu = 0;     ///< IFLA_MAX_MTU: the largest MTU the device accepts (0: not reported)
   unsigned txqueuelen = 0;  ///< IFLA_TXQLEN: the transmit queue length, in packets
-  std::optional<MacAddress> mac;  ///< IFLA_ADDRESS of an Ethernet device (TAP); none for TUN
-  LinkStats stats;                ///< IFLA_STATS64
+  std::optional<MacAddress> mac{};  ///< IFLA_ADDRESS of an Ethernet device (TAP); none for TUN
+  LinkStats stats;                  ///< IFLA_STATS64
 };
 
 /// Owns one NETLINK_ROUTE socket and configures the interface with a given index through it:

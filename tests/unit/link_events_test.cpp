@@ -69,7 +69,7 @@ TEST_CASE("LinkEvents subscribes to the link and address groups", "[events]") {
   CHECK(got[0].mtu == 1500);
   CHECK((got[0].flags & IFF_UP) != 0);
   REQUIRE(got[2].address.has_value());
-  CHECK(got[2].address->scope == tunkit::Scope::link);
+  CHECK(got[2].address->scope == tunkit::AddressScope::link);
 }
 
 TEST_CASE("LinkEvents reports MTU, addresses, rename, down and removal", "[events]") {

@@ -276,7 +276,7 @@ TEST_CASE("A point-to-point address sends IFA_LOCAL and the peer in IFA_ADDRESS"
     REQUIRE(details.size() == 1);
     CHECK(details[0].prefix == IpPrefix{local, 32});
     CHECK(details[0].peer == peer.address);
-    CHECK(details[0].scope == tunkit::Scope::global);
+    CHECK(details[0].scope == tunkit::AddressScope::global);
     CHECK_FALSE(details[0].secondary);
     CHECK((details[0].flags & IFA_F_PERMANENT) != 0);
     CHECK(link.addresses() == std::vector<IpPrefix>{IpPrefix{local, 32}});
@@ -352,7 +352,7 @@ TEST_CASE("address_details() reports scopes and secondaries", "[link][address]")
   CHECK_FALSE(details[0].secondary);
   CHECK(details[1].prefix == IpPrefix::parse("10.0.0.2/24"));
   CHECK(details[1].secondary);
-  CHECK(details[2].scope == tunkit::Scope::link);
+  CHECK(details[2].scope == tunkit::AddressScope::link);
   CHECK_FALSE(details[2].peer.has_value());
 }
 
