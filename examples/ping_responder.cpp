@@ -360,9 +360,7 @@ int run(const Config& cfg) {
   disable_dad(dev.name());  // before the address exists, so it never is tentative
 
   tunkit::Link link(dev.ifindex());
-  link.add_address(cfg.v4);
-  link.add_address(cfg.v6);
-  link.set_up();
+  link.configure({.addresses = {cfg.v4, cfg.v6}, .up = true});  // all or nothing
   if (!wait_ipv6_usable(cfg.v6.address, std::chrono::seconds(3))) {
     fmt::print(stderr, "note: {} is still tentative after 3 s; continuing\n",
                cfg.v6.address.to_string());

@@ -42,8 +42,16 @@ class Category final : public std::error_category {
         return "output buffers too few or too small";
       case errc::batch_too_large:
         return "batch larger than the capacity chosen at construction";
+      case errc::out_of_range:
+        return "out of range";
     }
     return "unknown tunkit error";
+  }
+  // A value tunkit refuses before asking the kernel is one the kernel would refuse with EINVAL:
+  // code written against the kernel's answer (`ec == std::errc::invalid_argument`) keeps working.
+  [[nodiscard]] std::error_condition default_error_condition(int value) const noexcept override {
+    if (static_cast<errc>(value) == errc::out_of_range) return std::errc::invalid_argument;
+    return {value, *this};
   }
 };
 

@@ -38,8 +38,12 @@ std::optional<MacAddress> MacAddress::try_parse(std::string_view text) noexcept 
 
 MacAddress MacAddress::parse(std::string_view text) {
   if (auto mac = try_parse(text)) return *mac;
-  detail::throw_error(errc::invalid_address, fmt::format("parse MAC address \"{}\"", text), {},
-                      "expected six hex bytes like 02:00:5e:10:00:01");
+  // Not detail::throw_error: errc::invalid_address reads "invalid IP address or prefix", which
+  // would mislead here.
+  throw Error(errc::invalid_address,
+              fmt::format("tunkit: parse MAC address \"{}\": invalid MAC address (expected six hex "
+                          "bytes like aa:bb:cc:dd:ee:ff)",
+                          text));
 }
 
 MacAddress MacAddress::random() {

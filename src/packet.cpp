@@ -136,9 +136,9 @@ std::string to_string(const BuildError& e) {
 namespace detail {
 
 MacAddress load_mac(const std::byte* p) noexcept {
-  MacAddress m;
-  std::memcpy(m.bytes.data(), p, m.bytes.size());
-  return m;
+  std::array<std::uint8_t, 6> b;
+  std::memcpy(b.data(), p, b.size());
+  return MacAddress(b);
 }
 
 IpAddress load_ipv4(const std::byte* p) noexcept {

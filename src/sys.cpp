@@ -1,6 +1,7 @@
 #include "tunkit/sys.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -62,6 +63,7 @@ class Real final : public Syscalls {
                    socklen_t* addrlen) noexcept override {
     return ret(::recvfrom(fd, buf, len, flags, addr, addrlen));
   }
+  int setns(int fd, int nstype) noexcept override { return ret(::setns(fd, nstype)); }
 };
 
 }  // namespace

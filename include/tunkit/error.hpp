@@ -34,6 +34,8 @@ enum class errc {
   gso_unsupported,      ///< a GSO type tunkit does not segment (UFO: IP fragmentation)
   output_too_small,     ///< too few or too small output buffers for the result
   batch_too_large,      ///< more packets in one call than the capacity chosen at construction
+  out_of_range,         ///< a value outside the range the device accepts (e.g. the MTU); compares
+                        ///< equal to `std::errc::invalid_argument`, the kernel's answer
 };
 
 /// The category of `tunkit::errc` codes; its name is "tunkit".

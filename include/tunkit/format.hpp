@@ -45,6 +45,7 @@
 
 #include "tunkit/address.hpp"
 #include "tunkit/device.hpp"
+#include "tunkit/mac.hpp"
 #include "tunkit/packet.hpp"
 
 namespace tunkit {

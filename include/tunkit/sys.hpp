@@ -3,7 +3,8 @@
 /// The syscall seam: the only path by which tunkit reaches the kernel.
 ///
 /// Every system call tunkit makes (open/close/ioctl/read/write/readv/writev/poll, eventfd, and the
-/// socket calls used for rtnetlink and interface look-ups) goes through a `tunkit::sys::Syscalls`
+/// socket calls used for rtnetlink and interface look-ups, and setns for network namespaces) goes
+/// through a `tunkit::sys::Syscalls`
 /// object. Production code uses `sys::real()`; tests inject `tunkit::testing::FakeKernel` (target
 /// `tunkit::testing`) to script any errno on any call without privileges.
 ///
@@ -61,6 +62,10 @@ class Syscalls {
   /// recvfrom(2).
   virtual ssize_t recvfrom(int fd, void* buf, std::size_t len, int flags, sockaddr* addr,
                            socklen_t* addrlen) noexcept = 0;
+  /// setns(2): moves the calling thread into the namespace of descriptor `fd` (`nstype`
+  /// CLONE_NEWNET, or 0 for any type). tunkit calls it only on threads it starts and ends for
+  /// the purpose (`tunkit::in_netns`).
+  virtual int setns(int fd, int nstype) noexcept = 0;
 };
 
 /// The real kernel: a process-wide, stateless, thread-safe instance.

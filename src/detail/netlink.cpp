@@ -283,6 +283,34 @@ std::error_code Socket::dump(Request& request, MessageHandler on_message,
   }
 }
 
+std::error_code Socket::receive(MessageHandler on_message) noexcept {
+  if (fd_ < 0) return errc::not_open;
+  constexpr std::size_t kSlack = 8;  // as in exchange()
+  const std::unique_ptr<std::byte[]> buffer(new (std::nothrow)
+                                                std::byte[kReceiveBufferSize + kSlack]());
+  if (!buffer) return sys_error(ENOMEM);
+  sockaddr_nl from{};
+  socklen_t from_len = sizeof from;
+  const ssize_t n = retry_eintr([&] {
+    return sys_->recvfrom(fd_, buffer.get(), kReceiveBufferSize, MSG_DONTWAIT | MSG_TRUNC,
+                          reinterpret_cast<sockaddr*>(&from), &from_len);
+  });
+  if (n < 0) return sys_error(static_cast<int>(-n));
+  if (static_cast<std::size_t>(n) > kReceiveBufferSize) return protocol_error();
+  // Notifications come from the kernel (port 0); anything else was sent by another process.
+  if (from_len >= sizeof from && from.nl_family == AF_NETLINK && from.nl_pid != 0) return {};
+
+  std::error_code handler_error;
+  int left = static_cast<int>(n);
+  const nlmsghdr* h = as_header(buffer.get());
+  for (; mnl_nlmsg_ok(h, left); h = mnl_nlmsg_next(h, &left)) {
+    if (h->nlmsg_type < NLMSG_MIN_TYPE) continue;  // NOOP, ERROR, DONE, OVERRUN: not events
+    if (!handler_error && on_message) handler_error = on_message(*h);
+  }
+  if (left > 0 && !handler_error) return protocol_error();
+  return handler_error;
+}
+
 std::error_code Socket::exchange(Request& request, MessageHandler on_message,
                                  bool& dump_interrupted) noexcept {
   if (const std::error_code ec = send(request)) return ec;
@@ -352,11 +380,14 @@ std::error_code Socket::exchange(Request& request, MessageHandler on_message,
 // --- rtnetlink values ------------------------------------------------------------------------
 
 std::error_code decode_link(const nlmsghdr& message, LinkMessage& out) {
-  if (message.nlmsg_type != RTM_NEWLINK) return protocol_error();
+  if (message.nlmsg_type != RTM_NEWLINK && message.nlmsg_type != RTM_DELLINK) {
+    return protocol_error();
+  }
   ifinfomsg ifi{};
   AttributeTable<IFLA_MAX_MTU + 1> attrs{};
   if (auto ec = parse_message(message, ifi, attrs)) return ec;
   out = {};
+  out.message_type = message.nlmsg_type;
   out.ifindex = static_cast<std::uint32_t>(ifi.ifi_index);
   out.type = ifi.ifi_type;
   out.flags = ifi.ifi_flags;
@@ -373,44 +404,124 @@ std::error_code decode_link(const nlmsghdr& message, LinkMessage& out) {
     return true;
   };
   if (!u32(IFLA_MTU, out.mtu) || !u32(IFLA_MIN_MTU, out.min_mtu) ||
-      !u32(IFLA_MAX_MTU, out.max_mtu)) {
+      !u32(IFLA_MAX_MTU, out.max_mtu) || !u32(IFLA_TXQLEN, out.txqlen)) {
     return protocol_error();
+  }
+  // IFLA_ADDRESS is dev->addr_len bytes: 6 for Ethernet (TAP), absent for TUN (addr_len 0),
+  // other sizes for other link types, which have no MAC address to report.
+  if (const nlattr* a = attrs[IFLA_ADDRESS]) {
+    const auto bytes = payload(*a);
+    if (bytes.size() == 6) {
+      std::array<std::uint8_t, 6> mac{};
+      std::copy(bytes.begin(), bytes.end(), mac.begin());
+      out.mac = mac;
+    }
+  }
+  // struct rtnl_link_stats64 grows with kernel versions; its first eight counters never move.
+  if (const nlattr* a = attrs[IFLA_STATS64]) {
+    const auto bytes = payload(*a);
+    std::array<std::uint64_t, 8> counters{};
+    if (bytes.size() < sizeof counters) return protocol_error();
+    std::memcpy(counters.data(), bytes.data(), sizeof counters);  // payload: 4-byte aligned
+    out.stats = LinkCounters{counters[0], counters[1], counters[2], counters[3],
+                             counters[4], counters[5], counters[6], counters[7]};
   }
   return {};
 }
 
+namespace {
+
+// An address attribute of `family` (4 or 16 bytes), or nullopt when its size does not fit.
+std::optional<IpAddress> get_address(std::uint8_t family, const nlattr& attribute) noexcept {
+  const auto bytes = payload(attribute);
+  if (family == AF_INET && bytes.size() == 4) {
+    std::array<std::uint8_t, 4> b{};
+    std::copy(bytes.begin(), bytes.end(), b.begin());
+    return IpAddress::v4(b);
+  }
+  if (family == AF_INET6 && bytes.size() == 16) {
+    std::array<std::uint8_t, 16> b{};
+    std::copy(bytes.begin(), bytes.end(), b.begin());
+    return IpAddress::v6(b);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::error_code decode_address(const nlmsghdr& message, AddressMessage& out) noexcept {
-  if (message.nlmsg_type != RTM_NEWADDR) return protocol_error();
+  if (message.nlmsg_type != RTM_NEWADDR && message.nlmsg_type != RTM_DELADDR) {
+    return protocol_error();
+  }
   ifaddrmsg ifa{};
   AttributeTable<IFA_FLAGS + 1> attrs{};
   if (auto ec = parse_message(message, ifa, attrs)) return ec;
   if (ifa.ifa_family != AF_INET && ifa.ifa_family != AF_INET6) return sys_error(EAFNOSUPPORT);
   out = {};
+  out.message_type = message.nlmsg_type;
   out.ifindex = ifa.ifa_index;
   out.scope = ifa.ifa_scope;
   out.flags = ifa.ifa_flags;
   // IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer's on point-to-point
-  // configurations and equals IFA_LOCAL otherwise. IPv6 usually sends IFA_ADDRESS alone.
-  const nlattr* a = attrs[IFA_LOCAL] != nullptr ? attrs[IFA_LOCAL] : attrs[IFA_ADDRESS];
-  if (a == nullptr) return protocol_error();
-  const auto bytes = payload(*a);
-  if (ifa.ifa_family == AF_INET && bytes.size() == 4) {
-    std::array<std::uint8_t, 4> b{};
-    std::copy(bytes.begin(), bytes.end(), b.begin());
-    out.prefix.address = IpAddress::v4(b);
-  } else if (ifa.ifa_family == AF_INET6 && bytes.size() == 16) {
-    std::array<std::uint8_t, 16> b{};
-    std::copy(bytes.begin(), bytes.end(), b.begin());
-    out.prefix.address = IpAddress::v6(b);
-  } else {
-    return protocol_error();
-  }
-  out.prefix.length = ifa.ifa_prefixlen;
+  // configurations and equals IFA_LOCAL otherwise. IPv6 sends IFA_ADDRESS alone unless there is
+  // a peer.
+  const nlattr* local_attr = attrs[IFA_LOCAL] != nullptr ? attrs[IFA_LOCAL] : attrs[IFA_ADDRESS];
+  if (local_attr == nullptr) return protocol_error();
+  const auto local = get_address(ifa.ifa_family, *local_attr);
+  if (!local) return protocol_error();
+  out.prefix = {*local, ifa.ifa_prefixlen};
   if (!out.prefix.is_valid()) return protocol_error();
+  if (attrs[IFA_LOCAL] != nullptr && attrs[IFA_ADDRESS] != nullptr) {
+    const auto address = get_address(ifa.ifa_family, *attrs[IFA_ADDRESS]);
+    if (!address) return protocol_error();
+    if (*address != *local) out.peer = *address;
+  }
   if (const nlattr* f = attrs[IFA_FLAGS]) {
     const auto flags = get_u32(*f);
     if (!flags) return protocol_error();
     out.flags = *flags;
+  }
+  return {};
+}
+
+std::error_code decode_route(const nlmsghdr& message, RouteMessage& out) noexcept {
+  if (message.nlmsg_type != RTM_NEWROUTE && message.nlmsg_type != RTM_DELROUTE) {
+    return protocol_error();
+  }
+  rtmsg rtm{};
+  AttributeTable<RTA_TABLE + 1> attrs{};
+  if (auto ec = parse_message(message, rtm, attrs)) return ec;
+  if (rtm.rtm_family != AF_INET && rtm.rtm_family != AF_INET6) return sys_error(EAFNOSUPPORT);
+  out = {};
+  out.message_type = message.nlmsg_type;
+  out.table = rtm.rtm_table;
+  out.protocol = rtm.rtm_protocol;
+  out.scope = rtm.rtm_scope;
+  out.type = rtm.rtm_type;
+  // Without RTA_DST the destination is the family's any-address ("default").
+  out.destination.address = rtm.rtm_family == AF_INET ? IpAddress::v4({}) : IpAddress::v6({});
+  out.destination.length = rtm.rtm_dst_len;
+  if (!out.destination.is_valid()) return protocol_error();
+  if (const nlattr* a = attrs[RTA_DST]) {
+    const auto dst = get_address(rtm.rtm_family, *a);
+    if (!dst) return protocol_error();
+    out.destination.address = *dst;
+  }
+  for (const auto& [type, field] :
+       {std::pair{RTA_GATEWAY, &out.gateway}, std::pair{RTA_PREFSRC, &out.source}}) {
+    if (const nlattr* a = attrs[type]) {
+      *field = get_address(rtm.rtm_family, *a);
+      if (!*field) return protocol_error();
+    }
+  }
+  for (const auto& [type, field] :
+       {std::pair{RTA_OIF, &out.oif}, std::pair{RTA_PRIORITY, &out.priority},
+        std::pair{RTA_TABLE, &out.table}}) {
+    if (const nlattr* a = attrs[type]) {
+      const auto value = get_u32(*a);
+      if (!value) return protocol_error();
+      *field = *value;
+    }
   }
   return {};
 }
@@ -456,8 +567,18 @@ Request set_link_mtu(std::uint32_t ifindex, std::uint32_t mtu) noexcept {
 
 namespace {
 
+// RTM_NEWLINK on an existing interface, without flag changes: attributes follow.
+Request link_change(std::uint32_t ifindex) noexcept {
+  Request r(RTM_NEWLINK, 0);
+  ifinfomsg ifi{};
+  ifi.ifi_family = AF_UNSPEC;
+  ifi.ifi_index = static_cast<int>(ifindex);
+  r.put_header(ifi);
+  return r;
+}
+
 Request address_request(std::uint16_t type, std::uint16_t flags, std::uint32_t ifindex,
-                        const IpPrefix& prefix) noexcept {
+                        const IpPrefix& prefix, const std::optional<IpAddress>& peer) noexcept {
   Request r(type, flags);
   ifaddrmsg ifa{};
   ifa.ifa_family = prefix.address.is_v4() ? AF_INET : AF_INET6;
@@ -465,19 +586,110 @@ Request address_request(std::uint16_t type, std::uint16_t flags, std::uint32_t i
   ifa.ifa_scope = RT_SCOPE_UNIVERSE;
   ifa.ifa_index = ifindex;
   r.put_header(ifa);
+  if (peer) {
+    // rtnetlink(7): IFA_LOCAL is the local address, IFA_ADDRESS the point-to-point peer.
+    r.put_bytes(IFA_LOCAL, prefix.address.bytes());
+    r.put_bytes(IFA_ADDRESS, peer->bytes());
+    return r;
+  }
   if (prefix.address.is_v4()) r.put_bytes(IFA_LOCAL, prefix.address.bytes());
   r.put_bytes(IFA_ADDRESS, prefix.address.bytes());
   return r;
 }
 
-}  // namespace
-
-Request add_address(std::uint32_t ifindex, const IpPrefix& prefix) noexcept {
-  return address_request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, ifindex, prefix);
+Request route_request(std::uint16_t type, std::uint16_t flags, const RouteMessage& route,
+                      bool removal) noexcept {
+  Request r(type, flags);
+  rtmsg rtm{};
+  rtm.rtm_family = route.destination.address.is_v4() ? AF_INET : AF_INET6;
+  rtm.rtm_dst_len = route.destination.length;
+  // Tables beyond 255 do not fit rtm_table: RTA_TABLE carries them (rtnetlink(7)).
+  rtm.rtm_table =
+      route.table <= 255 ? static_cast<std::uint8_t>(route.table) : std::uint8_t{RT_TABLE_UNSPEC};
+  if (removal) {
+    // As `ip route del`: match any protocol, scope and type.
+    rtm.rtm_protocol = RTPROT_UNSPEC;
+    rtm.rtm_scope = RT_SCOPE_NOWHERE;
+    rtm.rtm_type = RTN_UNSPEC;
+  } else {
+    rtm.rtm_protocol = route.protocol;
+    rtm.rtm_scope = route.scope;
+    rtm.rtm_type = route.type;
+  }
+  r.put_header(rtm);
+  if (route.table > 255) r.put_u32(RTA_TABLE, route.table);
+  if (route.destination.length > 0) r.put_bytes(RTA_DST, route.destination.address.bytes());
+  if (route.oif != 0) r.put_u32(RTA_OIF, route.oif);
+  if (route.gateway) r.put_bytes(RTA_GATEWAY, route.gateway->bytes());
+  if (route.source && !removal) r.put_bytes(RTA_PREFSRC, route.source->bytes());
+  if (route.priority != 0) r.put_u32(RTA_PRIORITY, route.priority);
+  return r;
 }
 
-Request remove_address(std::uint32_t ifindex, const IpPrefix& prefix) noexcept {
-  return address_request(RTM_DELADDR, 0, ifindex, prefix);
+}  // namespace
+
+Request set_link_txqlen(std::uint32_t ifindex, std::uint32_t txqlen) noexcept {
+  Request r = link_change(ifindex);
+  r.put_u32(IFLA_TXQLEN, txqlen);
+  return r;
+}
+
+Request set_link_address(std::uint32_t ifindex, std::span<const std::uint8_t> address) noexcept {
+  Request r = link_change(ifindex);
+  r.put_bytes(IFLA_ADDRESS, address);
+  return r;
+}
+
+Request set_link_name(std::uint32_t ifindex, std::string_view name) noexcept {
+  Request r = link_change(ifindex);
+  r.put_string(IFLA_IFNAME, name);
+  return r;
+}
+
+Request set_link_netns_fd(std::uint32_t ifindex, std::uint32_t fd) noexcept {
+  Request r = link_change(ifindex);
+  r.put_u32(IFLA_NET_NS_FD, fd);
+  return r;
+}
+
+Request set_link_netns_pid(std::uint32_t ifindex, std::uint32_t pid) noexcept {
+  Request r = link_change(ifindex);
+  r.put_u32(IFLA_NET_NS_PID, pid);
+  return r;
+}
+
+Request dump_links() noexcept {
+  Request r(RTM_GETLINK, NLM_F_DUMP);
+  ifinfomsg ifi{};
+  ifi.ifi_family = AF_UNSPEC;
+  r.put_header(ifi);
+  return r;
+}
+
+Request add_address(std::uint32_t ifindex, const IpPrefix& prefix,
+                    const std::optional<IpAddress>& peer) noexcept {
+  return address_request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, ifindex, prefix, peer);
+}
+
+Request remove_address(std::uint32_t ifindex, const IpPrefix& prefix,
+                       const std::optional<IpAddress>& peer) noexcept {
+  return address_request(RTM_DELADDR, 0, ifindex, prefix, peer);
+}
+
+Request add_route(const RouteMessage& route) noexcept {
+  return route_request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, route, false);
+}
+
+Request remove_route(const RouteMessage& route) noexcept {
+  return route_request(RTM_DELROUTE, 0, route, true);
+}
+
+Request dump_routes(std::uint8_t family) noexcept {
+  Request r(RTM_GETROUTE, NLM_F_DUMP);
+  rtmsg rtm{};
+  rtm.rtm_family = family;
+  r.put_header(rtm);
+  return r;
 }
 
 Request dump_addresses(std::uint32_t ifindex) noexcept {

@@ -196,6 +196,14 @@ class Socket {
   [[nodiscard]] std::error_code dump(Request& request, MessageHandler on_message,
                                      FunctionRef<void()> restart) noexcept;
 
+  /// Reads one datagram without waiting (MSG_DONTWAIT) and passes each of its messages that come
+  /// from the kernel (multicast notifications, on a socket bound to groups) to `on_message`; the
+  /// first non-zero result of the handler is returned after the whole datagram was read. EAGAIN
+  /// when nothing is queued; ENOBUFS when the kernel dropped notifications because the receive
+  /// buffer was full (the socket stays usable; what was lost must be read again by a dump).
+  /// EINTR is retried.
+  [[nodiscard]] std::error_code receive(MessageHandler on_message) noexcept;
+
  private:
   Socket(sys::Syscalls& sys, int fd) noexcept : sys_(&sys), fd_(fd) {}
   std::error_code exchange(Request& request, MessageHandler on_message,
@@ -211,32 +219,70 @@ class Socket {
 // ---------------------------------------------------------------------------------------------
 // rtnetlink value types, encoders and decoders
 
-/// An interface as RTM_NEWLINK describes it (a GETLINK answer or a notification).
+/// The first eight counters of `struct rtnl_link_stats64` (IFLA_STATS64), in its order.
+struct LinkCounters {
+  std::uint64_t rx_packets = 0;
+  std::uint64_t tx_packets = 0;
+  std::uint64_t rx_bytes = 0;
+  std::uint64_t tx_bytes = 0;
+  std::uint64_t rx_errors = 0;
+  std::uint64_t tx_errors = 0;
+  std::uint64_t rx_dropped = 0;
+  std::uint64_t tx_dropped = 0;
+};
+
+/// An interface as RTM_NEWLINK (or RTM_DELLINK) describes it (a GETLINK answer or a
+/// notification).
 struct LinkMessage {
-  std::uint32_t ifindex = 0;             ///< ifi_index
-  std::uint16_t type = 0;                ///< ifi_type (ARPHRD_*)
-  std::uint32_t flags = 0;               ///< ifi_flags (IFF_*)
-  std::string name;                      ///< IFLA_IFNAME
-  std::optional<std::uint32_t> mtu;      ///< IFLA_MTU
-  std::optional<std::uint32_t> min_mtu;  ///< IFLA_MIN_MTU (Linux 4.19+)
-  std::optional<std::uint32_t> max_mtu;  ///< IFLA_MAX_MTU (Linux 4.19+)
+  std::uint16_t message_type = RTM_NEWLINK;  ///< nlmsg_type: RTM_NEWLINK or RTM_DELLINK
+  std::uint32_t ifindex = 0;                 ///< ifi_index
+  std::uint16_t type = 0;                    ///< ifi_type (ARPHRD_*)
+  std::uint32_t flags = 0;                   ///< ifi_flags (IFF_*)
+  std::string name;                          ///< IFLA_IFNAME
+  std::optional<std::uint32_t> mtu;          ///< IFLA_MTU
+  std::optional<std::uint32_t> min_mtu;      ///< IFLA_MIN_MTU (Linux 4.19+)
+  std::optional<std::uint32_t> max_mtu;      ///< IFLA_MAX_MTU (Linux 4.19+)
+  std::optional<std::uint32_t> txqlen;       ///< IFLA_TXQLEN
+  /// IFLA_ADDRESS: the link-layer address (6 bytes for Ethernet; absent for TUN devices).
+  std::optional<std::array<std::uint8_t, 6>> mac;
+  std::optional<LinkCounters> stats;  ///< IFLA_STATS64
 };
 
-/// An interface address as RTM_NEWADDR describes it.
+/// An interface address as RTM_NEWADDR (or RTM_DELADDR) describes it.
 struct AddressMessage {
-  std::uint32_t ifindex = 0;  ///< ifa_index
-  IpPrefix prefix;            ///< IFA_LOCAL, else IFA_ADDRESS, with ifa_prefixlen
-  std::uint8_t scope = 0;     ///< ifa_scope (RT_SCOPE_*)
-  std::uint32_t flags = 0;    ///< IFA_FLAGS when present, else ifa_flags (IFA_F_*)
+  std::uint16_t message_type = RTM_NEWADDR;  ///< nlmsg_type: RTM_NEWADDR or RTM_DELADDR
+  std::uint32_t ifindex = 0;                 ///< ifa_index
+  IpPrefix prefix;                           ///< IFA_LOCAL, else IFA_ADDRESS, with ifa_prefixlen
+  /// IFA_ADDRESS when it differs from IFA_LOCAL: the peer of a point-to-point address.
+  std::optional<IpAddress> peer;
+  std::uint8_t scope = 0;   ///< ifa_scope (RT_SCOPE_*)
+  std::uint32_t flags = 0;  ///< IFA_FLAGS when present, else ifa_flags (IFA_F_*)
 };
 
-/// Decodes an RTM_NEWLINK message. `errc::netlink_protocol` when it is malformed.
+/// A route as RTM_NEWROUTE describes it, and as route requests carry it.
+struct RouteMessage {
+  std::uint16_t message_type = RTM_NEWROUTE;  ///< nlmsg_type (decoded messages)
+  IpPrefix destination;                       ///< RTA_DST (absent: the default route) / dst_len
+  std::optional<IpAddress> gateway;           ///< RTA_GATEWAY
+  std::optional<IpAddress> source;            ///< RTA_PREFSRC
+  std::uint32_t oif = 0;                      ///< RTA_OIF (0: none, e.g. multipath)
+  std::uint32_t priority = 0;                 ///< RTA_PRIORITY (the metric)
+  std::uint32_t table = RT_TABLE_MAIN;        ///< RTA_TABLE, else rtm_table
+  std::uint8_t protocol = RTPROT_STATIC;      ///< rtm_protocol (RTPROT_*)
+  std::uint8_t scope = RT_SCOPE_UNIVERSE;     ///< rtm_scope (RT_SCOPE_*)
+  std::uint8_t type = RTN_UNICAST;            ///< rtm_type (RTN_*)
+};
+
+/// Decodes an RTM_NEWLINK or RTM_DELLINK message. `errc::netlink_protocol` when it is malformed.
 /// May throw std::bad_alloc (the name).
 [[nodiscard]] std::error_code decode_link(const nlmsghdr& message, LinkMessage& out);
-/// Decodes an RTM_NEWADDR message. EAFNOSUPPORT (system category) for families other than
-/// AF_INET / AF_INET6, which a dump of all families also returns (MCTP...): callers skip those;
-/// `errc::netlink_protocol` when the message is malformed.
+/// Decodes an RTM_NEWADDR or RTM_DELADDR message. EAFNOSUPPORT (system category) for families
+/// other than AF_INET / AF_INET6, which a dump of all families also returns (MCTP...): callers
+/// skip those; `errc::netlink_protocol` when the message is malformed.
 [[nodiscard]] std::error_code decode_address(const nlmsghdr& message, AddressMessage& out) noexcept;
+/// Decodes an RTM_NEWROUTE or RTM_DELROUTE message. EAFNOSUPPORT for families other than AF_INET /
+/// AF_INET6 (multicast routing tables, MPLS); `errc::netlink_protocol` when it is malformed.
+[[nodiscard]] std::error_code decode_route(const nlmsghdr& message, RouteMessage& out) noexcept;
 
 /// RTM_GETLINK for the interface with index `ifindex`.
 [[nodiscard]] Request get_link(std::uint32_t ifindex) noexcept;
@@ -247,11 +293,38 @@ struct AddressMessage {
                                      std::uint32_t change) noexcept;
 /// RTM_NEWLINK setting IFLA_MTU.
 [[nodiscard]] Request set_link_mtu(std::uint32_t ifindex, std::uint32_t mtu) noexcept;
+/// RTM_NEWLINK setting IFLA_TXQLEN.
+[[nodiscard]] Request set_link_txqlen(std::uint32_t ifindex, std::uint32_t txqlen) noexcept;
+/// RTM_NEWLINK setting IFLA_ADDRESS (the link-layer address).
+[[nodiscard]] Request set_link_address(std::uint32_t ifindex,
+                                       std::span<const std::uint8_t> address) noexcept;
+/// RTM_NEWLINK setting IFLA_IFNAME on the interface with index `ifindex` (a rename).
+[[nodiscard]] Request set_link_name(std::uint32_t ifindex, std::string_view name) noexcept;
+/// RTM_NEWLINK moving the interface into the network namespace of descriptor `fd`
+/// (IFLA_NET_NS_FD).
+[[nodiscard]] Request set_link_netns_fd(std::uint32_t ifindex, std::uint32_t fd) noexcept;
+/// RTM_NEWLINK moving the interface into the network namespace of process `pid`
+/// (IFLA_NET_NS_PID).
+[[nodiscard]] Request set_link_netns_pid(std::uint32_t ifindex, std::uint32_t pid) noexcept;
+/// RTM_GETLINK dump of every interface.
+[[nodiscard]] Request dump_links() noexcept;
 /// RTM_NEWADDR (NLM_F_CREATE | NLM_F_EXCL) adding `prefix` to the interface: IFA_LOCAL and
-/// IFA_ADDRESS for IPv4 (equal: no peer), IFA_ADDRESS for IPv6.
-[[nodiscard]] Request add_address(std::uint32_t ifindex, const IpPrefix& prefix) noexcept;
+/// IFA_ADDRESS for IPv4 (equal: no peer), IFA_ADDRESS for IPv6. With a `peer`, IFA_LOCAL is
+/// `prefix.address` and IFA_ADDRESS the peer, for both families (point-to-point).
+[[nodiscard]] Request add_address(std::uint32_t ifindex, const IpPrefix& prefix,
+                                  const std::optional<IpAddress>& peer = std::nullopt) noexcept;
 /// RTM_DELADDR removing `prefix` from the interface (same attributes as `add_address`).
-[[nodiscard]] Request remove_address(std::uint32_t ifindex, const IpPrefix& prefix) noexcept;
+[[nodiscard]] Request remove_address(std::uint32_t ifindex, const IpPrefix& prefix,
+                                     const std::optional<IpAddress>& peer = std::nullopt) noexcept;
+/// RTM_NEWROUTE (NLM_F_CREATE | NLM_F_EXCL) adding `route`: rtm_table RT_TABLE_MAIN (and
+/// RTA_TABLE for tables beyond 255), rtm_protocol, rtm_scope and rtm_type as given; RTA_DST
+/// (unless the prefix length is 0), RTA_OIF, RTA_GATEWAY, RTA_PREFSRC, RTA_PRIORITY when set.
+[[nodiscard]] Request add_route(const RouteMessage& route) noexcept;
+/// RTM_DELROUTE for `route`, as `ip route del` sends it: rtm_protocol 0 (any), rtm_scope
+/// RT_SCOPE_NOWHERE (any), rtm_type 0 (any); RTA_PRIORITY only when non-zero (0 matches any).
+[[nodiscard]] Request remove_route(const RouteMessage& route) noexcept;
+/// RTM_GETROUTE dump of one family (AF_INET or AF_INET6), every table; callers filter.
+[[nodiscard]] Request dump_routes(std::uint8_t family) noexcept;
 /// RTM_GETADDR dump of both families. `ifindex` goes into ifa_index, which kernels with strict
 /// checking use as a filter; others dump every interface, so callers still filter.
 [[nodiscard]] Request dump_addresses(std::uint32_t ifindex) noexcept;

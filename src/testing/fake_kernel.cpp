@@ -8,8 +8,12 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 
+#include <sched.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <climits>
@@ -21,6 +25,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <set>
 #include <span>
 #include <stdexcept>
 #include <utility>
@@ -49,6 +54,16 @@ constexpr std::size_t kEthHeader = 14;
 constexpr int kSettableStatusFlags = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
 constexpr std::size_t kTxFilterExact = 8;          // FLT_EXACT_COUNT: addresses matched exactly
 constexpr std::size_t kMaxBpfInstructions = 4096;  // BPF_MAXINSNS
+constexpr std::uint16_t kArphrdLoopback = 772;
+constexpr unsigned kTapMaxMtu = 65521;  // measured: ETH_MAX_MTU minus the Ethernet header
+constexpr std::string_view kNamedNetns = "/run/netns/";
+
+// Each thread's network namespace, per FakeKernel instance. A thread-local map dies with its
+// thread, so a new thread (even one reusing an old thread's id) starts in the initial
+// namespace, as a real thread created by a process in the initial namespace would. Instances are
+// told apart by a serial number, not their address, which a later fake may reuse.
+std::atomic<std::uint64_t> g_next_instance{1};
+thread_local std::map<std::uint64_t, std::string> t_netns;
 
 using Call = FakeKernel::Call;
 using CallRecord = FakeKernel::CallRecord;
@@ -85,6 +100,10 @@ struct Fd {
   // eventfd
   std::uint64_t counter = 0;
   bool semaphore = false;
+  // The namespace: of a socket or /dev/net/tun descriptor, the one it was opened in (the tun
+  // driver uses the namespace of open(), not of TUNSETIFF); of a namespace descriptor, the one it
+  // refers to.
+  std::string netns;
   // ebpf
   bool socket_filter_program = false;  // BPF_PROG_TYPE_SOCKET_FILTER
 };
@@ -123,6 +142,7 @@ struct Device {
   std::vector<int> queues;    // enabled queues by queue index (tun->tfiles)
   std::vector<int> disabled;  // disabled queues, in the order they were disabled
   std::size_t next_queue = 0;
+  std::string netns;
 };
 
 // ether_crc() >> 26: the bit of the TX filter's 64-bit multicast hash for `mac` (CRC-32 over the
@@ -226,6 +246,9 @@ struct FakeKernel::State {
   gid_t gid = 0;
   std::vector<gid_t> groups;
   bool cap_net_admin = true;
+  bool cap_sys_admin = true;
+  const std::uint64_t instance = g_next_instance++;
+  std::set<std::string, std::less<>> namespaces;  // add_netns()
   unsigned features = kDefaultFeatures;
   bool vnet_cross_le = false;
   std::chrono::milliseconds block_limit{5000};
@@ -311,7 +334,22 @@ struct FakeKernel::State {
     return fd;
   }
 
-  Device* find_interface(std::string_view name) {
+  // The calling thread's namespace.
+  std::string netns() const {
+    const auto it = t_netns.find(instance);
+    return it == t_netns.end() ? std::string() : it->second;
+  }
+
+  Device* find_interface(std::string_view name, std::string_view ns) {
+    for (auto& [index, dev] : interfaces) {
+      if (dev.name == name && dev.netns == ns) return &dev;
+    }
+    return nullptr;
+  }
+
+  // The calling thread's namespace first, then any (for the scenario functions).
+  Device* find_any(std::string_view name) {
+    if (Device* d = find_interface(name, netns())) return d;
     for (auto& [index, dev] : interfaces) {
       if (dev.name == name) return &dev;
     }
@@ -319,7 +357,7 @@ struct FakeKernel::State {
   }
 
   Device* find_tun(std::string_view name) {
-    Device* d = find_interface(name);
+    Device* d = find_any(name);
     return d != nullptr && d->tun_driver ? d : nullptr;
   }
 
@@ -338,9 +376,10 @@ struct FakeKernel::State {
     return ((d.owner && *d.owner != uid) || (d.group && !in_group(*d.group))) && !cap_net_admin;
   }
 
-  // Creates an interface with the index `wanted` (0: the next free one, as dev_index_reserve()).
+  // Creates an interface in namespace `ns` with the index `wanted` (0: the next free one, as
+  // dev_index_reserve()).
   unsigned create_interface(std::string name, bool tun_driver, Mode mode, std::uint16_t flags,
-                            unsigned wanted = 0) {
+                            const std::string& ns, unsigned wanted = 0) {
     Device d;
     d.name = std::move(name);
     if (wanted != 0) {
@@ -354,18 +393,28 @@ struct FakeKernel::State {
     d.mode = mode;
     d.flags = flags;
     d.link_type = mode == Mode::tap ? ARPHRD_ETHER : ARPHRD_NONE;
+    d.netns = ns;
     const unsigned index = d.ifindex;
-    if (tun_driver) {
-      rtnl.add_link(index, d.name);  // down, no carrier until a queue attaches (set_iff)
-      rtnl.set_carrier(index, false);
+    FakeRtnetlink::LinkRecord link;
+    link.ifindex = index;
+    link.name = d.name;
+    link.netns = ns;
+    const auto hi = static_cast<std::uint8_t>((index >> 8U) & 0xFFU);
+    const auto lo = static_cast<std::uint8_t>(index & 0xFFU);
+    if (tun_driver && mode == Mode::tun) {
+      link.flags = IFF_POINTOPOINT | IFF_NOARP | IFF_MULTICAST;
     } else {
-      FakeRtnetlink::LinkRecord link;
-      link.ifindex = index;
-      link.name = d.name;
+      // Ethernet: TAP devices (and add_interface's); the kernel picks a random locally
+      // administered address, the fake a predictable one.
       link.flags = IFF_BROADCAST | IFF_MULTICAST;
-      rtnl.set_link(std::move(link));
+      link.type = FakeRtnetlink::kTypeEther;
+      link.mac = MacAddress{{0x02, 0x00, 0x00, 0x00, hi, lo}};
+      link.max_mtu = tun_driver ? kTapMaxMtu : link.max_mtu;
     }
     interfaces.emplace(index, std::move(d));
+    rtnl.set_link(std::move(link));
+    // down; a TUN/TAP device's carrier follows the attached queues (set_iff)
+    if (tun_driver) rtnl.set_carrier(index, false);
     return index;
   }
 
@@ -434,7 +483,7 @@ struct FakeKernel::State {
       if ((flags & IFF_NAPI) == 0 || (flags & TUN_TYPE_MASK) != IFF_TAP) return -EINVAL;
     }
 
-    Device* dev = find_interface(requested);
+    Device* dev = find_interface(requested, f.netns);
     if (dev != nullptr) {
       if ((flags & IFF_TUN_EXCL) != 0) return -EBUSY;
       const bool as_tun = (flags & IFF_TUN) != 0 && dev->tun_driver && dev->mode == Mode::tun;
@@ -485,7 +534,7 @@ struct FakeKernel::State {
         for (unsigned i = 0;; ++i) {
           std::string candidate = name.substr(0, p) + std::to_string(i) + name.substr(p + 2);
           candidate.resize(std::min<std::size_t>(candidate.size(), IFNAMSIZ - 1));
-          if (find_interface(candidate) == nullptr) {
+          if (find_interface(candidate, f.netns) == nullptr) {
             name = std::move(candidate);
             break;
           }
@@ -495,7 +544,7 @@ struct FakeKernel::State {
       if (f.wanted_ifindex != 0 && interfaces.count(f.wanted_ifindex) != 0) return -EBUSY;
       const auto type = static_cast<std::uint16_t>(mode == Mode::tap ? IFF_TAP : IFF_TUN);
       const unsigned index = create_interface(
-          name, true, mode, static_cast<std::uint16_t>(type | (flags & kTunFeatures)),
+          name, true, mode, static_cast<std::uint16_t>(type | (flags & kTunFeatures)), f.netns,
           f.wanted_ifindex);
       Device& created = interfaces.at(index);
       created.queues.push_back(fd);
@@ -781,19 +830,21 @@ struct FakeKernel::State {
     }
   }
 
-  int socket_ioctl(unsigned long request, void* arg) {
+  int socket_ioctl(const Fd& f, unsigned long request, void* arg) {
     if (request != SIOCGIFINDEX && request != SIOCGIFNAME) return -ENOTTY;
     if (arg == nullptr) return -EFAULT;
     auto* ifr = static_cast<ifreq*>(arg);
     if (request == SIOCGIFINDEX) {
       const std::string name(ifr->ifr_name, strnlen(ifr->ifr_name, IFNAMSIZ));
-      const Device* d = find_interface(name);
+      const Device* d = find_interface(name, f.netns);
       if (d == nullptr) return -ENODEV;
       ifr->ifr_ifindex = static_cast<int>(d->ifindex);
       return 0;
     }
     auto it = interfaces.find(static_cast<unsigned>(ifr->ifr_ifindex));
-    if (ifr->ifr_ifindex <= 0 || it == interfaces.end()) return -ENODEV;
+    if (ifr->ifr_ifindex <= 0 || it == interfaces.end() || it->second.netns != f.netns) {
+      return -ENODEV;
+    }
     std::memset(ifr->ifr_name, 0, IFNAMSIZ);
     std::memcpy(ifr->ifr_name, it->second.name.data(), it->second.name.size());
     return 0;
@@ -833,6 +884,8 @@ struct FakeKernel::State {
     if (f.rx.empty()) return -EAGAIN;
     const Packet p = std::move(f.rx.front());
     f.rx.pop_front();
+    // tun_put_user counts a transmitted packet when the program reads it (measured).
+    rtnl.count_packet(dev->ifindex, false, p.data.size());
     const bool pi = (dev->flags & IFF_NO_PI) == 0;
     const bool vnet = (dev->flags & IFF_VNET_HDR) != 0;
     const auto vnet_size = static_cast<std::size_t>(dev->vnet_hdr_size);
@@ -913,6 +966,7 @@ struct FakeKernel::State {
     }
     if (!dev->up) return -EIO;
     out.data.assign(rest.begin(), rest.end());
+    rtnl.count_packet(dev->ifindex, true, out.data.size());  // the interface received it
     written[dev->name].push_back(std::move(out));
     return static_cast<ssize_t>(in.size());
   }
@@ -936,7 +990,8 @@ struct FakeKernel::State {
           mask |= POLLOUT | POLLWRNORM;
         break;
       case FdKind::netlink:
-        mask |= POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM;
+        if (rtnl.pending(p.fd) > 0) mask |= POLLIN | POLLRDNORM;
+        mask |= POLLOUT | POLLWRNORM;
         break;
       case FdKind::inet:
         mask |= POLLOUT | POLLWRNORM;
@@ -969,6 +1024,7 @@ struct FakeKernel::State {
     r.owner = d.owner;
     r.group = d.group;
     r.offloads = Offloads::from_bits(static_cast<std::uint16_t>(d.offloads));
+    r.netns = d.netns;
     r.queues = d.queues.size() + d.disabled.size();
     r.disabled_queues = d.disabled.size();
     for (const auto* list : {&d.queues, &d.disabled}) {
@@ -1014,6 +1070,8 @@ FakeKernel::FakeKernel() : state_(std::make_unique<State>()) {
   link.ifindex = kLoopbackIndex;
   link.name = "lo";
   link.flags = IFF_UP | IFF_LOOPBACK | IFF_RUNNING | kIffLowerUp;
+  link.type = kArphrdLoopback;
+  link.mac = MacAddress{{0, 0, 0, 0, 0, 0}};
   link.mtu = 65536;
   // The kernel reports no range for lo (min_mtu = max_mtu = 0: unchecked); FakeRtnetlink checks
   // the range literally, so give it one that admits lo's own MTU.
@@ -1029,6 +1087,22 @@ FakeKernel::FakeKernel() : state_(std::make_unique<State>()) {
     if (it == state->interfaces.end()) return;
     it->second.up = (l.flags & IFF_UP) != 0;
     it->second.name = l.name;
+    it->second.netns = l.netns;
+  });
+  // IFLA_NET_NS_FD names a namespace by one of this fake's descriptors; IFLA_NET_NS_PID by a
+  // process: only this one exists here, and its main thread stays in the initial namespace.
+  // Both run inside FakeRtnetlink::sendto, with the mutex held.
+  state_->rtnl.set_netns_resolver([state = state_.get()](int fd, std::string& ns) {
+    const Fd* f = state->find_fd(fd);
+    if (f == nullptr) return -EBADF;
+    if (f->kind != FdKind::netns) return -EINVAL;
+    ns = f->netns;
+    return 0;
+  });
+  state_->rtnl.set_pid_resolver([](std::uint32_t pid, std::string& ns) {
+    if (pid != static_cast<std::uint32_t>(::getpid())) return -ESRCH;
+    ns.clear();
+    return 0;
   });
 }
 
@@ -1041,11 +1115,24 @@ int FakeKernel::open(const char* path, int flags) noexcept {
   rec.text = path != nullptr ? path : "";
   const int r = s.run<int>(std::move(rec), s.scripted(Call::open), [&](CallRecord& c) {
     if (path == nullptr) return -EFAULT;
-    if (std::string_view(path) != "/dev/net/tun") return -ENOENT;
+    const std::string_view p(path);
     Fd f;
-    f.kind = FdKind::tun;
     f.status = flags & ~(O_CLOEXEC | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC);
     f.cloexec = (flags & O_CLOEXEC) != 0;
+    if (p == "/dev/net/tun") {
+      f.kind = FdKind::tun;
+      f.netns = s.netns();
+    } else if (p == "/proc/thread-self/ns/net") {
+      f.kind = FdKind::netns;
+      f.netns = s.netns();
+    } else if (p == "/proc/self/ns/net") {
+      f.kind = FdKind::netns;
+    } else if (p.starts_with(kNamedNetns) && s.namespaces.contains(p.substr(kNamedNetns.size()))) {
+      f.kind = FdKind::netns;
+      f.netns = std::string(p.substr(kNamedNetns.size()));
+    } else {
+      return -ENOENT;
+    }
     c.fd = s.allocate_fd(std::move(f));
     return c.fd;
   });
@@ -1128,7 +1215,7 @@ int FakeKernel::ioctl(int fd, unsigned long request, void* arg) noexcept {
         return s.tun_ioctl(fd, *f, request, arg);
       case FdKind::inet:
       case FdKind::netlink:
-        return s.socket_ioctl(request, arg);
+        return s.socket_ioctl(*f, request, arg);
       case FdKind::event:
       case FdKind::netns:
       case FdKind::ebpf:
@@ -1260,6 +1347,13 @@ int FakeKernel::fcntl(int fd, int cmd, int arg) noexcept {
       case F_SETFD:
         f->cloexec = (arg & FD_CLOEXEC) != 0;
         return 0;
+      case F_DUPFD:
+      case F_DUPFD_CLOEXEC: {
+        if (f->kind != FdKind::netns) return -EINVAL;  // not simulated for other kinds
+        Fd copy = *f;
+        copy.cloexec = cmd == F_DUPFD_CLOEXEC;
+        return s.allocate_fd(std::move(copy));
+      }
       default:
         return -EINVAL;
     }
@@ -1282,9 +1376,11 @@ int FakeKernel::socket(int domain, int type, int protocol) noexcept {
     } else {
       return -EAFNOSUPPORT;
     }
+    f.netns = s.netns();
+    const std::string ns = f.netns;
     const int fd = s.allocate_fd(std::move(f));
     if (domain == AF_NETLINK) {
-      if (const int r = s.rtnl.open_socket(fd, protocol); r < 0) {
+      if (const int r = s.rtnl.open_socket(fd, protocol, ns); r < 0) {
         s.fds.erase(fd);
         return r;
       }
@@ -1342,6 +1438,25 @@ ssize_t FakeKernel::recvfrom(int fd, void* buf, std::size_t len, int flags, sock
   });
 }
 
+int FakeKernel::setns(int fd, int nstype) noexcept {
+  State& s = *state_;
+  std::lock_guard lock(s.mu);
+  CallRecord rec = make_record(Call::setns, fd, 0, nstype);
+  return s.run<int>(std::move(rec), s.scripted(Call::setns), [&](CallRecord& c) {
+    const Fd* f = s.find_fd(fd);
+    if (f == nullptr) return -EBADF;
+    if (f->kind != FdKind::netns) {
+      c.text = "not a namespace";
+      return -EINVAL;
+    }
+    if (nstype != 0 && nstype != CLONE_NEWNET) return -EINVAL;
+    if (!s.cap_sys_admin) return -EPERM;
+    c.text = f->netns;
+    t_netns[s.instance] = f->netns;
+    return 0;
+  });
+}
+
 // --- Scripting -------------------------------------------------------------------------------
 
 void FakeKernel::fail_next(Call call, int err, std::size_t after) {
@@ -1367,11 +1482,12 @@ void FakeKernel::clear_failures() {
 // --- Scenario --------------------------------------------------------------------------------
 
 void FakeKernel::set_credentials(uid_t uid, gid_t gid, bool cap_net_admin,
-                                 std::vector<gid_t> groups) {
+                                 std::vector<gid_t> groups, bool cap_sys_admin) {
   std::lock_guard lock(state_->mu);
   state_->uid = uid;
   state_->gid = gid;
   state_->cap_net_admin = cap_net_admin;
+  state_->cap_sys_admin = cap_sys_admin;
   state_->groups = std::move(groups);
 }
 
@@ -1397,12 +1513,13 @@ unsigned FakeKernel::add_persistent_device(std::string_view name, Mode mode, Fla
   if (!valid_name(name) || name.find('%') != std::string_view::npos) {
     throw std::invalid_argument("FakeKernel::add_persistent_device: invalid name");
   }
-  if (s.find_interface(name) != nullptr) {
+  const std::string ns = s.netns();
+  if (s.find_interface(name, ns) != nullptr) {
     throw std::invalid_argument("FakeKernel::add_persistent_device: name taken");
   }
   const auto type = static_cast<std::uint16_t>(mode == Mode::tap ? IFF_TAP : IFF_TUN);
   const auto bits = static_cast<std::uint16_t>(type | (flags.bits() & kTunFeatures) | IFF_PERSIST);
-  const unsigned index = s.create_interface(std::string(name), true, mode, bits);
+  const unsigned index = s.create_interface(std::string(name), true, mode, bits, ns);
   Device& d = s.interfaces.at(index);
   d.owner = owner;
   d.group = group;
@@ -1412,10 +1529,25 @@ unsigned FakeKernel::add_persistent_device(std::string_view name, Mode mode, Fla
 unsigned FakeKernel::add_interface(std::string_view name) {
   State& s = *state_;
   std::lock_guard lock(s.mu);
-  if (!valid_name(name) || s.find_interface(name) != nullptr) {
+  const std::string ns = s.netns();
+  if (!valid_name(name) || s.find_interface(name, ns) != nullptr) {
     throw std::invalid_argument("FakeKernel::add_interface: invalid or taken name");
   }
-  return s.create_interface(std::string(name), false, Mode::tun, 0);
+  return s.create_interface(std::string(name), false, Mode::tun, 0, ns);
+}
+
+void FakeKernel::add_netns(std::string_view name) {
+  State& s = *state_;
+  std::lock_guard lock(s.mu);
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string_view::npos ||
+      !s.namespaces.emplace(name).second) {
+    throw std::invalid_argument("FakeKernel::add_netns: invalid or taken name");
+  }
+}
+
+std::string FakeKernel::current_netns() const {
+  std::lock_guard lock(state_->mu);
+  return state_->netns();
 }
 
 int FakeKernel::add_ebpf_program(bool socket_filter) {
@@ -1430,7 +1562,7 @@ int FakeKernel::add_ebpf_program(bool socket_filter) {
 bool FakeKernel::delete_device(std::string_view name) {
   State& s = *state_;
   std::lock_guard lock(s.mu);
-  Device* d = s.find_interface(name);
+  Device* d = s.find_any(name);
   if (d == nullptr || d->ifindex == kLoopbackIndex) return false;
   s.remove_interface(d->ifindex);
   s.cv.notify_all();
@@ -1467,12 +1599,23 @@ int FakeKernel::inject(std::string_view name, std::span<const std::byte> packet,
   std::lock_guard lock(s.mu);
   Device* d = s.find_tun(name);
   if (d == nullptr) throw std::invalid_argument("FakeKernel::inject: no such TUN/TAP device");
-  if (d->queues.empty()) return -1;  // tun_net_xmit() drops: no queue enabled
-  if (d->mode == Mode::tap && !tx_filter_passes(d->tx_filter, packet)) return -1;
+  if (d->queues.empty()) {  // tun_net_xmit() drops: no queue enabled
+    s.rtnl.count_packet(d->ifindex, false, packet.size(), true);
+    return -1;
+  }
+  if (d->mode == Mode::tap && !tx_filter_passes(d->tx_filter, packet)) {
+    s.rtnl.count_packet(d->ifindex, false, packet.size(), true);
+    return -1;
+  }
   const int fd = d->queues[d->next_queue % d->queues.size()];
   d->next_queue = (d->next_queue + 1) % d->queues.size();
   Fd& f = s.fds.at(fd);
-  if (f.rx.size() >= kTxQueueLen) return -1;  // ring full: dropped
+  // The ring holds txqueuelen packets (tun_queue_resize follows IFLA_TXQLEN).
+  const auto link = s.rtnl.link(d->ifindex);
+  if (f.rx.size() >= (link ? link->txqlen : kTxQueueLen)) {  // ring full: dropped
+    s.rtnl.count_packet(d->ifindex, false, packet.size(), true);
+    return -1;
+  }
   f.rx.push_back({{packet.begin(), packet.end()}, protocol});
   s.cv.notify_all();
   return fd;
@@ -1537,16 +1680,17 @@ std::vector<FakeKernel::DeviceRecord> FakeKernel::devices() const {
   return out;
 }
 
-std::optional<FakeKernel::DeviceRecord> FakeKernel::device(std::string_view name) const {
+std::optional<FakeKernel::DeviceRecord> FakeKernel::device(std::string_view name,
+                                                           std::string_view netns) const {
   std::lock_guard lock(state_->mu);
-  const Device* d = state_->find_tun(name);
-  if (d == nullptr) return std::nullopt;
+  const Device* d = state_->find_interface(name, netns);
+  if (d == nullptr || !d->tun_driver) return std::nullopt;
   return state_->describe(*d);
 }
 
-bool FakeKernel::exists(std::string_view name) const {
+bool FakeKernel::exists(std::string_view name, std::string_view netns) const {
   std::lock_guard lock(state_->mu);
-  return state_->find_interface(name) != nullptr;
+  return state_->find_interface(name, netns) != nullptr;
 }
 
 FakeRtnetlink& FakeKernel::rtnetlink() noexcept {
@@ -1587,6 +1731,8 @@ std::string_view to_string(FakeKernel::Call call) noexcept {
       return "sendto";
     case Call::recvfrom:
       return "recvfrom";
+    case Call::setns:
+      return "setns";
   }
   return "?";
 }

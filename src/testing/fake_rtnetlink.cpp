@@ -140,6 +140,16 @@ bool decode(const nlmsghdr* nlh, FakeRtnetlink::Request& r, std::size_t header_s
     r.ifindex = static_cast<std::uint32_t>(ifi.ifi_index);
     r.ifi_flags = ifi.ifi_flags;
     r.ifi_change = ifi.ifi_change;
+  } else if (nlh->nlmsg_type == RTM_NEWROUTE || nlh->nlmsg_type == RTM_DELROUTE ||
+             nlh->nlmsg_type == RTM_GETROUTE) {
+    rtmsg rtm{};
+    std::memcpy(&rtm, p, sizeof rtm);
+    r.family = rtm.rtm_family;
+    r.prefix_length = rtm.rtm_dst_len;
+    r.table = rtm.rtm_table;
+    r.protocol = rtm.rtm_protocol;
+    r.scope = rtm.rtm_scope;
+    r.route_type = rtm.rtm_type;
   } else {
     ifaddrmsg ifa{};
     std::memcpy(&ifa, p, sizeof ifa);
@@ -175,6 +185,10 @@ std::size_t family_header_size(std::uint16_t type) {
     case RTM_DELADDR:
     case RTM_GETADDR:
       return sizeof(ifaddrmsg);
+    case RTM_NEWROUTE:
+    case RTM_DELROUTE:
+    case RTM_GETROUTE:
+      return sizeof(rtmsg);
     default:
       return 0;
   }
@@ -251,24 +265,93 @@ void erase_address(LinkRecord& link, std::size_t i) {
   }
 }
 
-void drop_v6(LinkRecord& link) {
+// Removes the IPv6 addresses (and their peers); returns them.
+std::vector<IpPrefix> drop_v6(LinkRecord& link) {
+  std::vector<IpPrefix> removed;
+  for (const IpPrefix& p : link.addresses) {
+    if (p.address.is_v6()) removed.push_back(p);
+  }
   std::erase_if(link.addresses, [](const IpPrefix& p) { return p.address.is_v6(); });
+  std::erase_if(link.peers, [](const auto& entry) { return entry.first.address.is_v6(); });
+  return removed;
 }
 
 // addrconf_dev_config: when a link comes up with carrier (or gets carrier while up, or its MTU
 // rises back to 1280), IPv6 gives it a link-local address. The kernel derives the interface id
 // (randomly for TUN devices); the fake uses fe80::ff:fe00:IFINDEX so tests can predict it.
-void add_link_local(LinkRecord& link) {
-  if ((link.flags & IFF_UP) == 0 || !link.carrier || link.mtu < kIpv6MinMtu) return;
+std::optional<IpPrefix> add_link_local(LinkRecord& link) {
+  if ((link.flags & IFF_UP) == 0 || !link.carrier || link.mtu < kIpv6MinMtu) return std::nullopt;
   const bool has = std::any_of(link.addresses.begin(), link.addresses.end(), [](const IpPrefix& p) {
     return p.address.is_v6() && v6_scope(p.address) == RT_SCOPE_LINK;
   });
-  if (has) return;
+  if (has) return std::nullopt;
   const auto hi = static_cast<std::uint8_t>((link.ifindex >> 8U) & 0xFFU);
   const auto lo = static_cast<std::uint8_t>(link.ifindex & 0xFFU);
-  insert_address(
-      link,
-      IpPrefix{IpAddress::v6({0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xfe, 0, hi, lo}), 64});
+  const IpPrefix p{IpAddress::v6({0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xfe, 0, hi, lo}),
+                   64};
+  insert_address(link, p);
+  return p;
+}
+
+// The network of `p`: its address with the host bits cleared.
+IpAddress network_of(const IpPrefix& p) {
+  std::array<std::uint8_t, 16> b{};
+  const auto bytes = p.address.bytes();
+  unsigned left = p.length;
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    const unsigned bits = std::min(left, 8U);
+    b[i] = static_cast<std::uint8_t>(bytes[i] & (bits == 0 ? 0U : 0xFFU << (8U - bits)));
+    left -= bits;
+  }
+  if (p.address.is_v4()) return IpAddress::v4({b[0], b[1], b[2], b[3]});
+  return IpAddress::v6(b);
+}
+
+// The routes the kernel makes for a link's addresses (RTPROT_KERNEL): fib_add_ifaddr for IPv4
+// (primary addresses, while the link is up; for a peer, its network), addrconf_prefix_route for
+// IPv6 (metric 256; a /128 with a peer: routes to both ends).
+std::vector<FakeRtnetlink::RouteRecord> kernel_routes(const LinkRecord& link) {
+  std::vector<FakeRtnetlink::RouteRecord> out;
+  auto add = [&](const IpPrefix& dst, const IpAddress& local, bool v4) {
+    FakeRtnetlink::RouteRecord r;
+    r.destination = {network_of(dst), dst.length};
+    r.oif = link.ifindex;
+    r.metric = v4 ? 0 : 256;
+    r.protocol = RTPROT_KERNEL;
+    r.scope = v4 ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
+    if (v4) r.source = local;
+    if (std::find(out.begin(), out.end(), r) == out.end()) out.push_back(r);
+  };
+  for (std::size_t i = 0; i < link.addresses.size(); ++i) {
+    const IpPrefix& p = link.addresses[i];
+    const auto peer = link.peers.find(p);
+    if (p.address.is_v4()) {
+      if ((link.flags & IFF_UP) == 0 || is_secondary(link.addresses, i)) continue;
+      if (peer != link.peers.end()) {
+        add({peer->second, p.length}, p.address, true);
+      } else if (p.length < 32) {
+        add(p, p.address, true);
+      }
+    } else if (peer != link.peers.end()) {
+      add({p.address, 128}, p.address, false);
+      add({peer->second, 128}, p.address, false);
+    } else if (p.length < 128) {
+      add(p, p.address, false);
+    }
+  }
+  return out;
+}
+
+// Whether `gateway` is on a network the link reaches directly: one of its address prefixes or
+// peers (IPv4: fib_check_nh_nongw; IPv6: ip6_validate_gw, link-local gateways included).
+bool on_link(const LinkRecord& link, const IpAddress& gateway) {
+  for (const IpPrefix& p : link.addresses) {
+    if (p.address.family() != gateway.family()) continue;
+    const auto peer = link.peers.find(p);
+    const IpAddress base = peer != link.peers.end() ? peer->second : p.address;
+    if (same_network(base, gateway, p.length)) return true;
+  }
+  return false;
 }
 
 // IFF_RUNNING and IFF_LOWER_UP follow IFF_UP and the carrier (dev_get_flags).
@@ -300,9 +383,135 @@ const FakeRtnetlink::Attribute* FakeRtnetlink::Request::find(std::uint16_t t) co
   return nullptr;
 }
 
+// --- Messages the fake sends ------------------------------------------------------------------
+
+namespace {
+
+Datagram link_message(const LinkRecord& link, std::uint16_t type, std::uint16_t flags,
+                      std::uint32_t seq, std::uint32_t port) {
+  Builder b(type, flags, seq, port);
+  ifinfomsg ifi{};
+  ifi.ifi_family = AF_UNSPEC;
+  ifi.ifi_type = link.type;
+  ifi.ifi_index = static_cast<int>(link.ifindex);
+  ifi.ifi_flags = link.flags;
+  b.header(ifi);
+  b.str(IFLA_IFNAME, link.name);
+  b.u32(IFLA_TXQLEN, link.txqlen);
+  // A TUN device does not report RFC 2863 states: UNKNOWN when it has carrier, else DOWN.
+  const bool oper_up = (link.flags & IFF_UP) != 0 && link.carrier;
+  b.u8(IFLA_OPERSTATE, static_cast<std::uint8_t>(oper_up ? IF_OPER_UNKNOWN : IF_OPER_DOWN));
+  b.u8(IFLA_LINKMODE, 0);
+  b.u32(IFLA_MTU, link.mtu);
+  b.u32(IFLA_MIN_MTU, link.min_mtu);
+  b.u32(IFLA_MAX_MTU, link.max_mtu);
+  if (link.mac) {
+    b.bytes(IFLA_ADDRESS, link.mac->bytes);
+    b.bytes(IFLA_BROADCAST, MacAddress::broadcast().bytes);
+  }
+  // struct rtnl_link_stats64 (24 counters in Linux 6.x); the first eight are the ones kept.
+  std::array<std::uint64_t, 24> counters{};
+  const LinkStats& st = link.stats;
+  counters = {st.rx_packets, st.tx_packets, st.rx_bytes,   st.tx_bytes,
+              st.rx_errors,  st.tx_errors,  st.rx_dropped, st.tx_dropped};
+  b.bytes(IFLA_STATS64, {reinterpret_cast<const std::uint8_t*>(counters.data()),  // NOLINT
+                         sizeof counters});
+  return b.take();
+}
+
+Datagram address_message(const LinkRecord& link, const IpPrefix& p, bool secondary,
+                         std::uint16_t type, std::uint16_t flags, std::uint32_t seq,
+                         std::uint32_t port) {
+  Builder b(type, flags, seq, port);
+  ifaddrmsg ifa{};
+  ifa.ifa_family = p.address.is_v4() ? AF_INET : AF_INET6;
+  ifa.ifa_prefixlen = p.length;
+  const std::uint32_t ifa_flags = kIfaFlagsPermanent | (secondary ? IFA_F_SECONDARY : 0U);
+  ifa.ifa_flags = static_cast<std::uint8_t>(ifa_flags);
+  ifa.ifa_scope = p.address.is_v4() ? std::uint8_t{RT_SCOPE_UNIVERSE} : v6_scope(p.address);
+  ifa.ifa_index = link.ifindex;
+  b.header(ifa);
+  ifa_cacheinfo cache{};
+  cache.ifa_prefered = 0xFFFFFFFFU;  // forever
+  cache.ifa_valid = 0xFFFFFFFFU;
+  const auto peer = link.peers.find(p);
+  const IpAddress& address = peer != link.peers.end() ? peer->second : p.address;
+  // inet_fill_ifaddr / inet6_fill_ifaddr: IFA_ADDRESS is the peer when there is one; IPv4
+  // always adds IFA_LOCAL, IPv6 only with a peer.
+  b.bytes(IFA_ADDRESS, address.bytes());
+  if (p.address.is_v4()) {
+    b.bytes(IFA_LOCAL, p.address.bytes());
+    b.str(IFA_LABEL, link.name);
+    b.u32(IFA_FLAGS, ifa_flags);
+    b.bytes(IFA_CACHEINFO, {reinterpret_cast<const std::uint8_t*>(&cache), sizeof cache});
+  } else {
+    if (peer != link.peers.end()) b.bytes(IFA_LOCAL, p.address.bytes());
+    b.bytes(IFA_CACHEINFO, {reinterpret_cast<const std::uint8_t*>(&cache), sizeof cache});
+    b.u32(IFA_FLAGS, ifa_flags);
+  }
+  return b.take();
+}
+
+Datagram route_message(const FakeRtnetlink::RouteRecord& r, std::uint16_t type, std::uint16_t flags,
+                       std::uint32_t seq, std::uint32_t port) {
+  Builder b(type, flags, seq, port);
+  const bool v4 = r.destination.address.is_v4();
+  rtmsg rtm{};
+  rtm.rtm_family = v4 ? AF_INET : AF_INET6;
+  rtm.rtm_dst_len = r.destination.length;
+  rtm.rtm_table =
+      r.table <= 255 ? static_cast<std::uint8_t>(r.table) : std::uint8_t{RT_TABLE_UNSPEC};
+  rtm.rtm_protocol = r.protocol;
+  rtm.rtm_scope = r.scope;
+  rtm.rtm_type = r.type;
+  b.header(rtm);
+  b.u32(RTA_TABLE, r.table);
+  if (r.destination.length > 0) b.bytes(RTA_DST, r.destination.address.bytes());
+  // fib_dump_info puts RTA_PRIORITY only when non-zero; rt6_fill_node always.
+  if (!v4 || r.metric != 0) b.u32(RTA_PRIORITY, r.metric);
+  if (r.source) b.bytes(RTA_PREFSRC, r.source->bytes());
+  if (r.gateway) b.bytes(RTA_GATEWAY, r.gateway->bytes());
+  b.u32(RTA_OIF, r.oif);
+  if (!v4) b.u8(RTA_PREF, 0);  // ICMPV6_ROUTER_PREF_MEDIUM
+  return b.take();
+}
+
+Datagram done_message(std::uint32_t seq, std::uint32_t port, int status = 0) {
+  Builder b(NLMSG_DONE, NLM_F_MULTI, seq, port);
+  b.raw(&status, sizeof status);
+  return b.take();
+}
+
+std::uint32_t address_group(const IpAddress& a) {
+  return a.is_v4() ? RTMGRP_IPV4_IFADDR : RTMGRP_IPV6_IFADDR;
+}
+
+std::uint32_t route_group(const IpAddress& a) {
+  return a.is_v4() ? RTMGRP_IPV4_ROUTE : RTMGRP_IPV6_ROUTE;
+}
+
+// The lowest free name for a template with one "%d" in `netns` (__dev_alloc_name).
+template <typename Taken>
+std::optional<std::string> resolve_template(const std::string& name, Taken&& taken) {
+  const auto p = name.find('%');
+  if (p == std::string::npos) return name;
+  if (p + 1 >= name.size() || name[p + 1] != 'd' || name.find('%', p + 2) != std::string::npos) {
+    return std::nullopt;
+  }
+  for (unsigned i = 0; i < 32768; ++i) {
+    std::string candidate = name.substr(0, p) + std::to_string(i) + name.substr(p + 2);
+    if (candidate.size() >= IFNAMSIZ) return std::nullopt;
+    if (!taken(candidate)) return candidate;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 // --- The kernel side: one request in, answers out --------------------------------------------
 
-// Handles one request message for one socket, as rtnetlink_rcv_msg and its handlers do.
+// Handles one request message for one socket, as rtnetlink_rcv_msg and its handlers do; also
+// holds the link state transitions that FakeKernel's own calls share.
 class FakeRtnetlink::Handler {
  public:
   Handler(FakeRtnetlink& fake, Socket& socket, const nlmsghdr* nlh, const Request& request)
@@ -341,6 +550,33 @@ class FakeRtnetlink::Handler {
     return out;
   }
 
+  // __dev_open / __dev_close and what addrconf and the FIBs do on NETDEV_UP / NETDEV_DOWN:
+  // the link's notification first, then its addresses' and routes' changes.
+  static void set_up(FakeRtnetlink& fake, LinkRecord& link, bool up) {
+    const bool was_up = (link.flags & IFF_UP) != 0;
+    link.flags = up ? link.flags | kUp : link.flags & ~kUp;
+    refresh(link);
+    if (up == was_up) return;
+    fake.notify_link(link);
+    if (up) {
+      if (const auto ll = add_link_local(link)) fake.notify_address(link, *ll, RTM_NEWADDR);
+    } else {
+      for (const IpPrefix& p : drop_v6(link))
+        fake.notify_address(link, p, RTM_DELADDR);
+      fake.prune_routes(link);
+    }
+  }
+
+  // Removes address `i` of `link` (promoting a secondary, as the kernel does) and notifies.
+  static void remove_address(FakeRtnetlink& fake, LinkRecord& link, std::size_t i,
+                             std::uint32_t seq, std::uint32_t port) {
+    const IpPrefix removed = link.addresses[i];
+    erase_address(link, i);
+    fake.notify_address(link, removed, RTM_DELADDR, seq, port);
+    link.peers.erase(removed);
+    fake.prune_routes(link);
+  }
+
  private:
   bool is_dump() const {
     return (nlh_->nlmsg_type & 3) == 2 && (nlh_->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP;
@@ -364,6 +600,14 @@ class FakeRtnetlink::Handler {
         if (!is_dump()) return EOPNOTSUPP;
         dumped = true;
         return dump_addresses(out);
+      case RTM_NEWROUTE:
+        return new_route();
+      case RTM_DELROUTE:
+        return delete_route();
+      case RTM_GETROUTE:
+        if (!is_dump()) return EOPNOTSUPP;  // route look-ups (ip route get) are not simulated
+        dumped = true;
+        return dump_routes(out);
       default:
         return EOPNOTSUPP;
     }
@@ -380,59 +624,18 @@ class FakeRtnetlink::Handler {
     return b.take();
   }
 
-  Datagram link_message(const LinkRecord& link, std::uint16_t flags) const {
-    Builder b(RTM_NEWLINK, flags, nlh_->nlmsg_seq, socket_.port_id);
-    ifinfomsg ifi{};
-    ifi.ifi_family = AF_UNSPEC;
-    ifi.ifi_type = kArphrdNone;
-    ifi.ifi_index = static_cast<int>(link.ifindex);
-    ifi.ifi_flags = link.flags;
-    b.header(ifi);
-    b.str(IFLA_IFNAME, link.name);
-    b.u32(IFLA_TXQLEN, kTunTxQueueLen);
-    // A TUN device does not report RFC 2863 states: UNKNOWN when it has carrier, else DOWN.
-    const bool oper_up = (link.flags & IFF_UP) != 0 && link.carrier;
-    b.u8(IFLA_OPERSTATE, static_cast<std::uint8_t>(oper_up ? IF_OPER_UNKNOWN : IF_OPER_DOWN));
-    b.u8(IFLA_LINKMODE, 0);
-    b.u32(IFLA_MTU, link.mtu);
-    b.u32(IFLA_MIN_MTU, link.min_mtu);
-    b.u32(IFLA_MAX_MTU, link.max_mtu);
-    return b.take();
-  }
-
-  Datagram address_message(const LinkRecord& link, const IpPrefix& p, bool secondary) const {
-    Builder b(RTM_NEWADDR, NLM_F_MULTI, nlh_->nlmsg_seq, socket_.port_id);
-    ifaddrmsg ifa{};
-    ifa.ifa_family = p.address.is_v4() ? AF_INET : AF_INET6;
-    ifa.ifa_prefixlen = p.length;
-    const std::uint32_t flags = kIfaFlagsPermanent | (secondary ? IFA_F_SECONDARY : 0U);
-    ifa.ifa_flags = static_cast<std::uint8_t>(flags);
-    ifa.ifa_scope = p.address.is_v4() ? std::uint8_t{RT_SCOPE_UNIVERSE} : v6_scope(p.address);
-    ifa.ifa_index = link.ifindex;
-    b.header(ifa);
-    ifa_cacheinfo cache{};
-    cache.ifa_prefered = 0xFFFFFFFFU;  // forever
-    cache.ifa_valid = 0xFFFFFFFFU;
-    b.bytes(IFA_ADDRESS, p.address.bytes());
-    if (p.address.is_v4()) {
-      b.bytes(IFA_LOCAL, p.address.bytes());
-      b.str(IFA_LABEL, link.name);
-      b.u32(IFA_FLAGS, flags);
-      b.bytes(IFA_CACHEINFO, {reinterpret_cast<const std::uint8_t*>(&cache), sizeof cache});
-    } else {
-      b.bytes(IFA_CACHEINFO, {reinterpret_cast<const std::uint8_t*>(&cache), sizeof cache});
-      b.u32(IFA_FLAGS, flags);
-    }
-    return b.take();
-  }
-
-  Datagram done_message(int status = 0) const {
-    Builder b(NLMSG_DONE, NLM_F_MULTI, nlh_->nlmsg_seq, socket_.port_id);
-    b.raw(&status, sizeof status);
-    return b.take();
+  Datagram done(int status = 0) const {
+    return done_message(nlh_->nlmsg_seq, socket_.port_id, status);
   }
 
   const Attribute* attr(std::uint16_t type) const { return r_.find(type); }
+
+  // The link with this index or name in the socket's namespace.
+  LinkRecord* here(unsigned ifindex) const {
+    LinkRecord* link = fake_.find_link(ifindex);
+    return link != nullptr && link->netns == socket_.netns ? link : nullptr;
+  }
+  LinkRecord* here(std::string_view name) const { return fake_.find_link(name, socket_.netns); }
 
   // rtnl_getlink (with rtnl_valid_getlink_req on strict sockets)
   int get_link(std::vector<Datagram>& out) {
@@ -447,36 +650,48 @@ class FakeRtnetlink::Handler {
     }
     LinkRecord* link = nullptr;
     if (static_cast<int>(r_.ifindex) > 0) {
-      link = fake_.find_link(r_.ifindex);
+      link = here(r_.ifindex);
     } else if (const Attribute* name = attr(IFLA_IFNAME)) {
       if (name->str().size() >= IFNAMSIZ) return ERANGE;
-      link = fake_.find_link(name->str());
+      link = here(name->str());
     } else {
       return EINVAL;
     }
     if (link == nullptr) return ENODEV;
-    out.push_back(link_message(*link, 0));
+    out.push_back(link_message(*link, RTM_NEWLINK, 0, nlh_->nlmsg_seq, socket_.port_id));
     return 0;
   }
 
   int dump_links(std::vector<Datagram>& out) {
-    for (const auto& [index, link] : fake_.links_)
-      append_multi(out, link_message(link, NLM_F_MULTI));
-    append_multi(out, done_message());
+    for (const auto& [index, link] : fake_.links_) {
+      if (link.netns != socket_.netns) continue;
+      append_multi(out,
+                   link_message(link, RTM_NEWLINK, NLM_F_MULTI, nlh_->nlmsg_seq, socket_.port_id));
+    }
+    append_multi(out, done());
     return 0;
   }
 
-  // rtnl_newlink on an existing device, then do_setlink: name, MTU, flags, in the kernel's order.
+  // rtnl_newlink on an existing device, then do_setlink: namespace, name, MTU, txqueuelen,
+  // address, flags, in the kernel's order.
   int new_link() {
     const Attribute* mtu = attr(IFLA_MTU);
     const Attribute* name = attr(IFLA_IFNAME);
+    const Attribute* txqlen = attr(IFLA_TXQLEN);
+    const Attribute* address = attr(IFLA_ADDRESS);
+    const Attribute* ns_fd = attr(IFLA_NET_NS_FD);
+    const Attribute* ns_pid = attr(IFLA_NET_NS_PID);
     if (mtu != nullptr && !mtu->u32()) return EINVAL;
+    if (txqlen != nullptr && !txqlen->u32()) return EINVAL;
+    if ((ns_fd != nullptr && !ns_fd->u32()) || (ns_pid != nullptr && !ns_pid->u32())) {
+      return EINVAL;
+    }
     if (name != nullptr && name->str().size() >= IFNAMSIZ) return ERANGE;
     LinkRecord* link = nullptr;
     if (static_cast<int>(r_.ifindex) > 0) {
-      link = fake_.find_link(r_.ifindex);
+      link = here(r_.ifindex);
     } else if (name != nullptr) {
-      link = fake_.find_link(name->str());
+      link = here(name->str());
     }
     if (link == nullptr) {
       // Creating a device needs IFLA_LINKINFO with a kind the fake does not implement.
@@ -485,45 +700,102 @@ class FakeRtnetlink::Handler {
     if ((nlh_->nlmsg_flags & NLM_F_EXCL) != 0) return EEXIST;
     if ((nlh_->nlmsg_flags & NLM_F_REPLACE) != 0) return EOPNOTSUPP;
 
+    if (ns_fd != nullptr || ns_pid != nullptr) {
+      std::string target;
+      int r = 0;
+      if (ns_fd != nullptr) {
+        r = fake_.netns_resolver_ ? fake_.netns_resolver_(static_cast<int>(*ns_fd->u32()), target)
+                                  : -EINVAL;
+      } else {
+        r = fake_.pid_resolver_ ? fake_.pid_resolver_(*ns_pid->u32(), target) : -ESRCH;
+      }
+      if (r < 0) return -r;
+      if (target != link->netns) {
+        if (link->ifindex == 1) return EINVAL;  // NETIF_F_NETNS_LOCAL
+        if (fake_.find_link(link->name, target) != nullptr) return EEXIST;
+        move(*link, target);
+        return 0;
+      }
+    }
+
+    bool changed = false;
     if (name != nullptr && static_cast<int>(r_.ifindex) > 0 && name->str() != link->name) {
-      const std::string new_name = name->str();
-      if (!valid_name(new_name)) return EINVAL;
-      if (fake_.find_link(new_name) != nullptr) return EEXIST;
-      if ((link->flags & IFF_UP) != 0) return EBUSY;
-      link->name = new_name;
+      const auto new_name = resolve_template(name->str(), [&](const std::string& candidate) {
+        return fake_.find_link(candidate, link->netns) != nullptr;
+      });
+      if (!new_name || !valid_name(*new_name)) return EINVAL;
+      if (*new_name != link->name) {
+        if (here(*new_name) != nullptr) return EEXIST;
+        if ((link->flags & IFF_UP) != 0) return EBUSY;  // dev_change_name before Linux 6.2
+        link->name = *new_name;
+        changed = true;
+      }
     }
     if (mtu != nullptr) {
       const std::uint32_t value = *mtu->u32();
       if (value < link->min_mtu || value > link->max_mtu) return EINVAL;
       const unsigned old = link->mtu;
       link->mtu = value;
-      if (value < kIpv6MinMtu) drop_v6(*link);  // addrconf_ifdown on NETDEV_CHANGEMTU
-      if (old < kIpv6MinMtu && value >= kIpv6MinMtu) add_link_local(*link);
+      changed = changed || old != value;
+      if (value < kIpv6MinMtu) {  // addrconf_ifdown on NETDEV_CHANGEMTU
+        for (const IpPrefix& p : drop_v6(*link))
+          fake_.notify_address(*link, p, RTM_DELADDR);
+        fake_.prune_routes(*link);
+      }
+      if (old < kIpv6MinMtu && value >= kIpv6MinMtu) {
+        if (const auto ll = add_link_local(*link)) fake_.notify_address(*link, *ll, RTM_NEWADDR);
+      }
+    }
+    if (txqlen != nullptr && *txqlen->u32() != link->txqlen) {
+      link->txqlen = *txqlen->u32();
+      changed = true;
+    }
+    if (address != nullptr) {
+      // dev_set_mac_address: no ndo_set_mac_address (TUN) is EOPNOTSUPP; eth_mac_addr refuses
+      // what is_valid_ether_addr() rejects.
+      if (!link->mac) return EOPNOTSUPP;
+      if (address->payload.size() < 6) return EINVAL;
+      const MacAddress mac({address->payload[0], address->payload[1], address->payload[2],
+                            address->payload[3], address->payload[4], address->payload[5]});
+      const bool zero =
+          std::all_of(mac.bytes.begin(), mac.bytes.end(), [](std::uint8_t b) { return b == 0; });
+      if (mac.is_multicast() || zero) return EADDRNOTAVAIL;
+      changed = changed || mac != *link->mac;
+      link->mac = mac;
     }
     if (r_.ifi_flags != 0 || r_.ifi_change != 0) {
       // rtnl_dev_combine_flags: without ifi_change, ifi_flags replaces every flag.
       const unsigned wanted = r_.ifi_change != 0
                                   ? (r_.ifi_flags & r_.ifi_change) | (link->flags & ~r_.ifi_change)
                                   : r_.ifi_flags;
+      const unsigned before = link->flags;
       link->flags = (link->flags & ~kChangeableFlags) | (wanted & kChangeableFlags);
-      set_up(*link, (wanted & IFF_UP) != 0);
+      const bool up_changes = ((wanted & IFF_UP) != 0) != ((before & IFF_UP) != 0);
+      if (up_changes) {
+        set_up(fake_, *link, (wanted & IFF_UP) != 0);  // notifies, with every change so far
+        changed = false;
+      } else {
+        changed = changed || link->flags != before;
+      }
     }
+    if (changed) fake_.notify_link(*link);
     if (fake_.observer_) fake_.observer_(LinkRecord(*link));
     return 0;
   }
 
- public:
-  // __dev_open / __dev_close and what addrconf does on NETDEV_UP / NETDEV_DOWN.
-  static void set_up(LinkRecord& link, bool up) {
-    const bool was_up = (link.flags & IFF_UP) != 0;
-    link.flags = up ? link.flags | kUp : link.flags & ~kUp;
-    refresh(link);
-    if (up == was_up) return;
-    if (up) add_link_local(link);
-    if (!up) drop_v6(link);
+  // __dev_change_net_namespace: closed, unregistered here (addresses and routes go), registered
+  // in the target.
+  void move(LinkRecord& link, const std::string& target) {
+    if ((link.flags & IFF_UP) != 0) set_up(fake_, link, false);
+    while (!link.addresses.empty())
+      remove_address(fake_, link, link.addresses.size() - 1, 0, 0);
+    std::erase_if(fake_.routes_, [&](const RouteRecord& r) { return r.oif == link.ifindex; });
+    fake_.notify_link(link, RTM_DELLINK);
+    link.netns = target;
+    fake_.notify_link(link);
+    if (fake_.observer_) fake_.observer_(LinkRecord(link));
   }
 
- private:
   // The address named by a NEWADDR/DELADDR request: IFA_LOCAL, else IFA_ADDRESS.
   std::optional<IpAddress> request_address(bool& malformed) const {
     malformed = false;
@@ -540,6 +812,14 @@ class FakeRtnetlink::Handler {
     return local ? local : address;
   }
 
+  // IFA_ADDRESS when it differs from IFA_LOCAL: the peer.
+  std::optional<IpAddress> request_peer() const {
+    const Attribute* local = attr(IFA_LOCAL);
+    const Attribute* address = attr(IFA_ADDRESS);
+    if (local == nullptr || address == nullptr || local->payload == address->payload) return {};
+    return to_address(r_.family, address->payload);
+  }
+
   // inet_rtm_newaddr / inet6_rtm_newaddr
   int new_address() {
     if (r_.family != AF_INET && r_.family != AF_INET6) return EOPNOTSUPP;
@@ -552,7 +832,7 @@ class FakeRtnetlink::Handler {
     } else if (!address) {
       return EINVAL;
     }
-    LinkRecord* link = fake_.find_link(r_.ifindex);
+    LinkRecord* link = here(r_.ifindex);
     if (link == nullptr) return ENODEV;
     const IpPrefix prefix{*address, r_.prefix_length};
     const auto existing =
@@ -566,13 +846,16 @@ class FakeRtnetlink::Handler {
       if (!replace) return EEXIST;
       if (!v4 && r_.prefix_length > 128) return EINVAL;
       existing->length = prefix.length;  // ipv6: inet6_addr_modify may change the prefix length
+      fake_.notify_address(*link, *existing, RTM_NEWADDR, nlh_->nlmsg_seq, socket_.port_id);
       return 0;
     }
     if (!v4) {
       if (r_.prefix_length > 128) return EINVAL;
       if (link->mtu < kIpv6MinMtu) return EINVAL;  // ipv6_add_dev refuses the device
     }
+    if (const auto peer = request_peer()) link->peers[prefix] = *peer;
     insert_address(*link, prefix);
+    fake_.notify_address(*link, prefix, RTM_NEWADDR, nlh_->nlmsg_seq, socket_.port_id);
     return 0;
   }
 
@@ -584,7 +867,7 @@ class FakeRtnetlink::Handler {
     if (malformed) return EINVAL;
     LinkRecord* link = nullptr;
     if (r_.family == AF_INET) {
-      link = fake_.find_link(r_.ifindex);
+      link = here(r_.ifindex);
       if (link == nullptr) return ENODEV;
       std::optional<IpAddress> local;
       std::optional<IpAddress> peer;
@@ -593,23 +876,28 @@ class FakeRtnetlink::Handler {
       for (auto it = link->addresses.begin(); it != link->addresses.end(); ++it) {
         if (!it->address.is_v4()) continue;
         if (local && it->address != *local) continue;
-        if (peer &&
-            (it->length != r_.prefix_length || !same_network(*peer, it->address, it->length))) {
+        // inet_ifa_match: IFA_ADDRESS in the network of the address's own IFA_ADDRESS (its
+        // peer, if it has one).
+        const auto own = link->peers.find(*it);
+        const IpAddress base = own != link->peers.end() ? own->second : it->address;
+        if (peer && (it->length != r_.prefix_length || !same_network(*peer, base, it->length))) {
           continue;
         }
-        erase_address(*link, static_cast<std::size_t>(it - link->addresses.begin()));
+        remove_address(fake_, *link, static_cast<std::size_t>(it - link->addresses.begin()),
+                       nlh_->nlmsg_seq, socket_.port_id);
         return 0;
       }
       return EADDRNOTAVAIL;
     }
     if (!address) return EINVAL;
     if (r_.prefix_length > 128) return EINVAL;
-    link = fake_.find_link(r_.ifindex);
+    link = here(r_.ifindex);
     if (link == nullptr) return ENODEV;
     const auto it = std::find(link->addresses.begin(), link->addresses.end(),
                               IpPrefix{*address, r_.prefix_length});
     if (it == link->addresses.end()) return EADDRNOTAVAIL;
-    erase_address(*link, static_cast<std::size_t>(it - link->addresses.begin()));
+    remove_address(fake_, *link, static_cast<std::size_t>(it - link->addresses.begin()),
+                   nlh_->nlmsg_seq, socket_.port_id);
     return 0;
   }
 
@@ -625,24 +913,188 @@ class FakeRtnetlink::Handler {
       for (const auto& a : r_.attributes) {
         if (a.type != IFA_TARGET_NETNSID) return EINVAL;
       }
-      if (only != 0 && fake_.find_link(only) == nullptr) {
+      if (only != 0 && here(only) == nullptr) {
         // The dump started, then failed: its status travels in NLMSG_DONE.
-        append_multi(out, done_message(-ENODEV));
+        append_multi(out, done(-ENODEV));
         return 0;
       }
     }
     for (const bool want_v4 : {true, false}) {
       if ((want_v4 && !v4) || (!want_v4 && !v6)) continue;
       for (const auto& [index, link] : fake_.links_) {
-        if (only != 0 && index != only) continue;
+        if (link.netns != socket_.netns || (only != 0 && index != only)) continue;
         for (std::size_t i = 0; i < link.addresses.size(); ++i) {
           const IpPrefix& p = link.addresses[i];
           if (p.address.is_v4() != want_v4) continue;
-          append_multi(out, address_message(link, p, is_secondary(link.addresses, i)));
+          append_multi(out, address_message(link, p, is_secondary(link.addresses, i), RTM_NEWADDR,
+                                            NLM_F_MULTI, nlh_->nlmsg_seq, socket_.port_id));
         }
       }
     }
-    append_multi(out, done_message());
+    append_multi(out, done());
+    return 0;
+  }
+
+  // The route a NEWROUTE/DELROUTE request describes. false: malformed (EINVAL).
+  bool request_route(RouteRecord& route, bool& has_oif, bool& has_gateway) const {
+    const bool v4 = r_.family == AF_INET;
+    const std::size_t size = v4 ? 4 : 16;
+    if (r_.prefix_length > (v4 ? 32 : 128)) return false;
+    route.destination.address = v4 ? IpAddress::v4({}) : IpAddress::v6({});
+    route.destination.length = r_.prefix_length;
+    if (const Attribute* a = attr(RTA_DST)) {
+      if (a->payload.size() != size) return false;
+      route.destination.address = *to_address(r_.family, a->payload);
+    }
+    has_gateway = false;
+    if (const Attribute* a = attr(RTA_GATEWAY)) {
+      if (a->payload.size() != size) return false;
+      route.gateway = to_address(r_.family, a->payload);
+      has_gateway = true;
+    }
+    if (const Attribute* a = attr(RTA_PREFSRC)) {
+      if (a->payload.size() != size) return false;
+      route.source = to_address(r_.family, a->payload);
+    }
+    has_oif = false;
+    if (const Attribute* a = attr(RTA_OIF)) {
+      if (!a->u32()) return false;
+      route.oif = *a->u32();
+      has_oif = true;
+    }
+    if (const Attribute* a = attr(RTA_PRIORITY)) {
+      if (!a->u32()) return false;
+      route.metric = *a->u32();
+    }
+    route.table = r_.table;
+    if (const Attribute* a = attr(RTA_TABLE)) {
+      if (!a->u32()) return false;
+      route.table = *a->u32();
+    }
+    if (route.table == RT_TABLE_UNSPEC) route.table = RT_TABLE_MAIN;
+    route.protocol = r_.protocol;
+    route.scope = r_.scope;
+    route.type = r_.route_type;
+    return true;
+  }
+
+  // inet_rtm_newroute / inet6_rtm_newroute (fib_table_insert, ip6_route_add)
+  int new_route() {
+    if (r_.family != AF_INET && r_.family != AF_INET6) return EOPNOTSUPP;
+    const bool v4 = r_.family == AF_INET;
+    RouteRecord route;
+    bool has_oif = false;
+    bool has_gateway = false;
+    if (!request_route(route, has_oif, has_gateway)) return EINVAL;
+    if (attr(RTA_MULTIPATH) != nullptr || attr(RTA_NH_ID) != nullptr || !has_oif) {
+      return EOPNOTSUPP;  // not simulated
+    }
+    if (route.type != RTN_UNICAST) return EOPNOTSUPP;
+    LinkRecord* link = here(route.oif);
+    if (link == nullptr) return ENODEV;
+    if (v4) {
+      if (network_of(route.destination) != route.destination.address) return EINVAL;
+    } else {
+      if (link->mtu < kIpv6MinMtu) return ENODEV;  // no inet6_dev
+      route.destination.address = network_of(route.destination);
+      if (route.metric == 0) route.metric = 1024;  // IP6_RT_PRIO_USER
+    }
+    if ((link->flags & IFF_UP) == 0) return ENETDOWN;
+    if (route.gateway && !on_link(*link, *route.gateway)) return v4 ? ENETUNREACH : EHOSTUNREACH;
+    if (route.source) {
+      const bool local = std::any_of(fake_.links_.begin(), fake_.links_.end(), [&](const auto& l) {
+        const auto& a = l.second.addresses;
+        return l.second.netns == socket_.netns &&
+               std::any_of(a.begin(), a.end(),
+                           [&](const IpPrefix& p) { return p.address == *route.source; });
+      });
+      if (!local) return EINVAL;
+    }
+    if (!v4) route.scope = RT_SCOPE_UNIVERSE;  // IPv6 has no route scopes
+    const auto same = std::find_if(fake_.routes_.begin(), fake_.routes_.end(), [&](const auto& r) {
+      return r.destination == route.destination && r.table == route.table &&
+             r.metric == route.metric && fake_.link_netns(r.oif) == socket_.netns;
+    });
+    if (same != fake_.routes_.end()) {
+      if ((nlh_->nlmsg_flags & NLM_F_EXCL) != 0) return EEXIST;
+      *same = route;
+    } else {
+      fake_.routes_.push_back(route);
+    }
+    fake_.notify(route_group(route.destination.address), socket_.netns,
+                 route_message(route, RTM_NEWROUTE, 0, nlh_->nlmsg_seq, socket_.port_id));
+    return 0;
+  }
+
+  // inet_rtm_delroute / inet6_rtm_delroute
+  int delete_route() {
+    if (r_.family != AF_INET && r_.family != AF_INET6) return EOPNOTSUPP;
+    const bool v4 = r_.family == AF_INET;
+    RouteRecord want;
+    bool has_oif = false;
+    bool has_gateway = false;
+    if (!request_route(want, has_oif, has_gateway)) return EINVAL;
+    if (!v4) want.destination.address = network_of(want.destination);
+    if (has_oif && here(want.oif) == nullptr) return ENODEV;
+    const auto it = std::find_if(fake_.routes_.begin(), fake_.routes_.end(), [&](const auto& r) {
+      return fake_.link_netns(r.oif) == socket_.netns && r.destination == want.destination &&
+             r.table == want.table && (!has_oif || r.oif == want.oif) &&
+             (!has_gateway || r.gateway == want.gateway) &&
+             (want.metric == 0 || r.metric == want.metric) &&
+             (want.protocol == 0 || r.protocol == want.protocol);
+    });
+    if (it == fake_.routes_.end()) return ESRCH;
+    const RouteRecord removed = *it;
+    fake_.routes_.erase(it);
+    fake_.notify(route_group(removed.destination.address), socket_.netns,
+                 route_message(removed, RTM_DELROUTE, 0, nlh_->nlmsg_seq, socket_.port_id));
+    return 0;
+  }
+
+  // inet_dump_fib / inet6_dump_fib, with ip_valid_fib_dump_req on strict sockets.
+  int dump_routes(std::vector<Datagram>& out) {
+    const bool v4 = r_.family == AF_UNSPEC || r_.family == AF_INET;
+    const bool v6 = r_.family == AF_UNSPEC || r_.family == AF_INET6;
+    if (!v4 && !v6) return EOPNOTSUPP;
+    unsigned only_oif = 0;
+    std::uint32_t only_table = 0;
+    if (socket_.strict) {
+      if (r_.prefix_length != 0 || r_.scope != 0) return EINVAL;
+      for (const auto& a : r_.attributes) {
+        if (a.type == RTA_OIF && a.u32()) {
+          only_oif = *a.u32();
+        } else if (a.type == RTA_TABLE && a.u32()) {
+          only_table = *a.u32();
+        } else {
+          return EINVAL;
+        }
+      }
+      if (only_table == 0) only_table = r_.table;
+    }
+    for (const bool want_v4 : {true, false}) {
+      if ((want_v4 && !v4) || (!want_v4 && !v6)) continue;
+      std::vector<RouteRecord> all;
+      for (const auto& [index, link] : fake_.links_) {
+        if (link.netns != socket_.netns) continue;
+        for (const RouteRecord& r : kernel_routes(link))
+          all.push_back(r);
+      }
+      for (const RouteRecord& r : fake_.routes_) {
+        if (fake_.link_netns(r.oif) == socket_.netns) all.push_back(r);
+      }
+      std::stable_sort(all.begin(), all.end(), [](const RouteRecord& a, const RouteRecord& b) {
+        return std::tie(a.destination, a.metric) < std::tie(b.destination, b.metric);
+      });
+      for (const RouteRecord& r : all) {
+        if (r.destination.address.is_v4() != want_v4) continue;
+        if ((only_oif != 0 && r.oif != only_oif) || (only_table != 0 && r.table != only_table)) {
+          continue;
+        }
+        append_multi(out,
+                     route_message(r, RTM_NEWROUTE, NLM_F_MULTI, nlh_->nlmsg_seq, socket_.port_id));
+      }
+    }
+    append_multi(out, done());
     return 0;
   }
 
@@ -657,9 +1109,11 @@ class FakeRtnetlink::Handler {
 FakeRtnetlink::FakeRtnetlink() = default;
 FakeRtnetlink::~FakeRtnetlink() = default;
 
-int FakeRtnetlink::open_socket(int fd, int protocol) {
+int FakeRtnetlink::open_socket(int fd, int protocol, std::string netns) {
   if (protocol != NETLINK_ROUTE) return -EPROTONOSUPPORT;
-  sockets_[fd] = Socket{};
+  Socket socket;
+  socket.netns = std::move(netns);
+  sockets_[fd] = std::move(socket);
   return 0;
 }
 
@@ -690,13 +1144,21 @@ int FakeRtnetlink::bind(int fd, const sockaddr* addr, socklen_t len) {
   std::memcpy(&nl, addr, sizeof nl);
   if (nl.nl_family != AF_NETLINK) return -EINVAL;
   Socket& s = it->second;
-  if (s.bound) return nl.nl_pid == 0 || nl.nl_pid == s.port_id ? 0 : -EINVAL;
-  if (nl.nl_pid == 0) return autobind(s);
-  for (const auto& [other_fd, other] : sockets_) {
-    if (other.bound && other.port_id == nl.nl_pid) return -EADDRINUSE;
+  if (s.bound) {
+    if (nl.nl_pid != 0 && nl.nl_pid != s.port_id) return -EINVAL;
+    s.groups = nl.nl_groups;  // netlink_bind: a second bind changes the groups
+    return 0;
   }
-  s.port_id = nl.nl_pid;
-  s.bound = true;
+  if (nl.nl_pid == 0) {
+    autobind(s);
+  } else {
+    for (const auto& [other_fd, other] : sockets_) {
+      if (other.bound && other.port_id == nl.nl_pid) return -EADDRINUSE;
+    }
+    s.port_id = nl.nl_pid;
+    s.bound = true;
+  }
+  s.groups = nl.nl_groups;
   return 0;
 }
 
@@ -715,9 +1177,20 @@ int FakeRtnetlink::getsockname(int fd, sockaddr* addr, socklen_t* len) {
 int FakeRtnetlink::setsockopt(int fd, int level, int name, const void* value, socklen_t len) {
   const auto it = sockets_.find(fd);
   if (it == sockets_.end()) return -EBADF;
-  if (level != SOL_NETLINK || (name != NETLINK_CAP_ACK && name != NETLINK_GET_STRICT_CHK)) {
+  if (level != SOL_NETLINK) return 0;
+  if (name == NETLINK_ADD_MEMBERSHIP || name == NETLINK_DROP_MEMBERSHIP) {
+    if (value == nullptr || len < sizeof(std::uint32_t)) return -EINVAL;
+    std::uint32_t group = 0;
+    std::memcpy(&group, value, sizeof group);
+    if (group == 0 || group > RTNLGRP_MAX) return -EINVAL;
+    if (group <= 32) {  // the bitmask holds the first 32 groups, which is all this fake sends
+      const std::uint32_t bit = 1U << (group - 1);
+      it->second.groups =
+          name == NETLINK_ADD_MEMBERSHIP ? it->second.groups | bit : it->second.groups & ~bit;
+    }
     return 0;
   }
+  if (name != NETLINK_CAP_ACK && name != NETLINK_GET_STRICT_CHK) return 0;
   if (name == NETLINK_GET_STRICT_CHK && !strict_supported_) return -ENOPROTOOPT;
   if (value == nullptr || len < sizeof(int)) return -EINVAL;
   int on = 0;
@@ -813,6 +1286,44 @@ std::size_t FakeRtnetlink::pending(int fd) const {
   return it == sockets_.end() ? 0 : it->second.queue.size();
 }
 
+// --- Notifications -------------------------------------------------------------------------
+
+void FakeRtnetlink::notify(std::uint32_t groups, std::string_view netns, const Datagram& message) {
+  for (auto& [fd, socket] : sockets_) {
+    if ((socket.groups & groups) != 0 && socket.netns == netns) socket.queue.push_back(message);
+  }
+}
+
+void FakeRtnetlink::notify_link(const LinkRecord& link, std::uint16_t type) {
+  // rtmsg_ifinfo: no request to answer, so sequence number and port 0.
+  notify(RTMGRP_LINK, link.netns, link_message(link, type, 0, 0, 0));
+}
+
+void FakeRtnetlink::notify_address(const LinkRecord& link, const IpPrefix& prefix,
+                                   std::uint16_t type, std::uint32_t seq, std::uint32_t port) {
+  const auto& list = link.addresses;
+  const auto at = std::find(list.begin(), list.end(), prefix);
+  const bool secondary =
+      at != list.end() && is_secondary(list, static_cast<std::size_t>(at - list.begin()));
+  notify(address_group(prefix.address), link.netns,
+         address_message(link, prefix, secondary, type, 0, seq, port));
+}
+
+void FakeRtnetlink::prune_routes(const LinkRecord& link) {
+  std::erase_if(routes_, [&](const RouteRecord& r) {
+    if (r.oif != link.ifindex) return false;
+    if ((link.flags & IFF_UP) == 0) return true;  // fib_sync_down_dev, rt6_sync_down_dev
+    if (r.destination.address.is_v6() && link.mtu < kIpv6MinMtu) return true;
+    return r.gateway && !on_link(link, *r.gateway);  // fib_sync_down_addr
+  });
+}
+
+std::optional<std::string_view> FakeRtnetlink::link_netns(unsigned ifindex) const {
+  const auto it = links_.find(ifindex);
+  if (it == links_.end()) return std::nullopt;
+  return std::string_view(it->second.netns);
+}
+
 // --- Link table ----------------------------------------------------------------------------
 
 void FakeRtnetlink::add_link(unsigned ifindex, std::string name, unsigned mtu) {
@@ -827,19 +1338,45 @@ void FakeRtnetlink::add_link(unsigned ifindex, std::string name, unsigned mtu) {
 void FakeRtnetlink::set_link(LinkRecord link) {
   refresh(link);
   const unsigned index = link.ifindex;
-  links_[index] = std::move(link);
+  LinkRecord& stored = links_[index] = std::move(link);
+  notify_link(stored);
 }
 
 void FakeRtnetlink::remove_link(unsigned ifindex) {
-  links_.erase(ifindex);
+  const auto it = links_.find(ifindex);
+  if (it == links_.end()) return;
+  LinkRecord& link = it->second;
+  // unregister_netdevice: the addresses go (each announced), then the link.
+  for (const IpPrefix& p : link.addresses)
+    notify_address(link, p, RTM_DELADDR);
+  std::erase_if(routes_, [&](const RouteRecord& r) { return r.oif == ifindex; });
+  notify_link(link, RTM_DELLINK);
+  links_.erase(it);
 }
 
 void FakeRtnetlink::set_carrier(unsigned ifindex, bool carrier) {
   if (LinkRecord* link = find_link(ifindex)) {
     const bool gained = carrier && !link->carrier;
+    const unsigned before = link->flags;
     link->carrier = carrier;
     refresh(*link);
-    if (gained) add_link_local(*link);  // NETDEV_CHANGE with carrier on
+    if (link->flags != before) notify_link(*link);
+    if (gained) {  // NETDEV_CHANGE with carrier on
+      if (const auto ll = add_link_local(*link)) notify_address(*link, *ll, RTM_NEWADDR);
+    }
+  }
+}
+
+void FakeRtnetlink::count_packet(unsigned ifindex, bool rx, std::size_t bytes, bool dropped) {
+  LinkRecord* link = find_link(ifindex);
+  if (link == nullptr) return;
+  LinkStats& s = link->stats;
+  if (rx) {
+    ++(dropped ? s.rx_dropped : s.rx_packets);
+    if (!dropped) s.rx_bytes += bytes;
+  } else {
+    ++(dropped ? s.tx_dropped : s.tx_packets);
+    if (!dropped) s.tx_bytes += bytes;
   }
 }
 
@@ -848,9 +1385,9 @@ FakeRtnetlink::LinkRecord* FakeRtnetlink::find_link(unsigned ifindex) {
   return it == links_.end() ? nullptr : &it->second;
 }
 
-FakeRtnetlink::LinkRecord* FakeRtnetlink::find_link(std::string_view name) {
+FakeRtnetlink::LinkRecord* FakeRtnetlink::find_link(std::string_view name, std::string_view netns) {
   for (auto& [index, link] : links_) {
-    if (link.name == name) return &link;
+    if (link.name == name && link.netns == netns) return &link;
   }
   return nullptr;
 }
@@ -861,9 +1398,10 @@ std::optional<FakeRtnetlink::LinkRecord> FakeRtnetlink::link(unsigned ifindex) c
   return it->second;
 }
 
-std::optional<FakeRtnetlink::LinkRecord> FakeRtnetlink::link_named(std::string_view name) const {
+std::optional<FakeRtnetlink::LinkRecord> FakeRtnetlink::link_named(std::string_view name,
+                                                                   std::string_view netns) const {
   for (const auto& [index, link] : links_) {
-    if (link.name == name) return link;
+    if (link.name == name && link.netns == netns) return link;
   }
   return std::nullopt;
 }
@@ -877,7 +1415,7 @@ std::vector<FakeRtnetlink::LinkRecord> FakeRtnetlink::links() const {
 }
 
 void FakeRtnetlink::set_admin_up(unsigned ifindex, bool up) {
-  if (LinkRecord* link = find_link(ifindex)) Handler::set_up(*link, up);
+  if (LinkRecord* link = find_link(ifindex)) Handler::set_up(*this, *link, up);
 }
 
 // --- Scripting -----------------------------------------------------------------------------

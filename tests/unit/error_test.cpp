@@ -25,12 +25,22 @@ TEST_CASE("tunkit::errc codes live in the tunkit category and read as plain word
       {tunkit::errc::gso_unsupported, "GSO type not supported by tunkit"},
       {tunkit::errc::output_too_small, "output buffers too few or too small"},
       {tunkit::errc::batch_too_large, "batch larger than the capacity chosen at construction"},
+      {tunkit::errc::out_of_range, "out of range"},
   }));
   const std::error_code ec = code;  // implicit: errc is an error_code enum
   CHECK(ec.category() == tunkit::error_category());
   CHECK(std::string(ec.category().name()) == "tunkit");
   CHECK(ec.message() == words);
   CHECK(ec);
+}
+
+TEST_CASE("errc::out_of_range compares equal to std::errc::invalid_argument", "[error]") {
+  const std::error_code ec = tunkit::errc::out_of_range;
+  CHECK(ec == std::errc::invalid_argument);
+  CHECK(ec != std::errc::result_out_of_range);
+  CHECK(ec != std::error_code(EINVAL, std::system_category()));  // a code is not a condition
+  const std::error_code other = tunkit::errc::invalid_address;
+  CHECK(other != std::errc::invalid_argument);
 }
 
 TEST_CASE("tunkit::Error is a system_error whose what() is exactly the message", "[error]") {

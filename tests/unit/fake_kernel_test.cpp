@@ -5,17 +5,22 @@
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <net/if_arp.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
 #include <climits>
 #include <cstdint>
 #include <cstring>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -86,6 +91,7 @@ std::vector<std::byte> frame(std::size_t size, std::uint16_t type) {
   if (size < 14) return f;  // shorter than an Ethernet header: no type field
   f[12] = static_cast<std::byte>(type >> 8U);
   f[13] = static_cast<std::byte>(type & 0xFFU);
+  f.resize(size);  // shorter frames (to test their refusal) lose the type's bytes
   return f;
 }
 
@@ -842,9 +848,10 @@ TEST_CASE("scripted failures fire once each, in order, per call kind", "[fake][s
     CHECK(k.close(fd) == -EBADF);
   }
   SECTION("every kind can be scripted") {
-    const auto call = GENERATE(Call::read, Call::write, Call::readv, Call::writev, Call::poll,
-                               Call::eventfd, Call::fcntl, Call::socket, Call::bind,
-                               Call::getsockname, Call::setsockopt, Call::sendto, Call::recvfrom);
+    const auto call =
+        GENERATE(Call::read, Call::write, Call::readv, Call::writev, Call::poll, Call::eventfd,
+                 Call::fcntl, Call::socket, Call::bind, Call::getsockname, Call::setsockopt,
+                 Call::sendto, Call::recvfrom, Call::setns);
     CAPTURE(tunkit::testing::to_string(call));
     const int fd = attach(k, "t0", IFF_TUN | IFF_NO_PI);
     k.fail_next(call, ENOBUFS);
@@ -892,6 +899,9 @@ TEST_CASE("scripted failures fire once each, in order, per call kind", "[fake][s
         break;
       case Call::recvfrom:
         r = k.recvfrom(fd, b.data(), b.size(), 0, nullptr, nullptr);
+        break;
+      case Call::setns:
+        r = k.setns(fd, 0);
         break;
       default:
         FAIL("not covered");
@@ -943,6 +953,7 @@ TEST_CASE("the call log records arguments and results", "[fake][script]") {
   k.clear_calls();
   CHECK(k.calls().empty());
   CHECK(tunkit::testing::to_string(Call::getsockname) == "getsockname");
+  CHECK(tunkit::testing::to_string(Call::setns) == "setns");
 }
 
 TEST_CASE("the fake is safe to use from several threads", "[fake][threads]") {
@@ -1548,4 +1559,94 @@ TEST_CASE("a scripted failure can let calls through first", "[fake][script]") {
   CHECK(set_iff(k, open_tun(k), "mq0", kMq) == -EINTR);  // the TUNSETIFF one let it through
   CHECK(set_iff(k, open_tun(k), "mq0", kMq) == -EBUSY);
   (void)fd;
+}
+
+TEST_CASE("the fake's namespaces: descriptors, setns per thread, devices per namespace",
+          "[fake][netns]") {
+  FakeKernel k;
+  k.add_netns("blue");
+  CHECK_THROWS_AS(k.add_netns("blue"), std::invalid_argument);
+  CHECK_THROWS_AS(k.add_netns("a/b"), std::invalid_argument);
+  const int blue = k.open("/run/netns/blue", O_RDONLY | O_CLOEXEC);
+  REQUIRE(blue >= 0);
+  CHECK(k.open("/run/netns/green", O_RDONLY) == -ENOENT);
+  const int self = k.open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  REQUIRE(self >= 0);
+  CHECK(k.read(blue, nullptr, 0) == -EINVAL);
+  CHECK(k.ioctl(blue, 0, nullptr) == -ENOTTY);
+  const int copy = k.fcntl(blue, F_DUPFD_CLOEXEC, 0);
+  CHECK(copy >= 0);
+  CHECK(k.fcntl(copy, F_GETFD, 0) == FD_CLOEXEC);
+  CHECK(k.close(copy) == 0);
+
+  std::thread([&] {
+    CHECK(k.setns(blue, CLONE_NEWNET) == 0);
+    CHECK(k.current_netns() == "blue");
+    CHECK(attach(k, "t0", IFF_TUN | IFF_NO_PI) >= 0);  // made in "blue"
+    CHECK(k.setns(self, 0) == 0);
+    CHECK(k.current_netns().empty());
+  }).join();
+  CHECK(k.current_netns().empty());  // setns moved only that thread
+  REQUIRE(k.device("t0", "blue").has_value());
+  CHECK(k.device("t0", "blue")->netns == "blue");
+  CHECK_FALSE(k.exists("t0"));
+
+  const int efd = k.eventfd(0, 0);
+  CHECK(k.setns(efd, CLONE_NEWNET) == -EINVAL);
+  CHECK(k.setns(blue, CLONE_NEWNS) == -EINVAL);
+  CHECK(k.setns(4242, 0) == -EBADF);
+  k.set_credentials(0, 0, true, {}, false);
+  CHECK(k.setns(blue, 0) == -EPERM);
+  CHECK(k.calls().back().call == Call::setns);
+}
+
+TEST_CASE("the fake rtnetlink notifies subscribed sockets", "[fake][rtnetlink]") {
+  FakeKernel k;
+  const int fd = attach(k, "t0", IFF_TUN | IFF_NO_PI);
+  REQUIRE(fd >= 0);
+  const int sub = k.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  sockaddr_nl local{};
+  local.nl_family = AF_NETLINK;
+  local.nl_groups = RTMGRP_LINK;
+  REQUIRE(k.bind(sub, reinterpret_cast<const sockaddr*>(&local), sizeof local) == 0);
+  const std::uint32_t group = RTNLGRP_IPV4_IFADDR;
+  REQUIRE(k.setsockopt(sub, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) == 0);
+
+  auto next = [&]() -> std::optional<nlmsghdr> {
+    std::array<std::byte, 4096> buf{};
+    if (k.recvfrom(sub, buf.data(), buf.size(), 0, nullptr, nullptr) <= 0) return std::nullopt;
+    nlmsghdr h{};
+    std::memcpy(&h, buf.data(), sizeof h);
+    return h;
+  };
+  CHECK_FALSE(next());
+
+  tunkit::Link link = tunkit::Link::from_name("t0", k);
+  link.set_mtu(1400);
+  auto h = next();
+  REQUIRE(h);
+  CHECK(h->nlmsg_type == RTM_NEWLINK);
+  CHECK(h->nlmsg_seq == 0);  // link notifications answer no request
+  CHECK(h->nlmsg_pid == 0);
+  link.add_address(tunkit::IpPrefix::parse("10.0.0.1/24"));
+  h = next();
+  REQUIRE(h);
+  CHECK(h->nlmsg_type == RTM_NEWADDR);
+  CHECK(h->nlmsg_seq != 0);  // address notifications carry the request's
+  link.add_address(tunkit::IpPrefix::parse("fd00::1/64"));
+  CHECK_FALSE(next());  // IPv6 address group not joined
+
+  const std::uint32_t v6 = RTNLGRP_IPV6_IFADDR;
+  REQUIRE(k.setsockopt(sub, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &v6, sizeof v6) == 0);
+  REQUIRE(k.setsockopt(sub, SOL_NETLINK, NETLINK_DROP_MEMBERSHIP, &group, sizeof group) == 0);
+  link.remove_address(tunkit::IpPrefix::parse("fd00::1/64"));
+  link.remove_address(tunkit::IpPrefix::parse("10.0.0.1/24"));
+  h = next();
+  REQUIRE(h);
+  CHECK(h->nlmsg_type == RTM_DELADDR);
+  CHECK_FALSE(next());
+  CHECK(k.close(fd) == 0);  // the device goes: RTM_DELLINK
+  h = next();
+  REQUIRE(h);
+  CHECK(h->nlmsg_type == RTM_DELLINK);
 }

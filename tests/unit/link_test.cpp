@@ -5,6 +5,7 @@
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -407,20 +408,45 @@ TEST_CASE("EPERM names the missing capability", "[link][errors]") {
   CHECK(w.kernel.open_fd_count() == fds);
 }
 
-TEST_CASE("An MTU out of the device's range is EINVAL with the range", "[link][errors]") {
+TEST_CASE("An MTU out of the device's range is refused before any change request",
+          "[link][errors]") {
   World w;
   Link link(w.ifindex(), w.kernel);
   const unsigned mtu = GENERATE(70000U, 67U, 0U);
+  w.rtnl.clear_requests();
   const auto e = thrown_by([&] { link.set_mtu(mtu); });
-  CHECK(e.code() == sys(EINVAL));
-  CHECK(std::string(e.what()) == "tunkit: set MTU " + std::to_string(mtu) +
-                                     " on \"tun0\": invalid argument (MTU out of range for this "
-                                     "device: 68 to 65535)");
+  CHECK(e.code() == tunkit::errc::out_of_range);
+  CHECK(e.code() == std::errc::invalid_argument);  // what the kernel would have said
+  CHECK(std::string(e.what()) ==
+        "tunkit: set MTU " + std::to_string(mtu) + " on \"tun0\": out of range (68..65535)");
   CHECK(w.record().mtu == 1500);
+  for (const auto& r : w.rtnl.requests())
+    CHECK(r.type == RTM_GETLINK);  // the range was read; nothing was asked to change
 
   std::error_code ec;
   link.set_mtu(mtu, ec);
-  CHECK(ec == sys(EINVAL));
+  CHECK(ec == tunkit::errc::out_of_range);
+}
+
+TEST_CASE("A kernel that reports no MTU range answers EINVAL itself", "[link][errors]") {
+  World w;
+  auto record = w.record();
+  record.min_mtu = 0;
+  record.max_mtu = 0;  // before Linux 4.19: no IFLA_MIN_MTU / IFLA_MAX_MTU (0 here)
+  record.mtu = 1500;
+  w.rtnl.set_link(record);
+  Link link(w.ifindex(), w.kernel);
+  w.rtnl.fail_next(RTM_NEWLINK, EINVAL);
+  const auto e = thrown_by([&] { link.set_mtu(70000); });
+  CHECK(e.code() == sys(EINVAL));
+  CHECK(std::string(e.what()) ==
+        "tunkit: set MTU 70000 on \"tun0\": invalid argument (MTU out of range for this device)");
+  const auto& requests = w.rtnl.requests();
+  const auto sent = std::find_if(requests.begin(), requests.end(),
+                                 [](const auto& r) { return r.type == RTM_NEWLINK; });
+  REQUIRE(sent != requests.end());
+  REQUIRE(sent->find(IFLA_MTU) != nullptr);
+  CHECK(sent->find(IFLA_MTU)->u32() == 70000U);
 }
 
 TEST_CASE("EINVAL on an MTU the range allows has no misleading hint", "[link][errors]") {

@@ -317,7 +317,7 @@ TEST_CASE("Ethernet frames: ARP, VLAN tags, IPv6", "[packet]") {
     CHECK(arp->operation() == tunkit::ArpView::request);
     CHECK(arp->sender_mac().to_string() == "aa:bb:cc:dd:ee:ff");
     CHECK(arp->sender_ip().to_string() == "10.0.0.1");
-    CHECK(arp->target_mac() == tunkit::MacAddress{});
+    CHECK(arp->target_mac() == tunkit::MacAddress({0, 0, 0, 0, 0, 0}));
     CHECK(arp->target_ip().to_string() == "10.0.0.2");
     CHECK(arp->bytes().size() == 28);
   }

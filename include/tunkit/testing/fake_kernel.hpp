@@ -25,8 +25,9 @@ namespace tunkit::testing {
 class FakeRtnetlink;
 
 /// A simulated kernel behind the `sys::Syscalls` seam: a descriptor table, `/dev/net/tun` with
-/// TUN/TAP devices, eventfds, `poll`, `fcntl`, interface look-ups over AF_INET sockets, and
-/// NETLINK_ROUTE sockets served by a `FakeRtnetlink`. Every answer (result or errno, and the order
+/// TUN/TAP devices, eventfds, `poll`, `fcntl`, interface look-ups over AF_INET sockets,
+/// NETLINK_ROUTE sockets served by a `FakeRtnetlink`, and network namespaces (`add_netns`,
+/// `setns`). Every answer (result or errno, and the order
 /// in which the checks happen) follows what the real driver does on Linux 6.x, as measured and
 /// recorded in the project's KERNEL.md; where the fake simplifies, the member says so.
 ///
@@ -39,6 +40,12 @@ class FakeRtnetlink;
 /// otherwise. Interfaces: "lo" (ifindex 1, not a TUN device) exists from the start; TUN/TAP devices
 /// get indexes from 2 upwards, never reused, and start administratively down, as the real ones do
 /// (`set_up`).
+///
+/// Network namespaces: the initial one (named "") and those made with `add_netns(NAME)`, which
+/// open at "/run/netns/NAME". Like the kernel, the fake keeps each thread's namespace: a thread
+/// starts in the initial one and moves with `setns` (only itself). Devices created by TUNSETIFF,
+/// sockets and interface look-ups belong to the calling thread's namespace; FakeRtnetlink shows
+/// each socket the links of its own namespace (see there for moving links between namespaces).
 ///
 /// Thread-safe: one mutex guards all state, so tests may call it (e.g. `TunDevice::interrupt()`)
 /// from several threads. Finite timeouts are simulated, never slept; only a wait without timeout
@@ -84,6 +91,7 @@ class FakeKernel final : public sys::Syscalls {
     setsockopt,
     sendto,
     recvfrom,
+    setns,
   };
 
   /// One entry of the call log: what was asked and what the fake answered.
@@ -104,7 +112,8 @@ class FakeKernel final : public sys::Syscalls {
     /// byte count; readv/writev: the total of the buffers; poll: the timeout in milliseconds;
     /// setsockopt: the option name; bind: the address length.
     std::int64_t arg = 0;
-    /// open: the path; ioctl TUNSETIFF/SIOCGIFINDEX: the name passed in `ifr_name`.
+    /// open: the path; ioctl TUNSETIFF/SIOCGIFINDEX: the name passed in `ifr_name`; setns: the
+    /// namespace entered ("" the initial one), or the descriptor's kind when it is not one.
     std::string text;
     /// The result: a count, a descriptor, 0, or -errno.
     std::int64_t result = 0;
@@ -170,6 +179,7 @@ class FakeKernel final : public sys::Syscalls {
     Offloads offloads;       ///< TUNSETOFFLOAD's accepted flags
     int steering_ebpf = -1;  ///< the descriptor passed to TUNSETSTEERINGEBPF (-1: none)
     int filter_ebpf = -1;    ///< the descriptor passed to TUNSETFILTEREBPF (-1: none)
+    std::string netns;       ///< the network namespace it is in ("": the initial one)
   };
 
   /// A packet that the code under test wrote to a device (`written()`).
@@ -199,8 +209,10 @@ class FakeKernel final : public sys::Syscalls {
 
   // --- The seam -------------------------------------------------------------------------------
 
-  /// Only "/dev/net/tun" exists (any other path: -ENOENT). Records the flags; O_NONBLOCK and
-  /// O_CLOEXEC take effect as for a real descriptor.
+  /// "/dev/net/tun", and the namespace files: "/proc/thread-self/ns/net" (the calling thread's
+  /// namespace), "/proc/self/ns/net" (the initial one: the fake's main thread never moves) and
+  /// "/run/netns/NAME" for each `add_netns(NAME)`. Any other path: -ENOENT. Records the flags;
+  /// O_NONBLOCK and O_CLOEXEC take effect as for a real descriptor.
   int open(const char* path, int flags) noexcept override;
   /// Releases the descriptor (-EBADF when it is not open). Closing the last descriptor of a
   /// non-persistent device deletes the device, as the kernel does. A scripted failure
@@ -268,22 +280,24 @@ class FakeKernel final : public sys::Syscalls {
   /// Readiness: TUN descriptors report POLLIN|POLLRDNORM while their queue holds a packet,
   /// POLLOUT|POLLWRNORM while the device is up, and POLLERR (alone) before TUNSETIFF or after
   /// `delete_device`; eventfds POLLIN while the counter is non-zero and POLLOUT while it can grow;
-  /// sockets POLLOUT, and netlink sockets also POLLIN (the fake rtnetlink answers at once);
-  /// unknown descriptors POLLNVAL; negative ones are skipped. Returns the number of entries with
-  /// events.
+  /// sockets POLLOUT, and netlink sockets also POLLIN while an answer or notification is queued;
+  /// namespace descriptors POLLIN|POLLOUT (as a regular file); unknown descriptors POLLNVAL;
+  /// negative ones are skipped. Returns the number of entries with events.
   ///
   /// Time is simulated: when nothing is ready, a zero or positive timeout expires at once
   /// (returns 0, no sleeping). A negative timeout (wait forever) really waits until another thread
   /// makes something ready (`inject`, an eventfd write such as `TunDevice::interrupt()`,
-  /// `delete_device`, `set_up`), so blocking code can be stopped from another thread as in real
-  /// life. So that a test that would hang fails instead, such a wait gives up after
-  /// `set_block_limit` (default 5 s) and returns -EDEADLK, which the real poll never does.
+  /// `delete_device`, `set_up`, a netlink request that notifies a subscribed socket), so blocking
+  /// code can be stopped from another thread as in real life. So that a test that would hang fails
+  /// instead, such a wait gives up after `set_block_limit` (default 5 s) and returns -EDEADLK,
+  /// which the real poll never does.
   int poll(pollfd* fds, nfds_t nfds, int timeout_ms) noexcept override;
   /// A counter descriptor (EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE; other flags: -EINVAL).
   int eventfd(unsigned int initval, int flags) noexcept override;
-  /// F_GETFL (access mode and status flags, without the O_LARGEFILE bit the kernel adds on
-  /// 64-bit), F_SETFL (O_NONBLOCK, O_APPEND, O_ASYNC, O_DIRECT, O_NOATIME may change), F_GETFD /
-  /// F_SETFD (FD_CLOEXEC); other commands -EINVAL; unknown descriptor -EBADF.
+  /// F_GETFL (access mode and status flags), F_SETFL (O_NONBLOCK, O_APPEND, O_ASYNC, O_DIRECT,
+  /// O_NOATIME may change), F_GETFD / F_SETFD (FD_CLOEXEC), F_DUPFD / F_DUPFD_CLOEXEC of a
+  /// namespace descriptor (other kinds: -EINVAL, not simulated); other commands -EINVAL; unknown
+  /// descriptor -EBADF.
   int fcntl(int fd, int cmd, int arg) noexcept override;
   /// AF_INET / AF_INET6 with SOCK_DGRAM: a socket for interface ioctls. AF_NETLINK with SOCK_RAW
   /// or SOCK_DGRAM: a descriptor whose every call is forwarded to `rtnetlink()`, which decides
@@ -302,6 +316,10 @@ class FakeKernel final : public sys::Syscalls {
   /// See `bind`.
   ssize_t recvfrom(int fd, void* buf, std::size_t len, int flags, sockaddr* addr,
                    socklen_t* addrlen) noexcept override;
+  /// Moves the calling thread into the namespace of descriptor `fd` (`nstype` CLONE_NEWNET or
+  /// 0): -EBADF for an unknown descriptor, -EINVAL for one that is not a namespace or another
+  /// `nstype`, -EPERM without CAP_SYS_ADMIN (`set_credentials`).
+  int setns(int fd, int nstype) noexcept override;
 
   // --- Scripting failures ---------------------------------------------------------------------
 
@@ -325,7 +343,8 @@ class FakeKernel final : public sys::Syscalls {
   /// whose owner (or group) is set and differs from `uid` (or is neither `gid` nor one of
   /// `groups`) fails with -EPERM unless `cap_net_admin`; creating a device (and IFF_NAPI_FRAGS)
   /// needs `cap_net_admin`. Default: uid 0, gid 0, with CAP_NET_ADMIN.
-  void set_credentials(uid_t uid, gid_t gid, bool cap_net_admin, std::vector<gid_t> groups = {});
+  void set_credentials(uid_t uid, gid_t gid, bool cap_net_admin, std::vector<gid_t> groups = {},
+                       bool cap_sys_admin = true);
   /// The bits TUNGETFEATURES reports (default 0x7173, as Linux 6.x). TUNSETIFF does not check
   /// them (neither does the kernel).
   void set_features(unsigned features);
@@ -340,6 +359,11 @@ class FakeKernel final : public sys::Syscalls {
   /// @returns its ifindex. @throws std::invalid_argument if the name is taken or invalid.
   unsigned add_persistent_device(std::string_view name, Mode mode, Flags flags = {},
                                  std::optional<uid_t> owner = {}, std::optional<gid_t> group = {});
+  /// Creates the network namespace NAME, which opens at "/run/netns/NAME" (like `ip netns add`).
+  /// @throws std::invalid_argument if the name is empty, holds '/', or exists.
+  void add_netns(std::string_view name);
+  /// The namespace the calling thread is in ("": the initial one).
+  [[nodiscard]] std::string current_netns() const;
   /// Creates an interface that is not a TUN/TAP device (like "lo" or "eth0"): its name is taken,
   /// it has an ifindex, TUNSETIFF on it gives -EINVAL. @returns its ifindex.
   /// @throws std::invalid_argument if the name is taken.
@@ -349,6 +373,9 @@ class FakeKernel final : public sys::Syscalls {
   /// type (which those refuse with -EINVAL) when `socket_filter` is false. Not a call of the seam
   /// (not logged); release it with `close`. The programs never run in the fake.
   [[nodiscard]] int add_ebpf_program(bool socket_filter = true);
+  /// The scenario and packet functions below name devices in the calling thread's namespace
+  /// first, then in any namespace (the lowest ifindex).
+  ///
   /// Deletes an interface as `ip link del` does: its descriptors stay open but read, write and
   /// ioctls give -EBADFD and poll reports POLLERR; queued packets are dropped. Persistence does
   /// not matter. @returns false when there is no such interface, or for "lo" (undeletable).
@@ -373,6 +400,8 @@ class FakeKernel final : public sys::Syscalls {
   ///   filter rejects the destination address (matched as the driver does: the first eight
   ///   addresses exactly, the rest and TUN_FLT_ALLMULTI through its 64-bit multicast hash), or
   ///   that queue already holds 500 packets (tx_queue_len). Classic and eBPF filters are not run.
+  ///   A drop counts in the link's tx_dropped; a queued packet counts as transmitted when it
+  ///   is read, as in the tun driver.
   /// @throws std::invalid_argument if there is no TUN/TAP device `name`.
   int inject(std::string_view name, std::span<const std::byte> packet);
   /// As above with an explicit EtherType (host order) for the packet-information header.
@@ -399,15 +428,13 @@ class FakeKernel final : public sys::Syscalls {
   [[nodiscard]] std::vector<int> open_fds() const;
   /// The TUN/TAP devices, by ifindex.
   [[nodiscard]] std::vector<DeviceRecord> devices() const;
-  /// The TUN/TAP device `name`, if it exists.
-  [[nodiscard]] std::optional<DeviceRecord> device(std::string_view name) const;
-  /// True when an interface `name` exists (TUN/TAP or not, e.g. "lo").
-  [[nodiscard]] bool exists(std::string_view name) const;
-  /// The fake rtnetlink behind the NETLINK_ROUTE sockets. It holds "lo" (up, 127.0.0.1/8, ::1)
-  /// and learns of every interface created (`add_link`) and deleted (`remove_link`), of carrier
-  /// (`DeviceRecord::carrier`: see `ioctl`) and of `set_up`. Use it to script netlink failures and
-  /// inspect requests, while no other thread uses this fake kernel (the fake kernel's mutex does
-  /// not cover direct calls on it).
+  /// The TUN/TAP device `name` in namespace `netns` ("" the initial one), if it exists.
+  [[nodiscard]] std::optional<DeviceRecord> device(std::string_view name,
+                                                   std::string_view netns = {}) const;
+  /// True when an interface `name` exists in namespace `netns` (TUN/TAP or not, e.g. "lo").
+  [[nodiscard]] bool exists(std::string_view name, std::string_view netns = {}) const;
+  /// The fake rtnetlink behind the NETLINK_ROUTE sockets; it learns of every TUN/TAP device
+  /// created (`add_link`) and deleted (`remove_link`).
   [[nodiscard]] FakeRtnetlink& rtnetlink() noexcept;
 
  private:

@@ -16,12 +16,15 @@
 #include <vector>
 
 #include "tunkit/address.hpp"
+#include "tunkit/link.hpp"
+#include "tunkit/mac.hpp"
 
 namespace tunkit::testing {
 
 /// A fake of the kernel's rtnetlink (NETLINK_ROUTE) for unit tests: it keeps a table of links
-/// (index, name, flags, MTU and its range, addresses) and answers the requests written to its
-/// sockets as the kernel does — an ACK (NLMSG_ERROR with error 0) when NLM_F_ACK is set, an
+/// (index, name, flags, MTU and its range, txqueuelen, MAC address, counters, addresses with
+/// their peers, the network namespace each is in) and of routes, and answers the requests written
+/// to its sockets as the kernel does — an ACK (NLMSG_ERROR with error 0) when NLM_F_ACK is set, an
 /// NLMSG_ERROR with -errno on failure, dumps as NLM_F_MULTI messages ended by NLMSG_DONE — so
 /// code under test can be checked both for its effect (`link()`) and its marshalling
 /// (`requests()`), and driven down every errno path (`fail_next()`, `edit_next_reply()`).
@@ -29,14 +32,33 @@ namespace tunkit::testing {
 /// Understood requests, with the kernel's errors (Linux 6.x, see rtnetlink(7)):
 /// - RTM_GETLINK by ifi_index or IFLA_IFNAME (ENODEV when absent, EINVAL with neither), or as a
 ///   dump. Answers RTM_NEWLINK with IFLA_IFNAME, IFLA_MTU, IFLA_MIN_MTU, IFLA_MAX_MTU,
-///   IFLA_TXQLEN, IFLA_OPERSTATE.
+///   IFLA_TXQLEN, IFLA_OPERSTATE, IFLA_STATS64, and for Ethernet links IFLA_ADDRESS and
+///   IFLA_BROADCAST.
 /// - RTM_NEWLINK on an existing index: ifi_flags/ifi_change (IFF_UP also sets IFF_RUNNING and
 ///   IFF_LOWER_UP when the link has carrier, as a TUN device with a reader does), IFLA_MTU
 ///   (EINVAL outside [min_mtu, max_mtu]), IFLA_IFNAME (rename: EEXIST when taken, EBUSY while
-///   up); NLM_F_EXCL on an existing link is EEXIST.
+///   up, as Linux before 6.2; a template with "%d" picks the lowest free number), IFLA_TXQLEN,
+///   IFLA_ADDRESS (EOPNOTSUPP for a link without a MAC address such as TUN, EADDRNOTAVAIL for a
+///   multicast or all-zero one, EINVAL for a size other than 6), IFLA_NET_NS_FD / IFLA_NET_NS_PID
+///   (see "Namespaces"); NLM_F_EXCL on an existing link is EEXIST.
 /// - RTM_NEWADDR / RTM_DELADDR with IFA_LOCAL / IFA_ADDRESS: EEXIST for a duplicate (IPv4: same
 ///   address and prefix length; IPv6: same address), EADDRNOTAVAIL when deleting an absent one,
-///   EINVAL for a bad prefix length or an IPv6 address on a link with MTU below 1280.
+///   EINVAL for a bad prefix length or an IPv6 address on a link with MTU below 1280. IFA_LOCAL
+///   and IFA_ADDRESS that differ make a point-to-point address with a peer (both families), which
+///   dumps report with IFA_LOCAL and IFA_ADDRESS as the kernel does.
+/// - RTM_NEWROUTE / RTM_DELROUTE / RTM_GETROUTE (dump) for AF_INET and AF_INET6 routes with
+///   RTA_OIF (routes without an output interface, multipath and nexthop objects are EOPNOTSUPP):
+///   ENODEV for an unknown interface, ENETDOWN while it is down, EINVAL for IPv4 host bits set in
+///   the destination (IPv6 clears them) or an RTA_PREFSRC that is no local address, ENETUNREACH
+///   (IPv4) / EHOSTUNREACH (IPv6) for a gateway outside the interface's networks, ENODEV for IPv6
+///   on a link with MTU below 1280, EEXIST for the same destination, table and metric with
+///   NLM_F_EXCL (without it the route is replaced); IPv6 metric 0 becomes 1024. Deleting matches
+///   destination, and when given output interface, gateway, metric (non-zero) and protocol
+///   (non-zero); ESRCH when nothing matches. Dumps list the routes added plus those the kernel
+///   makes itself (RTPROT_KERNEL): IPv4 prefix routes of primary addresses (and of peers) while
+///   the link is up, IPv6 prefix routes (metric 256) of its addresses, including fe80::/64.
+///   Taking a link down or removing it drops its routes; removing an IPv4 address drops the
+///   routes whose gateway it made reachable; an MTU below 1280 drops IPv6 routes.
 /// - RTM_GETADDR dump, of one family or both (AF_UNSPEC: IPv4 first), of every link; on a socket
 ///   with NETLINK_GET_STRICT_CHK (Linux 4.20+) only of the link in ifa_index (ENODEV, in the
 ///   NLMSG_DONE status, when it does not exist), and EINVAL for non-zero ifa_prefixlen, ifa_flags
@@ -49,6 +71,24 @@ namespace tunkit::testing {
 ///   bad attribute size) is EINVAL: stricter than the kernel, which only logs a warning about
 ///   bytes left after the attributes, so that marshalling bugs fail tests. A datagram that does
 ///   not hold a whole netlink header is dropped silently, as by the kernel.
+/// - Notifications: sockets bound to multicast groups (nl_groups, or NETLINK_ADD_MEMBERSHIP)
+///   receive, in their namespace, RTM_NEWLINK for every change of a link (flags, carrier, MTU,
+///   name, txqueuelen, MAC address; also `add_link`, `set_link`, `set_carrier`, `set_admin_up`)
+///   and RTM_DELLINK when one goes (RTMGRP_LINK); RTM_NEWADDR / RTM_DELADDR for every address
+///   added or removed, by a request or as a side effect (link-local address on up, IPv6
+///   addresses dropped on down) (RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR); RTM_NEWROUTE /
+///   RTM_DELROUTE for routes added or deleted by requests (RTMGRP_IPV4_ROUTE,
+///   RTMGRP_IPV6_ROUTE). Link notifications carry sequence number and port 0, address and route
+///   ones those of the request that caused them, as the kernel's do.
+/// - Namespaces: every link and socket is in a network namespace, named by a string ("" for the
+///   initial one; FakeKernel decides which from the calling thread). Requests see only the links
+///   of their socket's namespace (ENODEV for others), dumps list only those, and notifications
+///   go only to sockets there. IFLA_NET_NS_FD names the target by a descriptor, resolved by the
+///   function given to `set_netns_resolver` (EBADF, or EINVAL for a descriptor that is not a
+///   network namespace); IFLA_NET_NS_PID by a process, resolved by `set_pid_resolver` (ESRCH).
+///   Moving a link into its own namespace changes nothing; into another, EEXIST when its name is
+///   taken there, else it goes down, loses its addresses and routes, and moves (RTM_DELLINK in the
+///   old namespace, RTM_NEWLINK in the new one). `lo` (ifindex 1) cannot move: EINVAL.
 /// - Side effects as the kernel: a link that comes up with carrier (MTU >= 1280) gets an IPv6
 ///   link-local address, fe80::ff:fe00:IFINDEX/64 here (the kernel picks a random one for TUN);
 ///   taking it down, or its MTU below 1280, drops its IPv6 addresses
@@ -74,6 +114,11 @@ class FakeRtnetlink {
   /// The port id given to the first socket bound with nl_pid 0.
   static constexpr std::uint32_t kFirstPortId = 4242;
 
+  /// The ifi_type of a TUN device (ARPHRD_NONE: no link layer).
+  static constexpr std::uint16_t kTypeNone = 0xFFFE;
+  /// The ifi_type of a TAP device (ARPHRD_ETHER).
+  static constexpr std::uint16_t kTypeEther = 1;
+
   /// One interface in the fake's table.
   struct LinkRecord {
     unsigned ifindex = 0;             ///< interface index (> 0)
@@ -84,6 +129,29 @@ class FakeRtnetlink {
     unsigned max_mtu = 65535;         ///< largest MTU accepted (IFLA_MAX_MTU)
     bool carrier = true;              ///< a reader is attached: up implies RUNNING|LOWER_UP
     std::vector<IpPrefix> addresses;  ///< IPv4 then IPv6, in the kernel's dump order
+    /// Peers of point-to-point addresses, by the address (with its prefix length) in
+    /// `addresses`.
+    std::map<IpPrefix, IpAddress> peers;
+    std::uint16_t type = kTypeNone;  ///< ifi_type (ARPHRD_*)
+    std::optional<MacAddress> mac;   ///< IFLA_ADDRESS (Ethernet links only)
+    unsigned txqlen = 500;           ///< IFLA_TXQLEN
+    LinkStats stats;                 ///< IFLA_STATS64 (see `count_packet`)
+    std::string netns;               ///< the network namespace it is in ("" the initial one)
+  };
+
+  /// One route in the fake's table, as added by a request (the kernel's own prefix routes are
+  /// derived from the addresses when dumping, and not held here).
+  struct RouteRecord {
+    IpPrefix destination;              ///< network (host bits clear)
+    std::optional<IpAddress> gateway;  ///< RTA_GATEWAY
+    std::optional<IpAddress> source;   ///< RTA_PREFSRC
+    unsigned oif = 0;                  ///< RTA_OIF
+    std::uint32_t metric = 0;          ///< RTA_PRIORITY (IPv6: 0 stored as 1024)
+    std::uint32_t table = 254;         ///< RT_TABLE_MAIN unless asked otherwise
+    std::uint8_t protocol = 0;         ///< rtm_protocol
+    std::uint8_t scope = 0;            ///< rtm_scope
+    std::uint8_t type = 1;             ///< rtm_type (RTN_UNICAST)
+    friend bool operator==(const RouteRecord&, const RouteRecord&) = default;
   };
 
   /// One attribute of a recorded request (top level only; nested payloads stay raw).
@@ -104,15 +172,18 @@ class FakeRtnetlink {
     std::uint16_t flags = 0;    ///< nlmsg_flags (NLM_F_*)
     std::uint32_t seq = 0;      ///< nlmsg_seq
     std::uint32_t port_id = 0;  ///< nlmsg_pid
-    /// The family header, decoded for link (RTM_*LINK: ifinfomsg) and address (RTM_*ADDR:
-    /// ifaddrmsg) messages; zero otherwise.
-    std::uint8_t family = 0;            ///< ifi_family / ifa_family
+    /// The family header, decoded for link (RTM_*LINK: ifinfomsg), address (RTM_*ADDR:
+    /// ifaddrmsg) and route (RTM_*ROUTE: rtmsg) messages; zero otherwise.
+    std::uint8_t family = 0;            ///< ifi_family / ifa_family / rtm_family
     std::uint32_t ifindex = 0;          ///< ifi_index / ifa_index
     std::uint32_t ifi_flags = 0;        ///< ifinfomsg only
     std::uint32_t ifi_change = 0;       ///< ifinfomsg only
-    std::uint8_t prefix_length = 0;     ///< ifaddrmsg only
+    std::uint8_t prefix_length = 0;     ///< ifa_prefixlen / rtm_dst_len
     std::uint8_t ifa_flags = 0;         ///< ifaddrmsg only
-    std::uint8_t scope = 0;             ///< ifaddrmsg only
+    std::uint8_t scope = 0;             ///< ifa_scope / rtm_scope
+    std::uint8_t table = 0;             ///< rtmsg only: rtm_table
+    std::uint8_t protocol = 0;          ///< rtmsg only: rtm_protocol
+    std::uint8_t route_type = 0;        ///< rtmsg only: rtm_type
     std::vector<Attribute> attributes;  ///< top-level attributes, in order
     std::vector<std::byte> bytes;       ///< the whole message as sent
 
@@ -124,8 +195,13 @@ class FakeRtnetlink {
 
   /// Edits the answer datagrams of one request before they are queued: change, drop, add.
   using ReplyEditor = std::function<void(std::vector<std::vector<std::byte>>& datagrams)>;
-  /// Told of a link after an RTM_NEWLINK request changed it (flags, MTU, name).
+  /// Told of a link after an RTM_NEWLINK request changed it (flags, MTU, name, namespace).
   using LinkObserver = std::function<void(const LinkRecord& link)>;
+  /// Resolves a namespace descriptor (IFLA_NET_NS_FD) to a namespace name: 0, or -EBADF /
+  /// -EINVAL.
+  using NetnsResolver = std::function<int(int fd, std::string& netns)>;
+  /// Resolves a process id (IFLA_NET_NS_PID) to the name of its namespace: 0, or -ESRCH.
+  using PidResolver = std::function<int(std::uint32_t pid, std::string& netns)>;
 
   FakeRtnetlink();
   ~FakeRtnetlink();
@@ -134,16 +210,19 @@ class FakeRtnetlink {
 
   // --- Socket surface, called by FakeKernel for its AF_NETLINK descriptors ---------------------
 
-  /// A new socket on descriptor `fd`: 0, or -EPROTONOSUPPORT for protocols other than
-  /// NETLINK_ROUTE (0).
-  int open_socket(int fd, int protocol);
+  /// A new socket on descriptor `fd` in namespace `netns`: 0, or -EPROTONOSUPPORT for protocols
+  /// other than NETLINK_ROUTE (0).
+  int open_socket(int fd, int protocol, std::string netns = {});
   /// bind(2): nl_pid 0 assigns a port id; a port id in use is -EADDRINUSE; -EINVAL for a short or
-  /// non-AF_NETLINK address or a second bind to another port id.
+  /// non-AF_NETLINK address or a second bind to another port id. nl_groups subscribes to those
+  /// multicast groups (RTMGRP_* bits).
   int bind(int fd, const sockaddr* addr, socklen_t len);
   /// getsockname(2): the sockaddr_nl with the socket's port id (0 before it is bound), truncated
   /// to `*len` like the kernel; `*len` is set to the full size.
   int getsockname(int fd, sockaddr* addr, socklen_t* len);
-  /// setsockopt(2): accepted (NETLINK_CAP_ACK is honoured, the rest ignored).
+  /// setsockopt(2): accepted (NETLINK_CAP_ACK, NETLINK_GET_STRICT_CHK and
+  /// NETLINK_ADD_MEMBERSHIP / NETLINK_DROP_MEMBERSHIP for groups 1 to 32 are honoured, the rest
+  /// ignored).
   int setsockopt(int fd, int level, int name, const void* value, socklen_t len);
   /// sendto(2): handles every netlink message of the datagram and queues the answers on `fd`.
   /// Returns `len`; -ECONNREFUSED for a destination other than the kernel (nl_pid != 0),
@@ -160,13 +239,23 @@ class FakeRtnetlink {
 
   // --- Link table ---------------------------------------------------------------------------
 
-  /// Adds a TUN-like link: IFF_POINTOPOINT | IFF_NOARP | IFF_MULTICAST, down, carrier on, MTU
-  /// range 68..65535, no addresses. Replaces a link with the same index.
+  /// Adds a TUN-like link in the initial namespace: IFF_POINTOPOINT | IFF_NOARP |
+  /// IFF_MULTICAST, down, carrier on, MTU range 68..65535, no addresses. Replaces a link with the
+  /// same index. Notifies RTM_NEWLINK.
   void add_link(unsigned ifindex, std::string name, unsigned mtu = 1500);
-  /// Adds or replaces (by index) a link exactly as given.
+  /// Adds or replaces (by index) a link exactly as given. Notifies RTM_NEWLINK.
   void set_link(LinkRecord link);
-  /// Removes a link and its addresses; nothing when absent.
+  /// Removes a link with its addresses and routes; nothing when absent. Notifies RTM_DELADDR for
+  /// each address, then RTM_DELLINK.
   void remove_link(unsigned ifindex);
+  /// Counts one packet of `bytes` in the link's IFLA_STATS64: received (`rx`: the program wrote
+  /// it to the device) or transmitted (the program read what the stack sent through the device:
+  /// the tun driver counts it then), or dropped (the queue was full or nobody held the device).
+  void count_packet(unsigned ifindex, bool rx, std::size_t bytes, bool dropped = false);
+  /// Installs the resolver of IFLA_NET_NS_FD (without one, every descriptor is -EINVAL).
+  void set_netns_resolver(NetnsResolver resolver) { netns_resolver_ = std::move(resolver); }
+  /// Installs the resolver of IFLA_NET_NS_PID (without one, every pid is -ESRCH).
+  void set_pid_resolver(PidResolver resolver) { pid_resolver_ = std::move(resolver); }
   /// Sets whether the link has carrier (a reader attached); updates RUNNING/LOWER_UP when up.
   void set_carrier(unsigned ifindex, bool carrier);
   /// Sets or clears IFF_UP with the same effects as an RTM_NEWLINK request (link-local address,
@@ -179,10 +268,13 @@ class FakeRtnetlink {
   void set_link_observer(LinkObserver observer) { observer_ = std::move(observer); }
   /// The link with index `ifindex`.
   [[nodiscard]] std::optional<LinkRecord> link(unsigned ifindex) const;
-  /// The link named `name`.
-  [[nodiscard]] std::optional<LinkRecord> link_named(std::string_view name) const;
-  /// Every link, by index.
+  /// The link named `name` in namespace `netns`.
+  [[nodiscard]] std::optional<LinkRecord> link_named(std::string_view name,
+                                                     std::string_view netns = {}) const;
+  /// Every link, by index, of every namespace.
   [[nodiscard]] std::vector<LinkRecord> links() const;
+  /// The routes added by requests (not the kernel's own prefix routes), in the order added.
+  [[nodiscard]] const std::vector<RouteRecord>& routes() const { return routes_; }
 
   // --- Scripting ----------------------------------------------------------------------------
 
@@ -215,21 +307,35 @@ class FakeRtnetlink {
     std::uint32_t port_id = 0;
     bool bound = false;
     bool cap_ack = false;
-    bool strict = false;  // NETLINK_GET_STRICT_CHK
+    bool strict = false;       // NETLINK_GET_STRICT_CHK
+    std::uint32_t groups = 0;  // multicast groups (RTMGRP_* bits)
+    std::string netns;
     std::deque<std::vector<std::byte>> queue;
   };
   class Handler;  // answers one request (fake_rtnetlink.cpp)
 
   int autobind(Socket& socket);
   LinkRecord* find_link(unsigned ifindex);
-  LinkRecord* find_link(std::string_view name);
+  LinkRecord* find_link(std::string_view name, std::string_view netns);
+  // Queues `message` on every socket of `netns` subscribed to a group of `groups`.
+  void notify(std::uint32_t groups, std::string_view netns, const std::vector<std::byte>& message);
+  void notify_link(const LinkRecord& link, std::uint16_t type = 16 /* RTM_NEWLINK */);
+  void notify_address(const LinkRecord& link, const IpPrefix& prefix, std::uint16_t type,
+                      std::uint32_t seq = 0, std::uint32_t port = 0);
+  // Drops the routes that `link` can no longer carry (after down, MTU, address changes).
+  void prune_routes(const LinkRecord& link);
+  // The namespace of link `ifindex`, if it exists.
+  [[nodiscard]] std::optional<std::string_view> link_netns(unsigned ifindex) const;
 
   std::map<int, Socket> sockets_;
   std::map<unsigned, LinkRecord> links_;
+  std::vector<RouteRecord> routes_;
   std::vector<Request> requests_;
   std::multimap<std::uint16_t, int> failures_;  // type → errno, in insertion order per type
   std::multimap<std::uint16_t, ReplyEditor> editors_;
   LinkObserver observer_;
+  NetnsResolver netns_resolver_;
+  PidResolver pid_resolver_;
   std::uint32_t next_negative_port_ = 0;  // counts ports given out below -4096
   bool first_port_taken_ = false;
   bool net_admin_ = true;

@@ -1,0 +1,78 @@
+#pragma once
+// Shared by the unit tests of link management: a fake kernel holding one TUN or TAP device with
+// a reader attached, and helpers to check thrown errors.
+
+#include <algorithm>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "catch.hpp"
+#include "tunkit/address.hpp"
+#include "tunkit/device.hpp"
+#include "tunkit/error.hpp"
+#include "tunkit/mac.hpp"
+#include "tunkit/testing/fake_kernel.hpp"
+#include "tunkit/testing/fake_rtnetlink.hpp"
+
+namespace test {
+
+// A fake kernel with one device (by default TUN "tun0"), opened so that it has carrier.
+struct World {
+  tunkit::testing::FakeKernel kernel;
+  tunkit::TunDevice dev;
+  tunkit::testing::FakeRtnetlink& rtnl;
+
+  explicit World(tunkit::Mode mode = tunkit::Mode::tun, std::string name = "tun0")
+      : rtnl(kernel.rtnetlink()) {
+    tunkit::Options options;
+    options.name = std::move(name);
+    options.mode = mode;
+    dev.open(options, kernel);
+    rtnl.clear_requests();
+  }
+  [[nodiscard]] unsigned ifindex() const { return dev.ifindex(); }
+  [[nodiscard]] tunkit::testing::FakeRtnetlink::LinkRecord record() const {
+    return *rtnl.link(dev.ifindex());
+  }
+  [[nodiscard]] const tunkit::testing::FakeRtnetlink::Request& last() const {
+    REQUIRE_FALSE(rtnl.requests().empty());
+    return rtnl.requests().back();
+  }
+  // The requests of one type, in order.
+  [[nodiscard]] std::vector<tunkit::testing::FakeRtnetlink::Request> sent(
+      std::uint16_t type) const {
+    std::vector<tunkit::testing::FakeRtnetlink::Request> out;
+    for (const auto& r : rtnl.requests()) {
+      if (r.type == type) out.push_back(r);
+    }
+    return out;
+  }
+};
+
+// The tunkit::Error that `f` throws (a test failure when it throws none).
+template <typename F>
+tunkit::Error thrown_by(F&& f) {
+  try {
+    f();
+  } catch (const tunkit::Error& e) {
+    return e;
+  }
+  FAIL("no tunkit::Error thrown");
+  return tunkit::Error({}, "");
+}
+
+inline std::error_code sys(int err) {
+  return {err, std::system_category()};
+}
+
+inline std::vector<std::uint8_t> bytes_of(const tunkit::IpAddress& value) {
+  const auto b = value.bytes();
+  return {b.begin(), b.end()};
+}
+
+inline std::vector<std::uint8_t> bytes_of(const tunkit::MacAddress& value) {
+  return {value.bytes.begin(), value.bytes.end()};
+}
+
+}  // namespace test
