@@ -2,11 +2,12 @@
 /// @file
 /// Everything public in tunkit (the testing helpers live in <tunkit/testing/...>).
 
-#include "tunkit/address.hpp"  // IWYU pragma: export
-#include "tunkit/device.hpp"   // IWYU pragma: export
-#include "tunkit/error.hpp"    // IWYU pragma: export
-#include "tunkit/link.hpp"     // IWYU pragma: export
-#include "tunkit/mac.hpp"      // IWYU pragma: export
-#include "tunkit/options.hpp"  // IWYU pragma: export
-#include "tunkit/queue.hpp"    // IWYU pragma: export
-#include "tunkit/sys.hpp"      // IWYU pragma: export
+#include "tunkit/address.hpp"      // IWYU pragma: export
+#include "tunkit/device.hpp"       // IWYU pragma: export
+#include "tunkit/error.hpp"        // IWYU pragma: export
+#include "tunkit/link.hpp"         // IWYU pragma: export
+#include "tunkit/mac.hpp"          // IWYU pragma: export
+#include "tunkit/options.hpp"      // IWYU pragma: export
+#include "tunkit/queue.hpp"        // IWYU pragma: export
+#include "tunkit/sys.hpp"          // IWYU pragma: export
+#include "tunkit/tun_devices.hpp"  // IWYU pragma: export

@@ -33,6 +33,7 @@
 #include <type_traits>
 
 #include "tunkit/address.hpp"
+#include "tunkit/mac.hpp"
 #include "tunkit/sys.hpp"
 
 namespace tunkit::detail::netlink {
@@ -128,6 +129,11 @@ using AttributeTable = std::array<const nlattr*, N>;
                                             std::size_t header_size,
                                             std::span<const nlattr*> table) noexcept;
 
+/// Indexes the attributes nested in `nest` (IFLA_LINKINFO, IFLA_INFO_DATA, ...) in `table`.
+/// `errc::netlink_protocol` when one overruns the nest.
+[[nodiscard]] std::error_code parse_nested(const nlattr& nest,
+                                           std::span<const nlattr*> table) noexcept;
+
 /// Typed form of `parse_message`.
 template <typename T, std::size_t N>
 requires std::is_trivially_copyable_v<T>
@@ -211,6 +217,19 @@ class Socket {
 // ---------------------------------------------------------------------------------------------
 // rtnetlink value types, encoders and decoders
 
+/// What IFLA_INFO_DATA of a TUN/TAP device says (`tun_fill_info` in drivers/net/tun.c).
+struct TunLinkData {
+  std::uint8_t type = 0;                         ///< IFLA_TUN_TYPE: IFF_TUN (1) or IFF_TAP (2)
+  bool packet_info = false;                      ///< IFLA_TUN_PI (IFF_NO_PI clear)
+  bool vnet_hdr = false;                         ///< IFLA_TUN_VNET_HDR
+  bool persist = false;                          ///< IFLA_TUN_PERSIST
+  bool multi_queue = false;                      ///< IFLA_TUN_MULTI_QUEUE
+  std::optional<std::uint32_t> owner;            ///< IFLA_TUN_OWNER: only when one is set
+  std::optional<std::uint32_t> group;            ///< IFLA_TUN_GROUP: only when one is set
+  std::optional<std::uint32_t> queues;           ///< IFLA_TUN_NUM_QUEUES (multi-queue only)
+  std::optional<std::uint32_t> disabled_queues;  ///< IFLA_TUN_NUM_DISABLED_QUEUES (same)
+};
+
 /// An interface as RTM_NEWLINK describes it (a GETLINK answer or a notification).
 struct LinkMessage {
   std::uint32_t ifindex = 0;             ///< ifi_index
@@ -220,6 +239,9 @@ struct LinkMessage {
   std::optional<std::uint32_t> mtu;      ///< IFLA_MTU
   std::optional<std::uint32_t> min_mtu;  ///< IFLA_MIN_MTU (Linux 4.19+)
   std::optional<std::uint32_t> max_mtu;  ///< IFLA_MAX_MTU (Linux 4.19+)
+  std::optional<MacAddress> mac;         ///< IFLA_ADDRESS when it is 6 bytes (Ethernet, TAP)
+  std::string kind;                      ///< IFLA_LINKINFO/IFLA_INFO_KIND ("tun", "veth", ...)
+  std::optional<TunLinkData> tun;        ///< IFLA_INFO_DATA when `kind` is "tun"
 };
 
 /// An interface address as RTM_NEWADDR describes it.
@@ -242,6 +264,10 @@ struct AddressMessage {
 [[nodiscard]] Request get_link(std::uint32_t ifindex) noexcept;
 /// RTM_GETLINK for the interface named `name` (IFLA_IFNAME).
 [[nodiscard]] Request get_link(std::string_view name) noexcept;
+/// RTM_GETLINK dump of every interface, or with a non-empty `kind` only of that kind
+/// (IFLA_LINKINFO/IFLA_INFO_KIND: a filter the kernel applies since Linux 4.20; callers still
+/// filter, for older kernels).
+[[nodiscard]] Request dump_links(std::string_view kind = {}) noexcept;
 /// RTM_NEWLINK changing the `change` bits of the interface's flags to those of `flags`.
 [[nodiscard]] Request set_link_flags(std::uint32_t ifindex, std::uint32_t flags,
                                      std::uint32_t change) noexcept;

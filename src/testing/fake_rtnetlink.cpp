@@ -67,6 +67,8 @@ class Builder {
   void bytes(std::uint16_t type, std::span<const std::uint8_t> b) {
     mnl_attr_put(nlh_, type, b.size(), b.data());
   }
+  nlattr* nest(std::uint16_t type) { return mnl_attr_nest_start(nlh_, type); }
+  void end(nlattr* nest) { mnl_attr_nest_end(nlh_, nest); }
   [[nodiscard]] Datagram take() const {
     const auto* p = reinterpret_cast<const std::byte*>(nlh_);  // NOLINT: byte view
     return {p, p + nlh_->nlmsg_len};
@@ -397,7 +399,50 @@ class FakeRtnetlink::Handler {
     b.u32(IFLA_MTU, link.mtu);
     b.u32(IFLA_MIN_MTU, link.min_mtu);
     b.u32(IFLA_MAX_MTU, link.max_mtu);
+    if (const auto tun = tun_info(link.ifindex)) {
+      // rtnl_link_fill: IFLA_LINKINFO { IFLA_INFO_KIND, IFLA_INFO_DATA { tun_fill_info } }.
+      nlattr* info = b.nest(IFLA_LINKINFO);
+      b.str(IFLA_INFO_KIND, "tun");
+      nlattr* data = b.nest(IFLA_INFO_DATA);
+      b.u8(IFLA_TUN_TYPE, tun->type);
+      if (tun->owner) b.u32(IFLA_TUN_OWNER, *tun->owner);
+      if (tun->group) b.u32(IFLA_TUN_GROUP, *tun->group);
+      b.u8(IFLA_TUN_PI, tun->packet_info ? 1 : 0);
+      b.u8(IFLA_TUN_VNET_HDR, tun->vnet_hdr ? 1 : 0);
+      b.u8(IFLA_TUN_PERSIST, tun->persist ? 1 : 0);
+      b.u8(IFLA_TUN_MULTI_QUEUE, tun->multi_queue ? 1 : 0);
+      if (tun->multi_queue) {
+        b.u32(IFLA_TUN_NUM_QUEUES, tun->queues);
+        b.u32(IFLA_TUN_NUM_DISABLED_QUEUES, tun->disabled_queues);
+      }
+      b.end(data);
+      b.end(info);
+    }
     return b.take();
+  }
+
+  std::optional<TunInfo> tun_info(unsigned ifindex) const {
+    if (!fake_.tun_info_) return std::nullopt;
+    return fake_.tun_info_(ifindex);
+  }
+
+  // IFLA_INFO_KIND inside a request's IFLA_LINKINFO, or "" (then there is no kind filter).
+  std::string requested_kind() const {
+    const Attribute* info = attr(IFLA_LINKINFO);
+    if (info == nullptr) return {};
+    const auto& p = info->payload;
+    std::size_t at = 0;
+    while (p.size() - at >= sizeof(nlattr)) {
+      nlattr a{};
+      std::memcpy(&a, p.data() + at, sizeof a);
+      if (a.nla_len < sizeof(nlattr) || a.nla_len > p.size() - at) return {};
+      if ((a.nla_type & NLA_TYPE_MASK) == IFLA_INFO_KIND) {
+        const auto* text = reinterpret_cast<const char*>(p.data() + at + kAttrHeaderLen);
+        return std::string(text, strnlen(text, a.nla_len - kAttrHeaderLen));
+      }
+      at += align(a.nla_len);
+    }
+    return {};
   }
 
   Datagram address_message(const LinkRecord& link, const IpPrefix& p, bool secondary) const {
@@ -459,9 +504,23 @@ class FakeRtnetlink::Handler {
     return 0;
   }
 
+  // rtnl_dump_ifinfo, with rtnl_valid_dump_ifinfo_req on strict sockets.
   int dump_links(std::vector<Datagram>& out) {
-    for (const auto& [index, link] : fake_.links_)
+    if (socket_.strict) {
+      if (r_.ifi_flags != 0 || r_.ifi_change != 0 || r_.ifindex != 0) return EINVAL;
+      for (const auto& a : r_.attributes) {
+        if (a.type != IFLA_TARGET_NETNSID && a.type != IFLA_EXT_MASK && a.type != IFLA_MASTER &&
+            a.type != IFLA_LINKINFO) {
+          return EINVAL;
+        }
+      }
+    }
+    // An unknown kind is no filter at all (linkinfo_to_kind_ops finds no ops); "tun" is known.
+    const bool only_tun = requested_kind() == "tun";
+    for (const auto& [index, link] : fake_.links_) {
+      if (only_tun && !tun_info(index)) continue;
       append_multi(out, link_message(link, NLM_F_MULTI));
+    }
     append_multi(out, done_message());
     return 0;
   }
