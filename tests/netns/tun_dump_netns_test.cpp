@@ -40,7 +40,7 @@ TEST_CASE("tun_dump prints the packets sent into a device", "[netns][example]") 
   }
   SECTION("an existing TAP device, attached with its own flags, --hex --count") {
     REQUIRE(run("ip tuntap add dev tdtap0 mode tap && ip addr add 10.61.1.1/24 dev tdtap0 && "
-                "sysctl -qw net.ipv6.conf.tdtap0.disable_ipv6=1 && ip link set tdtap0 up")
+                "echo 1 >/proc/sys/net/ipv6/conf/tdtap0/disable_ipv6 && ip link set tdtap0 up")
                 .status == 0);
     Child dump({TUNKIT_TUN_DUMP, "tdtap0", "--hex", "--count", "1", "--timeout", "20"});
     REQUIRE(dump.wait_for_line("listening on tdtap0, tap (TAP|PERSIST|NO_PI)", 5s));

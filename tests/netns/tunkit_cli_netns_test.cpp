@@ -197,7 +197,7 @@ TEST_CASE("tunkit dump prints the packets of a ping", "[netns][cli]") {
   }
   SECTION("--hex, --count") {
     // Without IPv6 on the device, the ping's request is the only packet.
-    REQUIRE(run("sysctl -qw net.ipv6.conf.tkdump0.disable_ipv6=1").status == 0);
+    REQUIRE(run("echo 1 >/proc/sys/net/ipv6/conf/tkdump0/disable_ipv6").status == 0);
     tunkit::test::Child dump(
         {TUNKIT_CLI, "dump", "tkdump0", "--hex", "--count", "1", "--timeout", "20"});
     REQUIRE(dump.wait_for_line("listening on", 5s));
