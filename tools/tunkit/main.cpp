@@ -316,8 +316,7 @@ int cmd_create(Args& args) {
   if (options.name.empty()) options.name = options.mode == tunkit::Mode::tap ? "tap%d" : "tun%d";
   if (options.name.find('%') == std::string::npos) {
     // IFF_TUN_EXCL would refuse it too; this says it in the user's words.
-    std::error_code ec;
-    if (tunkit::find_tun_device(options.name, ec) || if_exists(options.name)) {
+    if (if_exists(options.name)) {
       throw RuntimeError{fmt::format("a device named \"{}\" already exists", options.name)};
     }
   }
@@ -367,22 +366,17 @@ int cmd_delete(Args& args) {
   return 0;
 }
 
-bool parse_json_flag(Args& args, std::string_view help) {
+int cmd_list(Args& args) {
   bool json = false;
   while (!args.done()) {
     const std::string_view a = args.next();
     if (is_help(a)) {
-      fmt::print("{}", help);
-      std::exit(0);
+      fmt::print("{}", kListUsage);
+      return 0;
     }
     if (a != "--json") args.fail(fmt::format("unexpected argument \"{}\"", a));
     json = true;
   }
-  return json;
-}
-
-int cmd_list(Args& args) {
-  const bool json = parse_json_flag(args, kListUsage);
   const auto devices = tunkit::list_tun_devices();
   if (json) {
     std::string out = "[";
