@@ -16,3 +16,4 @@
 #include "tunkit/packet.hpp"       // IWYU pragma: export
 #include "tunkit/queue.hpp"        // IWYU pragma: export
 #include "tunkit/sys.hpp"          // IWYU pragma: export
+#include "tunkit/tun_devices.hpp"  // IWYU pragma: export

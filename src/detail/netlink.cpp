@@ -158,6 +158,28 @@ std::error_code parse_message(const nlmsghdr& message, void* header, std::size_t
   return {};
 }
 
+std::error_code parse_nested(const nlattr& nest, std::span<const nlattr*> table) noexcept {
+  std::fill(table.begin(), table.end(), nullptr);
+  const auto bytes = payload(nest);
+  // Walked by hand rather than with mnl_attr_parse_nested, which stops quietly at the first
+  // attribute that overruns the nest: here that is a protocol error.
+  std::size_t at = 0;
+  while (bytes.size() - at >= kAttrHeaderLen) {
+    nlattr header{};
+    std::memcpy(&header, bytes.data() + at, sizeof header);
+    if (header.nla_len < kAttrHeaderLen || header.nla_len > bytes.size() - at) {
+      return protocol_error();
+    }
+    const auto type = static_cast<std::uint16_t>(header.nla_type & NLA_TYPE_MASK);
+    // The nest's payload is 4-byte aligned inside the message, so each attribute in it is too.
+    if (type < table.size()) {
+      table[type] = reinterpret_cast<const nlattr*>(bytes.data() + at);  // NOLINT: aligned
+    }
+    at += align(header.nla_len);
+  }
+  return {};
+}
+
 std::span<const std::uint8_t> payload(const nlattr& attribute) noexcept {
   return {static_cast<const std::uint8_t*>(mnl_attr_get_payload(&attribute)),
           mnl_attr_get_payload_len(&attribute)};
@@ -379,6 +401,52 @@ std::error_code Socket::exchange(Request& request, MessageHandler on_message,
 
 // --- rtnetlink values ------------------------------------------------------------------------
 
+namespace {
+
+// IFLA_LINKINFO: the kind, and for "tun" the driver's own attributes (tun_fill_info).
+std::error_code decode_link_info(const nlattr& info, LinkMessage& out) {
+  std::array<const nlattr*, IFLA_INFO_DATA + 1> table{};
+  if (auto ec = parse_nested(info, table)) return ec;
+  if (table[IFLA_INFO_KIND] != nullptr) out.kind.assign(get_string(*table[IFLA_INFO_KIND]));
+  if (out.kind != "tun" || table[IFLA_INFO_DATA] == nullptr) return {};
+
+  std::array<const nlattr*, IFLA_TUN_NUM_DISABLED_QUEUES + 1> tun{};
+  if (auto ec = parse_nested(*table[IFLA_INFO_DATA], tun)) return ec;
+  TunLinkData data;
+  // The flags are u8 attributes (nla_put_u8); the counts and ids u32.
+  auto flag = [&](int type, bool& field) {
+    if (const nlattr* a = tun[static_cast<std::size_t>(type)]) {
+      const auto bytes = payload(*a);
+      if (bytes.size() != 1) return false;
+      field = bytes[0] != 0;
+    }
+    return true;
+  };
+  auto u32 = [&](int type, std::optional<std::uint32_t>& field) {
+    if (const nlattr* a = tun[static_cast<std::size_t>(type)]) {
+      field = get_u32(*a);
+      return field.has_value();
+    }
+    return true;
+  };
+  if (const nlattr* a = tun[IFLA_TUN_TYPE]) {
+    const auto bytes = payload(*a);
+    if (bytes.size() != 1) return protocol_error();
+    data.type = bytes[0];
+  }
+  if (!flag(IFLA_TUN_PI, data.packet_info) || !flag(IFLA_TUN_VNET_HDR, data.vnet_hdr) ||
+      !flag(IFLA_TUN_PERSIST, data.persist) || !flag(IFLA_TUN_MULTI_QUEUE, data.multi_queue) ||
+      !u32(IFLA_TUN_OWNER, data.owner) || !u32(IFLA_TUN_GROUP, data.group) ||
+      !u32(IFLA_TUN_NUM_QUEUES, data.queues) ||
+      !u32(IFLA_TUN_NUM_DISABLED_QUEUES, data.disabled_queues)) {
+    return protocol_error();
+  }
+  out.tun = data;
+  return {};
+}
+
+}  // namespace
+
 std::error_code decode_link(const nlmsghdr& message, LinkMessage& out) {
   if (message.nlmsg_type != RTM_NEWLINK && message.nlmsg_type != RTM_DELLINK) {
     return protocol_error();
@@ -426,6 +494,7 @@ std::error_code decode_link(const nlmsghdr& message, LinkMessage& out) {
     out.stats = LinkCounters{counters[0], counters[1], counters[2], counters[3],
                              counters[4], counters[5], counters[6], counters[7]};
   }
+  if (const nlattr* a = attrs[IFLA_LINKINFO]) return decode_link_info(*a, out);
   return {};
 }
 
@@ -544,6 +613,19 @@ Request get_link(std::string_view name) noexcept {
   return r;
 }
 
+Request dump_links(std::string_view kind) noexcept {
+  Request r(RTM_GETLINK, NLM_F_DUMP);
+  ifinfomsg ifi{};
+  ifi.ifi_family = AF_UNSPEC;
+  r.put_header(ifi);
+  if (!kind.empty()) {
+    const std::size_t info = r.begin_nested(IFLA_LINKINFO);
+    r.put_string(IFLA_INFO_KIND, kind);
+    r.end_nested(info);
+  }
+  return r;
+}
+
 Request set_link_flags(std::uint32_t ifindex, std::uint32_t flags, std::uint32_t change) noexcept {
   Request r(RTM_NEWLINK, 0);
   ifinfomsg ifi{};
@@ -655,14 +737,6 @@ Request set_link_netns_fd(std::uint32_t ifindex, std::uint32_t fd) noexcept {
 Request set_link_netns_pid(std::uint32_t ifindex, std::uint32_t pid) noexcept {
   Request r = link_change(ifindex);
   r.put_u32(IFLA_NET_NS_PID, pid);
-  return r;
-}
-
-Request dump_links() noexcept {
-  Request r(RTM_GETLINK, NLM_F_DUMP);
-  ifinfomsg ifi{};
-  ifi.ifi_family = AF_UNSPEC;
-  r.put_header(ifi);
   return r;
 }
 

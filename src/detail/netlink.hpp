@@ -33,6 +33,7 @@
 #include <type_traits>
 
 #include "tunkit/address.hpp"
+#include "tunkit/mac.hpp"
 #include "tunkit/sys.hpp"
 
 namespace tunkit::detail::netlink {
@@ -127,6 +128,11 @@ using AttributeTable = std::array<const nlattr*, N>;
 [[nodiscard]] std::error_code parse_message(const nlmsghdr& message, void* header,
                                             std::size_t header_size,
                                             std::span<const nlattr*> table) noexcept;
+
+/// Indexes the attributes nested in `nest` (IFLA_LINKINFO, IFLA_INFO_DATA, ...) in `table`.
+/// `errc::netlink_protocol` when one overruns the nest.
+[[nodiscard]] std::error_code parse_nested(const nlattr& nest,
+                                           std::span<const nlattr*> table) noexcept;
 
 /// Typed form of `parse_message`.
 template <typename T, std::size_t N>
@@ -231,6 +237,19 @@ struct LinkCounters {
   std::uint64_t tx_dropped = 0;
 };
 
+/// What IFLA_INFO_DATA of a TUN/TAP device says (`tun_fill_info` in drivers/net/tun.c).
+struct TunLinkData {
+  std::uint8_t type = 0;                         ///< IFLA_TUN_TYPE: IFF_TUN (1) or IFF_TAP (2)
+  bool packet_info = false;                      ///< IFLA_TUN_PI (IFF_NO_PI clear)
+  bool vnet_hdr = false;                         ///< IFLA_TUN_VNET_HDR
+  bool persist = false;                          ///< IFLA_TUN_PERSIST
+  bool multi_queue = false;                      ///< IFLA_TUN_MULTI_QUEUE
+  std::optional<std::uint32_t> owner;            ///< IFLA_TUN_OWNER: only when one is set
+  std::optional<std::uint32_t> group;            ///< IFLA_TUN_GROUP: only when one is set
+  std::optional<std::uint32_t> queues;           ///< IFLA_TUN_NUM_QUEUES (multi-queue only)
+  std::optional<std::uint32_t> disabled_queues;  ///< IFLA_TUN_NUM_DISABLED_QUEUES (same)
+};
+
 /// An interface as RTM_NEWLINK (or RTM_DELLINK) describes it (a GETLINK answer or a
 /// notification).
 struct LinkMessage {
@@ -246,6 +265,8 @@ struct LinkMessage {
   /// IFLA_ADDRESS: the link-layer address (6 bytes for Ethernet; absent for TUN devices).
   std::optional<std::array<std::uint8_t, 6>> mac;
   std::optional<LinkCounters> stats;  ///< IFLA_STATS64
+  std::string kind;                   ///< IFLA_LINKINFO/IFLA_INFO_KIND ("tun", "veth", ...)
+  std::optional<TunLinkData> tun;     ///< IFLA_INFO_DATA when `kind` is "tun"
 };
 
 /// An interface address as RTM_NEWADDR (or RTM_DELADDR) describes it.
@@ -288,6 +309,10 @@ struct RouteMessage {
 [[nodiscard]] Request get_link(std::uint32_t ifindex) noexcept;
 /// RTM_GETLINK for the interface named `name` (IFLA_IFNAME).
 [[nodiscard]] Request get_link(std::string_view name) noexcept;
+/// RTM_GETLINK dump of every interface, or with a non-empty `kind` only of that kind
+/// (IFLA_LINKINFO/IFLA_INFO_KIND: a filter the kernel applies since Linux 4.20; callers still
+/// filter, for older kernels).
+[[nodiscard]] Request dump_links(std::string_view kind = {}) noexcept;
 /// RTM_NEWLINK changing the `change` bits of the interface's flags to those of `flags`.
 [[nodiscard]] Request set_link_flags(std::uint32_t ifindex, std::uint32_t flags,
                                      std::uint32_t change) noexcept;
@@ -306,8 +331,6 @@ struct RouteMessage {
 /// RTM_NEWLINK moving the interface into the network namespace of process `pid`
 /// (IFLA_NET_NS_PID).
 [[nodiscard]] Request set_link_netns_pid(std::uint32_t ifindex, std::uint32_t pid) noexcept;
-/// RTM_GETLINK dump of every interface.
-[[nodiscard]] Request dump_links() noexcept;
 /// RTM_NEWADDR (NLM_F_CREATE | NLM_F_EXCL) adding `prefix` to the interface: IFA_LOCAL and
 /// IFA_ADDRESS for IPv4 (equal: no peer), IFA_ADDRESS for IPv6. With a `peer`, IFA_LOCAL is
 /// `prefix.address` and IFA_ADDRESS the peer, for both families (point-to-point).

@@ -1104,6 +1104,23 @@ FakeKernel::FakeKernel() : state_(std::make_unique<State>()) {
     ns.clear();
     return 0;
   });
+  // What tun_fill_info() reports for a TUN/TAP device. Runs inside sendto too: no locking.
+  state_->rtnl.set_tun_info_source(
+      [state = state_.get()](unsigned ifindex) -> std::optional<FakeRtnetlink::TunInfo> {
+        auto it = state->interfaces.find(ifindex);
+        if (it == state->interfaces.end() || !it->second.tun_driver) return std::nullopt;
+        const Device& d = it->second;
+        FakeRtnetlink::TunInfo t;
+        t.type = static_cast<std::uint8_t>(d.flags & (IFF_TUN | IFF_TAP));
+        t.packet_info = (d.flags & IFF_NO_PI) == 0;
+        t.vnet_hdr = (d.flags & IFF_VNET_HDR) != 0;
+        t.persist = (d.flags & IFF_PERSIST) != 0;
+        t.multi_queue = (d.flags & IFF_MULTI_QUEUE) != 0;
+        if (d.owner) t.owner = *d.owner;
+        if (d.group) t.group = *d.group;
+        t.queues = static_cast<std::uint32_t>(d.queues.size());
+        return t;
+      });
 }
 
 FakeKernel::~FakeKernel() = default;

@@ -67,6 +67,8 @@ class Builder {
   void bytes(std::uint16_t type, std::span<const std::uint8_t> b) {
     mnl_attr_put(nlh_, type, b.size(), b.data());
   }
+  nlattr* nest(std::uint16_t type) { return mnl_attr_nest_start(nlh_, type); }
+  void end(nlattr* nest) { mnl_attr_nest_end(nlh_, nest); }
   [[nodiscard]] Datagram take() const {
     const auto* p = reinterpret_cast<const std::byte*>(nlh_);  // NOLINT: byte view
     return {p, p + nlh_->nlmsg_len};
@@ -388,7 +390,8 @@ const FakeRtnetlink::Attribute* FakeRtnetlink::Request::find(std::uint16_t t) co
 namespace {
 
 Datagram link_message(const LinkRecord& link, std::uint16_t type, std::uint16_t flags,
-                      std::uint32_t seq, std::uint32_t port) {
+                      std::uint32_t seq, std::uint32_t port,
+                      const FakeRtnetlink::TunInfo* tun = nullptr) {
   Builder b(type, flags, seq, port);
   ifinfomsg ifi{};
   ifi.ifi_family = AF_UNSPEC;
@@ -416,6 +419,25 @@ Datagram link_message(const LinkRecord& link, std::uint16_t type, std::uint16_t 
               st.rx_errors,  st.tx_errors,  st.rx_dropped, st.tx_dropped};
   b.bytes(IFLA_STATS64, {reinterpret_cast<const std::uint8_t*>(counters.data()),  // NOLINT
                          sizeof counters});
+  if (tun != nullptr) {
+    // rtnl_link_fill: IFLA_LINKINFO { IFLA_INFO_KIND, IFLA_INFO_DATA { tun_fill_info } }.
+    nlattr* info = b.nest(IFLA_LINKINFO);
+    b.str(IFLA_INFO_KIND, "tun");
+    nlattr* data = b.nest(IFLA_INFO_DATA);
+    b.u8(IFLA_TUN_TYPE, tun->type);
+    if (tun->owner) b.u32(IFLA_TUN_OWNER, *tun->owner);
+    if (tun->group) b.u32(IFLA_TUN_GROUP, *tun->group);
+    b.u8(IFLA_TUN_PI, tun->packet_info ? 1 : 0);
+    b.u8(IFLA_TUN_VNET_HDR, tun->vnet_hdr ? 1 : 0);
+    b.u8(IFLA_TUN_PERSIST, tun->persist ? 1 : 0);
+    b.u8(IFLA_TUN_MULTI_QUEUE, tun->multi_queue ? 1 : 0);
+    if (tun->multi_queue) {
+      b.u32(IFLA_TUN_NUM_QUEUES, tun->queues);
+      b.u32(IFLA_TUN_NUM_DISABLED_QUEUES, tun->disabled_queues);
+    }
+    b.end(data);
+    b.end(info);
+  }
   return b.take();
 }
 
@@ -628,6 +650,30 @@ class FakeRtnetlink::Handler {
     return done_message(nlh_->nlmsg_seq, socket_.port_id, status);
   }
 
+  std::optional<TunInfo> tun_info(unsigned ifindex) const {
+    if (!fake_.tun_info_) return std::nullopt;
+    return fake_.tun_info_(ifindex);
+  }
+
+  // IFLA_INFO_KIND inside a request's IFLA_LINKINFO, or "" (then there is no kind filter).
+  std::string requested_kind() const {
+    const Attribute* info = attr(IFLA_LINKINFO);
+    if (info == nullptr) return {};
+    const auto& p = info->payload;
+    std::size_t at = 0;
+    while (p.size() - at >= sizeof(nlattr)) {
+      nlattr a{};
+      std::memcpy(&a, p.data() + at, sizeof a);
+      if (a.nla_len < sizeof(nlattr) || a.nla_len > p.size() - at) return {};
+      if ((a.nla_type & NLA_TYPE_MASK) == IFLA_INFO_KIND) {
+        const auto* text = reinterpret_cast<const char*>(p.data() + at + kAttrHeaderLen);
+        return std::string(text, strnlen(text, a.nla_len - kAttrHeaderLen));
+      }
+      at += align(a.nla_len);
+    }
+    return {};
+  }
+
   const Attribute* attr(std::uint16_t type) const { return r_.find(type); }
 
   // The link with this index or name in the socket's namespace.
@@ -658,15 +704,31 @@ class FakeRtnetlink::Handler {
       return EINVAL;
     }
     if (link == nullptr) return ENODEV;
-    out.push_back(link_message(*link, RTM_NEWLINK, 0, nlh_->nlmsg_seq, socket_.port_id));
+    const auto tun = tun_info(link->ifindex);
+    out.push_back(link_message(*link, RTM_NEWLINK, 0, nlh_->nlmsg_seq, socket_.port_id,
+                               tun ? &*tun : nullptr));
     return 0;
   }
 
+  // rtnl_dump_ifinfo, with rtnl_valid_dump_ifinfo_req on strict sockets.
   int dump_links(std::vector<Datagram>& out) {
+    if (socket_.strict) {
+      if (r_.ifi_flags != 0 || r_.ifi_change != 0 || r_.ifindex != 0) return EINVAL;
+      for (const auto& a : r_.attributes) {
+        if (a.type != IFLA_TARGET_NETNSID && a.type != IFLA_EXT_MASK && a.type != IFLA_MASTER &&
+            a.type != IFLA_LINKINFO) {
+          return EINVAL;
+        }
+      }
+    }
+    // An unknown kind is no filter at all (linkinfo_to_kind_ops finds no ops); "tun" is known.
+    const bool only_tun = requested_kind() == "tun";
     for (const auto& [index, link] : fake_.links_) {
       if (link.netns != socket_.netns) continue;
-      append_multi(out,
-                   link_message(link, RTM_NEWLINK, NLM_F_MULTI, nlh_->nlmsg_seq, socket_.port_id));
+      const auto tun = tun_info(index);
+      if (only_tun && !tun) continue;
+      append_multi(out, link_message(link, RTM_NEWLINK, NLM_F_MULTI, nlh_->nlmsg_seq,
+                                     socket_.port_id, tun ? &*tun : nullptr));
     }
     append_multi(out, done());
     return 0;

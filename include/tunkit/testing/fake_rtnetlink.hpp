@@ -31,9 +31,11 @@ namespace tunkit::testing {
 ///
 /// Understood requests, with the kernel's errors (Linux 6.x, see rtnetlink(7)):
 /// - RTM_GETLINK by ifi_index or IFLA_IFNAME (ENODEV when absent, EINVAL with neither), or as a
-///   dump. Answers RTM_NEWLINK with IFLA_IFNAME, IFLA_MTU, IFLA_MIN_MTU, IFLA_MAX_MTU,
-///   IFLA_TXQLEN, IFLA_OPERSTATE, IFLA_STATS64, and for Ethernet links IFLA_ADDRESS and
-///   IFLA_BROADCAST.
+///   dump (filtered by IFLA_LINKINFO/IFLA_INFO_KIND when given; on strict sockets EINVAL for
+///   other attributes than IFLA_TARGET_NETNSID, IFLA_EXT_MASK, IFLA_MASTER, IFLA_LINKINFO, or a
+///   non-zero ifi_index). Answers RTM_NEWLINK with IFLA_IFNAME, IFLA_MTU, IFLA_MIN_MTU,
+///   IFLA_MAX_MTU, IFLA_TXQLEN, IFLA_OPERSTATE, IFLA_STATS64, for Ethernet links IFLA_ADDRESS and
+///   IFLA_BROADCAST, and IFLA_LINKINFO for TUN/TAP links (see `set_tun_info_source`).
 /// - RTM_NEWLINK on an existing index: ifi_flags/ifi_change (IFF_UP also sets IFF_RUNNING and
 ///   IFF_LOWER_UP when the link has carrier, as a TUN device with a reader does), IFLA_MTU
 ///   (EINVAL outside [min_mtu, max_mtu]), IFLA_IFNAME (rename: EEXIST when taken, EBUSY while
@@ -193,6 +195,21 @@ class FakeRtnetlink {
     [[nodiscard]] bool has_flags(std::uint16_t mask) const { return (flags & mask) == mask; }
   };
 
+  /// What a TUN/TAP link reports in IFLA_LINKINFO (kind "tun"), as tun_fill_info() does.
+  struct TunInfo {
+    std::uint8_t type = 1;               ///< IFLA_TUN_TYPE: IFF_TUN (1) or IFF_TAP (2)
+    bool packet_info = false;            ///< IFLA_TUN_PI
+    bool vnet_hdr = false;               ///< IFLA_TUN_VNET_HDR
+    bool persist = false;                ///< IFLA_TUN_PERSIST
+    bool multi_queue = false;            ///< IFLA_TUN_MULTI_QUEUE (then the two counts below)
+    std::optional<std::uint32_t> owner;  ///< IFLA_TUN_OWNER, sent only when set
+    std::optional<std::uint32_t> group;  ///< IFLA_TUN_GROUP, sent only when set
+    std::uint32_t queues = 0;            ///< IFLA_TUN_NUM_QUEUES
+    std::uint32_t disabled_queues = 0;   ///< IFLA_TUN_NUM_DISABLED_QUEUES
+  };
+  /// Says, for a link index, whether the link is a TUN/TAP device and what it reports.
+  using TunInfoSource = std::function<std::optional<TunInfo>(unsigned ifindex)>;
+
   /// Edits the answer datagrams of one request before they are queued: change, drop, add.
   using ReplyEditor = std::function<void(std::vector<std::vector<std::byte>>& datagrams)>;
   /// Told of a link after an RTM_NEWLINK request changed it (flags, MTU, name, namespace).
@@ -284,6 +301,10 @@ class FakeRtnetlink {
   /// The answer to the next request of nlmsg_type `type` goes through `editor` before it is
   /// queued (to truncate it, corrupt lengths, add stale messages...).
   void edit_next_reply(std::uint16_t type, ReplyEditor editor);
+  /// Installs `source` (empty to remove): links it describes carry IFLA_LINKINFO with kind "tun"
+  /// and IFLA_INFO_DATA in RTM_NEWLINK answers, and match a dump's IFLA_INFO_KIND "tun" filter.
+  /// FakeKernel installs one for its TUN/TAP devices. Like the observer it runs inside `sendto`.
+  void set_tun_info_source(TunInfoSource source) { tun_info_ = std::move(source); }
   /// Whether the caller has CAP_NET_ADMIN (default true). Without it every request that changes
   /// something (RTM_NEW*, RTM_DEL*, RTM_SET*) fails with EPERM, as in the kernel.
   void set_net_admin(bool has) { net_admin_ = has; }
@@ -336,6 +357,7 @@ class FakeRtnetlink {
   LinkObserver observer_;
   NetnsResolver netns_resolver_;
   PidResolver pid_resolver_;
+  TunInfoSource tun_info_;
   std::uint32_t next_negative_port_ = 0;  // counts ports given out below -4096
   bool first_port_taken_ = false;
   bool net_admin_ = true;
