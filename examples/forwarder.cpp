@@ -17,8 +17,6 @@
 //
 // Exit status: 0 done (SIGINT/SIGTERM or timeout), 1 runtime error, 2 usage.
 
-#include <linux/if_tun.h>
-#include <sys/ioctl.h>
 
 #include <fmt/format.h>
 #include <tunkit/format.hpp>
@@ -42,14 +40,6 @@
 #include <system_error>
 #include <thread>
 #include <vector>
-
-// Older kernel headers than the running kernel (USO arrived in Linux 6.2).
-#ifndef TUN_F_USO4
-#define TUN_F_USO4 0x20
-#endif
-#ifndef TUN_F_USO6
-#define TUN_F_USO6 0x40
-#endif
 
 namespace {
 
@@ -167,28 +157,6 @@ tunkit::TunDevice attach(const std::string& name, const Config& cfg) {
   return tunkit::TunDevice(options);
 }
 
-// TEMPORARY: TUNSETOFFLOAD is not in tunkit's typed ioctl surface yet, so this issues the raw
-// ioctl on a queue's descriptor (the escape hatch). It tells the kernel which offloads this
-// reader can take: with checksum and TSO/USO, it hands over (and accepts) 64 KiB super-packets,
-// described by the virtio-net header, instead of MTU-sized ones. USO exists since Linux 6.2:
-// EINVAL from older kernels, then without it. Returns the flags the kernel took.
-unsigned set_offload(const tunkit::TunDevice& dev) {
-  unsigned flags = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_USO4 | TUN_F_USO6;
-  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-vararg): ioctl(2)
-  if (::ioctl(dev.native_handle(), TUNSETOFFLOAD, static_cast<unsigned long>(flags)) == 0) {
-    return flags;
-  }
-  flags = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
-  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-vararg): ioctl(2)
-  if (::ioctl(dev.native_handle(), TUNSETOFFLOAD, static_cast<unsigned long>(flags)) == 0) {
-    return flags;
-  }
-  const int err = errno;
-  throw tunkit::Error(
-      std::error_code(err, std::system_category()),
-      fmt::format("TUNSETOFFLOAD on \"{}\": {}", dev.name(), std::generic_category().message(err)));
-}
-
 /// What one direction of one queue moved.
 struct Stats {
   std::uint64_t packets = 0;
@@ -252,9 +220,14 @@ int run(const Config& cfg) {
   }
   std::string offload = "off";
   if (cfg.offload) {
-    const unsigned fa = set_offload(a);
-    const unsigned fb = set_offload(b);
-    offload = (fa & fb & TUN_F_USO4) != 0 ? "csum,tso,uso" : "csum,tso";
+    // With checksum and TSO/USO offloads the kernel hands over (and accepts) 64 KiB
+    // super-packets described by the virtio-net header instead of MTU-sized ones. set_offloads
+    // drops what an older kernel refuses (USO before 6.2) and returns what was granted.
+    using tunkit::Offload;
+    const tunkit::Offloads wanted =
+        Offload::csum | Offload::tso4 | Offload::tso6 | Offload::uso4 | Offload::uso6;
+    const tunkit::Offloads granted = a.set_offloads(wanted) & b.set_offloads(wanted);
+    offload = tunkit::to_string(granted);
   }
 
   g_devices[0].store(&a);

@@ -39,7 +39,7 @@ struct Mode {
 TEST_CASE("forwarder joins two TUN devices in two namespaces", "[netns][example]") {
   const Mode mode = GENERATE(
       Mode{"plain", "", {}, "queues 1 vnet off offload off"},
-      Mode{"offload", "vnet_hdr", {"--offload"}, "queues 1 vnet on offload csum,tso"},
+      Mode{"offload", "vnet_hdr", {"--offload"}, "queues 1 vnet on offload CSUM|TSO4|TSO6"},
       Mode{"multi-queue", "multi_queue", {"--queues", "2"}, "queues 2 vnet off offload off"});
   INFO("mode " << mode.name);
   tunkit::testing::NetnsSandbox sandbox;  // the forwarder's own namespace, as the harness's
