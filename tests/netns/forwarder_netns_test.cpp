@@ -1,6 +1,6 @@
 // The forwarder example run as the benchmark harness runs it (../shared/bench/netns-bench.sh):
 // two persistent TUN devices made by `ip tuntap add`, the forwarder attached to both, then the
-// devices moved into two namespaces, addressed and routed; a ping and a 4 MiB TCP transfer go
+// devices moved into two namespaces, addressed and routed; a ping and a 64 MiB TCP transfer go
 // through it. TUNKIT_FORWARDER comes from examples/CMakeLists.txt.
 #include <csignal>
 #include <regex>
@@ -80,7 +80,7 @@ TEST_CASE("forwarder joins two TUN devices in two namespaces", "[netns][example]
   INFO(r.output);
   CHECK(r.status == 0);
 
-  constexpr std::size_t kBytes = 4U << 20U;
+  constexpr std::size_t kBytes = 64U << 20U;  // 64 MiB: many super-packets with offloads
   const auto t = tunkit::test::tcp_transfer(b, a, "10.201.1.1", 7002, kBytes);
   INFO("transfer: " << t.error << " in " << t.seconds << " s");
   CHECK(t.error.empty());
