@@ -977,4 +977,25 @@ std::vector<AddressInfo> Link::address_details(std::error_code& ec) const noexce
   return result;
 }
 
+std::string to_string(const LinkState& state) {
+  std::string flags;
+  auto add = [&](bool on, std::string_view name) {
+    if (!on) return;
+    if (!flags.empty()) flags += ',';
+    flags += name;
+  };
+  add((state.flags & IFF_POINTOPOINT) != 0, "POINTOPOINT");
+  add((state.flags & IFF_BROADCAST) != 0, "BROADCAST");
+  add((state.flags & IFF_MULTICAST) != 0, "MULTICAST");
+  add((state.flags & IFF_NOARP) != 0, "NOARP");
+  add(state.up, "UP");
+  add(state.running, "RUNNING");
+  add(state.lower_up, "LOWER_UP");
+  add(state.up && !state.lower_up, "NO-CARRIER");
+  std::string out = fmt::format("{}: {}: <{}> mtu {} qlen {}", state.ifindex, state.name, flags,
+                                state.mtu, state.txqueuelen);
+  if (state.mac) fmt::format_to(std::back_inserter(out), " link/ether {}", state.mac->to_string());
+  return out;
+}
+
 }  // namespace tunkit

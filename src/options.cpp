@@ -57,6 +57,27 @@ std::string to_string(Flags flags) {
   return out.empty() ? "none" : out;
 }
 
+std::string to_string(const Options& o) {
+  Flags flags;
+  if (!o.packet_info) flags |= Flag::no_pi;
+  if (o.exclusive) flags |= Flag::tun_excl;
+  if (o.multi_queue || o.queues > 1) flags |= Flag::multi_queue;
+  if (o.vnet_hdr) flags |= Flag::vnet_hdr;
+  if (o.no_carrier) flags |= Flag::no_carrier;
+  if (o.napi) flags |= Flag::napi;
+  if (o.napi_frags) flags |= Flag::napi_frags;
+  std::string out =
+      std::string(to_string(o.mode)) + " \"" + std::string(detail::shown_name(o)) + "\"";
+  out += " queues " + std::to_string(o.queues) + " " + to_string(flags);
+  if (!o.offloads.empty()) out += " offloads " + to_string(o.offloads);
+  if (o.persist) out += " persist";
+  if (o.owner) out += " owner " + std::to_string(*o.owner);
+  if (o.group) out += " group " + std::to_string(*o.group);
+  if (o.ifindex && *o.ifindex != 0) out += " ifindex " + std::to_string(*o.ifindex);
+  if (o.non_blocking) out += " non-blocking";
+  return out;
+}
+
 std::string_view to_string(Mode mode) noexcept {
   return mode == Mode::tap ? "tap" : "tun";
 }

@@ -45,7 +45,9 @@
 
 #include "tunkit/address.hpp"
 #include "tunkit/device.hpp"
+#include "tunkit/link.hpp"
 #include "tunkit/mac.hpp"
+#include "tunkit/options.hpp"
 #include "tunkit/packet.hpp"
 
 namespace tunkit {
@@ -123,6 +125,12 @@ struct fmt::formatter<tunkit::Flags> : tunkit::detail::ToStringFormatter<tunkit:
 /// `tun` or `tap`.
 template <>
 struct fmt::formatter<tunkit::Mode> : tunkit::detail::ToStringFormatter<tunkit::Mode> {};
+/// `tun "vpn%d" queues 4 NO_PI|MULTI_QUEUE offloads CSUM|TSO4 persist` (see `to_string`).
+template <>
+struct fmt::formatter<tunkit::Options> : tunkit::detail::ToStringFormatter<tunkit::Options> {};
+/// `5: tun0: <POINTOPOINT,MULTICAST,NOARP,UP,RUNNING,LOWER_UP> mtu 1500 qlen 500`.
+template <>
+struct fmt::formatter<tunkit::LinkState> : tunkit::detail::ToStringFormatter<tunkit::LinkState> {};
 /// `IPv4: total length 1500 beyond buffer 60`.
 template <>
 struct fmt::formatter<tunkit::ParseError> : tunkit::detail::ToStringFormatter<tunkit::ParseError> {

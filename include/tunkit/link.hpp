@@ -129,6 +129,10 @@ struct LinkState {
   LinkStats stats;                  ///< IFLA_STATS64
 };
 
+/// One line like `ip link`'s: `5: tun0: <UP,RUNNING,LOWER_UP> mtu 1500 qlen 500` (plus
+/// `link/ether aa:bb:cc:dd:ee:ff` for a device with a MAC address).
+[[nodiscard]] std::string to_string(const LinkState& state);
+
 /// Owns one NETLINK_ROUTE socket and configures the interface with a given index through it:
 /// everything `ip link`, `ip addr` and `ip route` do for one device (up/down, MTU, addresses with
 /// or without a point-to-point peer, routes, MAC address, txqueuelen, name, network namespace),

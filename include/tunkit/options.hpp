@@ -195,4 +195,8 @@ struct Options {
   bool non_blocking = false;
 };
 
+/// One line naming what `options` asks for, e.g.
+/// `tun "vpn%d" queues 4 NO_PI|MULTI_QUEUE|VNET_HDR offloads CSUM|TSO4 persist owner 1000`.
+[[nodiscard]] std::string to_string(const Options& options);
+
 }  // namespace tunkit

@@ -224,3 +224,28 @@ TEST_CASE("a packet format spec other than {} or {:x} is an error", "[format]") 
   CHECK_THROWS_AS(fmt::format(fmt::runtime("{:y}"), *pkt), fmt::format_error);
   CHECK_THROWS_AS(fmt::format(fmt::runtime("{:xx}"), *pkt), fmt::format_error);
 }
+
+TEST_CASE("Options and LinkState print in one line", "[format]") {
+  tunkit::Options o;
+  o.name = "vpn%d";
+  o.queues = 4;
+  o.vnet_hdr = true;
+  o.offloads = tunkit::Offload::csum | tunkit::Offload::tso4;
+  o.persist = true;
+  o.owner = 1000;
+  CHECK(fmt::format("{}", o) ==
+        "tun \"vpn%d\" queues 4 MULTI_QUEUE|NO_PI|VNET_HDR offloads CSUM|TSO4 persist owner 1000");
+  CHECK(fmt::format("{}", tunkit::Options{}) == "tun \"tun%d\" queues 1 NO_PI");
+
+  tunkit::LinkState s;
+  s.name = "tap0";
+  s.ifindex = 7;
+  s.mtu = 1500;
+  s.txqueuelen = 500;
+  s.flags = 0x1002;  // IFF_BROADCAST | IFF_MULTICAST
+  s.up = true;
+  s.mac = tunkit::MacAddress{{0x02, 0, 0, 0, 0, 7}};
+  CHECK(fmt::format("{}", s) ==
+        "7: tap0: <BROADCAST,MULTICAST,UP,NO-CARRIER> mtu 1500 qlen 500 link/ether "
+        "02:00:00:00:00:07");
+}
