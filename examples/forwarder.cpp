@@ -17,7 +17,6 @@
 //
 // Exit status: 0 done (SIGINT/SIGTERM or timeout), 1 runtime error, 2 usage.
 
-
 #include <fmt/format.h>
 #include <tunkit/format.hpp>
 #include <tunkit/tunkit.hpp>
