@@ -14,6 +14,8 @@ install(TARGETS ${tunkit_install_targets} EXPORT tunkitTargets
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY include/tunkit DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# The generated headers: tunkit/version.hpp, tunkit/export.hpp (and tunkit/testing/export.hpp).
+install(DIRECTORY ${TUNKIT_GENERATED_INCLUDE_DIR}/tunkit DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT tunkitTargets NAMESPACE tunkit:: DESTINATION ${TUNKIT_CMAKE_DIR})
 
 configure_package_config_file(cmake/tunkitConfig.cmake.in

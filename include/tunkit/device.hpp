@@ -13,6 +13,7 @@
 #include <system_error>
 #include <vector>
 
+#include "tunkit/export.hpp"
 #include "tunkit/mac.hpp"
 #include "tunkit/options.hpp"
 #include "tunkit/queue.hpp"
@@ -43,7 +44,7 @@ struct BpfInstruction {
 /// std::size_t n = dev.read(buf);  // one IP packet
 /// dev.write(std::span(buf).first(n));
 /// @endcode
-class TunDevice {
+class TUNKIT_EXPORT TunDevice {
  public:
   /// A closed device (`is_open() == false`); use `open(options, ec)` to attach it.
   TunDevice() noexcept = default;

@@ -133,10 +133,10 @@ struct fmt::formatter<tunkit::BuildError> : tunkit::detail::ToStringFormatter<tu
 
 // Packets ----------------------------------------------------------------------------------------
 
-/// Declares a packet formatter whose `format` lives in src/format.cpp.
+/// Declares a packet formatter whose `format` lives in src/format.cpp (exported from tunkit).
 #define TUNKIT_DETAIL_PACKET_FORMATTER(Type)                                                 \
   template <>                                                                                \
-  struct fmt::formatter<Type> : tunkit::detail::PacketFormatSpec {                           \
+  struct TUNKIT_EXPORT fmt::formatter<Type> : tunkit::detail::PacketFormatSpec {             \
     fmt::format_context::iterator format(const Type& value, fmt::format_context& ctx) const; \
   }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tunkit/address.hpp"
+#include "tunkit/export.hpp"
 #include "tunkit/sys.hpp"
 
 namespace tunkit {
@@ -56,7 +57,7 @@ struct LinkState {
 /// link.set_mtu(1400);
 /// link.set_up();
 /// @endcode
-class Link {
+class TUNKIT_EXPORT Link {
  public:
   /// Opens a netlink socket for the interface with index `ifindex` and looks up its name.
   /// @throws tunkit::Error: `errc::link_not_found` when there is no such interface (in the

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include "tunkit/export.hpp"
 
 namespace tunkit {
 
@@ -64,9 +65,9 @@ constexpr Flags operator|(Flag a, Flag b) noexcept {
 }
 
 /// Human-readable list of flags, e.g. "TUN|NO_PI|PERSIST".
-[[nodiscard]] std::string to_string(Flags flags);
+[[nodiscard]] TUNKIT_EXPORT std::string to_string(Flags flags);
 /// "tun" or "tap".
-[[nodiscard]] std::string_view to_string(Mode mode) noexcept;
+[[nodiscard]] TUNKIT_EXPORT std::string_view to_string(Mode mode) noexcept;
 
 /// The most queues one device may have (the kernel's MAX_TAP_QUEUES).
 inline constexpr unsigned max_queues = 256;

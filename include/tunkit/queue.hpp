@@ -9,6 +9,7 @@
 #include <string>
 #include <system_error>
 
+#include "tunkit/export.hpp"
 #include "tunkit/options.hpp"
 #include "tunkit/sys.hpp"
 
@@ -45,7 +46,7 @@ enum class WaitResult : std::uint8_t {
 ///
 /// Usually queues come from a `TunDevice` (`dev.queue(i)`); a `Queue` constructed on its own
 /// attaches one more queue to a multi-queue device by name (creating the device if it is absent).
-class Queue {
+class TUNKIT_EXPORT Queue {
  public:
   /// A closed queue (`is_open() == false`).
   Queue() noexcept = default;

@@ -10,3 +10,4 @@
 #include "tunkit/options.hpp"  // IWYU pragma: export
 #include "tunkit/queue.hpp"    // IWYU pragma: export
 #include "tunkit/sys.hpp"      // IWYU pragma: export
+#include "tunkit/version.hpp"  // IWYU pragma: export

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "tunkit/address.hpp"
+#include "tunkit/testing/export.hpp"
 
 namespace tunkit::testing {
 
@@ -69,7 +70,7 @@ namespace tunkit::testing {
 ///
 /// Thread safety: none. `FakeKernel` serialises every call under its own mutex; use the
 /// inspection and scripting methods from one thread, or while no other thread uses the fake.
-class FakeRtnetlink {
+class TUNKIT_TESTING_EXPORT FakeRtnetlink {
  public:
   /// The port id given to the first socket bound with nl_pid 0.
   static constexpr std::uint32_t kFirstPortId = 4242;
