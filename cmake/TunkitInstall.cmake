@@ -17,6 +17,13 @@ install(DIRECTORY include/tunkit DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 # The generated headers: tunkit/version.hpp, tunkit/export.hpp (and tunkit/testing/export.hpp).
 install(DIRECTORY ${TUNKIT_GENERATED_INCLUDE_DIR}/tunkit DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT tunkitTargets NAMESPACE tunkit:: DESTINATION ${TUNKIT_CMAKE_DIR})
+# tunkit::asio in an export set of its own, loaded by tunkitConfig.cmake only where Asio is found
+# (the component "asio"), so that consumers without Asio still find tunkit.
+if(TARGET tunkit_asio)
+  install(TARGETS tunkit_asio EXPORT tunkitAsioTargets)
+  install(EXPORT tunkitAsioTargets NAMESPACE tunkit:: DESTINATION ${TUNKIT_CMAKE_DIR})
+  install(FILES cmake/FindAsio.cmake DESTINATION ${TUNKIT_CMAKE_DIR})
+endif()
 
 configure_package_config_file(cmake/tunkitConfig.cmake.in
   ${PROJECT_BINARY_DIR}/tunkitConfig.cmake INSTALL_DESTINATION ${TUNKIT_CMAKE_DIR})

@@ -70,7 +70,11 @@ class TUNKIT_EXPORT Queue {
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
   /// The interface index, looked up when the queue was opened.
   [[nodiscard]] unsigned ifindex() const noexcept { return ifindex_; }
+  /// TUN or TAP.
   [[nodiscard]] Mode mode() const noexcept { return mode_; }
+  /// True when opened with `Options::packet_info`: the kernel's 4-byte header precedes each
+  /// packet on the descriptor (tunkit strips and builds it in `read` and `write`).
+  [[nodiscard]] bool packet_info() const noexcept { return packet_info_; }
   /// Flags as the kernel reports them now (TUNGETIFF), e.g. with `Flag::persist`.
   [[nodiscard]] Flags flags() const;
   [[nodiscard]] Flags flags(std::error_code& ec) const noexcept;
