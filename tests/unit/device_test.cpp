@@ -24,13 +24,7 @@
 
 namespace {
 
-#if TUNKIT_CATCH2_V3
 using Catch::Matchers::ContainsSubstring;
-#else
-inline auto ContainsSubstring(const std::string& text) {
-  return Catch::Contains(text);
-}
-#endif
 
 using tunkit::errc;
 using tunkit::Flag;
