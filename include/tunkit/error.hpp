@@ -47,6 +47,7 @@ class TUNKIT_EXPORT Error : public std::system_error {
  public:
   /// `message` is the complete text returned by what().
   Error(std::error_code code, std::string message);
+  /// The complete message given to the constructor.
   [[nodiscard]] const char* what() const noexcept override;
 
  private:

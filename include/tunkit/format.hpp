@@ -36,6 +36,12 @@
 /// - a single view prints its own layer only: `Ipv4View` as
 ///   `IP 10.0.0.1 > 10.0.0.2: UDP (17), ttl 64, id 1, length 48` (IP total length), `UdpView` as
 ///   `UDP 5353 > 53, length 42`, `TcpView` as `TCP 22 > 41000: Flags [P.], ...`.
+///
+/// The types with a `fmt::formatter` here: `IpAddress`, `IpPrefix`, `MacAddress`, `Flags`, `Mode`,
+/// `ParseError` and `BuildError` (as their `to_string`, with fmt's string format spec: width,
+/// fill, alignment); `EthernetView`, `ArpView`, `Ipv4View`, `Ipv6View`, `TcpView`, `UdpView`,
+/// `IcmpView`, `Icmpv6View`, their `Mutable...` variants, `IpPacket`, `Frame` and `HexDump`
+/// (`{}` or `{:x}`); and `ParseResult<T>` of any of those.
 
 #include <fmt/format.h>
 
@@ -101,6 +107,9 @@ struct MemberToStringFormatter : fmt::formatter<std::string_view> {
 
 }  // namespace detail
 }  // namespace tunkit
+
+/// @cond TUNKIT_FORMATTER_SPECIALIZATIONS
+// (Specializations of fmt's template, listed in the file's documentation above.)
 
 // Value types ------------------------------------------------------------------------------------
 
@@ -184,3 +193,4 @@ struct fmt::formatter<tunkit::ParseResult<T>> : fmt::formatter<T> {
     return fmt::format_to(ctx.out(), "[malformed {}]", tunkit::to_string(result.error()));
   }
 };
+/// @endcond

@@ -32,6 +32,7 @@ struct TUNKIT_EXPORT MacAddress {
   [[nodiscard]] constexpr bool is_multicast() const noexcept { return (bytes[0] & 1U) != 0; }
   /// Lower-case, colon-separated text: "aa:bb:cc:dd:ee:ff".
   [[nodiscard]] std::string to_string() const;
+  /// Equal when the six bytes are.
   friend constexpr bool operator==(const MacAddress&, const MacAddress&) noexcept = default;
 };
 

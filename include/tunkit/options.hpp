@@ -34,7 +34,9 @@ enum class Flag : std::uint16_t {
 /// A set of `Flag`s. Cheap to copy; `constexpr` throughout.
 class Flags {
  public:
+  /// The empty set.
   constexpr Flags() noexcept = default;
+  /// The set of one flag (implicit, so that a `Flag` is accepted where `Flags` are).
   constexpr Flags(Flag f) noexcept : bits_(static_cast<std::uint16_t>(f)) {}  // NOLINT
   /// Wraps raw `IFF_*` bits as returned by the kernel.
   static constexpr Flags from_bits(std::uint16_t bits) noexcept {
@@ -44,22 +46,29 @@ class Flags {
   }
   /// True when every flag of `f` is set.
   [[nodiscard]] constexpr bool has(Flags f) const noexcept { return (bits_ & f.bits_) == f.bits_; }
+  /// The raw `IFF_*` bits.
   [[nodiscard]] constexpr std::uint16_t bits() const noexcept { return bits_; }
+  /// True when no flag is set.
   [[nodiscard]] constexpr bool empty() const noexcept { return bits_ == 0; }
+  /// Adds the flags of `o`.
   constexpr Flags& operator|=(Flags o) noexcept {
     bits_ |= o.bits_;
     return *this;
   }
+  /// The union of two sets.
   friend constexpr Flags operator|(Flags a, Flags b) noexcept { return a |= b; }
+  /// The intersection of two sets.
   friend constexpr Flags operator&(Flags a, Flags b) noexcept {
     return from_bits(a.bits_ & b.bits_);
   }
+  /// Equal when the same flags are set.
   friend constexpr bool operator==(Flags, Flags) noexcept = default;
 
  private:
   std::uint16_t bits_ = 0;
 };
 
+/// The set of two flags: `Flag::tun | Flag::no_pi`.
 constexpr Flags operator|(Flag a, Flag b) noexcept {
   return Flags(a) | Flags(b);
 }

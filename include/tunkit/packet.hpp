@@ -77,6 +77,7 @@ struct VlanTag {
   std::uint8_t priority = 0;    ///< PCP, 0..7
   bool drop_eligible = false;   ///< DEI
   std::uint16_t id = 0;         ///< VID, 0..4095
+  /// Equal when every field is.
   friend constexpr bool operator==(const VlanTag&, const VlanTag&) noexcept = default;
 };
 
@@ -121,6 +122,7 @@ struct ParseError {
   ParseErrc code = ParseErrc::truncated;
   std::uint32_t value = 0;  ///< the offending number (see ParseErrc)
   std::uint32_t limit = 0;  ///< the bound it broke (see ParseErrc)
+  /// Equal when every field is.
   friend constexpr bool operator==(const ParseError&, const ParseError&) noexcept = default;
 };
 
@@ -141,6 +143,7 @@ struct BuildError {
   /// What went wrong.
   BuildErrc code = BuildErrc::buffer_too_small;
   std::size_t needed = 0;  ///< for `buffer_too_small`: bytes the reply needs
+  /// Equal when every field is.
   friend constexpr bool operator==(const BuildError&, const BuildError&) noexcept = default;
 };
 
@@ -277,6 +280,7 @@ class TUNKIT_EXPORT EthernetView {
   [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return bytes_; }
 
  protected:
+  /// For the mutable view that extends this one (over bytes its `parse` validated).
   EthernetView(std::span<const std::byte> bytes, bool tagged) noexcept
       : bytes_(bytes), tagged_(tagged) {}
 
@@ -330,6 +334,7 @@ class TUNKIT_EXPORT ArpView {
   [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return {p_, 28}; }
 
  protected:
+  /// For the mutable view that extends this one (over bytes its `parse` validated).
   explicit ArpView(const std::byte* p) noexcept : p_(p) {}
 
  private:
@@ -436,6 +441,7 @@ class TUNKIT_EXPORT Ipv4View {
   [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return bytes_; }
 
  protected:
+  /// For the mutable view that extends this one (over bytes its `parse` validated).
   explicit Ipv4View(std::span<const std::byte> bytes) noexcept : bytes_(bytes) {}
 
  private:
@@ -484,6 +490,7 @@ struct Ipv6Fragment {
   bool more = false;         ///< M flag
   /// Identification shared by the fragments of one packet.
   std::uint32_t identification = 0;
+  /// Equal when every field is.
   friend constexpr bool operator==(const Ipv6Fragment&, const Ipv6Fragment&) noexcept = default;
 };
 
@@ -633,6 +640,7 @@ class TcpFlags {
   friend constexpr TcpFlags operator|(TcpFlags a, TcpFlags b) noexcept {
     return from_bits(static_cast<std::uint8_t>(a.bits_ | b.bits_));
   }
+  /// Equal when the same flags are set.
   friend constexpr bool operator==(TcpFlags, TcpFlags) noexcept = default;
 
  private:
@@ -693,6 +701,7 @@ class TUNKIT_EXPORT TcpView {
   [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return bytes_; }
 
  protected:
+  /// For the mutable view that extends this one (over bytes its `parse` validated).
   explicit TcpView(std::span<const std::byte> bytes) noexcept : bytes_(bytes) {}
 
  private:
@@ -754,6 +763,7 @@ class TUNKIT_EXPORT UdpView {
   [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return bytes_; }
 
  protected:
+  /// For the mutable view that extends this one (over bytes its `parse` validated).
   explicit UdpView(std::span<const std::byte> bytes) noexcept : bytes_(bytes) {}
 
  private:

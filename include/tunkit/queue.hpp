@@ -54,7 +54,9 @@ class TUNKIT_EXPORT Queue {
   /// `queues` are device settings and are ignored here: see `TunDevice`).
   /// @throws tunkit::Error naming the operation, the device and the cause.
   explicit Queue(const Options& options, sys::Syscalls& sys = sys::real());
+  /// Takes over `other`'s descriptors; `other` is left closed.
   Queue(Queue&& other) noexcept;
+  /// Closes this queue's descriptors and takes over `other`'s; `other` is left closed.
   Queue& operator=(Queue&& other) noexcept;
   Queue(const Queue&) = delete;
   Queue& operator=(const Queue&) = delete;
@@ -64,6 +66,7 @@ class TUNKIT_EXPORT Queue {
   void open(const Options& options, std::error_code& ec, sys::Syscalls& sys = sys::real());
   /// Closes the descriptors (never retried on EINTR). Idempotent.
   void close() noexcept;
+  /// True while the queue holds its descriptor.
   [[nodiscard]] bool is_open() const noexcept { return fd_ >= 0; }
 
   /// The kernel-assigned interface name (templates resolved).
@@ -76,7 +79,9 @@ class TUNKIT_EXPORT Queue {
   /// packet on the descriptor (tunkit strips and builds it in `read` and `write`).
   [[nodiscard]] bool packet_info() const noexcept { return packet_info_; }
   /// Flags as the kernel reports them now (TUNGETIFF), e.g. with `Flag::persist`.
+  /// @throws tunkit::Error
   [[nodiscard]] Flags flags() const;
+  /// Non-throwing form: on failure `ec` is set and the result is empty.
   [[nodiscard]] Flags flags(std::error_code& ec) const noexcept;
   /// The /dev/net/tun descriptor (O_NONBLOCK, O_CLOEXEC). Still owned by this object.
   [[nodiscard]] int native_handle() const noexcept { return fd_; }
@@ -86,31 +91,46 @@ class TUNKIT_EXPORT Queue {
 
   /// TUNSETQUEUE IFF_DETACH_QUEUE: the kernel stops steering packets to this queue (its
   /// descriptor stays open). Only for multi-queue devices (EINVAL otherwise).
+  /// @throws tunkit::Error
   void disable();
+  /// Non-throwing form: on failure `ec` is set.
   void disable(std::error_code& ec) noexcept;
   /// TUNSETQUEUE IFF_ATTACH_QUEUE: re-attaches a disabled queue.
+  /// @throws tunkit::Error
   void enable();
+  /// Non-throwing form: on failure `ec` is set.
   void enable(std::error_code& ec) noexcept;
   /// False after `disable()` until `enable()`.
   [[nodiscard]] bool enabled() const noexcept { return enabled_; }
 
   /// Reads one packet into `buf`; returns its length. A packet longer than `buf` is reported
   /// as `errc::packet_truncated` (its head stays in `buf`, the tail is lost).
+  /// @throws tunkit::Error, also for a truncated packet.
   [[nodiscard]] std::size_t read(std::span<std::byte> buf);
+  /// Non-throwing form: on failure `ec` is set and 0 returned, except that a truncated packet
+  /// sets `errc::packet_truncated` and returns the length of its head (`buf.size()`); EAGAIN
+  /// when non-blocking and no packet is queued.
   [[nodiscard]] std::size_t read(std::span<std::byte> buf, std::error_code& ec) noexcept;
   /// As `read`, also returning the packet-information header (with `Options::packet_info`;
   /// otherwise `info.protocol` is derived from the IP version for TUN and 0 for TAP).
   [[nodiscard]] std::size_t read(std::span<std::byte> buf, PacketInfo& info,
                                  std::error_code& ec) noexcept;
   /// Writes one packet; returns the number of bytes written (its whole length).
+  /// @throws tunkit::Error (EIO while the interface is down, EINVAL for a TUN packet that is not
+  ///   IPv4 or IPv6, `errc::empty_packet`).
   std::size_t write(std::span<const std::byte> packet);
+  /// Non-throwing form: on failure `ec` is set and 0 returned.
   std::size_t write(std::span<const std::byte> packet, std::error_code& ec) noexcept;
   /// Scatter read of one packet over several buffers; returns the packet length.
+  /// @throws tunkit::Error (`errc::too_many_buffers` past `max_buffers`).
   [[nodiscard]] std::size_t readv(std::span<const std::span<std::byte>> bufs);
+  /// Non-throwing form, with the same results as the non-throwing `read`.
   [[nodiscard]] std::size_t readv(std::span<const std::span<std::byte>> bufs,
                                   std::error_code& ec) noexcept;
   /// Gather write of one packet from several buffers; returns the bytes written.
+  /// @throws tunkit::Error (`errc::too_many_buffers` past `max_buffers`).
   std::size_t writev(std::span<const std::span<const std::byte>> bufs);
+  /// Non-throwing form: on failure `ec` is set and 0 returned.
   std::size_t writev(std::span<const std::span<const std::byte>> bufs,
                      std::error_code& ec) noexcept;
   /// The most buffers `readv`/`writev` accept in one call.
@@ -118,11 +138,15 @@ class TUNKIT_EXPORT Queue {
 
   /// Waits until a packet can be read, the timeout passes, or `interrupt()` is called. A negative
   /// timeout waits forever.
+  /// @throws tunkit::Error when poll(2) fails.
   [[nodiscard]] WaitResult wait_readable(std::chrono::milliseconds timeout);
+  /// Non-throwing form: on failure `ec` is set (the result is then meaningless).
   [[nodiscard]] WaitResult wait_readable(std::chrono::milliseconds timeout,
                                          std::error_code& ec) noexcept;
   /// Waits until a write would not block.
+  /// @throws tunkit::Error when poll(2) fails.
   [[nodiscard]] WaitResult wait_writable(std::chrono::milliseconds timeout);
+  /// Non-throwing form: on failure `ec` is set (the result is then meaningless).
   [[nodiscard]] WaitResult wait_writable(std::chrono::milliseconds timeout,
                                          std::error_code& ec) noexcept;
   /// Wakes every thread blocked in this queue's waits or blocking I/O; they return
