@@ -152,8 +152,13 @@ Queue& TunDevice::add_queue() {
   std::error_code ec;
   Queue* q = add_queue(ec);
   if (q == nullptr) {
+    const int err = ec.category() == std::system_category() ? ec.value() : 0;
+    // EBUSY here is this very device refusing a second queue, not another process holding it.
+    const bool single = !options_.multi_queue && options_.queues <= 1;
     fail(ec, "TUNSETIFF (add queue)",
-         detail::setiff_hint(ec.category() == std::system_category() ? ec.value() : 0, options_));
+         err == EBUSY && single
+             ? "the device was opened without multi-queue: set Options::multi_queue or queues > 1"
+             : detail::setiff_hint(err, options_));
   }
   return *q;
 }

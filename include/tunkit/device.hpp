@@ -99,7 +99,8 @@ class TUNKIT_EXPORT TunDevice {
     return i == 0 ? first_ : more_[i - 1];
   }
   /// Attaches one more queue (multi-queue devices only) and returns it.
-  /// @throws tunkit::Error (E2BIG past 256 queues, EINVAL without multi-queue).
+  /// @throws tunkit::Error (E2BIG past 256 queues, EBUSY on a device opened without
+  ///   multi-queue).
   Queue& add_queue();
   /// Non-throwing form: on failure `ec` is set and the result is null.
   Queue* add_queue(std::error_code& ec) noexcept;

@@ -969,3 +969,15 @@ TEST_CASE("multi-queue: one TunDevice per queue", "[device][mq]") {
   q1.close();
   CHECK_FALSE(k.exists("mq0"));
 }
+
+TEST_CASE("add_queue() on a device opened without multi-queue says how to fix it", "[device][mq]") {
+  FakeKernel k;
+  TunDevice dev({.name = "vpn0"}, k);
+  std::error_code ec;
+  CHECK(dev.add_queue(ec) == nullptr);
+  CHECK(ec == sys_err(EBUSY));
+  CHECK_THROWS_WITH(dev.add_queue(),
+                    ContainsSubstring("TUNSETIFF (add queue) \"vpn0\": device busy") &&
+                        ContainsSubstring("opened without multi-queue"));
+  CHECK(dev.queue_count() == 1);
+}
