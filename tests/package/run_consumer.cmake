@@ -2,6 +2,8 @@
 # CMakeLists.txt here). With BUILD_DIR, that build is installed; without, the library alone is
 # configured (BUILD_SHARED_LIBS from KIND), built and installed first.
 # Inputs: SOURCE_DIR WORK_DIR CXX NM JOBS KIND (shared|static) EXPECT_ASIO [BUILD_DIR]
+cmake_minimum_required(VERSION 3.20)  # policies for this script (cmake -P)
+
 function(run)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(NOT rc EQUAL 0)
@@ -78,18 +80,47 @@ if(shared)
   endforeach()
 endif()
 
-# The README's first C++ example, compiled as part of the consumer.
-file(READ ${SOURCE_DIR}/README.md readme)
-string(REGEX MATCH "```cpp\n([^`]*)```" _ "${readme}")
-if(NOT CMAKE_MATCH_1)
-  message(FATAL_ERROR "README.md has no ```cpp example")
+# The documentation's complete programs: every ```cpp block of README.md and docs/*.md (```c++
+# marks fragments), compiled by the consumer against the installed package, so the documentation
+# cannot rot; those that say "no privileges needed" are run too.
+set(doc_examples "")
+set(doc_runnable "")
+file(GLOB doc_files ${SOURCE_DIR}/docs/*.md)
+foreach(doc ${SOURCE_DIR}/README.md ${doc_files})
+  file(READ ${doc} text)
+  get_filename_component(stem ${doc} NAME_WE)
+  string(REPLACE "-" "_" stem "${stem}")
+  set(n 0)
+  while(TRUE)
+    # string(FIND)/SUBSTRING rather than lists: code is full of semicolons.
+    string(FIND "${text}" "```cpp\n" start)
+    if(start EQUAL -1)
+      break()
+    endif()
+    math(EXPR start "${start} + 7")
+    string(SUBSTRING "${text}" ${start} -1 text)
+    string(FIND "${text}" "```" end)
+    string(SUBSTRING "${text}" 0 ${end} code)
+    string(SUBSTRING "${text}" ${end} -1 text)
+    math(EXPR n "${n} + 1")
+    set(source ${WORK_DIR}/doc_examples/${stem}_${n}.cpp)
+    file(WRITE ${source} "${code}")
+    list(APPEND doc_examples ${source})
+    string(FIND "${code}" "no privileges needed" runnable)
+    if(NOT runnable EQUAL -1)
+      list(APPEND doc_runnable doc_${stem}_${n})
+    endif()
+  endwhile()
+endforeach()
+if(NOT doc_examples)
+  message(FATAL_ERROR "no ```cpp example found in README.md and docs/")
 endif()
-file(WRITE ${WORK_DIR}/readme_example.cpp "${CMAKE_MATCH_1}")
+string(REPLACE ";" "|" doc_examples_arg "${doc_examples}")
 
 # 1. find_package(tunkit CONFIG REQUIRED)
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/package/consumer -B ${WORK_DIR}/build
     -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_CXX_COMPILER=${CXX}
-    -DREADME_EXAMPLE=${WORK_DIR}/readme_example.cpp -DEXPECT_TYPE=${expect_type}
+    -DDOC_EXAMPLES=${doc_examples_arg} -DEXPECT_TYPE=${expect_type}
     -DEXPECT_ASIO=${EXPECT_ASIO})
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build --parallel ${JOBS})
 run(${WORK_DIR}/build/consumer)
@@ -99,6 +130,10 @@ if(EXPECT_ASIO)
   run(${WORK_DIR}/build/consumer_asio)
   message(STATUS "${last_output}")
 endif()
+foreach(program IN LISTS doc_runnable)
+  run(${WORK_DIR}/build/${program})
+  message(STATUS "${program}: ${last_output}")
+endforeach()
 
 # 2. pkg-config --cflags --libs tunkit (a static archive needs --static: libmnl, -pthread)
 set(ENV{PKG_CONFIG_PATH} "${pc_dir}")

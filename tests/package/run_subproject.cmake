@@ -1,6 +1,8 @@
 # cmake -P script: tests/package/subproject adds tunkit with add_subdirectory(), builds and runs;
 # installing the subproject must install only its own program, nothing of tunkit.
 # Inputs: SOURCE_DIR WORK_DIR CXX JOBS EXPECT_ASIO
+cmake_minimum_required(VERSION 3.20)  # policies for this script (cmake -P)
+
 function(run)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(NOT rc EQUAL 0)
