@@ -2,6 +2,7 @@
 # CMakeLists.txt here). With BUILD_DIR, that build is installed; without, the library alone is
 # configured (BUILD_SHARED_LIBS from KIND), built and installed first.
 # Inputs: SOURCE_DIR WORK_DIR CXX NM JOBS KIND (shared|static) EXPECT_ASIO [BUILD_DIR]
+#   [SANITIZE: the sanitizers BUILD_DIR was built with; consumers then link their runtimes]
 cmake_minimum_required(VERSION 3.20)  # policies for this script (cmake -P)
 
 function(run)
@@ -14,6 +15,10 @@ function(run)
 endfunction()
 
 file(REMOVE_RECURSE ${WORK_DIR})
+set(sanitize_flags "")
+if(SANITIZE)
+  set(sanitize_flags "-fsanitize=${SANITIZE}")
+endif()
 set(prefix ${WORK_DIR}/prefix)
 if(KIND STREQUAL "shared")
   set(shared ON)
@@ -121,6 +126,7 @@ string(REPLACE ";" "|" doc_examples_arg "${doc_examples}")
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/package/consumer -B ${WORK_DIR}/build
     -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_CXX_COMPILER=${CXX}
     -DDOC_EXAMPLES=${doc_examples_arg} -DEXPECT_TYPE=${expect_type}
+    "-DCMAKE_EXE_LINKER_FLAGS=${sanitize_flags}"
     -DEXPECT_ASIO=${EXPECT_ASIO})
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build --parallel ${JOBS})
 run(${WORK_DIR}/build/consumer)
@@ -144,7 +150,7 @@ endif()
 run(pkg-config ${pc_args} tunkit)
 string(STRIP "${last_output}" flags)
 separate_arguments(flags UNIX_COMMAND "${flags}")
-run(${CXX} -Wall -Wextra -Werror -o ${WORK_DIR}/consumer_pc
+run(${CXX} -Wall -Wextra -Werror ${sanitize_flags} -o ${WORK_DIR}/consumer_pc
     ${SOURCE_DIR}/tests/package/consumer/main.cpp ${flags} -Wl,-rpath,${libdir})
 run(${WORK_DIR}/consumer_pc)
 message(STATUS "${last_output}")
