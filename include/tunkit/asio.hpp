@@ -183,7 +183,7 @@ struct AsioWriteOp {
 /// Asynchronous packet I/O on one queue of a TUN/TAP device, through an
 /// `asio::posix::basic_stream_descriptor`. Every operation takes an Asio completion token:
 /// a callback `void(std::error_code, std::size_t)`, `asio::use_awaitable` (C++20 coroutines),
-/// `asio::use_future`, `asio::deferred`, ...; the completion signature is
+/// `asio::use_future`, `asio::redirect_error`, ...; the completion signature is
 /// `void(std::error_code, std::size_t)` and the errors are those of `Queue::read` and
 /// `Queue::write` (errno codes from the kernel, `tunkit::errc::packet_truncated`,
 /// `tunkit::errc::empty_packet`), plus `asio::error::operation_aborted` for a cancelled operation
