@@ -14,8 +14,23 @@ install(TARGETS ${tunkit_install_targets} EXPORT tunkitTargets
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY include/tunkit DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# The generated headers: tunkit/version.hpp, tunkit/export.hpp (and tunkit/testing/export.hpp).
+install(DIRECTORY ${TUNKIT_GENERATED_INCLUDE_DIR}/tunkit DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT tunkitTargets NAMESPACE tunkit:: DESTINATION ${TUNKIT_CMAKE_DIR})
+# tunkit::asio in an export set of its own, loaded by tunkitConfig.cmake only where Asio is found
+# (the component "asio"), so that consumers without Asio still find tunkit.
+if(TARGET tunkit_asio)
+  install(TARGETS tunkit_asio EXPORT tunkitAsioTargets)
+  install(EXPORT tunkitAsioTargets NAMESPACE tunkit:: DESTINATION ${TUNKIT_CMAKE_DIR})
+  install(FILES cmake/FindAsio.cmake DESTINATION ${TUNKIT_CMAKE_DIR})
+endif()
 
+get_target_property(tunkit_type tunkit TYPE)
+if(tunkit_type STREQUAL "SHARED_LIBRARY")
+  set(TUNKIT_SHARED TRUE)
+else()
+  set(TUNKIT_SHARED FALSE)
+endif()
 configure_package_config_file(cmake/tunkitConfig.cmake.in
   ${PROJECT_BINARY_DIR}/tunkitConfig.cmake INSTALL_DESTINATION ${TUNKIT_CMAKE_DIR})
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/tunkitConfigVersion.cmake
@@ -23,9 +38,10 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/tunkitConfigVersion.cmake
 install(FILES ${PROJECT_BINARY_DIR}/tunkitConfig.cmake ${PROJECT_BINARY_DIR}/tunkitConfigVersion.cmake
   DESTINATION ${TUNKIT_CMAKE_DIR})
 
-# pkg-config: libmnl is only needed at link time of a static tunkit.
-if(BUILD_SHARED_LIBS)
-  set(TUNKIT_PC_REQUIRES_PRIVATE "libmnl")
+# pkg-config: libmnl and -pthread are only needed at link time of a static tunkit (a shared one
+# records them itself).
+if(TUNKIT_SHARED)
+  set(TUNKIT_PC_REQUIRES_PRIVATE "")
   set(TUNKIT_PC_LIBS_PRIVATE "")
 else()
   set(TUNKIT_PC_REQUIRES_PRIVATE "libmnl")

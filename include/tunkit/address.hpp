@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include "tunkit/export.hpp"
 
 namespace tunkit {
 
@@ -21,7 +22,7 @@ namespace tunkit {
 /// auto a = tunkit::IpAddress::parse("fd00::1");
 /// a.to_string();  // "fd00::1"
 /// @endcode
-class IpAddress {
+class TUNKIT_EXPORT IpAddress {
  public:
   /// The address family.
   enum class Family : std::uint8_t { v4, v6 };
@@ -81,7 +82,7 @@ class IpAddress {
 
 /// An address with a prefix length, as assigned to an interface ("10.0.0.1/24", "fd00::1/64").
 /// The host bits are kept: "10.0.0.1/24" is the address 10.0.0.1 on the network 10.0.0.0/24.
-struct IpPrefix {
+struct TUNKIT_EXPORT IpPrefix {
   /// The interface address.
   IpAddress address;
   /// The prefix length: at most 32 for IPv4, 128 for IPv6 (`is_valid()` checks it).

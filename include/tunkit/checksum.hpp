@@ -12,6 +12,7 @@
 #include <span>
 
 #include "tunkit/address.hpp"
+#include "tunkit/export.hpp"
 
 namespace tunkit {
 
@@ -28,7 +29,7 @@ class IpPacket;
 /// sum.add(udp_header).add(payload);
 /// std::uint16_t field = sum.checksum();  // the value to store, big-endian, in the UDP header
 /// @endcode
-class Checksum {
+class TUNKIT_EXPORT Checksum {
  public:
   /// An empty sum (no bytes).
   constexpr Checksum() noexcept = default;
@@ -81,14 +82,16 @@ class Checksum {
 /// @code
 /// std::uint16_t c = tunkit::internet_checksum(header);  // with its checksum field zeroed
 /// @endcode
-[[nodiscard]] std::uint16_t internet_checksum(std::span<const std::byte> data) noexcept;
+[[nodiscard]] TUNKIT_EXPORT std::uint16_t internet_checksum(
+    std::span<const std::byte> data) noexcept;
 
 /// The sum of the TCP/UDP/ICMPv6 pseudo header: RFC 793/768 for IPv4 (src, dst, zero, protocol,
 /// 16-bit length) and RFC 8200 section 8.1 for IPv6 (src, dst, 32-bit length, zeros, next
 /// header). `src` and `dst` must be of the same family. Add the transport header and payload to
 /// the result.
-[[nodiscard]] Checksum pseudo_header_sum(const IpAddress& src, const IpAddress& dst,
-                                         std::uint8_t protocol, std::uint32_t length) noexcept;
+[[nodiscard]] TUNKIT_EXPORT Checksum pseudo_header_sum(const IpAddress& src, const IpAddress& dst,
+                                                       std::uint8_t protocol,
+                                                       std::uint32_t length) noexcept;
 
 /// RFC 1624 incremental update (equation 3): the new checksum after a 16-bit word covered by
 /// `checksum` changed from `old_word` to `new_word`. All values in host order.
@@ -120,17 +123,17 @@ class Checksum {
 }
 
 /// The checksum an IPv4 header should carry (computed as if its checksum field were zero).
-[[nodiscard]] std::uint16_t ipv4_header_checksum(const Ipv4View& ip) noexcept;
+[[nodiscard]] TUNKIT_EXPORT std::uint16_t ipv4_header_checksum(const Ipv4View& ip) noexcept;
 /// True when the IPv4 header checksum is right.
-[[nodiscard]] bool ipv4_header_checksum_ok(const Ipv4View& ip) noexcept;
+[[nodiscard]] TUNKIT_EXPORT bool ipv4_header_checksum_ok(const Ipv4View& ip) noexcept;
 
 /// The checksum a TCP, UDP, ICMP or ICMPv6 message should carry: pseudo header (not for ICMP) plus
 /// `segment` with its checksum field taken as zero (the field's position follows from
 /// `protocol`: 6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6). A UDP result of 0 is returned as 0xFFFF (RFC
 /// 768). Returns 0 for another protocol or a segment too short to hold the field.
-[[nodiscard]] std::uint16_t transport_checksum(const IpAddress& src, const IpAddress& dst,
-                                               std::uint8_t protocol,
-                                               std::span<const std::byte> segment) noexcept;
+[[nodiscard]] TUNKIT_EXPORT std::uint16_t transport_checksum(
+    const IpAddress& src, const IpAddress& dst, std::uint8_t protocol,
+    std::span<const std::byte> segment) noexcept;
 
 /// The checksum the transport message of `packet` should carry (0 when it has none that tunkit
 /// parses: other protocols, fragments).
@@ -139,9 +142,9 @@ class Checksum {
 /// if (auto pkt = tunkit::parse_ip(buf); pkt && !tunkit::transport_checksum_ok(*pkt))
 ///   drop();
 /// @endcode
-[[nodiscard]] std::uint16_t transport_checksum(const IpPacket& packet) noexcept;
+[[nodiscard]] TUNKIT_EXPORT std::uint16_t transport_checksum(const IpPacket& packet) noexcept;
 /// True when the transport checksum of `packet` is right. Also true for UDP over IPv4 with a zero
 /// checksum (RFC 768: none computed), and for packets without a parsed transport message.
-[[nodiscard]] bool transport_checksum_ok(const IpPacket& packet) noexcept;
+[[nodiscard]] TUNKIT_EXPORT bool transport_checksum_ok(const IpPacket& packet) noexcept;
 
 }  // namespace tunkit

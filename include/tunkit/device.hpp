@@ -13,6 +13,7 @@
 #include <system_error>
 #include <vector>
 
+#include "tunkit/export.hpp"
 #include "tunkit/mac.hpp"
 #include "tunkit/options.hpp"
 #include "tunkit/queue.hpp"
@@ -26,6 +27,7 @@ struct BpfInstruction {
   std::uint8_t jt = 0;     ///< jump offset when true
   std::uint8_t jf = 0;     ///< jump offset when false
   std::uint32_t k = 0;     ///< generic field (constant, offset, ...)
+  /// Equal when every field is.
   friend constexpr bool operator==(const BpfInstruction&, const BpfInstruction&) noexcept = default;
 };
 
@@ -43,15 +45,17 @@ struct BpfInstruction {
 /// std::size_t n = dev.read(buf);  // one IP packet
 /// dev.write(std::span(buf).first(n));
 /// @endcode
-class TunDevice {
+class TUNKIT_EXPORT TunDevice {
  public:
   /// A closed device (`is_open() == false`); use `open(options, ec)` to attach it.
   TunDevice() noexcept = default;
   /// Opens `options.queues` queues and applies owner, group and persist (persist last).
   /// @throws tunkit::Error naming the operation, the device and the cause.
   explicit TunDevice(const Options& options, sys::Syscalls& sys = sys::real());
-  TunDevice(TunDevice&&) noexcept = default;
-  TunDevice& operator=(TunDevice&&) noexcept = default;
+  /// Takes over `other`'s queues; `other` is left closed. Queue references stay valid.
+  TunDevice(TunDevice&& other) noexcept = default;
+  /// Closes this device's queues and takes over `other`'s; `other` is left closed.
+  TunDevice& operator=(TunDevice&& other) noexcept = default;
   TunDevice(const TunDevice&) = delete;
   TunDevice& operator=(const TunDevice&) = delete;
   ~TunDevice() = default;
@@ -63,15 +67,19 @@ class TunDevice {
   void open(const Options& options, sys::Syscalls& sys = sys::real());
   /// Closes every queue. Idempotent.
   void close() noexcept;
+  /// True while the device holds its queues.
   [[nodiscard]] bool is_open() const noexcept { return first_.is_open(); }
 
   /// The kernel-assigned interface name (templates resolved).
   [[nodiscard]] const std::string& name() const noexcept { return first_.name(); }
   /// The interface index, looked up when the device was opened.
   [[nodiscard]] unsigned ifindex() const noexcept { return first_.ifindex(); }
+  /// TUN or TAP.
   [[nodiscard]] Mode mode() const noexcept { return first_.mode(); }
   /// Flags as the kernel reports them now (TUNGETIFF), e.g. with `Flag::persist`.
+  /// @throws tunkit::Error
   [[nodiscard]] Flags flags() const { return first_.flags(); }
+  /// Non-throwing form: on failure `ec` is set and the result is empty.
   [[nodiscard]] Flags flags(std::error_code& ec) const noexcept { return first_.flags(ec); }
   /// The first queue's descriptor. Still owned by this object.
   [[nodiscard]] int native_handle() const noexcept { return first_.native_handle(); }
@@ -86,6 +94,7 @@ class TunDevice {
   }
   /// Queue `i` (0 <= i < queue_count()); the reference stays valid while the device lives.
   [[nodiscard]] Queue& queue(std::size_t i) noexcept { return i == 0 ? first_ : more_[i - 1]; }
+  /// Queue `i` (0 <= i < queue_count()), read-only.
   [[nodiscard]] const Queue& queue(std::size_t i) const noexcept {
     return i == 0 ? first_ : more_[i - 1];
   }
@@ -94,6 +103,7 @@ class TunDevice {
   ///   device was opened without multi-queue and E2BIG at 256 queues; E2BIG from the kernel too
   ///   when other descriptors hold the rest. The `ec` form returns null and leaves nothing open.
   Queue& add_queue();
+  /// Non-throwing form: on failure `ec` is set and the result is null.
   Queue* add_queue(std::error_code& ec) noexcept;
   /// Interrupts every queue (see `Queue::interrupt`). Thread- and async-signal-safe.
   void interrupt() noexcept;
@@ -101,43 +111,57 @@ class TunDevice {
   void clear_interrupt() noexcept;
 
   // -- packet I/O on the first queue (see `Queue`) ---------------------------------------------
+  /// `Queue::read` on the first queue: one packet. @throws tunkit::Error
   [[nodiscard]] std::size_t read(std::span<std::byte> buf) { return first_.read(buf); }
+  /// `Queue::read` on the first queue, non-throwing.
   [[nodiscard]] std::size_t read(std::span<std::byte> buf, std::error_code& ec) noexcept {
     return first_.read(buf, ec);
   }
+  /// `Queue::read` on the first queue, non-throwing, with the packet-information header.
   [[nodiscard]] std::size_t read(std::span<std::byte> buf, PacketInfo& info,
                                  std::error_code& ec) noexcept {
     return first_.read(buf, info, ec);
   }
+  /// `Queue::write` on the first queue: one packet. @throws tunkit::Error
   std::size_t write(std::span<const std::byte> packet) { return first_.write(packet); }
+  /// `Queue::write` on the first queue, non-throwing.
   std::size_t write(std::span<const std::byte> packet, std::error_code& ec) noexcept {
     return first_.write(packet, ec);
   }
+  /// `Queue::readv` on the first queue. @throws tunkit::Error
   [[nodiscard]] std::size_t readv(std::span<const std::span<std::byte>> bufs) {
     return first_.readv(bufs);
   }
+  /// `Queue::readv` on the first queue, non-throwing.
   [[nodiscard]] std::size_t readv(std::span<const std::span<std::byte>> bufs,
                                   std::error_code& ec) noexcept {
     return first_.readv(bufs, ec);
   }
+  /// `Queue::writev` on the first queue. @throws tunkit::Error
   std::size_t writev(std::span<const std::span<const std::byte>> bufs) {
     return first_.writev(bufs);
   }
+  /// `Queue::writev` on the first queue, non-throwing.
   std::size_t writev(std::span<const std::span<const std::byte>> bufs,
                      std::error_code& ec) noexcept {
     return first_.writev(bufs, ec);
   }
+  /// The most buffers `readv`/`writev` accept in one call (`Queue::max_buffers`).
   static constexpr std::size_t max_buffers = Queue::max_buffers;
+  /// `Queue::wait_readable` on the first queue. @throws tunkit::Error
   [[nodiscard]] WaitResult wait_readable(std::chrono::milliseconds timeout) {
     return first_.wait_readable(timeout);
   }
+  /// `Queue::wait_readable` on the first queue, non-throwing.
   [[nodiscard]] WaitResult wait_readable(std::chrono::milliseconds timeout,
                                          std::error_code& ec) noexcept {
     return first_.wait_readable(timeout, ec);
   }
+  /// `Queue::wait_writable` on the first queue. @throws tunkit::Error
   [[nodiscard]] WaitResult wait_writable(std::chrono::milliseconds timeout) {
     return first_.wait_writable(timeout);
   }
+  /// `Queue::wait_writable` on the first queue, non-throwing.
   [[nodiscard]] WaitResult wait_writable(std::chrono::milliseconds timeout,
                                          std::error_code& ec) noexcept {
     return first_.wait_writable(timeout, ec);
@@ -146,21 +170,26 @@ class TunDevice {
   // -- device-wide settings (issued on an enabled queue) --------------------------------------
   /// TUNSETPERSIST: keep the device after the last descriptor closes (true) or delete it then.
   void set_persist(bool on);
+  /// Non-throwing form: on failure `ec` is set.
   void set_persist(bool on, std::error_code& ec) noexcept;
   /// TUNSETOWNER: the user who may attach without CAP_NET_ADMIN.
   void set_owner(uid_t uid);
+  /// Non-throwing form: on failure `ec` is set.
   void set_owner(uid_t uid, std::error_code& ec) noexcept;
   /// TUNSETGROUP: the group whose members may attach without CAP_NET_ADMIN.
   void set_group(gid_t gid);
+  /// Non-throwing form: on failure `ec` is set.
   void set_group(gid_t gid, std::error_code& ec) noexcept;
   /// TUNGETSNDBUF: the send buffer limit in bytes (INT_MAX by default: unlimited) of the queue
   /// device-wide calls go through (the first enabled one): the kernel keeps one per queue.
   [[nodiscard]] int send_buffer() const;
+  /// Non-throwing form: on failure `ec` is set and the result is 0.
   [[nodiscard]] int send_buffer(std::error_code& ec) const noexcept;
   /// TUNSETSNDBUF (bytes > 0): limits how much written data may be queued in the kernel. The
   /// kernel applies it to the queues enabled now; queues added later start unlimited, and
   /// disabled ones keep theirs.
   void set_send_buffer(int bytes);
+  /// Non-throwing form: on failure `ec` is set.
   void set_send_buffer(int bytes, std::error_code& ec) noexcept;
   /// TUNSETTXFILTER (TAP only): deliver to the queues only frames whose destination is one of
   /// `macs` or, with `all_multicast`, any multicast address. `clear_tx_filter` removes it, as
@@ -169,59 +198,75 @@ class TunDevice {
   /// frames through; tunkit passes unicast addresses first, and more than eight of them is
   /// EINVAL before any syscall.
   void set_tx_filter(std::span<const MacAddress> macs, bool all_multicast = false);
+  /// Non-throwing form: on failure `ec` is set.
   void set_tx_filter(std::span<const MacAddress> macs, bool all_multicast,
                      std::error_code& ec) noexcept;
   /// Removes the TX filter: every frame is delivered.
   void clear_tx_filter();
+  /// Non-throwing form: on failure `ec` is set.
   void clear_tx_filter(std::error_code& ec) noexcept;
   /// TUNATTACHFILTER (TAP only): a classic BPF program run on every frame before it is queued
   /// for reading, on all queues; frames it returns 0 for are dropped.
   void attach_filter(std::span<const BpfInstruction> program);
+  /// Non-throwing form: on failure `ec` is set.
   void attach_filter(std::span<const BpfInstruction> program, std::error_code& ec) noexcept;
   /// TUNDETACHFILTER.
   void detach_filter();
+  /// Non-throwing form: on failure `ec` is set.
   void detach_filter(std::error_code& ec) noexcept;
   /// TUNGETFILTER: the number of instructions of the program most recently attached, 0 when none
   /// ever was (and always 0 on a TUN device). The kernel keeps reporting a program's length after
   /// TUNDETACHFILTER, so this is not a test for "attached now".
   [[nodiscard]] std::size_t filter_size() const;
+  /// Non-throwing form: on failure `ec` is set and the result is 0.
   [[nodiscard]] std::size_t filter_size(std::error_code& ec) const noexcept;
   /// TUNSETSTEERINGEBPF: an eBPF program (a descriptor you loaded, of type
   /// BPF_PROG_TYPE_SOCKET_FILTER) that picks the queue for each packet; -1 detaches.
   void set_steering_ebpf(int program_fd);
+  /// Non-throwing form: on failure `ec` is set.
   void set_steering_ebpf(int program_fd, std::error_code& ec) noexcept;
   /// TUNSETFILTEREBPF: an eBPF filter program for all queues; -1 detaches.
   void set_filter_ebpf(int program_fd);
+  /// Non-throwing form: on failure `ec` is set.
   void set_filter_ebpf(int program_fd, std::error_code& ec) noexcept;
   /// TUNSETCARRIER: carrier on or off (off shows NO-CARRIER and stops transmission to it).
   /// Turning it on needs an enabled queue (EPERM otherwise).
   void set_carrier(bool on);
+  /// Non-throwing form: on failure `ec` is set.
   void set_carrier(bool on, std::error_code& ec) noexcept;
   /// TUNSETLINK: the link-layer type (an ARPHRD_* value). The link must be down (EBUSY).
   void set_link_type(std::uint16_t arphrd);
+  /// Non-throwing form: on failure `ec` is set.
   void set_link_type(std::uint16_t arphrd, std::error_code& ec) noexcept;
   /// TUNGETDEVNETNS: a new descriptor of the network namespace the device is in (needs
   /// CAP_NET_ADMIN there). The caller owns and must close it.
   [[nodiscard]] int open_netns() const;
+  /// Non-throwing form: on failure `ec` is set and the result is -1.
   [[nodiscard]] int open_netns(std::error_code& ec) const noexcept;
   /// TUNGETVNETHDRSZ: the virtio-net header size in bytes (10 by default).
   [[nodiscard]] int vnet_header_size() const;
+  /// Non-throwing form: on failure `ec` is set and the result is 0.
   [[nodiscard]] int vnet_header_size(std::error_code& ec) const noexcept;
   /// TUNSETVNETHDRSZ: 10, 12 or more (EINVAL below 10).
   void set_vnet_header_size(int bytes);
+  /// Non-throwing form: on failure `ec` is set.
   void set_vnet_header_size(int bytes, std::error_code& ec) noexcept;
   /// TUNGETVNETLE: whether the virtio-net header is little-endian (virtio 1.0).
   [[nodiscard]] bool vnet_little_endian() const;
+  /// Non-throwing form: on failure `ec` is set and the result is false.
   [[nodiscard]] bool vnet_little_endian(std::error_code& ec) const noexcept;
   /// TUNSETVNETLE.
   void set_vnet_little_endian(bool on);
+  /// Non-throwing form: on failure `ec` is set.
   void set_vnet_little_endian(bool on, std::error_code& ec) noexcept;
   /// TUNGETVNETBE: whether the header is big-endian (legacy virtio on a little-endian host;
   /// EINVAL from kernels built without CONFIG_TUN_VNET_CROSS_LE).
   [[nodiscard]] bool vnet_big_endian() const;
+  /// Non-throwing form: on failure `ec` is set and the result is false.
   [[nodiscard]] bool vnet_big_endian(std::error_code& ec) const noexcept;
   /// TUNSETVNETBE.
   void set_vnet_big_endian(bool on);
+  /// Non-throwing form: on failure `ec` is set.
   void set_vnet_big_endian(bool on, std::error_code& ec) noexcept;
 
   /// TUNSETOFFLOAD: what the kernel may hand this device's readers unsegmented (TSO/USO
@@ -231,12 +276,15 @@ class TunDevice {
   /// together; the UDP-tunnel flags need TSO or USO). Flags too new for the running kernel are
   /// dropped, newest first, until it accepts: the result is what was granted.
   Offloads set_offloads(Offloads wanted);
+  /// Non-throwing form: on failure `ec` is set and the result is none.
   Offloads set_offloads(Offloads wanted, std::error_code& ec) noexcept;
   /// The offloads granted by the last `set_offloads` (or at open), none by default.
   [[nodiscard]] Offloads offloads() const noexcept { return offloads_; }
 
   /// Probes the running kernel: the flags /dev/net/tun accepts (TUNGETFEATURES).
+  /// @throws tunkit::Error (with a hint when /dev/net/tun is missing or not accessible).
   [[nodiscard]] static Flags features(sys::Syscalls& sys = sys::real());
+  /// Non-throwing form: on failure `ec` is set and the result is empty.
   [[nodiscard]] static Flags features(std::error_code& ec,
                                       sys::Syscalls& sys = sys::real()) noexcept;
 

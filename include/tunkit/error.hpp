@@ -13,6 +13,7 @@
 
 #include <string>
 #include <system_error>
+#include "tunkit/export.hpp"
 
 namespace tunkit {
 
@@ -39,7 +40,7 @@ enum class errc {
 };
 
 /// The category of `tunkit::errc` codes; its name is "tunkit".
-[[nodiscard]] const std::error_category& error_category() noexcept;
+[[nodiscard]] TUNKIT_EXPORT const std::error_category& error_category() noexcept;
 
 /// Makes a `std::error_code` from a `tunkit::errc` (found by ADL).
 [[nodiscard]] inline std::error_code make_error_code(errc e) noexcept {
@@ -49,10 +50,11 @@ enum class errc {
 /// The exception tunkit throws: a `std::system_error` (so `code()` is the errno or `tunkit::errc`)
 /// whose `what()` is the complete, human-readable message, without the generic suffix that
 /// `std::system_error` would otherwise append.
-class Error : public std::system_error {
+class TUNKIT_EXPORT Error : public std::system_error {
  public:
   /// `message` is the complete text returned by what().
   Error(std::error_code code, std::string message);
+  /// The complete message given to the constructor.
   [[nodiscard]] const char* what() const noexcept override;
 
  private:

@@ -36,6 +36,12 @@
 /// - a single view prints its own layer only: `Ipv4View` as
 ///   `IP 10.0.0.1 > 10.0.0.2: UDP (17), ttl 64, id 1, length 48` (IP total length), `UdpView` as
 ///   `UDP 5353 > 53, length 42`, `TcpView` as `TCP 22 > 41000: Flags [P.], ...`.
+///
+/// The types with a `fmt::formatter` here: `IpAddress`, `IpPrefix`, `MacAddress`, `Flags`, `Mode`,
+/// `ParseError` and `BuildError` (as their `to_string`, with fmt's string format spec: width,
+/// fill, alignment); `EthernetView`, `ArpView`, `Ipv4View`, `Ipv6View`, `TcpView`, `UdpView`,
+/// `IcmpView`, `Icmpv6View`, their `Mutable...` variants, `IpPacket`, `Frame` and `HexDump`
+/// (`{}` or `{:x}`); and `ParseResult<T>` of any of those.
 
 #include <fmt/format.h>
 
@@ -105,6 +111,9 @@ struct MemberToStringFormatter : fmt::formatter<std::string_view> {
 }  // namespace detail
 }  // namespace tunkit
 
+/// @cond TUNKIT_FORMATTER_SPECIALIZATIONS
+// (Specializations of fmt's template, listed in the file's documentation above.)
+
 // Value types ------------------------------------------------------------------------------------
 
 /// `fd00::1`, `10.0.0.1`.
@@ -142,10 +151,10 @@ struct fmt::formatter<tunkit::BuildError> : tunkit::detail::ToStringFormatter<tu
 
 // Packets ----------------------------------------------------------------------------------------
 
-/// Declares a packet formatter whose `format` lives in src/format.cpp.
+/// Declares a packet formatter whose `format` lives in src/format.cpp (exported from tunkit).
 #define TUNKIT_DETAIL_PACKET_FORMATTER(Type)                                                 \
   template <>                                                                                \
-  struct fmt::formatter<Type> : tunkit::detail::PacketFormatSpec {                           \
+  struct TUNKIT_EXPORT fmt::formatter<Type> : tunkit::detail::PacketFormatSpec {             \
     fmt::format_context::iterator format(const Type& value, fmt::format_context& ctx) const; \
   }
 
@@ -193,3 +202,4 @@ struct fmt::formatter<tunkit::ParseResult<T>> : fmt::formatter<T> {
     return fmt::format_to(ctx.out(), "[malformed {}]", tunkit::to_string(result.error()));
   }
 };
+/// @endcond

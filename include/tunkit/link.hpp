@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "tunkit/address.hpp"
+#include "tunkit/export.hpp"
 #include "tunkit/mac.hpp"
 #include "tunkit/sys.hpp"
 
@@ -131,7 +132,7 @@ struct LinkState {
 
 /// One line like `ip link`'s: `5: tun0: <UP,RUNNING,LOWER_UP> mtu 1500 qlen 500` (plus
 /// `link/ether aa:bb:cc:dd:ee:ff` for a device with a MAC address).
-[[nodiscard]] std::string to_string(const LinkState& state);
+[[nodiscard]] TUNKIT_EXPORT std::string to_string(const LinkState& state);
 
 /// Owns one NETLINK_ROUTE socket and configures the interface with a given index through it:
 /// everything `ip link`, `ip addr` and `ip route` do for one device (up/down, MTU, addresses with
@@ -161,7 +162,7 @@ struct LinkState {
 ///                 .up = true,
 ///                 .routes = {{.destination = tunkit::IpPrefix::parse("10.9.0.0/16")}}});
 /// @endcode
-class Link {
+class TUNKIT_EXPORT Link {
  public:
   /// Opens a netlink socket for the interface with index `ifindex` and looks up its name.
   /// @throws tunkit::Error: `errc::link_not_found` when there is no such interface (in the

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "tunkit/export.hpp"
 #include "tunkit/link.hpp"
 #include "tunkit/sys.hpp"
 
@@ -32,7 +33,7 @@ enum class LinkEventType : std::uint8_t {
 };
 
 /// "up", "address_added", ...
-[[nodiscard]] std::string_view to_string(LinkEventType type) noexcept;
+[[nodiscard]] TUNKIT_EXPORT std::string_view to_string(LinkEventType type) noexcept;
 
 /// One change of one interface.
 struct LinkEvent {
@@ -67,7 +68,7 @@ struct LinkEvent {
 ///   if (e->type == tunkit::LinkEventType::running) break;  // a reader is attached and it is up
 /// }
 /// @endcode
-class LinkEvents {
+class TUNKIT_EXPORT LinkEvents {
  public:
   /// No subscription (`is_open() == false`); see `open`.
   LinkEvents() noexcept;
@@ -77,7 +78,9 @@ class LinkEvents {
   /// Subscribes to the changes of the interface with index `ifindex`.
   /// @throws tunkit::Error: `errc::link_not_found` when there is no such interface.
   explicit LinkEvents(unsigned ifindex, sys::Syscalls& sys = sys::real());
+  /// Takes over `other`'s subscription; `other` is left closed.
   LinkEvents(LinkEvents&& other) noexcept;
+  /// Closes this subscription, then takes over `other`'s.
   LinkEvents& operator=(LinkEvents&& other) noexcept;
   LinkEvents(const LinkEvents&) = delete;
   LinkEvents& operator=(const LinkEvents&) = delete;

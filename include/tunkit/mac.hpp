@@ -7,12 +7,13 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include "tunkit/export.hpp"
 
 namespace tunkit {
 
 /// A 48-bit Ethernet (MAC) address, bytes in transmission order. An aggregate value type:
 /// `tunkit::MacAddress{{0x02, 0, 0, 0, 0, 1}}`.
-struct MacAddress {
+struct TUNKIT_EXPORT MacAddress {
   /// The six bytes, first transmitted first.
   std::array<std::uint8_t, 6> bytes{};
 
@@ -31,6 +32,7 @@ struct MacAddress {
   [[nodiscard]] constexpr bool is_multicast() const noexcept { return (bytes[0] & 1U) != 0; }
   /// Lower-case, colon-separated text: "aa:bb:cc:dd:ee:ff".
   [[nodiscard]] std::string to_string() const;
+  /// Equal when the six bytes are.
   friend constexpr bool operator==(const MacAddress&, const MacAddress&) noexcept = default;
 };
 

@@ -29,6 +29,7 @@
 #include <utility>
 
 #include "tunkit/device.hpp"
+#include "tunkit/export.hpp"
 #include "tunkit/sys.hpp"
 
 namespace tunkit {
@@ -36,7 +37,7 @@ namespace tunkit {
 /// Owns a descriptor of a network namespace (a file under /proc/PID/ns/ or /run/netns/, opened
 /// O_RDONLY | O_CLOEXEC through the `sys::Syscalls` seam). Move-only; the destructor closes the
 /// descriptor once. Holding it keeps the namespace alive even when nothing else uses it.
-class NetNs {
+class TUNKIT_EXPORT NetNs {
  public:
   /// No namespace (`is_open() == false`).
   NetNs() noexcept = default;
@@ -104,7 +105,7 @@ namespace detail {
 /// seam) and then ends; waits for it. An exception from `body` is rethrown here.
 /// @throws tunkit::Error when the thread cannot enter the namespace (nothing ran then);
 ///   std::system_error when no thread can be started.
-void run_in_netns(const NetNs& ns, void (*body)(void*), void* context);
+TUNKIT_EXPORT void run_in_netns(const NetNs& ns, void (*body)(void*), void* context);
 
 }  // namespace detail
 
@@ -148,9 +149,9 @@ std::invoke_result_t<F&> in_netns(const NetNs& ns, F&& fn) {
 /// `ns` was opened with, without the calling thread ever entering it (see `in_netns`). The
 /// descriptor keeps working from every thread; `ifindex()` is the index inside `ns`.
 /// @throws tunkit::Error as `TunDevice::open`, or when `ns` cannot be entered.
-[[nodiscard]] TunDevice open_in_netns(const NetNs& ns, const Options& options);
+[[nodiscard]] TUNKIT_EXPORT TunDevice open_in_netns(const NetNs& ns, const Options& options);
 /// As above; on failure `ec` is set and the result is closed.
-[[nodiscard]] TunDevice open_in_netns(const NetNs& ns, const Options& options,
-                                      std::error_code& ec) noexcept;
+[[nodiscard]] TUNKIT_EXPORT TunDevice open_in_netns(const NetNs& ns, const Options& options,
+                                                    std::error_code& ec) noexcept;
 
 }  // namespace tunkit

@@ -30,6 +30,7 @@
 #include <system_error>
 #include <vector>
 
+#include "tunkit/export.hpp"
 #include "tunkit/options.hpp"
 #include "tunkit/packet.hpp"
 
@@ -69,16 +70,17 @@ struct OffloadError {
   std::uint32_t value = 0;  ///< the offending number (see OffloadErrc)
   std::uint32_t limit = 0;  ///< the bound it broke (see OffloadErrc)
   ParseError parse{};       ///< for `malformed_packet`: the parser's reason
+  /// Equal when every field is.
   friend constexpr bool operator==(const OffloadError&, const OffloadError&) noexcept = default;
 };
 
 /// Human-readable reason, e.g. "virtio-net header: hdr_len 1600 beyond packet length 1500".
-[[nodiscard]] std::string to_string(const OffloadError& error);
+[[nodiscard]] TUNKIT_EXPORT std::string to_string(const OffloadError& error);
 
 /// The `tunkit::errc` an offload error belongs to: `invalid_vnet_header` (the header is wrong or
 /// does not match the packet), `malformed_packet`, `gso_unsupported`, `output_too_small` or
 /// `batch_too_large`.
-[[nodiscard]] std::error_code make_error_code(const OffloadError& error) noexcept;
+[[nodiscard]] TUNKIT_EXPORT std::error_code make_error_code(const OffloadError& error) noexcept;
 
 /// The outcome of an offload function: a value (a size or a count), or why not.
 template <class T>
@@ -98,7 +100,7 @@ enum class GsoType : std::uint8_t {
 };
 
 /// "NONE", "TCPV4", "UDP", "TCPV6", "UDP_L4", or "unknown".
-[[nodiscard]] std::string_view to_string(GsoType type) noexcept;
+[[nodiscard]] TUNKIT_EXPORT std::string_view to_string(GsoType type) noexcept;
 
 /// The virtio-net header that precedes each packet on a device opened with IFF_VNET_HDR
 /// (`struct virtio_net_hdr`, plus `num_buffers` from 12 bytes on), as plain fields in host order.
@@ -112,7 +114,7 @@ enum class GsoType : std::uint8_t {
 /// auto packet = std::span(buf).first(n).subspan(10);
 /// auto count = tunkit::gso_split(*hdr, packet, segments, sizes);
 /// @endcode
-struct VirtioNetHeader {
+struct TUNKIT_EXPORT VirtioNetHeader {
   /// Bytes of `struct virtio_net_hdr`: the smallest header `TUNSETVNETHDRSZ` accepts.
   static constexpr std::size_t legacy_size = 10;
   /// Bytes of `struct virtio_net_hdr_mrg_rxbuf` / `virtio_net_hdr_v1` (with `num_buffers`).
@@ -168,6 +170,7 @@ struct VirtioNetHeader {
   /// `errc::malformed_packet` for a GSO header over a packet that does not parse).
   [[nodiscard]] std::error_code validate(std::span<const std::byte> packet) const noexcept;
 
+  /// Equal when every field is.
   friend constexpr bool operator==(const VirtioNetHeader&,
                                    const VirtioNetHeader&) noexcept = default;
 };
@@ -184,8 +187,8 @@ struct VirtioNetHeader {
 /// if (hdr.needs_csum && hdr.gso_type == tunkit::GsoType::none)
 ///   if (auto err = tunkit::complete_checksum(hdr, packet)) drop(*err);
 /// @endcode
-[[nodiscard]] std::optional<OffloadError> complete_checksum(const VirtioNetHeader& header,
-                                                            std::span<std::byte> packet) noexcept;
+[[nodiscard]] TUNKIT_EXPORT std::optional<OffloadError> complete_checksum(
+    const VirtioNetHeader& header, std::span<std::byte> packet) noexcept;
 
 /// Cuts one super-packet (the IP packet after the virtio-net header, as read from the device)
 /// into the packets it stands for, written to `out[0..count)` with their lengths in
@@ -214,10 +217,9 @@ struct VirtioNetHeader {
 /// auto n = tunkit::gso_split(hdr, packet, out, sizes);
 /// if (n) for (std::size_t i = 0; i < *n; ++i) forward(out[i].first(sizes[i]));
 /// @endcode
-[[nodiscard]] OffloadResult<std::size_t> gso_split(const VirtioNetHeader& header,
-                                                   std::span<const std::byte> packet,
-                                                   std::span<const std::span<std::byte>> out,
-                                                   std::span<std::size_t> sizes) noexcept;
+[[nodiscard]] TUNKIT_EXPORT OffloadResult<std::size_t> gso_split(
+    const VirtioNetHeader& header, std::span<const std::byte> packet,
+    std::span<const std::span<std::byte>> out, std::span<std::size_t> sizes) noexcept;
 
 // ---------------------------------------------------------------------------------------------
 // GRO coalesce
@@ -287,7 +289,7 @@ struct CoalescedPacket {
 /// if (auto n = gro.coalesce(batch, arena, writes))
 ///   for (std::size_t i = 0; i < *n; ++i) dev.write(writes[i].bytes);
 /// @endcode
-class Coalescer {
+class TUNKIT_EXPORT Coalescer {
  public:
   /// Allocates the flow tables for `options.max_batch` packets.
   /// @throws std::invalid_argument for a `header_size` below 10 or a `max_batch` of 0 or above

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include "tunkit/export.hpp"
 
 namespace tunkit {
 
@@ -34,7 +35,9 @@ enum class Flag : std::uint16_t {
 /// A set of `Flag`s. Cheap to copy; `constexpr` throughout.
 class Flags {
  public:
+  /// The empty set.
   constexpr Flags() noexcept = default;
+  /// The set of one flag (implicit, so that a `Flag` is accepted where `Flags` are).
   constexpr Flags(Flag f) noexcept : bits_(static_cast<std::uint16_t>(f)) {}  // NOLINT
   /// Wraps raw `IFF_*` bits as returned by the kernel.
   static constexpr Flags from_bits(std::uint16_t bits) noexcept {
@@ -44,30 +47,37 @@ class Flags {
   }
   /// True when every flag of `f` is set.
   [[nodiscard]] constexpr bool has(Flags f) const noexcept { return (bits_ & f.bits_) == f.bits_; }
+  /// The raw `IFF_*` bits.
   [[nodiscard]] constexpr std::uint16_t bits() const noexcept { return bits_; }
+  /// True when no flag is set.
   [[nodiscard]] constexpr bool empty() const noexcept { return bits_ == 0; }
+  /// Adds the flags of `o`.
   constexpr Flags& operator|=(Flags o) noexcept {
     bits_ |= o.bits_;
     return *this;
   }
+  /// The union of two sets.
   friend constexpr Flags operator|(Flags a, Flags b) noexcept { return a |= b; }
+  /// The intersection of two sets.
   friend constexpr Flags operator&(Flags a, Flags b) noexcept {
     return from_bits(a.bits_ & b.bits_);
   }
+  /// Equal when the same flags are set.
   friend constexpr bool operator==(Flags, Flags) noexcept = default;
 
  private:
   std::uint16_t bits_ = 0;
 };
 
+/// The set of two flags: `Flag::tun | Flag::no_pi`.
 constexpr Flags operator|(Flag a, Flag b) noexcept {
   return Flags(a) | Flags(b);
 }
 
 /// Human-readable list of flags, e.g. "TUN|NO_PI|PERSIST".
-[[nodiscard]] std::string to_string(Flags flags);
+[[nodiscard]] TUNKIT_EXPORT std::string to_string(Flags flags);
 /// "tun" or "tap".
-[[nodiscard]] std::string_view to_string(Mode mode) noexcept;
+[[nodiscard]] TUNKIT_EXPORT std::string_view to_string(Mode mode) noexcept;
 
 // ---------------------------------------------------------------------------------------------
 // TUNSETOFFLOAD flags
@@ -91,6 +101,7 @@ enum class Offload : std::uint16_t {
 class Offloads {
  public:
   constexpr Offloads() noexcept = default;
+  /// The set holding `o` alone (implicit, so that `Offload::csum | Offload::tso4` reads naturally).
   constexpr Offloads(Offload o) noexcept : bits_(static_cast<std::uint16_t>(o)) {}  // NOLINT
   /// Wraps raw `TUN_F_*` bits.
   static constexpr Offloads from_bits(std::uint16_t bits) noexcept {
@@ -126,6 +137,7 @@ class Offloads {
   friend constexpr Offloads operator-(Offloads a, Offloads b) noexcept {
     return from_bits(static_cast<std::uint16_t>(a.bits_ & ~b.bits_));
   }
+  /// Equal when they hold the same flags.
   friend constexpr bool operator==(Offloads, Offloads) noexcept = default;
 
  private:
@@ -138,10 +150,10 @@ constexpr Offloads operator|(Offload a, Offload b) noexcept {
 }
 
 /// The kernel's name without the `TUN_F_` prefix: "CSUM", "TSO4", ..., "UDP_TUNNEL_GSO_CSUM".
-[[nodiscard]] std::string_view to_string(Offload offload) noexcept;
+[[nodiscard]] TUNKIT_EXPORT std::string_view to_string(Offload offload) noexcept;
 /// The names joined with '|' ("CSUM|TSO4|TSO6"), "none" for the empty set; unknown bits are
 /// appended in hex ("CSUM|0x8000").
-[[nodiscard]] std::string to_string(Offloads offloads);
+[[nodiscard]] TUNKIT_EXPORT std::string to_string(Offloads offloads);
 
 /// The most queues one device may have (the kernel's MAX_TAP_QUEUES).
 inline constexpr unsigned max_queues = 256;
@@ -197,6 +209,6 @@ struct Options {
 
 /// One line naming what `options` asks for, e.g.
 /// `tun "vpn%d" queues 4 NO_PI|MULTI_QUEUE|VNET_HDR offloads CSUM|TSO4 persist owner 1000`.
-[[nodiscard]] std::string to_string(const Options& options);
+[[nodiscard]] TUNKIT_EXPORT std::string to_string(const Options& options);
 
 }  // namespace tunkit

@@ -38,6 +38,7 @@
 #include <variant>
 
 #include "tunkit/address.hpp"
+#include "tunkit/export.hpp"
 #include "tunkit/mac.hpp"
 
 namespace tunkit {
@@ -76,6 +77,7 @@ struct VlanTag {
   std::uint8_t priority = 0;    ///< PCP, 0..7
   bool drop_eligible = false;   ///< DEI
   std::uint16_t id = 0;         ///< VID, 0..4095
+  /// Equal when every field is.
   friend constexpr bool operator==(const VlanTag&, const VlanTag&) noexcept = default;
 };
 
@@ -86,7 +88,7 @@ struct VlanTag {
 enum class Layer : std::uint8_t { ethernet, arp, ip, ipv4, ipv6, tcp, udp, icmp, icmpv6 };
 
 /// "Ethernet", "ARP", "IP", "IPv4", "IPv6", "TCP", "UDP", "ICMP", "ICMPv6".
-[[nodiscard]] std::string_view to_string(Layer layer) noexcept;
+[[nodiscard]] TUNKIT_EXPORT std::string_view to_string(Layer layer) noexcept;
 
 /// Why a packet was rejected. `ParseError::value` and `ParseError::limit` carry the numbers named
 /// in each description.
@@ -110,7 +112,7 @@ enum class ParseErrc : std::uint8_t {
 };
 
 /// A short description of the error kind ("total length beyond buffer").
-[[nodiscard]] std::string_view to_string(ParseErrc code) noexcept;
+[[nodiscard]] TUNKIT_EXPORT std::string_view to_string(ParseErrc code) noexcept;
 
 /// What a parser rejected and why.
 struct ParseError {
@@ -120,11 +122,12 @@ struct ParseError {
   ParseErrc code = ParseErrc::truncated;
   std::uint32_t value = 0;  ///< the offending number (see ParseErrc)
   std::uint32_t limit = 0;  ///< the bound it broke (see ParseErrc)
+  /// Equal when every field is.
   friend constexpr bool operator==(const ParseError&, const ParseError&) noexcept = default;
 };
 
 /// Human-readable reason, e.g. "IPv4: total length 1500 beyond buffer 60".
-[[nodiscard]] std::string to_string(const ParseError& error);
+[[nodiscard]] TUNKIT_EXPORT std::string to_string(const ParseError& error);
 
 /// Why a builder produced nothing.
 enum class BuildErrc : std::uint8_t {
@@ -140,11 +143,12 @@ struct BuildError {
   /// What went wrong.
   BuildErrc code = BuildErrc::buffer_too_small;
   std::size_t needed = 0;  ///< for `buffer_too_small`: bytes the reply needs
+  /// Equal when every field is.
   friend constexpr bool operator==(const BuildError&, const BuildError&) noexcept = default;
 };
 
 /// Human-readable reason, e.g. "output buffer too small (need 84 bytes)".
-[[nodiscard]] std::string to_string(const BuildError& error);
+[[nodiscard]] TUNKIT_EXPORT std::string to_string(const BuildError& error);
 
 /// Either a value or an error (a small `std::expected` for C++20). `T` and `E` are cheap to copy.
 template <class T, class E>
@@ -216,15 +220,15 @@ constexpr void store32(std::byte* p, std::uint32_t v) noexcept {
   store16(p + 2, static_cast<std::uint16_t>(v & 0xFFFFU));
 }
 /// Six bytes as a MAC address.
-MacAddress load_mac(const std::byte* p) noexcept;
+TUNKIT_EXPORT MacAddress load_mac(const std::byte* p) noexcept;
 /// Four bytes as an IPv4 address.
-IpAddress load_ipv4(const std::byte* p) noexcept;
+TUNKIT_EXPORT IpAddress load_ipv4(const std::byte* p) noexcept;
 /// Sixteen bytes as an IPv6 address.
-IpAddress load_ipv6(const std::byte* p) noexcept;
+TUNKIT_EXPORT IpAddress load_ipv6(const std::byte* p) noexcept;
 /// Writes the six bytes of a MAC address.
-void store_mac(std::byte* p, const MacAddress& mac) noexcept;
+TUNKIT_EXPORT void store_mac(std::byte* p, const MacAddress& mac) noexcept;
 /// Writes the address bytes if its family has `size` bytes (4 or 16); otherwise nothing.
-void store_ip(std::byte* p, const IpAddress& address, std::size_t size) noexcept;
+TUNKIT_EXPORT void store_ip(std::byte* p, const IpAddress& address, std::size_t size) noexcept;
 
 /// A temporary container that owns its bytes (`std::vector`, `std::array`): a view parsed from it
 /// would dangle at the end of the full expression, so the `parse` overloads taking one are
@@ -249,7 +253,7 @@ concept OwningTemporary =
 /// auto eth = tunkit::EthernetView::parse(frame);
 /// if (eth && eth->ethertype() == 0x0806) handle_arp(eth->payload());
 /// @endcode
-class EthernetView {
+class TUNKIT_EXPORT EthernetView {
  public:
   /// Validates the 14-byte header (18 with a VLAN tag).
   static ParseResult<EthernetView> parse(std::span<const std::byte> frame) noexcept;
@@ -276,6 +280,7 @@ class EthernetView {
   [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return bytes_; }
 
  protected:
+  /// For the mutable view that extends this one (over bytes its `parse` validated).
   EthernetView(std::span<const std::byte> bytes, bool tagged) noexcept
       : bytes_(bytes), tagged_(tagged) {}
 
@@ -285,7 +290,7 @@ class EthernetView {
 };
 
 /// An Ethernet frame that can be edited in place.
-class MutableEthernetView : public EthernetView {
+class TUNKIT_EXPORT MutableEthernetView : public EthernetView {
  public:
   /// Validates as the read-only view does; the bytes must be writable.
   static ParseResult<MutableEthernetView> parse(std::span<std::byte> frame) noexcept;
@@ -305,7 +310,7 @@ class MutableEthernetView : public EthernetView {
 
 /// An ARP message for Ethernet and IPv4 (RFC 826): hardware type 1, protocol type 0x0800,
 /// address lengths 6 and 4. 28 bytes; trailing padding is ignored.
-class ArpView {
+class TUNKIT_EXPORT ArpView {
  public:
   static constexpr std::uint16_t request = 1;  ///< `operation()` of a request
   static constexpr std::uint16_t reply = 2;    ///< `operation()` of a reply
@@ -329,6 +334,7 @@ class ArpView {
   [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return {p_, 28}; }
 
  protected:
+  /// For the mutable view that extends this one (over bytes its `parse` validated).
   explicit ArpView(const std::byte* p) noexcept : p_(p) {}
 
  private:
@@ -336,7 +342,7 @@ class ArpView {
 };
 
 /// An ARP message that can be edited in place.
-class MutableArpView : public ArpView {
+class TUNKIT_EXPORT MutableArpView : public ArpView {
  public:
   /// Validates as the read-only view does; the bytes must be writable.
   static ParseResult<MutableArpView> parse(std::span<std::byte> message) noexcept;
@@ -368,7 +374,7 @@ class MutableArpView : public ArpView {
 /// if (!ip) return log(ip.error());
 /// if (ip->protocol() == tunkit::IpProtocol::udp) handle_udp(ip->src(), ip->payload());
 /// @endcode
-class Ipv4View {
+class TUNKIT_EXPORT Ipv4View {
  public:
   /// Validates the header(s) once; the view or why not.
   static ParseResult<Ipv4View> parse(std::span<const std::byte> packet) noexcept;
@@ -435,6 +441,7 @@ class Ipv4View {
   [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return bytes_; }
 
  protected:
+  /// For the mutable view that extends this one (over bytes its `parse` validated).
   explicit Ipv4View(std::span<const std::byte> bytes) noexcept : bytes_(bytes) {}
 
  private:
@@ -446,7 +453,7 @@ class Ipv4View {
 
 /// An IPv4 packet that can be edited in place. Setters do not touch the header checksum; call
 /// `update_checksum()` after editing (or use `update16`/`update32` from checksum.hpp).
-class MutableIpv4View : public Ipv4View {
+class TUNKIT_EXPORT MutableIpv4View : public Ipv4View {
  public:
   /// Validates as the read-only view does; the bytes must be writable.
   static ParseResult<MutableIpv4View> parse(std::span<std::byte> packet) noexcept;
@@ -483,6 +490,7 @@ struct Ipv6Fragment {
   bool more = false;         ///< M flag
   /// Identification shared by the fragments of one packet.
   std::uint32_t identification = 0;
+  /// Equal when every field is.
   friend constexpr bool operator==(const Ipv6Fragment&, const Ipv6Fragment&) noexcept = default;
 };
 
@@ -498,7 +506,7 @@ struct Ipv6Fragment {
 /// if (ip6 && ip6->upper_protocol() == tunkit::IpProtocol::tcp)
 ///   auto tcp = tunkit::TcpView::parse(ip6->upper_payload());
 /// @endcode
-class Ipv6View {
+class TUNKIT_EXPORT Ipv6View {
  public:
   /// Validates the header(s) once; the view or why not.
   static ParseResult<Ipv6View> parse(std::span<const std::byte> packet) noexcept;
@@ -566,7 +574,7 @@ class Ipv6View {
 };
 
 /// An IPv6 packet that can be edited in place.
-class MutableIpv6View : public Ipv6View {
+class TUNKIT_EXPORT MutableIpv6View : public Ipv6View {
  public:
   /// Validates as the read-only view does; the bytes must be writable.
   static ParseResult<MutableIpv6View> parse(std::span<std::byte> packet) noexcept;
@@ -632,6 +640,7 @@ class TcpFlags {
   friend constexpr TcpFlags operator|(TcpFlags a, TcpFlags b) noexcept {
     return from_bits(static_cast<std::uint8_t>(a.bits_ | b.bits_));
   }
+  /// Equal when the same flags are set.
   friend constexpr bool operator==(TcpFlags, TcpFlags) noexcept = default;
 
  private:
@@ -641,7 +650,7 @@ class TcpFlags {
 /// A TCP segment (RFC 9293): header, options and payload. Validated: 20 bytes, data offset
 /// 20..60 within the buffer, options well formed. The segment is the whole span (for a packet
 /// from `parse_ip`, the IP payload).
-class TcpView {
+class TUNKIT_EXPORT TcpView {
  public:
   /// Validates the header(s) once; the view or why not.
   static ParseResult<TcpView> parse(std::span<const std::byte> segment) noexcept;
@@ -692,6 +701,7 @@ class TcpView {
   [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return bytes_; }
 
  protected:
+  /// For the mutable view that extends this one (over bytes its `parse` validated).
   explicit TcpView(std::span<const std::byte> bytes) noexcept : bytes_(bytes) {}
 
  private:
@@ -699,7 +709,7 @@ class TcpView {
 };
 
 /// A TCP segment that can be edited in place (the checksum is not updated by the setters).
-class MutableTcpView : public TcpView {
+class TUNKIT_EXPORT MutableTcpView : public TcpView {
  public:
   /// Validates as the read-only view does; the bytes must be writable.
   static ParseResult<MutableTcpView> parse(std::span<std::byte> segment) noexcept;
@@ -728,7 +738,7 @@ class MutableTcpView : public TcpView {
 
 /// A UDP datagram (RFC 768). Validated: 8 bytes, length field between 8 and the buffer size;
 /// bytes after the length are not part of the view.
-class UdpView {
+class TUNKIT_EXPORT UdpView {
  public:
   /// Validates the header(s) once; the view or why not.
   static ParseResult<UdpView> parse(std::span<const std::byte> datagram) noexcept;
@@ -753,6 +763,7 @@ class UdpView {
   [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return bytes_; }
 
  protected:
+  /// For the mutable view that extends this one (over bytes its `parse` validated).
   explicit UdpView(std::span<const std::byte> bytes) noexcept : bytes_(bytes) {}
 
  private:
@@ -760,7 +771,7 @@ class UdpView {
 };
 
 /// A UDP datagram that can be edited in place (the checksum is not updated by the setters).
-class MutableUdpView : public UdpView {
+class TUNKIT_EXPORT MutableUdpView : public UdpView {
  public:
   /// Validates as the read-only view does; the bytes must be writable.
   static ParseResult<MutableUdpView> parse(std::span<std::byte> datagram) noexcept;
@@ -861,7 +872,7 @@ class IcmpBase {
 }  // namespace detail
 
 /// An ICMP message (RFC 792). Validated: at least 8 bytes.
-class IcmpView : public detail::IcmpBase {
+class TUNKIT_EXPORT IcmpView : public detail::IcmpBase {
  public:
   /// Validates the message; the view or why not.
   static ParseResult<IcmpView> parse(std::span<const std::byte> message) noexcept;
@@ -878,7 +889,7 @@ class IcmpView : public detail::IcmpBase {
 
 /// An ICMPv6 message (RFC 4443). Validated: at least 8 bytes (every message RFC 4443 and RFC 4861
 /// define has them).
-class Icmpv6View : public detail::IcmpBase {
+class TUNKIT_EXPORT Icmpv6View : public detail::IcmpBase {
  public:
   /// Validates the message; the view or why not.
   static ParseResult<Icmpv6View> parse(std::span<const std::byte> message) noexcept;
@@ -920,7 +931,7 @@ class MutableIcmpCommon : public Base {
 }  // namespace detail
 
 /// An ICMP message that can be edited in place (the checksum is not updated by the setters).
-class MutableIcmpView : public detail::MutableIcmpCommon<IcmpView> {
+class TUNKIT_EXPORT MutableIcmpView : public detail::MutableIcmpCommon<IcmpView> {
  public:
   /// Validates as the read-only view does; the bytes must be writable.
   static ParseResult<MutableIcmpView> parse(std::span<std::byte> message) noexcept;
@@ -930,7 +941,7 @@ class MutableIcmpView : public detail::MutableIcmpCommon<IcmpView> {
 };
 
 /// An ICMPv6 message that can be edited in place (the checksum is not updated by the setters).
-class MutableIcmpv6View : public detail::MutableIcmpCommon<Icmpv6View> {
+class TUNKIT_EXPORT MutableIcmpv6View : public detail::MutableIcmpCommon<Icmpv6View> {
  public:
   /// Validates as the read-only view does; the bytes must be writable.
   static ParseResult<MutableIcmpv6View> parse(std::span<std::byte> message) noexcept;
@@ -945,7 +956,7 @@ class MutableIcmpv6View : public detail::MutableIcmpCommon<Icmpv6View> {
 /// An IP packet as a TUN device delivers it: the IPv4 or IPv6 view and, when tunkit parses the
 /// transport protocol (TCP, UDP, ICMP, ICMPv6) and the packet is not a fragment, its view.
 /// Made by `parse_ip`.
-class IpPacket {
+class TUNKIT_EXPORT IpPacket {
  public:
   /// 4 or 6.
   [[nodiscard]] int version() const noexcept { return ip_.index() == 0 ? 4 : 6; }
@@ -995,7 +1006,8 @@ class IpPacket {
 /// auto pkt = tunkit::parse_ip(packet);
 /// if (pkt && pkt->icmp() && pkt->icmp()->type() == tunkit::IcmpType::echo_request) ...
 /// @endcode
-[[nodiscard]] ParseResult<IpPacket> parse_ip(std::span<const std::byte> packet) noexcept;
+[[nodiscard]] TUNKIT_EXPORT ParseResult<IpPacket> parse_ip(
+    std::span<const std::byte> packet) noexcept;
 /// Deleted: the packet view would outlive a temporary container.
 template <class R>
 requires detail::OwningTemporary<R> ParseResult<IpPacket> parse_ip(R&&)
@@ -1003,7 +1015,7 @@ requires detail::OwningTemporary<R> ParseResult<IpPacket> parse_ip(R&&)
 
 /// An Ethernet frame as a TAP device delivers it, with its ARP message or IP packet when the
 /// EtherType is ARP, IPv4 or IPv6. Made by `parse_frame`.
-class Frame {
+class TUNKIT_EXPORT Frame {
  public:
   /// The Ethernet header.
   [[nodiscard]] const EthernetView& ethernet() const noexcept { return ethernet_; }
@@ -1031,7 +1043,8 @@ class Frame {
 /// auto frame = tunkit::parse_frame(buf);
 /// if (frame && frame->arp()) ...
 /// @endcode
-[[nodiscard]] ParseResult<Frame> parse_frame(std::span<const std::byte> frame) noexcept;
+[[nodiscard]] TUNKIT_EXPORT ParseResult<Frame> parse_frame(
+    std::span<const std::byte> frame) noexcept;
 /// Deleted: the frame view would outlive a temporary container.
 template <class R>
 requires detail::OwningTemporary<R> ParseResult<Frame> parse_frame(R&&)
@@ -1056,18 +1069,21 @@ requires detail::OwningTemporary<R> ParseResult<Frame> parse_frame(R&&)
 ///   dev.write(std::span(buf).first(*len));
 /// }
 /// @endcode
-BuildResult build_icmp_echo_reply(const IpPacket& request, std::span<std::byte> out) noexcept;
+TUNKIT_EXPORT BuildResult build_icmp_echo_reply(const IpPacket& request,
+                                                std::span<std::byte> out) noexcept;
 
 /// An ICMPv6 echo reply (RFC 4443 section 4.2): addresses swapped, hop limit 64, no extension
 /// headers, same identifier, sequence and data, checksum computed. Fails for anything but an
 /// unfragmented IPv6 echo request to a unicast address.
-BuildResult build_icmpv6_echo_reply(const IpPacket& request, std::span<std::byte> out) noexcept;
+TUNKIT_EXPORT BuildResult build_icmpv6_echo_reply(const IpPacket& request,
+                                                  std::span<std::byte> out) noexcept;
 
 /// `build_icmp_echo_reply` or `build_icmpv6_echo_reply`, by IP version.
-BuildResult build_echo_reply(const IpPacket& request, std::span<std::byte> out) noexcept;
+TUNKIT_EXPORT BuildResult build_echo_reply(const IpPacket& request,
+                                           std::span<std::byte> out) noexcept;
 
 /// An echo reply in an Ethernet frame (TAP): MAC addresses swapped, VLAN tag kept.
-BuildResult build_echo_reply(const Frame& request, std::span<std::byte> out) noexcept;
+TUNKIT_EXPORT BuildResult build_echo_reply(const Frame& request, std::span<std::byte> out) noexcept;
 
 /// An ARP reply frame answering an ARP request: "target IP is at `our_mac`", sent to the
 /// requester's MAC, VLAN tag kept, 42 bytes (46 tagged; no padding). The caller decides whether
@@ -1078,8 +1094,8 @@ BuildResult build_echo_reply(const Frame& request, std::span<std::byte> out) noe
 /// if (frame && frame->arp() && frame->arp()->target_ip() == my_ip)
 ///   if (auto len = tunkit::build_arp_reply(*frame, my_mac, out)) tap.write(out.first(*len));
 /// @endcode
-BuildResult build_arp_reply(const Frame& request, const MacAddress& our_mac,
-                            std::span<std::byte> out) noexcept;
+TUNKIT_EXPORT BuildResult build_arp_reply(const Frame& request, const MacAddress& our_mac,
+                                          std::span<std::byte> out) noexcept;
 
 /// A neighbour advertisement frame (RFC 4861 section 7.2.4) answering a neighbour solicitation
 /// for its target address: IPv6 source is the target address, hop limit 255, flags solicited and
@@ -1090,8 +1106,9 @@ BuildResult build_arp_reply(const Frame& request, const MacAddress& our_mac,
 /// solicitation is validated as RFC 4861 section 7.1.1 asks (hop limit 255, code 0, length
 /// >= 24, target not multicast, options of non-zero length, no source link-layer option with an
 /// unspecified source). The caller decides whether the target is one to answer for.
-BuildResult build_neighbor_advertisement(const Frame& request, const MacAddress& our_mac,
-                                         std::span<std::byte> out) noexcept;
+TUNKIT_EXPORT BuildResult build_neighbor_advertisement(const Frame& request,
+                                                       const MacAddress& our_mac,
+                                                       std::span<std::byte> out) noexcept;
 
 }  // namespace tunkit
 

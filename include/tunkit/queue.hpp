@@ -9,6 +9,7 @@
 #include <string>
 #include <system_error>
 
+#include "tunkit/export.hpp"
 #include "tunkit/options.hpp"
 #include "tunkit/sys.hpp"
 
@@ -45,7 +46,7 @@ enum class WaitResult : std::uint8_t {
 ///
 /// Usually queues come from a `TunDevice` (`dev.queue(i)`); a `Queue` constructed on its own
 /// attaches one more queue to a multi-queue device by name (creating the device if it is absent).
-class Queue {
+class TUNKIT_EXPORT Queue {
  public:
   /// A closed queue (`is_open() == false`).
   Queue() noexcept = default;
@@ -53,7 +54,9 @@ class Queue {
   /// `queues` are device settings and are ignored here: see `TunDevice`).
   /// @throws tunkit::Error naming the operation, the device and the cause.
   explicit Queue(const Options& options, sys::Syscalls& sys = sys::real());
+  /// Takes over `other`'s descriptors; `other` is left closed.
   Queue(Queue&& other) noexcept;
+  /// Closes this queue's descriptors and takes over `other`'s; `other` is left closed.
   Queue& operator=(Queue&& other) noexcept;
   Queue(const Queue&) = delete;
   Queue& operator=(const Queue&) = delete;
@@ -63,15 +66,22 @@ class Queue {
   void open(const Options& options, std::error_code& ec, sys::Syscalls& sys = sys::real());
   /// Closes the descriptors (never retried on EINTR). Idempotent.
   void close() noexcept;
+  /// True while the queue holds its descriptor.
   [[nodiscard]] bool is_open() const noexcept { return fd_ >= 0; }
 
   /// The kernel-assigned interface name (templates resolved).
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
   /// The interface index, looked up when the queue was opened.
   [[nodiscard]] unsigned ifindex() const noexcept { return ifindex_; }
+  /// TUN or TAP.
   [[nodiscard]] Mode mode() const noexcept { return mode_; }
+  /// True when opened with `Options::packet_info`: the kernel's 4-byte header precedes each
+  /// packet on the descriptor (tunkit strips and builds it in `read` and `write`).
+  [[nodiscard]] bool packet_info() const noexcept { return packet_info_; }
   /// Flags as the kernel reports them now (TUNGETIFF), e.g. with `Flag::persist`.
+  /// @throws tunkit::Error
   [[nodiscard]] Flags flags() const;
+  /// Non-throwing form: on failure `ec` is set and the result is empty.
   [[nodiscard]] Flags flags(std::error_code& ec) const noexcept;
   /// The /dev/net/tun descriptor (O_NONBLOCK, O_CLOEXEC). Still owned by this object.
   [[nodiscard]] int native_handle() const noexcept { return fd_; }
@@ -81,19 +91,27 @@ class Queue {
 
   /// TUNSETQUEUE IFF_DETACH_QUEUE: the kernel stops steering packets to this queue (its
   /// descriptor stays open). Only for multi-queue devices (EINVAL otherwise).
+  /// @throws tunkit::Error
   void disable();
+  /// Non-throwing form: on failure `ec` is set.
   void disable(std::error_code& ec) noexcept;
   /// TUNSETQUEUE IFF_ATTACH_QUEUE: re-attaches a disabled queue. EBUSY while a classic BPF
   /// filter is attached to the TAP device (`TunDevice::attach_filter`): the kernel then answers
   /// success yet leaves the queue disabled, which tunkit checks for.
+  /// @throws tunkit::Error
   void enable();
+  /// Non-throwing form: on failure `ec` is set.
   void enable(std::error_code& ec) noexcept;
   /// False after `disable()` until `enable()`.
   [[nodiscard]] bool enabled() const noexcept { return enabled_; }
 
   /// Reads one packet into `buf`; returns its length. A packet longer than `buf` is reported
   /// as `errc::packet_truncated` (its head stays in `buf`, the tail is lost).
+  /// @throws tunkit::Error, also for a truncated packet.
   [[nodiscard]] std::size_t read(std::span<std::byte> buf);
+  /// Non-throwing form: on failure `ec` is set and 0 returned, except that a truncated packet
+  /// sets `errc::packet_truncated` and returns the length of its head (`buf.size()`); EAGAIN
+  /// when non-blocking and no packet is queued.
   [[nodiscard]] std::size_t read(std::span<std::byte> buf, std::error_code& ec) noexcept;
   /// As `read`, also returning the packet-information header (with `Options::packet_info`;
   /// otherwise `info.protocol` is derived from the IP version for TUN and 0 for TAP).
@@ -103,14 +121,21 @@ class Queue {
   /// `Options::vnet_hdr` the packet starts with the virtio-net header (in the first buffer); a
   /// header the kernel would refuse is reported as `errc::invalid_vnet_header` before any
   /// syscall, and the throwing form says which field is wrong.
+  /// @throws tunkit::Error (EIO while the interface is down, EINVAL for a TUN packet that is not
+  ///   IPv4 or IPv6, `errc::empty_packet`, `errc::invalid_vnet_header`).
   std::size_t write(std::span<const std::byte> packet);
+  /// Non-throwing form: on failure `ec` is set and 0 returned.
   std::size_t write(std::span<const std::byte> packet, std::error_code& ec) noexcept;
   /// Scatter read of one packet over several buffers; returns the packet length.
+  /// @throws tunkit::Error (`errc::too_many_buffers` past `max_buffers`).
   [[nodiscard]] std::size_t readv(std::span<const std::span<std::byte>> bufs);
+  /// Non-throwing form, with the same results as the non-throwing `read`.
   [[nodiscard]] std::size_t readv(std::span<const std::span<std::byte>> bufs,
                                   std::error_code& ec) noexcept;
   /// Gather write of one packet from several buffers; returns the bytes written.
+  /// @throws tunkit::Error (`errc::too_many_buffers` past `max_buffers`).
   std::size_t writev(std::span<const std::span<const std::byte>> bufs);
+  /// Non-throwing form: on failure `ec` is set and 0 returned.
   std::size_t writev(std::span<const std::span<const std::byte>> bufs,
                      std::error_code& ec) noexcept;
   /// The most buffers `readv`/`writev` accept in one call.
@@ -118,11 +143,15 @@ class Queue {
 
   /// Waits until a packet can be read, the timeout passes, or `interrupt()` is called. A negative
   /// timeout waits forever.
+  /// @throws tunkit::Error when poll(2) fails.
   [[nodiscard]] WaitResult wait_readable(std::chrono::milliseconds timeout);
+  /// Non-throwing form: on failure `ec` is set (the result is then meaningless).
   [[nodiscard]] WaitResult wait_readable(std::chrono::milliseconds timeout,
                                          std::error_code& ec) noexcept;
   /// Waits until a write would not block.
+  /// @throws tunkit::Error when poll(2) fails.
   [[nodiscard]] WaitResult wait_writable(std::chrono::milliseconds timeout);
+  /// Non-throwing form: on failure `ec` is set (the result is then meaningless).
   [[nodiscard]] WaitResult wait_writable(std::chrono::milliseconds timeout,
                                          std::error_code& ec) noexcept;
   /// Wakes every thread blocked in this queue's waits or blocking I/O; they return

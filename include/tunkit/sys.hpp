@@ -18,12 +18,13 @@
 #include <sys/uio.h>
 
 #include <cstddef>
+#include "tunkit/export.hpp"
 
 namespace tunkit::sys {
 
 /// The interface to the kernel. Each member returns a non-negative result or `-errno`.
 /// Implementations must be thread-safe: tunkit calls them from any thread.
-class Syscalls {
+class TUNKIT_EXPORT Syscalls {
  public:
   virtual ~Syscalls() = default;
 
@@ -69,6 +70,6 @@ class Syscalls {
 };
 
 /// The real kernel: a process-wide, stateless, thread-safe instance.
-[[nodiscard]] Syscalls& real() noexcept;
+[[nodiscard]] TUNKIT_EXPORT Syscalls& real() noexcept;
 
 }  // namespace tunkit::sys

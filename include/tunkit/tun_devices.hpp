@@ -10,6 +10,7 @@
 #include <system_error>
 #include <vector>
 
+#include "tunkit/export.hpp"
 #include "tunkit/link.hpp"
 #include "tunkit/mac.hpp"
 #include "tunkit/options.hpp"
@@ -21,7 +22,7 @@ namespace tunkit {
 /// IFLA_LINKINFO kind is "tun", with the driver's IFLA_INFO_DATA (IFLA_TUN_*). This works in the
 /// calling thread's network namespace and needs no privileges, unlike /sys/class/net, which
 /// shows the namespace sysfs was mounted in.
-struct TunDeviceInfo {
+struct TUNKIT_EXPORT TunDeviceInfo {
   /// Name, index, MTU and interface flags (IFF_UP, ...).
   LinkState link;
   /// TUN or TAP (IFLA_TUN_TYPE).
@@ -64,18 +65,19 @@ struct TunDeviceInfo {
 /// for (const tunkit::TunDeviceInfo& d : tunkit::list_tun_devices())
 ///   fmt::print("{} {} {}\n", d.link.name, d.mode, d.flags());
 /// @endcode
-[[nodiscard]] std::vector<TunDeviceInfo> list_tun_devices(sys::Syscalls& sys = sys::real());
+[[nodiscard]] TUNKIT_EXPORT std::vector<TunDeviceInfo> list_tun_devices(
+    sys::Syscalls& sys = sys::real());
 /// As above; on failure `ec` is set and the result is empty.
-[[nodiscard]] std::vector<TunDeviceInfo> list_tun_devices(
+[[nodiscard]] TUNKIT_EXPORT std::vector<TunDeviceInfo> list_tun_devices(
     std::error_code& ec, sys::Syscalls& sys = sys::real()) noexcept;
 
 /// The TUN/TAP device named `name`, or nullopt when there is no interface of that name or it is
 /// not a TUN/TAP device (RTM_GETLINK by name).
 /// @throws tunkit::Error when rtnetlink cannot be asked (and for names longer than 15 bytes).
-[[nodiscard]] std::optional<TunDeviceInfo> find_tun_device(std::string_view name,
-                                                           sys::Syscalls& sys = sys::real());
+[[nodiscard]] TUNKIT_EXPORT std::optional<TunDeviceInfo> find_tun_device(
+    std::string_view name, sys::Syscalls& sys = sys::real());
 /// As above; on failure `ec` is set and the result is nullopt.
-[[nodiscard]] std::optional<TunDeviceInfo> find_tun_device(
+[[nodiscard]] TUNKIT_EXPORT std::optional<TunDeviceInfo> find_tun_device(
     std::string_view name, std::error_code& ec, sys::Syscalls& sys = sys::real()) noexcept;
 
 }  // namespace tunkit

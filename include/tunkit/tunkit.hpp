@@ -17,3 +17,4 @@
 #include "tunkit/queue.hpp"        // IWYU pragma: export
 #include "tunkit/sys.hpp"          // IWYU pragma: export
 #include "tunkit/tun_devices.hpp"  // IWYU pragma: export
+#include "tunkit/version.hpp"      // IWYU pragma: export

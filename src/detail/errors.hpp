@@ -6,8 +6,13 @@
 #include <system_error>
 
 #include "tunkit/error.hpp"
+#include "tunkit/export.hpp"
 
 namespace tunkit::detail {
+
+// cause, message and throw_error are exported from a shared tunkit although this header is not
+// installed: tunkit::testing (a library of its own) and tunkit's unit tests use them. They are
+// not part of the API.
 
 /// A system_category error_code from a positive errno value.
 [[nodiscard]] inline std::error_code sys_error(int err) noexcept {
@@ -15,12 +20,13 @@ namespace tunkit::detail {
 }
 
 /// The cause in plain, lower-case words ("device busy"), for errno codes and tunkit::errc codes.
-[[nodiscard]] std::string cause(std::error_code ec);
+[[nodiscard]] TUNKIT_EXPORT std::string cause(std::error_code ec);
 
 /// `tunkit: OP "DEVICE": cause (hint)`; the device part is left out when `device` is empty and
 /// the hint part when `hint` is empty.
-[[nodiscard]] std::string message(std::error_code ec, std::string_view op, std::string_view device,
-                                  std::string_view hint = {});
+[[nodiscard]] TUNKIT_EXPORT std::string message(std::error_code ec, std::string_view op,
+                                                std::string_view device,
+                                                std::string_view hint = {});
 
 /// Checks an interface name (or a template with one "%d") against the kernel's dev_valid_name()
 /// and dev_alloc_name() rules: `errc::name_too_long` beyond 15 bytes, `errc::invalid_name` for
@@ -32,7 +38,7 @@ namespace tunkit::detail {
 [[nodiscard]] std::string_view interface_name_hint(std::error_code ec) noexcept;
 
 /// Throws tunkit::Error with `message(ec, op, device, hint)`.
-[[noreturn]] void throw_error(std::error_code ec, std::string_view op, std::string_view device,
-                              std::string_view hint = {});
+[[noreturn]] TUNKIT_EXPORT void throw_error(std::error_code ec, std::string_view op,
+                                            std::string_view device, std::string_view hint = {});
 
 }  // namespace tunkit::detail

@@ -1,4 +1,10 @@
-# cmake -P script: install, then build and run a consumer three ways (see CMakeLists.txt here).
+# cmake -P script: install tunkit, then build and run a consumer of it in three ways (see
+# CMakeLists.txt here). With BUILD_DIR, that build is installed; without, the library alone is
+# configured (BUILD_SHARED_LIBS from KIND), built and installed first.
+# Inputs: SOURCE_DIR WORK_DIR CXX NM JOBS KIND (shared|static) EXPECT_ASIO [BUILD_DIR]
+#   [SANITIZE: the sanitizers BUILD_DIR was built with; consumers then link their runtimes]
+cmake_minimum_required(VERSION 3.20)  # policies for this script (cmake -P)
+
 function(run)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(NOT rc EQUAL 0)
@@ -9,45 +15,142 @@ function(run)
 endfunction()
 
 file(REMOVE_RECURSE ${WORK_DIR})
-# A sanitizer build of tunkit needs its runtime in the consumer's link too.
-set(extra_flags "")
+set(sanitize_flags "")
 if(SANITIZE)
-  set(extra_flags "-fsanitize=${SANITIZE}")
+  set(sanitize_flags "-fsanitize=${SANITIZE}")
 endif()
 set(prefix ${WORK_DIR}/prefix)
+if(KIND STREQUAL "shared")
+  set(shared ON)
+  set(expect_type SHARED_LIBRARY)
+else()
+  set(shared OFF)
+  set(expect_type STATIC_LIBRARY)
+endif()
+
+if(NOT BUILD_DIR)
+  # The library only, warnings as errors; Debug (no optimisation) is the quickest build, and the
+  # main build checks optimised code.
+  set(BUILD_DIR ${WORK_DIR}/library)
+  run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${BUILD_DIR} -DCMAKE_BUILD_TYPE=Debug
+      -DCMAKE_CXX_COMPILER=${CXX} -DBUILD_SHARED_LIBS=${shared} -DTUNKIT_BUILD_TESTS=OFF
+      -DTUNKIT_BUILD_EXAMPLES=OFF -DTUNKIT_WARNINGS_AS_ERRORS=ON)
+  run(${CMAKE_COMMAND} --build ${BUILD_DIR} --parallel ${JOBS})
+endif()
 run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
 
-# The README's first C++ example, compiled as part of the consumer.
-file(READ ${SOURCE_DIR}/README.md readme)
-string(REGEX MATCH "```cpp\n([^`]*)```" _ "${readme}")
-if(NOT CMAKE_MATCH_1)
-  message(FATAL_ERROR "README.md has no ```cpp example")
+file(GLOB_RECURSE pc_files ${prefix}/*/tunkit.pc)
+list(LENGTH pc_files pc_count)
+if(NOT pc_count EQUAL 1)
+  message(FATAL_ERROR "expected one installed tunkit.pc, found: ${pc_files}")
 endif()
-file(WRITE ${WORK_DIR}/readme_example.cpp "${CMAKE_MATCH_1}")
+get_filename_component(pc_dir ${pc_files} DIRECTORY)
+get_filename_component(libdir ${pc_dir} DIRECTORY)
+foreach(header tunkit/tunkit.hpp tunkit/version.hpp tunkit/export.hpp tunkit/testing/export.hpp)
+  if(NOT EXISTS ${prefix}/include/${header})
+    message(FATAL_ERROR "${header} was not installed")
+  endif()
+endforeach()
 
-# And the complete link-management example ("Create, address, route, up").
-string(FIND "${readme}" "## Create, address, route, up" at)
-if(at EQUAL -1)
-  message(FATAL_ERROR "README.md has no \"Create, address, route, up\" section")
+if(shared)
+  # SOVERSION: libtunkit.so -> libtunkit.so.MAJOR -> libtunkit.so.MAJOR.MINOR.PATCH.
+  file(STRINGS ${prefix}/include/tunkit/version.hpp version_line
+    REGEX "define TUNKIT_VERSION_STRING")
+  string(REGEX MATCH "\"([0-9]+)\\.[0-9]+\\.[0-9]+\"" _ "${version_line}")
+  set(major ${CMAKE_MATCH_1})
+  foreach(lib tunkit tunkit-testing)
+    if(NOT IS_SYMLINK ${libdir}/lib${lib}.so OR NOT IS_SYMLINK ${libdir}/lib${lib}.so.${major})
+      message(FATAL_ERROR "lib${lib}.so and lib${lib}.so.${major} must be links to the library")
+    endif()
+  endforeach()
+  # Visibility: the API is exported, internals are not.
+  run(${NM} -D -C --defined-only ${libdir}/libtunkit.so)
+  set(symbols "${last_output}")
+  foreach(public "tunkit::TunDevice::open" "tunkit::parse_ip" "tunkit::library_version")
+    string(FIND "${symbols}" "${public}" at)
+    if(at EQUAL -1)
+      message(FATAL_ERROR "${public} is not exported from libtunkit.so")
+    endif()
+  endforeach()
+  # Mangled names, so that a function is matched by its own namespace only (internal types may
+  # appear in the parameters of an exported class's private members, such as Link's constructor
+  # taking a netlink socket): tunkit::detail::setiff_hint, shown_name, tunkit::detail::netlink::.
+  run(${NM} -D --defined-only ${libdir}/libtunkit.so)
+  foreach(internal _ZN6tunkit6detail11setiff_hint _ZN6tunkit6detail10shown_name
+                   _ZN6tunkit6detail7netlink)
+    string(FIND "${last_output}" " ${internal}" at)
+    if(NOT at EQUAL -1)
+      message(FATAL_ERROR "an internal symbol (${internal}...) is exported from libtunkit.so")
+    endif()
+  endforeach()
 endif()
-string(SUBSTRING "${readme}" ${at} -1 link_section)
-string(REGEX MATCH "```cpp\n([^`]*)```" _ "${link_section}")
-file(WRITE ${WORK_DIR}/readme_link_example.cpp "${CMAKE_MATCH_1}")
+
+# The documentation's complete programs: every ```cpp block of README.md and docs/*.md (```c++
+# marks fragments), compiled by the consumer against the installed package, so the documentation
+# cannot rot; those that say "no privileges needed" are run too.
+set(doc_examples "")
+set(doc_runnable "")
+file(GLOB doc_files ${SOURCE_DIR}/docs/*.md)
+foreach(doc ${SOURCE_DIR}/README.md ${doc_files})
+  file(READ ${doc} text)
+  get_filename_component(stem ${doc} NAME_WE)
+  string(REPLACE "-" "_" stem "${stem}")
+  set(n 0)
+  while(TRUE)
+    # string(FIND)/SUBSTRING rather than lists: code is full of semicolons.
+    string(FIND "${text}" "```cpp\n" start)
+    if(start EQUAL -1)
+      break()
+    endif()
+    math(EXPR start "${start} + 7")
+    string(SUBSTRING "${text}" ${start} -1 text)
+    string(FIND "${text}" "```" end)
+    string(SUBSTRING "${text}" 0 ${end} code)
+    string(SUBSTRING "${text}" ${end} -1 text)
+    math(EXPR n "${n} + 1")
+    set(source ${WORK_DIR}/doc_examples/${stem}_${n}.cpp)
+    file(WRITE ${source} "${code}")
+    list(APPEND doc_examples ${source})
+    string(FIND "${code}" "no privileges needed" runnable)
+    if(NOT runnable EQUAL -1)
+      list(APPEND doc_runnable doc_${stem}_${n})
+    endif()
+  endwhile()
+endforeach()
+if(NOT doc_examples)
+  message(FATAL_ERROR "no ```cpp example found in README.md and docs/")
+endif()
+string(REPLACE ";" "|" doc_examples_arg "${doc_examples}")
 
 # 1. find_package(tunkit CONFIG REQUIRED)
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/package/consumer -B ${WORK_DIR}/build
     -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_CXX_COMPILER=${CXX}
-    -DREADME_EXAMPLE=${WORK_DIR}/readme_example.cpp
-    -DREADME_LINK_EXAMPLE=${WORK_DIR}/readme_link_example.cpp "-DCMAKE_CXX_FLAGS=${extra_flags}")
-run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
+    -DDOC_EXAMPLES=${doc_examples_arg} -DEXPECT_TYPE=${expect_type}
+    "-DCMAKE_EXE_LINKER_FLAGS=${sanitize_flags}"
+    -DEXPECT_ASIO=${EXPECT_ASIO})
+run(${CMAKE_COMMAND} --build ${WORK_DIR}/build --parallel ${JOBS})
 run(${WORK_DIR}/build/consumer)
 message(STATUS "${last_output}")
+run(${WORK_DIR}/build/consumer_testing)
+if(EXPECT_ASIO)
+  run(${WORK_DIR}/build/consumer_asio)
+  message(STATUS "${last_output}")
+endif()
+foreach(program IN LISTS doc_runnable)
+  run(${WORK_DIR}/build/${program})
+  message(STATUS "${program}: ${last_output}")
+endforeach()
 
-# 2. pkg-config --cflags --libs tunkit (static archive: --static pulls libmnl in)
-set(ENV{PKG_CONFIG_PATH} "${prefix}/lib/pkgconfig:${prefix}/lib/x86_64-linux-gnu/pkgconfig")
-run(pkg-config --cflags --libs --static tunkit)
+# 2. pkg-config --cflags --libs tunkit (a static archive needs --static: libmnl, -pthread)
+set(ENV{PKG_CONFIG_PATH} "${pc_dir}")
+set(pc_args --cflags --libs)
+if(NOT shared)
+  list(APPEND pc_args --static)
+endif()
+run(pkg-config ${pc_args} tunkit)
 string(STRIP "${last_output}" flags)
 separate_arguments(flags UNIX_COMMAND "${flags}")
-run(${CXX} ${extra_flags} -o ${WORK_DIR}/consumer_pc ${SOURCE_DIR}/tests/package/consumer/main.cpp
-    ${flags})
+run(${CXX} -Wall -Wextra -Werror ${sanitize_flags} -o ${WORK_DIR}/consumer_pc
+    ${SOURCE_DIR}/tests/package/consumer/main.cpp ${flags} -Wl,-rpath,${libdir})
 run(${WORK_DIR}/consumer_pc)
+message(STATUS "${last_output}")

@@ -24,13 +24,7 @@
 
 namespace {
 
-#if TUNKIT_CATCH2_V3
 using Catch::Matchers::ContainsSubstring;
-#else
-inline auto ContainsSubstring(const std::string& text) {
-  return Catch::Contains(text);
-}
-#endif
 
 using tunkit::errc;
 using tunkit::Flag;
@@ -974,4 +968,16 @@ TEST_CASE("multi-queue: one TunDevice per queue", "[device][mq]") {
   CHECK(k.exists("mq0"));
   q1.close();
   CHECK_FALSE(k.exists("mq0"));
+}
+
+TEST_CASE("add_queue() on a device opened without multi-queue says how to fix it", "[device][mq]") {
+  FakeKernel k;
+  TunDevice dev({.name = "vpn0"}, k);
+  std::error_code ec;
+  CHECK(dev.add_queue(ec) == nullptr);
+  CHECK(ec == sys_err(EINVAL));
+  CHECK_THROWS_WITH(dev.add_queue(), ContainsSubstring("add queue \"vpn0\": invalid argument") &&
+                                         ContainsSubstring("opened without Options::multi_queue"));
+  CHECK(dev.queue_count() == 1);
+  CHECK(k.open_fd_count() == 2);  // refused before the kernel: only the first queue is open
 }

@@ -19,6 +19,7 @@
 #include "tunkit/device.hpp"
 #include "tunkit/mac.hpp"
 #include "tunkit/sys.hpp"
+#include "tunkit/testing/export.hpp"
 
 namespace tunkit::testing {
 
@@ -71,7 +72,7 @@ class FakeRtnetlink;
 /// // ... assert that your code reports "device busy" and leaks nothing:
 /// assert(kernel.open_fd_count() == 2);       // only dev's: the device and its wake-up eventfd
 /// @endcode
-class FakeKernel final : public sys::Syscalls {
+class TUNKIT_TESTING_EXPORT FakeKernel final : public sys::Syscalls {
  public:
   /// One member of `sys::Syscalls` (the kind of a call, for scripting and for the call log).
   enum class Call : std::uint8_t {
@@ -443,6 +444,6 @@ class FakeKernel final : public sys::Syscalls {
 };
 
 /// The member's name, e.g. "ioctl".
-[[nodiscard]] std::string_view to_string(FakeKernel::Call call) noexcept;
+[[nodiscard]] TUNKIT_TESTING_EXPORT std::string_view to_string(FakeKernel::Call call) noexcept;
 
 }  // namespace tunkit::testing

@@ -18,6 +18,7 @@
 #include "tunkit/address.hpp"
 #include "tunkit/link.hpp"
 #include "tunkit/mac.hpp"
+#include "tunkit/testing/export.hpp"
 
 namespace tunkit::testing {
 
@@ -111,7 +112,7 @@ namespace tunkit::testing {
 ///
 /// Thread safety: none. `FakeKernel` serialises every call under its own mutex; use the
 /// inspection and scripting methods from one thread, or while no other thread uses the fake.
-class FakeRtnetlink {
+class TUNKIT_TESTING_EXPORT FakeRtnetlink {
  public:
   /// The port id given to the first socket bound with nl_pid 0.
   static constexpr std::uint32_t kFirstPortId = 4242;
@@ -153,6 +154,7 @@ class FakeRtnetlink {
     std::uint8_t protocol = 0;         ///< rtm_protocol
     std::uint8_t scope = 0;            ///< rtm_scope
     std::uint8_t type = 1;             ///< rtm_type (RTN_UNICAST)
+    /// Equal when every field is.
     friend bool operator==(const RouteRecord&, const RouteRecord&) = default;
   };
 

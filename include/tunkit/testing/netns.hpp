@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include "tunkit/testing/export.hpp"
 
 namespace tunkit::testing {
 
@@ -35,7 +36,7 @@ namespace tunkit::testing {
 /// tunkit::testing::NetnsSandbox sandbox;   // this thread is now in an empty namespace
 /// tunkit::TunDevice dev({.name = "tun0"}); // created inside it
 /// @endcode
-class NetnsSandbox {
+class TUNKIT_TESTING_EXPORT NetnsSandbox {
  public:
   /// Enters a fresh network namespace with loopback up. On failure the calling thread is back in
   /// its original namespace and no descriptor is left open.

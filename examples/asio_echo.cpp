@@ -1,0 +1,308 @@
+// asio_echo: a ping responder on Asio with C++20 coroutines. A multi-queue TUN device, one
+// coroutine per queue, each on a strand of its own, over a pool of threads running one
+// io_context: the queues are served in parallel, and each queue's reads and writes never run
+// concurrently with each other (the strand), without a lock on the packet path.
+//
+//   unshare -n bash -c 'ip link set lo up; ./asio_echo --count 16 & sleep 1;
+//     for i in 2 3 4 5 6 7 8 9; do ping -c 2 -W 1 10.80.0.$i & done; wait'
+//
+// Stops after --count replies, after --timeout seconds, or on SIGINT/SIGTERM: every queue's
+// pending read is cancelled (tunkit::AsyncQueue::cancel, on the queue's strand), the coroutines
+// return, and io_context::run() runs out of work.
+//
+// Exit status: 0 done, 1 runtime error, 2 usage.
+
+#include <fmt/format.h>
+#include <tunkit/asio.hpp>
+#include <tunkit/format.hpp>
+#include <tunkit/packet.hpp>
+#include <tunkit/tunkit.hpp>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/strand.hpp>
+#include <asio/use_awaitable.hpp>
+
+namespace {
+
+constexpr std::string_view kUsage = R"(usage: asio_echo [options]
+
+Creates a multi-queue TUN device and answers the ICMP echo requests (IPv4 and IPv6) sent to any
+address of the device's prefixes except the device's own, with one Asio coroutine per queue, each
+on its own strand, over a pool of threads running one io_context.
+
+options:
+  -n, --name NAME        interface name or template with one %d (default "asioecho%d")
+  -q, --queues N         number of queues (and coroutines), 1..256 (default 4)
+  -j, --threads N        threads running the io_context, 1..64 (default 2)
+  -4, --ipv4 ADDR/LEN    the device's IPv4 prefix (default 10.80.0.1/24)
+  -6, --ipv6 ADDR/LEN    the device's IPv6 prefix (default fd00:80::1/64)
+  -c, --count N          exit after N replies in all (default 0: no limit)
+  -t, --timeout SEC      exit after SEC seconds (default 0: no limit)
+  -h, --help             show this help
+
+Prints "ready: NAME QUEUES" once configured, one line per reply ("queue 2: ..."), and a table of
+flows and the queue that served them at the end.
+)";
+
+struct Config {
+  std::string name = "asioecho%d";
+  unsigned queues = 4;
+  unsigned threads = 2;
+  tunkit::IpPrefix v4 = tunkit::IpPrefix::parse("10.80.0.1/24");
+  tunkit::IpPrefix v6 = tunkit::IpPrefix::parse("fd00:80::1/64");
+  unsigned long count = 0;
+  unsigned long timeout_s = 0;
+};
+
+[[noreturn]] void usage_error(std::string_view what) {
+  fmt::print(stderr, "asio_echo: {}\n{}", what, kUsage);
+  std::exit(2);
+}
+
+unsigned long to_number(std::string_view opt, const char* text) {
+  char* end = nullptr;
+  const unsigned long v = std::strtoul(text, &end, 10);
+  if (end == text || *end != '\0')
+    usage_error(fmt::format("{} needs a number, not \"{}\"", opt, text));
+  return v;
+}
+
+Config parse_args(int argc, char** argv) {
+  Config c;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    auto value = [&]() -> const char* {
+      if (i + 1 >= argc) usage_error(fmt::format("{} needs a value", a));
+      return argv[++i];
+    };
+    if (a == "-h" || a == "--help") {
+      fmt::print("{}", kUsage);
+      std::exit(0);
+    } else if (a == "-n" || a == "--name") {
+      c.name = value();
+    } else if (a == "-q" || a == "--queues") {
+      const unsigned long q = to_number(a, value());
+      if (q < 1 || q > tunkit::max_queues) usage_error("--queues must be 1..256");
+      c.queues = static_cast<unsigned>(q);
+    } else if (a == "-j" || a == "--threads") {
+      const unsigned long t = to_number(a, value());
+      if (t < 1 || t > 64) usage_error("--threads must be 1..64");
+      c.threads = static_cast<unsigned>(t);
+    } else if (a == "-4" || a == "--ipv4" || a == "-6" || a == "--ipv6") {
+      const char* text = value();
+      const auto p = tunkit::IpPrefix::try_parse(text);
+      const bool want_v4 = a == "-4" || a == "--ipv4";
+      if (!p || p->address.is_v4() != want_v4) {
+        usage_error(
+            fmt::format("{} needs an IPv{} ADDR/LEN, not \"{}\"", a, want_v4 ? 4 : 6, text));
+      }
+      (want_v4 ? c.v4 : c.v6) = *p;
+    } else if (a == "-c" || a == "--count") {
+      c.count = to_number(a, value());
+    } else if (a == "-t" || a == "--timeout") {
+      c.timeout_s = to_number(a, value());
+    } else {
+      usage_error(fmt::format("unknown option \"{}\"", a));
+    }
+  }
+  return c;
+}
+
+// A flow: source, destination and ICMP identifier of the requests.
+using FlowKey = std::tuple<std::string, std::string, unsigned>;
+
+// One queue: its strand and its asynchronous descriptor (bound to that strand).
+struct Lane {
+  std::size_t index;
+  asio::strand<asio::io_context::executor_type> strand;
+  tunkit::AsyncQueue queue;
+};
+
+class Responder {
+ public:
+  Responder(const Config& cfg, tunkit::TunDevice& dev, asio::io_context& io)
+      : cfg_(cfg),
+        control_(asio::make_strand(io)),
+        signals_(control_, SIGINT, SIGTERM),
+        timer_(control_) {
+    for (std::size_t i = 0; i < dev.queue_count(); ++i) {
+      auto strand = asio::make_strand(io);
+      lanes_.push_back(
+          std::make_unique<Lane>(Lane{i, strand, tunkit::AsyncQueue(strand, dev.queue(i))}));
+    }
+  }
+
+  void start() {
+    for (auto& lane : lanes_)
+      asio::co_spawn(lane->strand, serve(*lane), asio::detached);
+    signals_.async_wait([this](std::error_code ec, int) {
+      if (!ec) stop();
+    });
+    if (cfg_.timeout_s != 0) {
+      timer_.expires_after(std::chrono::seconds(cfg_.timeout_s));
+      timer_.async_wait([this](std::error_code ec) {
+        if (!ec) stop();
+      });
+    }
+  }
+
+  // Callable from any thread, once or more: cancels every queue's pending operation on that
+  // queue's strand (an AsyncQueue is not thread-safe), and the signal wait and the timer on
+  // theirs. Then nothing is left to run and io_context::run() returns in every thread.
+  void stop() {
+    if (stopping_.exchange(true)) return;
+    for (auto& lane : lanes_) {
+      asio::post(lane->strand, [&q = lane->queue] {
+        std::error_code ignored;
+        q.cancel(ignored);
+      });
+    }
+    asio::post(control_, [this] {
+      std::error_code ignored;
+      signals_.cancel(ignored);
+      timer_.cancel();
+    });
+  }
+
+  void print_summary(std::size_t queue_count) {
+    fmt::print("flows ({} replies):\n", replies_.load());
+    std::map<std::size_t, unsigned> per_queue;
+    for (const auto& [flow, queues] : flows_) {
+      for (const auto& [q, n] : queues) {
+        fmt::print("  {} > {} id {}: queue {} ({} replies)\n", std::get<0>(flow), std::get<1>(flow),
+                   std::get<2>(flow), q, n);
+        per_queue[q] += n;
+      }
+    }
+    fmt::print("queues used: {} of {}\n", per_queue.size(), queue_count);
+  }
+
+ private:
+  // The coroutine of one queue: read a packet, answer it if it is an echo request, repeat.
+  asio::awaitable<void> serve(Lane& lane) {
+    std::array<std::byte, 65536> buf{};  // in the coroutine frame
+    while (!stopping_.load()) {
+      std::error_code ec;
+      const std::size_t n =
+          co_await lane.queue.async_read(buf, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == asio::error::operation_aborted) co_return;
+      if (ec == tunkit::errc::packet_truncated) continue;  // larger than 64 KiB: not a ping
+      if (ec) {
+        report(lane.index, "read", ec);
+        co_return;
+      }
+      const auto pkt = tunkit::parse_ip(std::span<const std::byte>(buf).first(n));
+      if (!pkt) continue;
+      unsigned id = 0;
+      unsigned seq = 0;
+      if (const auto* icmp = pkt->icmp(); icmp != nullptr) {
+        if (icmp->type() != tunkit::IcmpType::echo_request) continue;
+        id = icmp->identifier();
+        seq = icmp->sequence();
+      } else if (const auto* icmp6 = pkt->icmpv6(); icmp6 != nullptr) {
+        if (icmp6->type() != tunkit::Icmpv6Type::echo_request) continue;
+        id = icmp6->identifier();
+        seq = icmp6->sequence();
+      } else {
+        continue;
+      }
+      // The device's own addresses are answered by the kernel; never claim them.
+      if (pkt->dst() == cfg_.v4.address || pkt->dst() == cfg_.v6.address) continue;
+      const FlowKey flow{pkt->src().to_string(), pkt->dst().to_string(), id};
+      const auto len = tunkit::build_echo_reply(*pkt, buf);  // in place
+      if (!len) continue;
+      co_await lane.queue.async_write(std::span<const std::byte>(buf).first(*len),
+                                      asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == asio::error::operation_aborted) co_return;
+      if (ec) {
+        report(lane.index, "write", ec);
+        continue;
+      }
+      const unsigned long total = replies_.fetch_add(1) + 1;
+      {
+        std::lock_guard lock(mutex_);
+        ++flows_[flow][lane.index];
+        fmt::print("queue {}: {} > {} echo id={} seq={}: replied\n", lane.index, std::get<0>(flow),
+                   std::get<1>(flow), id, seq);
+        std::fflush(stdout);
+      }
+      if (cfg_.count != 0 && total >= cfg_.count) stop();
+    }
+  }
+
+  void report(std::size_t index, const char* op, std::error_code ec) {
+    std::lock_guard lock(mutex_);
+    fmt::print(stderr, "queue {}: {}: {}\n", index, op, ec.message());
+  }
+
+  const Config& cfg_;
+  asio::strand<asio::io_context::executor_type> control_;  // the signal wait and the timer
+  asio::signal_set signals_;
+  asio::steady_timer timer_;
+  std::vector<std::unique_ptr<Lane>> lanes_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<unsigned long> replies_{0};
+  std::mutex mutex_;  // serialises printing and the flow table across strands
+  std::map<FlowKey, std::map<std::size_t, unsigned>> flows_;
+};
+
+int run(const Config& cfg) {
+  tunkit::TunDevice dev({.name = cfg.name, .queues = cfg.queues});
+  tunkit::Link link(dev.ifindex());
+  link.add_address(cfg.v4);
+  link.add_address(cfg.v6);
+  link.set_up();
+
+  asio::io_context io(static_cast<int>(cfg.threads));
+  {
+    // The AsyncQueues hold duplicates of the queues' descriptors: the Responder goes before the
+    // device, so that closing the device deletes the interface.
+    Responder responder(cfg, dev, io);
+    responder.start();
+    fmt::print("ready: {} {} queues {} {}\n", dev.name(), dev.queue_count(), cfg.v4, cfg.v6);
+    std::fflush(stdout);
+
+    std::vector<std::thread> threads;
+    for (unsigned i = 1; i < cfg.threads; ++i)
+      threads.emplace_back([&io] { io.run(); });
+    io.run();
+    for (auto& t : threads)
+      t.join();
+    responder.print_summary(dev.queue_count());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Config cfg = parse_args(argc, argv);
+  try {
+    return run(cfg);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "asio_echo: {}\n", e.what());
+    return 1;
+  }
+}

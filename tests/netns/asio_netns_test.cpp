@@ -1,0 +1,395 @@
+// tunkit::AsyncQueue (tunkit/asio.hpp) against the real kernel, each test in a fresh network
+// namespace: one packet per operation, the completion tokens (callbacks, use_future,
+// use_awaitable), cancellation (cancel(), cancellation slots, awaitable operators), packet
+// information, truncation and the descriptor's ownership. Built only with tunkit::asio.
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <future>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/cancellation_signal.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/use_future.hpp>
+
+#include "catch.hpp"
+#include "tunkit/asio.hpp"
+#include "tunkit/checksum.hpp"
+#include "tunkit/packet.hpp"
+#include "tunkit/testing/netns.hpp"
+#include "tunkit/tunkit.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using tunkit::testing::NetnsSandbox;
+
+constexpr const char* kLocal = "10.79.0.1";  // the device's address
+constexpr const char* kPeer = "10.79.0.2";   // routed into the device
+
+// A sandbox with one TUN device, 10.79.0.1/24, up. IPv6 is off in the sandbox so that the kernel
+// sends nothing of its own (router solicitations, MLD reports) into the device: every packet
+// read is one the test sent.
+struct Tun {
+  NetnsSandbox sandbox;
+  tunkit::TunDevice dev;
+
+  explicit Tun(tunkit::Options options) {
+    if (FILE* f = std::fopen("/proc/sys/net/ipv6/conf/default/disable_ipv6", "w")) {
+      std::fputs("1", f);
+      std::fclose(f);
+    }
+    dev.open(options);
+    tunkit::Link link(dev.ifindex());
+    link.add_address(tunkit::IpPrefix::parse("10.79.0.1/24"));
+    link.set_up();
+  }
+};
+
+struct Socket {
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  Socket() { REQUIRE(fd >= 0); }
+  ~Socket() { ::close(fd); }
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
+};
+
+sockaddr_in address(const char* ip, std::uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  REQUIRE(::inet_pton(AF_INET, ip, &a.sin_addr) == 1);
+  return a;
+}
+
+// Sends a datagram to kPeer:`port`, which the kernel routes into the device.
+void send_to_peer(const std::string& payload, std::uint16_t port = 9000) {
+  Socket s;
+  const sockaddr_in a = address(kPeer, port);
+  REQUIRE(::sendto(s.fd, payload.data(), payload.size(), 0, reinterpret_cast<const sockaddr*>(&a),
+                   sizeof a) == static_cast<ssize_t>(payload.size()));
+}
+
+// A UDP socket bound to kLocal:`port`, for packets written into the device.
+struct Receiver : Socket {
+  explicit Receiver(std::uint16_t port) {
+    const sockaddr_in a = address(kLocal, port);
+    REQUIRE(::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0);
+  }
+  // The next datagram, waiting at most 2 s.
+  std::optional<std::string> receive() const {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 2000) != 1) return std::nullopt;
+    std::array<char, 2048> buf{};
+    const ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+    if (n < 0) return std::nullopt;
+    return std::string(buf.data(), static_cast<std::size_t>(n));
+  }
+};
+
+// An IPv4/UDP packet kPeer:7000 -> kLocal:`port` (UDP checksum 0: none, allowed for IPv4).
+// Free of Catch2 assertions: a coroutine on the io_context's thread calls it, and Catch2's
+// assertions are not thread-safe.
+std::vector<std::byte> udp_to_local(const std::string& payload, std::uint16_t port) {
+  const std::size_t total = 28 + payload.size();
+  std::vector<std::byte> p(total);
+  auto put16 = [&](std::size_t at, unsigned v) {
+    p[at] = static_cast<std::byte>(v >> 8U);
+    p[at + 1] = static_cast<std::byte>(v & 0xFFU);
+  };
+  p[0] = std::byte{0x45};
+  put16(2, static_cast<unsigned>(total));
+  put16(6, 0x4000);  // DF
+  p[8] = std::byte{64};
+  p[9] = std::byte{17};
+  std::memcpy(p.data() + 12, tunkit::IpAddress::parse(kPeer).bytes().data(), 4);
+  std::memcpy(p.data() + 16, tunkit::IpAddress::parse(kLocal).bytes().data(), 4);
+  put16(10, tunkit::internet_checksum(std::span(p).first(20)));
+  put16(20, 7000);
+  put16(22, port);
+  put16(24, static_cast<unsigned>(8 + payload.size()));
+  std::memcpy(p.data() + 28, payload.data(), payload.size());
+  return p;
+}
+
+// The UDP payload of an IPv4 packet, or "" for anything else.
+std::string udp_payload(std::span<const std::byte> p) {
+  const auto pkt = tunkit::parse_ip(p);
+  if (!pkt || pkt->udp() == nullptr) return {};
+  const auto payload = pkt->udp()->payload();
+  return {reinterpret_cast<const char*>(payload.data()), payload.size()};
+}
+
+}  // namespace
+
+TEST_CASE("AsyncQueue with callbacks: one packet per read, one per write", "[netns][asio]") {
+  Tun tun({.name = "asio%d"});
+  asio::io_context io;
+  tunkit::AsyncQueue q(io, tun.dev.queue(0));
+  REQUIRE(q.is_open());
+  CHECK(q.native_handle() != tun.dev.native_handle());  // a duplicate, not the queue's own
+
+  // Two datagrams queued before the first read: each read returns exactly one of them.
+  send_to_peer("first");
+  send_to_peer("second, longer");
+  std::array<std::byte, 2048> buf{};
+  std::vector<std::string> got;
+  std::error_code last;
+  auto on_read = [&](std::error_code ec, std::size_t n) {
+    last = ec;
+    if (!ec) got.push_back(udp_payload(std::span(buf).first(n)));
+  };
+  q.async_read(buf, on_read);
+  CHECK(io.run_for(5s) > 0);
+  io.restart();
+  q.async_read(buf, on_read);
+  io.run_for(5s);
+  REQUIRE_FALSE(last);
+  CHECK(got == std::vector<std::string>{"first", "second, longer"});
+
+  // A write is one packet, delivered to the local socket.
+  Receiver rx(7001);
+  const auto packet = udp_to_local("written by asio", 7001);
+  std::size_t written = 0;
+  io.restart();
+  q.async_write(packet, [&](std::error_code ec, std::size_t n) {
+    last = ec;
+    written = n;
+  });
+  io.run_for(5s);
+  REQUIRE_FALSE(last);
+  CHECK(written == packet.size());
+  CHECK(rx.receive() == "written by asio");
+}
+
+TEST_CASE("AsyncQueue with use_future and use_awaitable", "[netns][asio]") {
+  Tun tun({.name = "asio%d"});
+  asio::io_context io;
+  tunkit::AsyncQueue q(io.get_executor(), tun.dev.queue(0));
+  // The io_context runs on its own thread while this one waits for futures; it is stopped and
+  // joined however the test ends (declared after q: destroyed before it).
+  struct Runner {
+    asio::io_context& io;
+    asio::executor_work_guard<asio::io_context::executor_type> guard{io.get_executor()};
+    std::thread thread{[this] { io.run_for(10s); }};
+    ~Runner() {
+      guard.reset();
+      io.stop();
+      thread.join();
+    }
+  } runner{io};
+  std::array<std::byte, 2048> buf{};
+
+  SECTION("use_future") {
+    std::future<std::size_t> read = q.async_read(buf, asio::use_future);
+    send_to_peer("future");
+    REQUIRE(read.wait_for(5s) == std::future_status::ready);
+    CHECK(udp_payload(std::span(buf).first(read.get())) == "future");
+
+    Receiver rx(7002);
+    const auto packet = udp_to_local("future write", 7002);
+    std::future<std::size_t> write = q.async_write(packet, asio::use_future);
+    REQUIRE(write.wait_for(5s) == std::future_status::ready);
+    CHECK(write.get() == packet.size());
+    CHECK(rx.receive() == "future write");
+
+    // Errors arrive as the future's exception: an empty packet.
+    std::future<std::size_t> empty = q.async_write(std::span<const std::byte>{}, asio::use_future);
+    REQUIRE(empty.wait_for(5s) == std::future_status::ready);
+    try {
+      (void)empty.get();
+      FAIL("no exception");
+    } catch (const std::system_error& e) {
+      CHECK(e.code() == tunkit::errc::empty_packet);
+    }
+  }
+
+  SECTION("use_awaitable: a coroutine answers one datagram with another") {
+    Receiver rx(7003);
+    std::future<std::string> done = asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<std::string> {
+          const std::size_t n = co_await q.async_read(buf, asio::use_awaitable);
+          const std::string text = udp_payload(std::span(buf).first(n));
+          const auto reply = udp_to_local("re: " + text, 7003);
+          co_await q.async_write(reply, asio::use_awaitable);
+          co_return text;
+        },
+        asio::use_future);
+    send_to_peer("awaited");
+    REQUIRE(done.wait_for(5s) == std::future_status::ready);
+    CHECK(done.get() == "awaited");
+    CHECK(rx.receive() == "re: awaited");
+  }
+}
+
+TEST_CASE("AsyncQueue cancellation loses no packet", "[netns][asio]") {
+  Tun tun({.name = "asio%d"});
+  asio::io_context io;
+  tunkit::AsyncQueue q(io, tun.dev.queue(0));
+  std::array<std::byte, 2048> buf{};
+  std::optional<std::error_code> result;
+  auto on_read = [&](std::error_code ec, std::size_t) { result = ec; };
+
+  SECTION("cancel() aborts a pending read") {
+    q.async_read(buf, on_read);
+    io.poll();  // started, nothing to read
+    CHECK_FALSE(result);
+    q.cancel();
+    io.run_for(2s);
+    REQUIRE(result);
+    CHECK(*result == asio::error::operation_aborted);
+  }
+
+  SECTION("a cancellation slot aborts one read (terminal and total)") {
+    const auto type = GENERATE(asio::cancellation_type::terminal, asio::cancellation_type::total);
+    asio::cancellation_signal signal;
+    q.async_read(buf, asio::bind_cancellation_slot(signal.slot(), on_read));
+    io.poll();
+    CHECK_FALSE(result);
+    signal.emit(type);
+    io.run_for(2s);
+    REQUIRE(result);
+    CHECK(*result == asio::error::operation_aborted);
+  }
+
+  SECTION("awaitable operators: a timer wins over a read that has nothing to read") {
+    using namespace asio::experimental::awaitable_operators;
+    std::optional<std::size_t> winner;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          asio::steady_timer timer(io, 100ms);
+          auto r = co_await (q.async_read(buf, asio::use_awaitable) ||
+                             timer.async_wait(asio::use_awaitable));
+          winner = r.index();
+        },
+        asio::detached);
+    io.run_for(5s);
+    REQUIRE(winner);
+    CHECK(*winner == 1);
+    result = asio::error_code{};
+  }
+
+  // After any of the cancellations the queue still delivers the next packet, once.
+  REQUIRE(result);
+  send_to_peer("after cancel");
+  std::size_t n = 0;
+  io.restart();
+  q.async_read(buf, [&](std::error_code ec, std::size_t len) {
+    result = ec;
+    n = len;
+  });
+  io.run_for(5s);
+  REQUIRE_FALSE(*result);
+  CHECK(udp_payload(std::span(buf).first(n)) == "after cancel");
+}
+
+TEST_CASE("AsyncQueue reports truncation and handles packet information", "[netns][asio]") {
+  const bool packet_info = GENERATE(false, true);
+  CAPTURE(packet_info);
+  Tun tun({.name = "asio%d", .packet_info = packet_info});
+  REQUIRE(tun.dev.queue(0).packet_info() == packet_info);
+  asio::io_context io;
+  tunkit::AsyncQueue q(io, tun.dev.queue(0));
+  std::error_code result;
+  std::size_t n = 0;
+  auto on_done = [&](std::error_code ec, std::size_t len) {
+    result = ec;
+    n = len;
+  };
+
+  // Whole packet: starts with the IPv4 header, the packet-information header stripped.
+  std::array<std::byte, 2048> buf{};
+  send_to_peer("whole");
+  q.async_read(buf, on_done);
+  io.run_for(5s);
+  REQUIRE_FALSE(result);
+  CHECK(n == 28 + 5);
+  CHECK(buf[0] == std::byte{0x45});
+  CHECK(udp_payload(std::span(buf).first(n)) == "whole");
+
+  // A packet longer than the buffer: its head, and packet_truncated.
+  std::array<std::byte, 10> small{};
+  send_to_peer("this does not fit in ten bytes");
+  io.restart();
+  q.async_read(small, on_done);
+  io.run_for(5s);
+  CHECK(result == tunkit::errc::packet_truncated);
+  CHECK(n == small.size());
+  CHECK(small[0] == std::byte{0x45});
+
+  // Writes carry the header the kernel expects.
+  Receiver rx(7004);
+  const auto packet = udp_to_local("with or without pi", 7004);
+  io.restart();
+  q.async_write(packet, on_done);
+  io.run_for(5s);
+  REQUIRE_FALSE(result);
+  CHECK(n == packet.size());
+  CHECK(rx.receive() == "with or without pi");
+}
+
+TEST_CASE("AsyncQueue owns a duplicate descriptor", "[netns][asio]") {
+  Tun tun({.name = "asio%d"});
+  asio::io_context io;
+  const std::string name = tun.dev.name();
+
+  SECTION("closed queues and objects") {
+    tunkit::Queue closed;
+    std::error_code ec;
+    tunkit::AsyncQueue q(io);
+    CHECK_FALSE(q.is_open());
+    q.open(closed, ec);
+    CHECK(ec == tunkit::errc::not_open);
+    CHECK_THROWS_AS(tunkit::AsyncQueue(io, closed), tunkit::Error);
+
+    // Operations on a closed object complete (through the executor) with bad_descriptor.
+    std::array<std::byte, 64> buf{};
+    std::optional<std::error_code> result;
+    q.async_read(buf, [&](std::error_code e, std::size_t) { result = e; });
+    CHECK_FALSE(result);
+    io.run_for(2s);
+    REQUIRE(result);
+    CHECK(*result == asio::error::bad_descriptor);
+  }
+
+  SECTION("the interface lives until the duplicate is closed too") {
+    tunkit::AsyncQueue q(io, tun.dev.queue(0));
+    tun.dev.close();
+    CHECK(::if_nametoindex(name.c_str()) != 0);  // still attached through the duplicate
+    q.close();
+    CHECK(::if_nametoindex(name.c_str()) == 0);
+  }
+
+  SECTION("moving keeps the outstanding read") {
+    tunkit::AsyncQueue a(io, tun.dev.queue(0));
+    std::array<std::byte, 2048> buf{};
+    std::size_t n = 0;
+    a.async_read(buf, [&](std::error_code ec, std::size_t len) { n = ec ? 0 : len; });
+    tunkit::AsyncQueue b(std::move(a));
+    CHECK_FALSE(a.is_open());  // NOLINT(bugprone-use-after-move): moved-from is closed
+    send_to_peer("moved");
+    io.run_for(5s);
+    CHECK(udp_payload(std::span(buf).first(n)) == "moved");
+  }
+}

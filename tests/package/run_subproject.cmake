@@ -1,0 +1,31 @@
+# cmake -P script: tests/package/subproject adds tunkit with add_subdirectory(), builds and runs;
+# installing the subproject must install only its own program, nothing of tunkit.
+# Inputs: SOURCE_DIR WORK_DIR CXX JOBS EXPECT_ASIO
+cmake_minimum_required(VERSION 3.20)  # policies for this script (cmake -P)
+
+function(run)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "failed (${rc}): ${ARGN}\n${out}\n${err}")
+  endif()
+  message(STATUS "ok: ${ARGN}")
+  set(last_output "${out}" PARENT_SCOPE)
+endfunction()
+
+file(REMOVE_RECURSE ${WORK_DIR})
+# Debug: no optimisation, the quickest build (the main build checks optimised code).
+run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/package/subproject -B ${WORK_DIR}/build
+    -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=${CXX} -DTUNKIT_SOURCE_DIR=${SOURCE_DIR} -DEXPECT_ASIO=${EXPECT_ASIO})
+run(${CMAKE_COMMAND} --build ${WORK_DIR}/build --parallel ${JOBS})
+run(${WORK_DIR}/build/consumer)
+message(STATUS "${last_output}")
+run(${WORK_DIR}/build/consumer_testing)
+if(EXPECT_ASIO)
+  run(${WORK_DIR}/build/consumer_asio)
+endif()
+
+run(${CMAKE_COMMAND} --install ${WORK_DIR}/build --prefix ${WORK_DIR}/prefix)
+file(GLOB_RECURSE installed RELATIVE ${WORK_DIR}/prefix ${WORK_DIR}/prefix/*)
+if(NOT installed STREQUAL "bin/consumer")
+  message(FATAL_ERROR "installing the subproject installed more than its program: ${installed}")
+endif()
