@@ -84,33 +84,6 @@ std::string_view to_string(Mode mode) noexcept {
 
 namespace detail {
 
-std::error_code validate_name(std::string_view name) noexcept {
-  if (name.size() > IFNAMSIZ - 1) return make_error_code(errc::name_too_long);
-  if (name == "." || name == "..") return make_error_code(errc::invalid_name);
-  bool seen_percent = false;
-  for (std::size_t i = 0; i < name.size(); ++i) {
-    const char c = name[i];
-    if (c == '/' || c == ':' || c == ' ' || (c >= '\t' && c <= '\r')) {
-      return make_error_code(errc::invalid_name);
-    }
-    if (c == '%') {
-      // dev_alloc_name accepts exactly one "%d".
-      if (seen_percent || i + 1 >= name.size() || name[i + 1] != 'd') {
-        return make_error_code(errc::invalid_name);
-      }
-      seen_percent = true;
-    }
-  }
-  return {};
-}
-
-std::string_view name_hint(std::error_code ec) noexcept {
-  if (ec == errc::invalid_name) {
-    return "no '/', ':' or whitespace, not \".\" or \"..\", at most one \"%d\"";
-  }
-  return {};
-}
-
 std::string_view setiff_hint(int err, const Options& o) noexcept {
   switch (err) {
     case EPERM:

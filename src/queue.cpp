@@ -195,8 +195,8 @@ std::error_code Queue::open_impl(const Options& options, sys::Syscalls& sys,
     return e;
   };
 
-  if (auto bad = detail::validate_name(options.name)) {
-    return fail(bad, "open", detail::name_hint(bad));
+  if (auto bad = detail::validate_interface_name(options.name)) {
+    return fail(bad, "open", detail::interface_name_hint(bad));
   }
   // The kernel refuses these with a bare EINVAL that TUNSETIFF's hint would misexplain.
   if (options.napi_frags && (!options.napi || options.mode != Mode::tap)) {

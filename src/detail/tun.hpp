@@ -11,11 +11,6 @@ namespace tunkit::detail {
 
 inline constexpr const char* kTunPath = "/dev/net/tun";
 
-/// Checks a name against the kernel's dev_valid_name() and dev_alloc_name() rules, so that a bad
-/// name never reaches the kernel and the user gets a precise reason.
-[[nodiscard]] std::error_code validate_name(std::string_view name) noexcept;
-/// What a name error means in words (empty when the category message says it all).
-[[nodiscard]] std::string_view name_hint(std::error_code ec) noexcept;
 /// The hint for a failed TUNSETIFF: what the errno means for this driver.
 [[nodiscard]] std::string_view setiff_hint(int err, const Options& o) noexcept;
 /// The hint for a failed open("/dev/net/tun").
