@@ -23,12 +23,14 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/tunkitConfigVersion.cmake
 install(FILES ${PROJECT_BINARY_DIR}/tunkitConfig.cmake ${PROJECT_BINARY_DIR}/tunkitConfigVersion.cmake
   DESTINATION ${TUNKIT_CMAKE_DIR})
 
-# pkg-config: libmnl is only needed at link time of a static tunkit.
+# pkg-config: libmnl (and liburing, when built in) are only needed at link time of a static tunkit.
+set(TUNKIT_PC_REQUIRES_PRIVATE "libmnl")
+if(TUNKIT_HAVE_URING)
+  string(APPEND TUNKIT_PC_REQUIRES_PRIVATE " liburing")
+endif()
 if(BUILD_SHARED_LIBS)
-  set(TUNKIT_PC_REQUIRES_PRIVATE "libmnl")
   set(TUNKIT_PC_LIBS_PRIVATE "")
 else()
-  set(TUNKIT_PC_REQUIRES_PRIVATE "libmnl")
   set(TUNKIT_PC_LIBS_PRIVATE "-pthread")
 endif()
 # The .pc file is relocatable: its prefix is found from its own location (${pcfiledir}), so the
