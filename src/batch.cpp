@@ -221,8 +221,8 @@ std::size_t BatchIo::read_loop(PacketBatch& batch, std::size_t want, std::error_
 
 std::size_t BatchIo::read_uring(PacketBatch& batch, std::size_t want,
                                 std::error_code& ec) noexcept {
-  // Reads past the first EAGAIN are cancelled by the link, but each still costs a little: submit
-  // about twice what the last call found (uring_depth_), not always the whole batch.
+  // Every read submitted runs (those past the end of the queue answer EAGAIN, cheaply but not
+  // for free): submit about twice what the last call found (uring_depth_), not the whole batch.
   const std::size_t k = std::min(want, uring_depth_);
   for (std::size_t i = 0; i < k; ++i) {
     const std::span<std::byte> room = batch.room(i);
@@ -245,9 +245,13 @@ std::size_t BatchIo::read_uring(PacketBatch& batch, std::size_t want,
   for (std::size_t i = 0; i < k; ++i) {
     const int res = results[i];
     if (res < 0) {
-      if (res != -EAGAIN && res != -ECANCELED && res != -EINTR) first_error = sys_error(-res);
-      if (res == -EAGAIN || res == -EINTR) first_error = sys_error(EAGAIN);
-      break;
+      // Every read ran (hard links): one after an EAGAIN may still have found a packet that
+      // arrived meanwhile, so look at all of them.
+      if (!first_error) {
+        first_error = (res == -EAGAIN || res == -EINTR || res == -ECANCELED) ? sys_error(EAGAIN)
+                                                                             : sys_error(-res);
+      }
+      continue;
     }
     const auto len = static_cast<std::size_t>(res);
     if (len > batch.room(i).size()) {

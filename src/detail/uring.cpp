@@ -1,6 +1,7 @@
 #include "detail/uring.hpp"
 
 #include <poll.h>
+#include <sys/uio.h>
 
 #include <cerrno>
 #include <cstdint>
@@ -40,10 +41,10 @@ std::unique_ptr<Uring> Uring::create(unsigned entries, std::error_code& ec) noex
     ec = std::make_error_code(std::errc::not_enough_memory);
     return nullptr;
   }
-  // COOP_TASKRUN (5.19+): completions need no IPI to this thread; the TUN fd is O_NONBLOCK so every
-  // operation completes inline during io_uring_enter anyway. Older kernels refuse it: retry plain.
-  int r = io_uring_queue_init(entries, &impl->ring, IORING_SETUP_COOP_TASKRUN);
-  if (r == -EINVAL) r = io_uring_queue_init(entries, &impl->ring, 0);
+  // No IORING_SETUP_COOP_TASKRUN: measured on Linux 6.18, a thread waiting in io_uring_enter for
+  // the chain's poll was then not woken when the poll fired (its task work waits for the next
+  // kernel entry), so a blocked read_batch slept through packets and interrupts.
+  const int r = io_uring_queue_init(entries, &impl->ring, 0);
   if (r < 0) {
     ec = (r == -ENOSYS || r == -EPERM) ? make_error_code(errc::feature_unsupported)
                                        : std::error_code(-r, std::system_category());
@@ -86,19 +87,20 @@ int Uring::Impl::chain(int fd, bool write, int wake_fd, const iovec* iovs, unsig
   const auto n = static_cast<unsigned>(results.size());
   const bool gate = wake_fd >= 0;
   woke = false;
+  if (gate && !wake_armed) {
+    // Before the gate: a link runs on to the next submission entry, whatever it is.
+    io_uring_sqe* w = io_uring_get_sqe(r);
+    if (w == nullptr) return -EBUSY;  // the ring has room for max_packets + 3
+    io_uring_prep_poll_add(w, wake_fd, POLLIN);
+    w->user_data = kWake;
+    wake_armed = true;
+  }
   if (gate) {
     io_uring_sqe* sqe = io_uring_get_sqe(r);
-    if (sqe == nullptr) return -EBUSY;  // the ring has room for max_packets + 3
+    if (sqe == nullptr) return -EBUSY;
     io_uring_prep_poll_add(sqe, fd, POLLIN);
-    sqe->flags |= IOSQE_IO_LINK;
+    sqe->flags |= IOSQE_IO_HARDLINK;  // the reads run after it, also when it was cancelled
     sqe->user_data = kGate;
-    if (!wake_armed) {
-      io_uring_sqe* w = io_uring_get_sqe(r);
-      if (w == nullptr) return -EBUSY;
-      io_uring_prep_poll_add(w, wake_fd, POLLIN);
-      w->user_data = kWake;
-      wake_armed = true;
-    }
   }
   for (unsigned i = 0; i < n; ++i) {
     io_uring_sqe* sqe = io_uring_get_sqe(r);
@@ -108,10 +110,16 @@ int Uring::Impl::chain(int fd, bool write, int wake_fd, const iovec* iovs, unsig
       io_uring_prep_writev(sqe, fd, v, per_op, 0);
     } else {
       io_uring_prep_readv(sqe, fd, v, per_op, 0);
+      // Measured on Linux 6.18: the tun driver supports NOWAIT, so io_uring ignores the file's
+      // O_NONBLOCK and parks a read of an empty queue until a packet comes. RWF_NOWAIT makes it
+      // answer EAGAIN instead, which ends the batch.
+      sqe->rw_flags = RWF_NOWAIT;
     }
-    // Offset 0 is ignored for a character device. The link keeps the kernel's order and ends the
-    // chain at the first failure (EAGAIN: the queue is empty).
-    if (i + 1 < n) sqe->flags |= IOSQE_IO_LINK;
+    // Offset 0 is ignored for a character device. The link keeps the kernel's order. Writes use
+    // a plain link, which ends the chain at the first failure (a TUN write is whole or fails).
+    // Reads need a hard link: every packet read is shorter than its buffer, and io_uring counts
+    // a short read as a failure that severs a plain link; an EAGAIN read costs little.
+    if (i + 1 < n) sqe->flags |= write ? IOSQE_IO_LINK : IOSQE_IO_HARDLINK;
     sqe->user_data = i;
   }
   const unsigned expected = n + (gate ? 1U : 0U);

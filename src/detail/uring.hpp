@@ -25,9 +25,8 @@ class Uring {
   ~Uring();
 
   /// Reads: submits `results.size()` readv operations on `fd`, operation i over
-  /// `iovs[i * per_op, (i + 1) * per_op)`, linked so that the first one that fails (EAGAIN once
-  /// the queue is empty) cancels the rest (-ECANCELED), and collects them. `results[i]`: bytes
-  /// read or -errno.
+  /// `iovs[i * per_op, (i + 1) * per_op)`, hard-linked so that they run in order (once the queue
+  /// is empty the rest answer EAGAIN), and collects them. `results[i]`: bytes read or -errno.
   ///
   /// With `wake_fd` >= 0 (a blocking queue) the chain starts with a poll for POLLIN on `fd`, so
   /// that waiting for the first packet and reading the batch take one io_uring_enter; a poll on
@@ -36,7 +35,8 @@ class Uring {
   /// Returns 0, or -errno when the ring itself failed (then no result is meaningful).
   int read(int fd, int wake_fd, const iovec* iovs, unsigned per_op, std::span<int> results,
            bool& woke) noexcept;
-  /// Writes: `results.size()` linked writev operations of one iovec each, as `read`.
+  /// Writes: `results.size()` writev operations of one iovec each, linked so that the first one
+  /// that fails cancels the rest (-ECANCELED).
   int write(int fd, const iovec* iovs, std::span<int> results) noexcept;
 
  private:
