@@ -34,11 +34,21 @@ string(SUBSTRING "${readme}" ${at} -1 link_section)
 string(REGEX MATCH "```cpp\n([^`]*)```" _ "${link_section}")
 file(WRITE ${WORK_DIR}/readme_link_example.cpp "${CMAKE_MATCH_1}")
 
+# And the batch I/O example ("Batch I/O").
+string(FIND "${readme}" "## Batch I/O" at)
+if(at EQUAL -1)
+  message(FATAL_ERROR "README.md has no \"Batch I/O\" section")
+endif()
+string(SUBSTRING "${readme}" ${at} -1 batch_section)
+string(REGEX MATCH "```cpp\n([^`]*)```" _ "${batch_section}")
+file(WRITE ${WORK_DIR}/readme_batch_example.cpp "${CMAKE_MATCH_1}")
+
 # 1. find_package(tunkit CONFIG REQUIRED)
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/package/consumer -B ${WORK_DIR}/build
     -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_CXX_COMPILER=${CXX}
     -DREADME_EXAMPLE=${WORK_DIR}/readme_example.cpp
-    -DREADME_LINK_EXAMPLE=${WORK_DIR}/readme_link_example.cpp "-DCMAKE_CXX_FLAGS=${extra_flags}")
+    -DREADME_LINK_EXAMPLE=${WORK_DIR}/readme_link_example.cpp
+    -DREADME_BATCH_EXAMPLE=${WORK_DIR}/readme_batch_example.cpp "-DCMAKE_CXX_FLAGS=${extra_flags}")
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
 run(${WORK_DIR}/build/consumer)
 message(STATUS "${last_output}")
