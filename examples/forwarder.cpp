@@ -192,6 +192,7 @@ struct Stats {
   std::uint64_t dropped = 0;  // the other side refused it (down, no carrier) or it was too long
   std::uint64_t segments = 0;  // --split: MTU-sized packets cut from what was read
   std::uint64_t writes = 0;    // packets written (super-packets count once)
+  std::uint64_t batches = 0;   // read_batch calls that returned packets
   std::string error;           // why the direction stopped, when not by a signal
 };
 
@@ -318,6 +319,7 @@ void pump(tunkit::Queue& in, tunkit::Queue& out, const Config& cfg, tunkit::Offl
       stats.largest = std::max<std::uint64_t>(stats.largest, batch.length(i));
     }
     stats.packets += n;
+    ++stats.batches;
     if (!splitter) {
       // The packets (and their vnet headers) go through unchanged, one batch each way.
       if (!write_all(
@@ -419,6 +421,7 @@ int run(const Config& cfg) {
       total.largest = std::max(total.largest, x.largest);
       total.writes += x.writes;
       total.segments += x.segments;
+      total.batches += x.batches;
       if (!x.error.empty()) {
         fmt::print(stderr, "forwarder: {}\n", x.error);
         status = 1;
@@ -426,7 +429,8 @@ int run(const Config& cfg) {
     }
     fmt::print("{} -> {}: {} packets, {} bytes, largest {}, dropped {}\n", from, to, total.packets,
                total.bytes, total.largest, total.dropped);
-    fmt::print("{} -> {}: {} writes, {} segments\n", from, to, total.writes, total.segments);
+    fmt::print("{} -> {}: {} writes, {} segments, {} read batches\n", from, to, total.writes,
+               total.segments, total.batches);
   };
   report(a.name(), b.name(), a_to_b);
   report(b.name(), a.name(), b_to_a);
