@@ -2,6 +2,7 @@
 
 #include <poll.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <new>
@@ -264,7 +265,7 @@ std::size_t BatchIo::read_uring(PacketBatch& batch, std::size_t want,
     }
     batch.length(n++) = len;
   }
-  uring_depth_ = std::clamp<std::size_t>(2 * (n + truncated_), 4, max_packets_);
+  uring_depth_ = std::min(max_packets_, std::max<std::size_t>(4, 2 * (n + truncated_)));
   if (n == 0) {
     if (truncated_ > 0) {
       ec = errc::packet_truncated;

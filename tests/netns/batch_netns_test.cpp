@@ -53,7 +53,9 @@ bool uring_or_skip() {
 TEST_CASE("BatchIo echoes UDP datagrams in batches through a real TUN device", "[netns][batch]") {
   const BatchBackend backend = GENERATE(BatchBackend::loop, BatchBackend::uring);
   const bool blocking = GENERATE(false, true);
-  INFO("backend " << tunkit::to_string(backend) << (blocking ? ", blocking" : ", non-blocking"));
+  const std::size_t max_packets = GENERATE(std::size_t{32}, std::size_t{3});
+  INFO("backend " << tunkit::to_string(backend) << (blocking ? ", blocking" : ", non-blocking")
+                  << ", max_packets " << max_packets);
   if (backend == BatchBackend::uring && !uring_or_skip()) return;
   tunkit::testing::NetnsSandbox sandbox;
   tunkit::TunDevice dev({.name = "tkbat0", .non_blocking = !blocking});
@@ -61,7 +63,7 @@ TEST_CASE("BatchIo echoes UDP datagrams in batches through a real TUN device", "
   link.add_address(tunkit::IpPrefix::parse("10.93.0.1/24"));
   link.set_up();
 
-  tunkit::BatchIo io(dev.queue(0), {.backend = backend, .max_packets = 32});
+  tunkit::BatchIo io(dev.queue(0), {.backend = backend, .max_packets = max_packets});
   REQUIRE(io.backend() == backend);
 
   const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
