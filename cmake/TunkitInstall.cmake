@@ -38,13 +38,16 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/tunkitConfigVersion.cmake
 install(FILES ${PROJECT_BINARY_DIR}/tunkitConfig.cmake ${PROJECT_BINARY_DIR}/tunkitConfigVersion.cmake
   DESTINATION ${TUNKIT_CMAKE_DIR})
 
-# pkg-config: libmnl and -pthread are only needed at link time of a static tunkit (a shared one
-# records them itself).
+# pkg-config: libmnl (and liburing, when built in) and -pthread are only needed at link time of a
+# static tunkit (a shared one records them itself).
 if(TUNKIT_SHARED)
   set(TUNKIT_PC_REQUIRES_PRIVATE "")
   set(TUNKIT_PC_LIBS_PRIVATE "")
 else()
   set(TUNKIT_PC_REQUIRES_PRIVATE "libmnl")
+  if(TUNKIT_HAVE_URING)
+    string(APPEND TUNKIT_PC_REQUIRES_PRIVATE " liburing")
+  endif()
   set(TUNKIT_PC_LIBS_PRIVATE "-pthread")
 endif()
 # The .pc file is relocatable: its prefix is found from its own location (${pcfiledir}), so the

@@ -163,14 +163,21 @@ class TUNKIT_EXPORT Queue {
 
  private:
   friend class TunDevice;
+  friend class BatchIo;
   enum class Dir : std::uint8_t { in, out };
   std::error_code open_impl(const Options& options, sys::Syscalls& sys, std::string* what) noexcept;
   std::error_code set_queue(bool attach) noexcept;
-  std::size_t transfer(Dir dir, iovec* iov, int iovcnt, std::error_code& ec) noexcept;
+  // `may_wait`: a blocking queue waits in poll on EAGAIN (false: EAGAIN is returned, for
+  // BatchIo, which waits once per batch).
+  std::size_t transfer(Dir dir, iovec* iov, int iovcnt, std::error_code& ec,
+                       bool may_wait = true) noexcept;
   std::size_t read_packet(std::span<const std::span<std::byte>> bufs, PacketInfo& info,
-                          std::error_code& ec) noexcept;
-  std::size_t write_packet(std::span<const std::span<const std::byte>> bufs,
-                           std::error_code& ec) noexcept;
+                          std::error_code& ec, bool may_wait = true) noexcept;
+  std::size_t write_packet(std::span<const std::span<const std::byte>> bufs, std::error_code& ec,
+                           bool may_wait = true) noexcept;
+  // Whether a write of `packet` (virtio-net header first) would be refused by the checks of
+  // write_packet; false without IFF_VNET_HDR.
+  [[nodiscard]] bool vnet_invalid(std::span<const std::byte> packet) const noexcept;
   WaitResult wait(short events, int timeout_ms, std::error_code& ec) noexcept;
   [[noreturn]] void throw_io(const char* op, std::error_code ec) const;
   [[noreturn]] void throw_write(const char* op, std::error_code ec,

@@ -3,6 +3,7 @@
 /// Everything public in tunkit (the testing helpers live in <tunkit/testing/...>).
 
 #include "tunkit/address.hpp"      // IWYU pragma: export
+#include "tunkit/batch.hpp"        // IWYU pragma: export
 #include "tunkit/checksum.hpp"     // IWYU pragma: export
 #include "tunkit/device.hpp"       // IWYU pragma: export
 #include "tunkit/error.hpp"        // IWYU pragma: export

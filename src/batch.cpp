@@ -1,0 +1,384 @@
+#include "tunkit/batch.hpp"
+
+#include <poll.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <new>
+#include <utility>
+
+#include "detail/errors.hpp"
+#include "detail/uring.hpp"
+#include "tunkit/error.hpp"
+
+namespace tunkit {
+namespace {
+
+using detail::sys_error;
+
+bool would_block(std::error_code ec) noexcept {
+  return ec == std::errc::operation_would_block;
+}
+
+std::string_view batch_hint(std::error_code ec) noexcept {
+  if (ec == errc::output_too_small) return "every slot needs room after the headroom";
+  if (ec == errc::batch_too_large) return "more packets than BatchOptions::max_packets";
+  if (ec == errc::packet_truncated) return "use slots of at least the MTU plus headers";
+  if (ec.category() == std::system_category() && ec.value() == EIO) {
+    return "the interface is down: bring it up first";
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string_view to_string(BatchBackend backend) noexcept {
+  switch (backend) {
+    case BatchBackend::automatic:
+      return "automatic";
+    case BatchBackend::loop:
+      return "loop";
+    case BatchBackend::uring:
+      return "uring";
+  }
+  return "unknown";
+}
+
+PacketBuffers::PacketBuffers(std::size_t slots, std::size_t slot_size, std::size_t headroom)
+    : bytes_(slots * slot_size), spans_(slots), lengths_(slots) {
+  for (std::size_t i = 0; i < slots; ++i)
+    spans_[i] = std::span(bytes_).subspan(i * slot_size, slot_size);
+  batch_ = PacketBatch(spans_, lengths_, headroom);
+}
+
+BatchIo::BatchIo() noexcept = default;
+BatchIo::BatchIo(BatchIo&& other) noexcept
+    : queue_(std::exchange(other.queue_, nullptr)),
+      backend_(other.backend_),
+      max_packets_(other.max_packets_),
+      truncated_(other.truncated_),
+      uring_depth_(other.uring_depth_),
+      uring_(std::move(other.uring_)),
+      iovs_(std::move(other.iovs_)),
+      results_(std::move(other.results_)),
+      spare_(std::move(other.spare_)) {}
+BatchIo& BatchIo::operator=(BatchIo&& other) noexcept {
+  if (this != &other) {
+    queue_ = std::exchange(other.queue_, nullptr);
+    backend_ = other.backend_;
+    max_packets_ = other.max_packets_;
+    truncated_ = other.truncated_;
+    uring_depth_ = other.uring_depth_;
+    uring_ = std::move(other.uring_);
+    iovs_ = std::move(other.iovs_);
+    results_ = std::move(other.results_);
+    spare_ = std::move(other.spare_);
+  }
+  return *this;
+}
+BatchIo::~BatchIo() = default;
+
+BatchIo::BatchIo(Queue& queue, BatchOptions options) {
+  std::error_code ec;
+  open(queue, options, ec);
+  if (ec) {
+    std::string_view hint;
+    if (ec == errc::feature_unsupported) {
+      hint = queue.packet_info_ ? "io_uring batches need a queue without packet information"
+             : queue.sys_ != &sys::real()
+                 ? "io_uring needs the real kernel, not a fake syscall seam"
+                 : "io_uring is not built in (liburing) or the kernel refuses it "
+                   "(kernel.io_uring_disabled, seccomp)";
+    } else if (ec == std::errc::invalid_argument) {
+      hint = "max_packets must be 1..1024";
+    }
+    detail::throw_error(ec, "batch I/O on", queue.name(), hint);
+  }
+}
+
+bool BatchIo::uring_available() noexcept {
+  return detail::Uring::available();
+}
+
+void BatchIo::open(Queue& queue, BatchOptions options, std::error_code& ec) noexcept {
+  ec.clear();
+  if (!queue.is_open()) {
+    ec = errc::not_open;
+    return;
+  }
+  if (options.max_packets == 0 || options.max_packets > max_packets_limit) {
+    ec = std::make_error_code(std::errc::invalid_argument);
+    return;
+  }
+  // io_uring bypasses the syscall seam, so only the real kernel can use it; and its reads carry
+  // no packet-information header (the loop handles those).
+  const bool uring_possible = queue.sys_ == &sys::real() && !queue.packet_info_;
+  BatchBackend backend = options.backend;
+  if (backend == BatchBackend::automatic) {
+    backend =
+        uring_possible && detail::Uring::available() ? BatchBackend::uring : BatchBackend::loop;
+  }
+  std::unique_ptr<detail::Uring> ring;
+  std::vector<iovec> iovs;
+  std::vector<int> results;
+  std::vector<std::byte> spare;
+  if (backend == BatchBackend::uring) {
+    if (!uring_possible) {
+      ec = errc::feature_unsupported;
+      return;
+    }
+    // Room for a batch plus the gate poll, the interrupt poll and a cancellation.
+    ring = detail::Uring::create(static_cast<unsigned>(options.max_packets + 3), ec);
+    if (!ring) return;
+    try {
+      iovs.resize(2 * options.max_packets);
+      results.resize(options.max_packets);
+      spare.resize(options.max_packets);
+    } catch (const std::bad_alloc&) {
+      ec = std::make_error_code(std::errc::not_enough_memory);
+      return;
+    }
+  }
+  queue_ = &queue;
+  backend_ = backend;
+  max_packets_ = options.max_packets;
+  truncated_ = 0;
+  uring_depth_ = std::min<std::size_t>(8, max_packets_);
+  uring_ = std::move(ring);
+  iovs_ = std::move(iovs);
+  results_ = std::move(results);
+  spare_ = std::move(spare);
+}
+
+std::size_t BatchIo::read_batch(PacketBatch& batch) {
+  std::error_code ec;
+  const std::size_t n = read_batch(batch, ec);
+  if (ec) detail::throw_error(ec, "read_batch", queue_ ? queue_->name() : "", batch_hint(ec));
+  return n;
+}
+
+std::size_t BatchIo::read_batch(PacketBatch& batch, std::error_code& ec) noexcept {
+  ec.clear();
+  batch.clear();
+  truncated_ = 0;
+  if (queue_ == nullptr || !queue_->is_open()) {
+    ec = errc::not_open;
+    return 0;
+  }
+  const std::size_t want = std::min(batch.capacity(), max_packets_);
+  if (want == 0) {
+    ec = errc::output_too_small;
+    return 0;
+  }
+  for (std::size_t i = 0; i < want; ++i) {
+    if (batch.room(i).empty()) {
+      ec = errc::output_too_small;
+      return 0;
+    }
+  }
+  for (;;) {
+    const std::size_t n =
+        backend_ == BatchBackend::uring ? read_uring(batch, want, ec) : read_loop(batch, want, ec);
+    batch.set_size(n);
+    if (n > 0 || !would_block(ec) || queue_->non_blocking_) return n;
+    ec.clear();
+    // io_uring waited already (its poll said readable, yet the queue was empty by the read).
+    if (backend_ == BatchBackend::uring) continue;
+    // The loop, on a blocking queue: wait once for the first packet (interruptibly), then take
+    // what is there.
+    const WaitResult w = queue_->wait(POLLIN, -1, ec);
+    if (ec) return 0;
+    if (w == WaitResult::interrupted) {
+      ec = errc::interrupted;
+      return 0;
+    }
+  }
+}
+
+std::size_t BatchIo::read_loop(PacketBatch& batch, std::size_t want, std::error_code& ec) noexcept {
+  std::size_t n = 0;
+  PacketInfo info;
+  // Bounded: a flood of oversized packets must not keep one call going forever.
+  for (std::size_t attempts = 0; n < want && attempts < 2 * want; ++attempts) {
+    const std::span<std::byte> one[1] = {batch.room(n)};
+    std::error_code e;
+    const std::size_t len = queue_->read_packet(one, info, e, false);
+    if (e == errc::packet_truncated) {
+      ++truncated_;
+      continue;
+    }
+    if (e) {
+      // EAGAIN ends a batch normally; another error after some packets is left for the next
+      // call, where the kernel reports it again (EIO, EBADFD persist).
+      if (n == 0) ec = (truncated_ > 0 && would_block(e)) ? errc::packet_truncated : e;
+      return n;
+    }
+    batch.length(n++) = len;
+  }
+  if (n == 0 && truncated_ > 0) ec = errc::packet_truncated;
+  return n;
+}
+
+std::size_t BatchIo::read_uring(PacketBatch& batch, std::size_t want,
+                                std::error_code& ec) noexcept {
+  // Every read submitted runs (those past the end of the queue answer EAGAIN, cheaply but not
+  // for free): submit about twice what the last call found (uring_depth_), not the whole batch.
+  const std::size_t k = std::min(want, uring_depth_);
+  for (std::size_t i = 0; i < k; ++i) {
+    const std::span<std::byte> room = batch.room(i);
+    // A spare byte after the slot detects a longer packet (the kernel truncates silently).
+    iovs_[2 * i] = {room.data(), room.size()};
+    iovs_[2 * i + 1] = {&spare_[i], 1};
+  }
+  const std::span<int> results(results_.data(), k);
+  for (int& r : results)
+    r = -ECANCELED;
+  // A blocking queue waits inside the same io_uring_enter (a poll gates the chain).
+  bool woke = false;
+  const int wake_fd = queue_->non_blocking_ ? -1 : queue_->wake_fd_;
+  if (const int r = uring_->read(queue_->fd_, wake_fd, iovs_.data(), 2, results, woke); r < 0) {
+    ec = sys_error(-r);
+    return 0;
+  }
+  std::size_t n = 0;
+  std::error_code first_error;
+  for (std::size_t i = 0; i < k; ++i) {
+    const int res = results[i];
+    if (res < 0) {
+      // Every read ran (hard links): one after an EAGAIN may still have found a packet that
+      // arrived meanwhile, so look at all of them.
+      if (!first_error) {
+        first_error = (res == -EAGAIN || res == -EINTR || res == -ECANCELED) ? sys_error(EAGAIN)
+                                                                             : sys_error(-res);
+      }
+      continue;
+    }
+    const auto len = static_cast<std::size_t>(res);
+    if (len > batch.room(i).size()) {
+      ++truncated_;
+      continue;
+    }
+    if (n != i) {
+      // Rare: a truncated packet before this one; keep the batch dense.
+      std::memmove(batch.room(n).data(), batch.room(i).data(), len);
+    }
+    batch.length(n++) = len;
+  }
+  uring_depth_ = std::min(max_packets_, std::max<std::size_t>(4, 2 * (n + truncated_)));
+  if (n == 0) {
+    if (truncated_ > 0) {
+      ec = errc::packet_truncated;
+    } else if (woke) {
+      ec = errc::interrupted;
+    } else {
+      ec = first_error ? first_error : sys_error(EAGAIN);
+    }
+  }
+  return n;
+}
+
+template <typename Get>
+std::size_t BatchIo::write_impl(std::size_t count, Get get, std::error_code& ec) noexcept {
+  ec.clear();
+  if (queue_ == nullptr || !queue_->is_open()) {
+    ec = errc::not_open;
+    return 0;
+  }
+  if (count > max_packets_) {
+    ec = errc::batch_too_large;
+    return 0;
+  }
+  if (backend_ == BatchBackend::loop) {
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::span<const std::byte> one[1] = {get(i)};
+      (void)queue_->write_packet(one, ec, true);
+      if (ec) return i;
+    }
+    return count;
+  }
+  std::size_t done = 0;
+  while (done < count) {
+    // Checks the kernel would answer with a bare EINVAL (or that Queue::write makes) before the
+    // submission: the batch is submitted up to the first packet that fails them.
+    std::size_t k = 0;
+    std::error_code stop;
+    for (std::size_t i = done; i < count; ++i, ++k) {
+      const std::span<const std::byte> p = get(i);
+      if (p.empty()) {
+        stop = errc::empty_packet;
+        break;
+      }
+      if (queue_->vnet_invalid(p)) {
+        stop = errc::invalid_vnet_header;
+        break;
+      }
+      // iovec's base is non-const by POSIX's signature; writev never writes through it.
+      iovs_[k] = {const_cast<std::byte*>(p.data()), p.size()};
+    }
+    if (k == 0) {
+      ec = stop;
+      return done;
+    }
+    const std::span<int> results(results_.data(), k);
+    for (int& r : results)
+      r = -ECANCELED;
+    if (const int r = uring_->write(queue_->fd_, iovs_.data(), results); r < 0) {
+      ec = sys_error(-r);
+      return done;
+    }
+    bool again = false;
+    for (std::size_t i = 0; i < k && !again; ++i) {
+      const int res = results[i];
+      if (res >= 0 && static_cast<std::size_t>(res) == iovs_[i].iov_len) {
+        ++done;
+      } else if (res == -EAGAIN && !queue_->non_blocking_) {
+        // The device's queue is full (rare for TUN): wait, then submit the rest again (the
+        // link cancelled it).
+        const WaitResult w = queue_->wait(POLLOUT, -1, ec);
+        if (ec) return done;
+        if (w == WaitResult::interrupted) {
+          ec = errc::interrupted;
+          return done;
+        }
+        again = true;
+      } else {
+        // The tun driver writes whole packets; a short write is an error, never looped.
+        ec = res >= 0 ? sys_error(EIO) : sys_error(-res);
+        return done;
+      }
+    }
+    if (!again && stop) {
+      ec = stop;
+      return done;
+    }
+  }
+  return done;
+}
+
+std::size_t BatchIo::write_batch(const PacketBatch& batch) {
+  std::error_code ec;
+  const std::size_t n = write_batch(batch, ec);
+  if (ec) detail::throw_error(ec, "write_batch", queue_ ? queue_->name() : "", batch_hint(ec));
+  return n;
+}
+
+std::size_t BatchIo::write_batch(const PacketBatch& batch, std::error_code& ec) noexcept {
+  return write_impl(
+      batch.size(), [&](std::size_t i) { return std::span<const std::byte>(batch.packet(i)); }, ec);
+}
+
+std::size_t BatchIo::write_packets(std::span<const std::span<const std::byte>> packets) {
+  std::error_code ec;
+  const std::size_t n = write_packets(packets, ec);
+  if (ec) detail::throw_error(ec, "write_packets", queue_ ? queue_->name() : "", batch_hint(ec));
+  return n;
+}
+
+std::size_t BatchIo::write_packets(std::span<const std::span<const std::byte>> packets,
+                                   std::error_code& ec) noexcept {
+  return write_impl(
+      packets.size(), [&](std::size_t i) { return packets[i]; }, ec);
+}
+
+}  // namespace tunkit
