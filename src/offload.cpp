@@ -643,7 +643,9 @@ GroItem classify_one(std::span<const std::byte> p, const CoalescerOptions& opt) 
   if (version == 4) {
     ip_len = std::size_t{4} * (load8(b) & 0x0FU);
     if (ip_len < 20 || ip_len > size || std::size_t{load16(b + 2)} != size) return it;
-    if ((load16(b + 6) & 0x3FFFU) != 0) return it;  // MF or a fragment offset
+    // Only DF may be set: MF or an offset is a fragment, and the reserved bit would be lost
+    // (the split copies the first packet's flags), so such packets pass through.
+    if ((load16(b + 6) & 0xBFFFU) != 0) return it;
     protocol = load8(b + 9);
     // Merging rewrites the IPv4 header checksum: a header that arrived damaged must not leave
     // repaired.
