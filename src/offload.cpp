@@ -730,12 +730,14 @@ bool can_append(const GroGroup& g, const GroItem& f, const std::byte* fb, const 
   }
   if (p.kind == GroKind::udp) return true;
   // TCP (tcp_gro_receive): contiguous, same ACK, window and option bytes, same flags but for PSH
-  // and FIN (which end the super-packet) and CWR (which may only start one).
+  // and FIN (which end the super-packet) and CWR (which may only start one), and the same
+  // reserved bits next to the data offset (the split copies the first segment's).
   const std::byte* ft = fb + f.ip_len;
   const std::byte* pt = pb + p.ip_len;
   const std::uint8_t pf = load8(pt + 13);
-  return load32(pt + 4) == g.next_seq && p.l4_len == f.l4_len && load32(pt + 8) == load32(ft + 8) &&
-         load16(pt + 14) == load16(ft + 14) && (pf & kTcpCwr) == 0 &&
+  return load32(pt + 4) == g.next_seq && load8(pt + 12) == load8(ft + 12) &&
+         load32(pt + 8) == load32(ft + 8) && load16(pt + 14) == load16(ft + 14) &&
+         (pf & kTcpCwr) == 0 &&
          static_cast<std::uint8_t>(pf & ~(kTcpPsh | kTcpFin)) ==
              static_cast<std::uint8_t>(load8(ft + 13) & ~kTcpCwr) &&
          equal_bytes(pt + 20, ft + 20, p.l4_len - 20U);
