@@ -36,6 +36,7 @@
 #include "tunkit/queue.hpp"
 #include "tunkit/testing/fake_kernel.hpp"
 #include "tunkit/testing/fake_rtnetlink.hpp"
+#include "tunkit/tun_devices.hpp"
 
 namespace {
 
@@ -671,6 +672,33 @@ std::vector<Operation> operations() {
       "Link::routes", RTM_GETROUTE, "read routes of",
       [](Rig& r, std::error_code& ec) { (void)r.link->routes(ec); },
       [](Rig& r) { (void)r.link->routes(); }, {});
+  link_op(
+      "Link::txqueuelen", RTM_GETLINK, "read txqueuelen of",
+      [](Rig& r, std::error_code& ec) { (void)r.link->txqueuelen(ec); },
+      [](Rig& r) { (void)r.link->txqueuelen(); }, {});
+  link_op(
+      "Link::address_details", RTM_GETADDR, "read addresses of",
+      [](Rig& r, std::error_code& ec) { (void)r.link->address_details(ec); },
+      [](Rig& r) { (void)r.link->address_details(); }, {});
+  // rename words its message itself: the old and the new name.
+  ops.push_back(
+      {"Link::rename",
+       "rtnetlink RTM_NEWLINK",
+       "tunkit: rename \"ft0\" to \"ft9\": ",
+       on_rtnl(RTM_NEWLINK),
+       [](Rig& r, std::error_code& ec) { r.link->rename("ft9", ec); },
+       [](Rig& r) { r.link->rename("ft9"); },
+       {e(EPERM, std::string(kRtnlCap)), e(ENODEV, "the interface no longer exists"), e(EINVAL),
+        e(ENOBUFS), e(ENOMEM), e(EOPNOTSUPP), e(EBUSY, "the interface is up: set it down first"),
+        e(EEXIST, "another interface has that name")},
+       [](Rig& r) { r.link->set_down(); }});
+  ops.push_back({"list_tun_devices",
+                 "rtnetlink RTM_GETLINK",
+                 "tunkit: list TUN/TAP devices: ",
+                 on_rtnl(RTM_GETLINK),
+                 [](Rig& r, std::error_code& ec) { (void)tunkit::list_tun_devices(ec, r.k); },
+                 [](Rig& r) { (void)tunkit::list_tun_devices(r.k); },
+                 {e(EPERM), e(EINVAL), e(ENOBUFS), e(ENOMEM), e(EOPNOTSUPP), e(EBUSY)}});
   // The socket under every Link operation: transport errors of sendto/recvfrom.
   ops.push_back({"Link (any request)",
                  "sendto",
