@@ -169,6 +169,21 @@ def main():
     # sum in the transport checksum field (NEEDS_CSUM).
     for name, data in supers().items():
         write("offload", name, data)
+    # coalesce: a control byte (1: verify checksums; 8: 12-byte big-endian headers), then packets
+    # with 2-byte little-endian lengths: segments of one flow, mixed flows, UDP trains.
+    for name, data in batches().items():
+        write("coalesce", name, data)
+    # vnet: a control byte (bits 0-1: header size 10/12/20/6, bit 2: big-endian), the header,
+    # the packet: the offload seeds' headers over their packets, and the 12-byte form.
+    for name, data in supers().items():
+        write("vnet", name, b"\x00" + data[1:])
+    write("vnet", "mrg_rxbuf_be", b"\x05" + struct.pack(">BBHHHHH", 1, 1, 52, 100, 20, 16, 1) +
+          p["tcp4_psh"])
+    write("vnet", "csum_udp4", b"\x00" + vnet(1, 0, 0, 0, 20, 6) + p["udp4"])
+    # netlink: an operation byte, a flags byte (0: ids matched to the request), then datagrams
+    # with 2-byte little-endian lengths, as the kernel answers each request of the operation.
+    for name, data in netlink().items():
+        write("netlink", name, data)
 
 
 def partial(src, dst, proto, seg, field):
@@ -205,6 +220,109 @@ def supers():
         out["none" + name] = b"\x01" + vnet(1, 0, 0, 0, ip_len, 6) + ip(
             src, dst, 17, partial(src, dst, 17, u, 6))
     return out
+
+
+def length_prefixed(items):
+    return b"".join(struct.pack("<H", len(x)) + x for x in items)
+
+
+def batches():
+    out = {}
+    rng = random.Random(9)
+    data = bytes(rng.randrange(256) for _ in range(4000))
+    for name, src, dst in (("4", "10.0.0.1", "10.0.0.2"), ("6", "fd00::1", "fd00::2")):
+        def ip(proto, payload, ident, s=src, d=dst):
+            if ":" in s:
+                return ipv6(s, d, proto, payload)
+            return ipv4(s, d, proto, payload, flags=0x4000, ident=ident)
+        segs = [ip(6, tcp(src, dst, 40000, 443, 1000 + 500 * i, 7, 0x10, data[500 * i:500 * (i + 1)]),
+                   10 + i) for i in range(4)]
+        segs.append(ip(6, tcp(src, dst, 40000, 443, 3000, 7, 0x18, data[2000:2100]), 14))
+        out["tcp" + name] = b"\x01" + length_prefixed(segs)
+        other = ip(6, tcp(src, dst, 40001, 443, 1, 7, 0x10, data[:500]), 50)
+        out["tcp" + name + "_two_flows"] = b"\x09" + length_prefixed(
+            [segs[0], other, segs[1], segs[2]])
+        dgrams = [ip(17, udp(src, dst, 4000, 4433, data[300 * i:300 * (i + 1)]), 20 + i)
+                  for i in range(3)]
+        dgrams.append(ip(17, udp(src, dst, 4000, 4433, data[:120]), 23))
+        out["udp" + name] = b"\x01" + length_prefixed(dgrams)
+    out["unverified"] = b"\x00" + length_prefixed([out["tcp4"][1:][2:]])
+    return out
+
+
+NLMSG_ERROR, NLMSG_DONE = 2, 3
+RTM_NEWLINK, RTM_DELLINK, RTM_NEWADDR, RTM_DELADDR, RTM_NEWROUTE = 16, 17, 20, 21, 24
+
+
+def nlattr(typ, value):
+    a = struct.pack("<HH", 4 + len(value), typ) + value
+    return a + b"\0" * (-len(a) % 4)
+
+
+def nlmsg(typ, body, flags=0):
+    return struct.pack("<IHHII", 16 + len(body), typ, flags, 0, 0) + body
+
+
+def ack(error=0):
+    return nlmsg(NLMSG_ERROR, struct.pack("<i", error) + struct.pack("<IHHII", 32, 18, 5, 0, 0))
+
+
+def done():
+    return nlmsg(NLMSG_DONE, struct.pack("<i", 0), flags=2)
+
+
+def link(ifindex, name, tun=True, stats=False, typ=RTM_NEWLINK):
+    body = struct.pack("<BxHiII", 0, 65534 if tun else 772, ifindex, 0x1043, 0)
+    body += nlattr(3, name.encode() + b"\0") + nlattr(4, struct.pack("<I", 1500))
+    body += nlattr(13, struct.pack("<I", 500))
+    body += nlattr(50, struct.pack("<I", 68)) + nlattr(51, struct.pack("<I", 65535))
+    if tun:
+        data = (nlattr(1, struct.pack("<I", 0)) + nlattr(3, b"\x01") + nlattr(4, b"\x00") +
+                nlattr(5, b"\x01") + nlattr(6, b"\x01") + nlattr(7, b"\x01") +
+                nlattr(8, struct.pack("<I", 4)) + nlattr(9, struct.pack("<I", 0)))
+        body += nlattr(18 | 0x8000, nlattr(1, b"tun\0") + nlattr(2 | 0x8000, data))
+    else:
+        body += nlattr(1, bytes(6))
+    if stats:
+        body += nlattr(23, struct.pack("<24Q", *range(1, 25)))
+    return nlmsg(typ, body)
+
+
+def address(ifindex, family, prefix, addr, typ=RTM_NEWADDR):
+    body = struct.pack("<BBBBI", family, prefix, 0x80, 0, ifindex)
+    body += nlattr(1, addr) + nlattr(2, addr) + nlattr(8, struct.pack("<I", 0x80))
+    return nlmsg(typ, body)
+
+
+def route(ifindex):
+    body = struct.pack("<BBBBBBBBI", 2, 24, 0, 0, 254, 4, 0, 1, 0)
+    body += nlattr(15, struct.pack("<I", 254)) + nlattr(1, a4("10.9.0.0"))
+    body += nlattr(4, struct.pack("<I", ifindex)) + nlattr(5, a4("10.8.0.1"))
+    body += nlattr(6, struct.pack("<I", 100))
+    return nlmsg(RTM_NEWROUTE, body)
+
+
+def netlink():
+    tun = link(1, "tk0")
+    a4msg = address(1, 2, 24, a4("10.8.0.2"))
+    a6msg = address(1, 10, 64, a6("fd00::2"))
+    return {
+        "state": b"\x00\x00" + length_prefixed([tun + ack(), tun + ack()]),
+        "state_enodev": b"\x00\x00" + length_prefixed([ack(-19)]),
+        "addresses": b"\x01\x00" + length_prefixed([tun + ack(), a4msg + a6msg, done()]),
+        "address_details": b"\x02\x00" + length_prefixed([tun + ack(), a4msg + a6msg + done()]),
+        "routes": b"\x03\x00" + length_prefixed([tun + ack(), route(1) + route(1) + done()]),
+        "statistics": b"\x04\x00" + length_prefixed(
+            [tun + ack(), link(1, "tk0", stats=True) + ack(), tun + ack()]),
+        "list": b"\x05\x00" + length_prefixed(
+            [link(1, "tk0") + link(2, "tap0") + link(3, "eth0", tun=False), done()]),
+        # A message length of 2^31 or more, which libmnl's mnl_nlmsg_ok() lets through.
+        "regress_length_2g": b"\x06\x00" + length_prefixed(
+            [tun + struct.pack("<IHHII", 0x98000000, RTM_NEWLINK, 0, 0, 0) + bytes(16)]),
+        "events": b"\x06\x00" + length_prefixed(
+            [tun, link(1, "tk0", typ=RTM_DELLINK), a4msg,
+             address(1, 2, 24, a4("10.8.0.2"), typ=RTM_DELADDR)]),
+    }
 
 
 if __name__ == "__main__":

@@ -93,7 +93,7 @@ LinkState to_state(nl::LinkMessage&& info) noexcept {
   s.running = (info.flags & IFF_RUNNING) != 0;
   s.lower_up = (info.flags & IFF_LOWER_UP) != 0;
   s.txqueuelen = info.txqlen.value_or(0);
-  if (info.mac) s.mac = MacAddress(*info.mac);
+  if (info.mac) s.mac = MacAddress{*info.mac};  // braces: clang 14 has no aggregate ()-init
   if (info.stats) {
     const nl::LinkCounters& c = *info.stats;
     s.stats = {c.rx_packets, c.tx_packets, c.rx_bytes,   c.tx_bytes,

@@ -643,7 +643,9 @@ GroItem classify_one(std::span<const std::byte> p, const CoalescerOptions& opt) 
   if (version == 4) {
     ip_len = std::size_t{4} * (load8(b) & 0x0FU);
     if (ip_len < 20 || ip_len > size || std::size_t{load16(b + 2)} != size) return it;
-    if ((load16(b + 6) & 0x3FFFU) != 0) return it;  // MF or a fragment offset
+    // Only DF may be set: MF or an offset is a fragment, and the reserved bit would be lost
+    // (the split copies the first packet's flags), so such packets pass through.
+    if ((load16(b + 6) & 0xBFFFU) != 0) return it;
     protocol = load8(b + 9);
     // Merging rewrites the IPv4 header checksum: a header that arrived damaged must not leave
     // repaired.
@@ -728,12 +730,14 @@ bool can_append(const GroGroup& g, const GroItem& f, const std::byte* fb, const 
   }
   if (p.kind == GroKind::udp) return true;
   // TCP (tcp_gro_receive): contiguous, same ACK, window and option bytes, same flags but for PSH
-  // and FIN (which end the super-packet) and CWR (which may only start one).
+  // and FIN (which end the super-packet) and CWR (which may only start one), and the same
+  // reserved bits next to the data offset (the split copies the first segment's).
   const std::byte* ft = fb + f.ip_len;
   const std::byte* pt = pb + p.ip_len;
   const std::uint8_t pf = load8(pt + 13);
-  return load32(pt + 4) == g.next_seq && p.l4_len == f.l4_len && load32(pt + 8) == load32(ft + 8) &&
-         load16(pt + 14) == load16(ft + 14) && (pf & kTcpCwr) == 0 &&
+  return load32(pt + 4) == g.next_seq && load8(pt + 12) == load8(ft + 12) &&
+         load32(pt + 8) == load32(ft + 8) && load16(pt + 14) == load16(ft + 14) &&
+         (pf & kTcpCwr) == 0 &&
          static_cast<std::uint8_t>(pf & ~(kTcpPsh | kTcpFin)) ==
              static_cast<std::uint8_t>(load8(ft + 13) & ~kTcpCwr) &&
          equal_bytes(pt + 20, ft + 20, p.l4_len - 20U);

@@ -138,7 +138,7 @@ namespace detail {
 MacAddress load_mac(const std::byte* p) noexcept {
   std::array<std::uint8_t, 6> b;
   std::memcpy(b.data(), p, b.size());
-  return MacAddress(b);
+  return MacAddress{b};  // braces: clang 14 has no aggregate ()-init
 }
 
 IpAddress load_ipv4(const std::byte* p) noexcept {

@@ -64,7 +64,8 @@ class TUNKIT_EXPORT Queue {
 
   /// Opens and attaches; on failure `ec` is set and nothing is left open.
   void open(const Options& options, std::error_code& ec, sys::Syscalls& sys = sys::real());
-  /// Closes the descriptors (never retried on EINTR). Idempotent.
+  /// Closes the descriptors (never retried on EINTR). Idempotent. Not to be called while another
+  /// thread uses this queue: stop it with `interrupt()` and join it first.
   void close() noexcept;
   /// True while the queue holds its descriptor.
   [[nodiscard]] bool is_open() const noexcept { return fd_ >= 0; }

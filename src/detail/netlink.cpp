@@ -48,6 +48,14 @@ std::error_code protocol_error() noexcept {
 
 // The netlink header sits at the start of a suitably aligned byte buffer (see Request::buffer_);
 // libmnl's API works on nlmsghdr pointers into such buffers.
+// Whether a whole message starts at `h` with `left` bytes to the end of the datagram.
+// mnl_nlmsg_ok() compares `(int)nlmsg_len`, so a length of 2^31 or more passes it and the walk
+// then runs far beyond the datagram (found by fuzz/netlink_fuzz.cpp): compare unsigned.
+bool message_ok(const nlmsghdr* h, int left) noexcept {
+  return left >= static_cast<int>(sizeof(nlmsghdr)) && h->nlmsg_len >= sizeof(nlmsghdr) &&
+         h->nlmsg_len <= static_cast<unsigned>(left);
+}
+
 nlmsghdr* as_header(std::byte* p) noexcept {
   return reinterpret_cast<nlmsghdr*>(p);  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
 }
@@ -325,7 +333,7 @@ std::error_code Socket::receive(MessageHandler on_message) noexcept {
   std::error_code handler_error;
   int left = static_cast<int>(n);
   const nlmsghdr* h = as_header(buffer.get());
-  for (; mnl_nlmsg_ok(h, left); h = mnl_nlmsg_next(h, &left)) {
+  for (; message_ok(h, left); h = mnl_nlmsg_next(h, &left)) {
     if (h->nlmsg_type < NLMSG_MIN_TYPE) continue;  // NOOP, ERROR, DONE, OVERRUN: not events
     if (!handler_error && on_message) handler_error = on_message(*h);
   }
@@ -363,7 +371,7 @@ std::error_code Socket::exchange(Request& request, MessageHandler on_message,
 
     int left = static_cast<int>(n);
     const nlmsghdr* h = as_header(buffer.get());
-    for (; mnl_nlmsg_ok(h, left); h = mnl_nlmsg_next(h, &left)) {
+    for (; message_ok(h, left); h = mnl_nlmsg_next(h, &left)) {
       // Answers to abandoned requests and notifications carry other sequence numbers or ports.
       if (h->nlmsg_seq != seq || (port_id_ != 0 && h->nlmsg_pid != port_id_)) continue;
       if ((h->nlmsg_flags & NLM_F_DUMP_INTR) != 0) dump_interrupted = true;

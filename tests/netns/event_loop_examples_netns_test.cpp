@@ -10,6 +10,7 @@
 #include <string>
 
 #include "catch.hpp"
+#include "subprocess.hpp"
 #include "tunkit/testing/netns.hpp"
 
 namespace {
@@ -17,14 +18,16 @@ namespace {
 // Runs `program` with four queues inside the calling thread's sandbox (the shell inherits the
 // namespace), pings eight IPv4 and two IPv6 addresses of `v4`.0/24 and `v6`::/64 twice each in
 // parallel, and checks that every ping was answered by the example: 20 replies, flows spread
-// over more than one queue, each flow on one queue.
+// over more than one queue, each flow on one queue. Under TUNKIT_TEST_LAUNCHER (./dev valgrind)
+// the example runs under it.
 void ping_example(const char* program, const std::string& v4, const std::string& v6) {
   tunkit::testing::NetnsSandbox sandbox;
   const std::string script = std::string(R"(
-    out=$(mktemp); ")") + program +
+    out=$(mktemp); )") + tunkit::test::launcher_prefix() +
+                             "\"" + program +
                              R"(" --queues 4 --count 20 --timeout 20 >"$out" 2>&1 &
     pid=$!
-    for _ in $(seq 100); do grep -q '^ready:' "$out" && break; sleep 0.05; done
+    for _ in $(seq 400); do grep -q '^ready:' "$out" && break; sleep 0.05; done
     rc=0
     for i in 2 3 4 5 6 7 8 9; do ping -c 2 -i 0.2 -W 2 )" +
                              v4 + R"(.$i >/dev/null || rc=1 & done

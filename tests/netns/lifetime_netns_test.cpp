@@ -1,11 +1,15 @@
 // Device lifetime orderings against the real kernel: the interface deleted under a blocked
-// reader, and the sandbox's namespace going away while a device of it is still open.
+// reader, the sandbox's namespace losing its last user while a device of it is open (also with
+// a reader blocked), and the supported way to close a device that other threads read: interrupt,
+// join, close.
 #include <net/if.h>
 
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -70,4 +74,76 @@ TEST_CASE("an open device keeps its namespace alive after the sandbox ends", "[n
   CHECK(dev.flags().has(tunkit::Flag::tun));
   dev.close();  // the last reference: device and namespace go away together
   CHECK_FALSE(dev.is_open());
+}
+
+TEST_CASE(
+    "a reader blocked while its namespace loses its last user stays blocked until interrupt()",
+    "[netns][lifetime]") {
+  tunkit::TunDevice dev;
+  // The sandbox lives on a helper thread: when that thread ends, nothing is left in the
+  // namespace but the device, whose descriptor keeps it (and the device) alive.
+  std::thread([&] {
+    tunkit::testing::NetnsSandbox sandbox;
+    dev.open({.name = "tkns1"});
+    // No IPv6: the kernel would send its own solicitations, which the reader would get.
+    std::ofstream("/proc/sys/net/ipv6/conf/tkns1/disable_ipv6") << "1";
+    tunkit::Link(dev.ifindex()).set_up();
+  }).join();
+  std::atomic<bool> done{false};
+  std::error_code ec;
+  std::thread reader([&] {
+    std::array<std::byte, 2048> buf{};
+    (void)dev.read(buf, ec);
+    done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK_FALSE(done.load());  // the device works on: nothing to read, no error
+  // Writes still reach the orphaned namespace's stack (which drops them: nothing listens).
+  std::array<std::byte, 28> ping{};
+  ping[0] = std::byte{0x45};
+  ping[3] = std::byte{28};
+  ping[8] = std::byte{64};
+  ping[9] = std::byte{1};
+  std::error_code wec;
+  CHECK(dev.write(ping, wec) == ping.size());
+  CHECK_FALSE(wec);
+  dev.interrupt();
+  reader.join();
+  CHECK(ec == tunkit::errc::interrupted);
+  dev.close();  // the last reference to the device and to its namespace
+}
+
+TEST_CASE("closing a device that other threads read: interrupt, join, close", "[netns][lifetime]") {
+  // Closing a descriptor while another thread is blocked on it is not supported (a data race on
+  // the object; poll(2) on Linux is not woken by close(2), and the number may be reused by the
+  // next open). The supported order wakes every reader first.
+  tunkit::testing::NetnsSandbox sandbox;
+  const std::size_t fds = [] {
+    std::size_t n = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd"))
+      ++n;
+    return n;
+  }();
+  tunkit::TunDevice dev({.name = "tkcl0", .queues = 4});
+  std::atomic<int> interrupted{0};
+  std::vector<std::thread> readers;
+  for (std::size_t qi = 0; qi < dev.queue_count(); ++qi) {
+    readers.emplace_back([&, qi] {
+      std::array<std::byte, 2048> buf{};
+      std::error_code ec;
+      (void)dev.queue(qi).read(buf, ec);
+      if (ec == tunkit::errc::interrupted) ++interrupted;
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  dev.interrupt();
+  for (auto& t : readers)
+    t.join();
+  dev.close();
+  CHECK(interrupted.load() == 4);
+  CHECK(::if_nametoindex("tkcl0") == 0);
+  std::size_t after = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd"))
+    ++after;
+  CHECK(after == fds);
 }

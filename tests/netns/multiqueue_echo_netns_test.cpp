@@ -8,6 +8,7 @@
 #include <string>
 
 #include "catch.hpp"
+#include "subprocess.hpp"
 #include "tunkit/testing/netns.hpp"
 
 #ifndef TUNKIT_MULTIQUEUE_ECHO
@@ -24,7 +25,8 @@ TEST_CASE("multiqueue_echo spreads flows over its queues", "[netns][example]") {
   // addresses of the example's subnet twice each in parallel, then waits for the example, which
   // exits after 16 replies (or its 20 s timeout).
   const std::string script = std::string(R"(
-    out=$(mktemp); ")") + TUNKIT_MULTIQUEUE_ECHO +
+    out=$(mktemp); )") + tunkit::test::launcher_prefix() +
+                             "\"" + TUNKIT_MULTIQUEUE_ECHO +
                              R"(" --queues 4 --count 16 --timeout 20 >"$out" 2>&1 &
     pid=$!
     for _ in $(seq 100); do grep -q '^ready:' "$out" && break; sleep 0.05; done

@@ -153,6 +153,22 @@ TEST_CASE("tunkit list and show report devices made by ip tuntap", "[netns][cli]
   CHECK(cli("list --bogus").status == 2);
 }
 
+TEST_CASE("tunkit create removes the persistent device when a configuration step fails",
+          "[netns][cli][lifetime]") {
+  tunkit::testing::NetnsSandbox sandbox;
+  // Each step fails after the device was created persistent: an MTU below the minimum (68), an
+  // IPv6 address on a link whose MTU cannot carry IPv6, an address added twice.
+  for (const char* args : {"--mtu 10 --up", "--mtu 1200 --addr fd00:56::1/64",
+                           "--addr 10.56.0.1/24 --addr 10.56.0.1/24"}) {
+    const auto r = cli(std::string("create --name tkrb0 ") + args);
+    INFO(args << ": " << r.output);
+    CHECK(r.status == 1);
+    CHECK(r.output.starts_with("tunkit: "));
+    CHECK(run("ip link show dev tkrb0").status != 0);  // no half-configured device left
+  }
+  CHECK(tunkit::test::count_lines_with(run("cat /proc/self/net/dev").output, "tkrb") == 0);
+}
+
 TEST_CASE("tunkit delete removes persistent devices only", "[netns][cli]") {
   tunkit::testing::NetnsSandbox sandbox;
   REQUIRE(run("ip tuntap add dev tkd0 mode tun && ip tuntap add dev tkd1 mode tap multi_queue")

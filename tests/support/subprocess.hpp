@@ -14,9 +14,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <stdexcept>
@@ -58,13 +60,40 @@ inline void enter(const Netns& ns) {
   if (::setns(ns.fd(), CLONE_NEWNET) != 0) throw std::runtime_error("setns failed");
 }
 
+/// The words of TUNKIT_TEST_LAUNCHER (split at spaces), e.g. "valgrind --leak-check=full
+/// --error-exitcode=1": `./dev valgrind` runs every program the tests start (examples, the CLI)
+/// under it. Empty when unset.
+inline std::vector<std::string> launcher() {
+  std::vector<std::string> words;
+  const char* env = std::getenv("TUNKIT_TEST_LAUNCHER");
+  if (env == nullptr) return words;
+  const std::string_view s(env);
+  for (std::size_t at = 0; at < s.size();) {
+    const std::size_t end = std::min(s.find(' ', at), s.size());
+    if (end > at) words.emplace_back(s.substr(at, end - at));
+    at = end + 1;
+  }
+  return words;
+}
+
+/// `launcher()` as a shell command prefix ("" or "valgrind ... ").
+inline std::string launcher_prefix() {
+  std::string out;
+  for (const auto& w : launcher())
+    out += w + " ";
+  return out;
+}
+
 /// A program running in the background with stdout and stderr in one pipe.
 class Child {
  public:
-  /// Starts `argv` (argv[0] is a path) in the calling thread's namespace, or in `ns`.
+  /// Starts `argv` (argv[0] is a path) in the calling thread's namespace, or in `ns`. A program
+  /// other than the shell starts under `launcher()` when TUNKIT_TEST_LAUNCHER is set.
   explicit Child(const std::vector<std::string>& argv, const Netns* ns = nullptr) {
+    std::vector<std::string> full = argv[0] == "/bin/sh" ? std::vector<std::string>{} : launcher();
+    full.insert(full.end(), argv.begin(), argv.end());
     std::vector<char*> args;
-    for (const auto& a : argv)
+    for (const auto& a : full)
       args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     const int ns_fd = ns != nullptr ? ns->fd() : -1;
@@ -78,7 +107,7 @@ class Child {
       ::dup2(null, STDIN_FILENO);
       ::dup2(p[1], STDOUT_FILENO);  // dup2 clears O_CLOEXEC on the copies
       ::dup2(p[1], STDERR_FILENO);
-      ::execv(args[0], args.data());
+      ::execvp(args[0], args.data());  // a path, or the launcher looked up in PATH
       ::_exit(127);
     }
     ::close(p[1]);

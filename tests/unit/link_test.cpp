@@ -610,6 +610,18 @@ TEST_CASE("A malformed or truncated answer is errc::netlink_protocol", "[link][e
     CHECK(link.addresses() == std::vector<IpPrefix>{IpPrefix::parse("10.0.0.1/24")});
     CHECK(w.kernel.open_fd_count() == fds + 1);
   }
+  SECTION("a message length of 2^31 or more (libmnl's check takes it as negative)") {
+    Link link(w.ifindex(), w.kernel);
+    w.rtnl.edit_next_reply(RTM_GETADDR, [](Datagrams& d) {
+      nlmsghdr h = header_of(d.front());
+      h.nlmsg_len = 0x98000000U;
+      set_header(d.front(), h);
+    });
+    std::error_code ec;
+    CHECK(link.addresses(ec).empty());
+    CHECK(ec == tunkit::errc::netlink_protocol);
+    CHECK(link.addresses().empty());  // and the socket stays usable
+  }
   SECTION("an attribute overruns its message") {
     Link link(w.ifindex(), w.kernel);
     w.rtnl.edit_next_reply(RTM_GETLINK, [](Datagrams& d) {

@@ -874,6 +874,12 @@ TEST_CASE("coalesce: packets that cannot merge pass through unchanged", "[offloa
   SECTION("different port") {
     unchanged(edited(1, [](Bytes& b) { put16(b, 20, 999); }));
   }
+  SECTION("different reserved TCP bits (the split would clear them; found by coalesce_fuzz)") {
+    unchanged(edited(1, [](Bytes& b) { put8(b, 32, u8(b, 32) | 0x01); }));
+  }
+  SECTION("the reserved IPv4 flag bit (the split would clear it; found by coalesce_fuzz)") {
+    unchanged(edited(1, [](Bytes& b) { put16(b, 6, be16(b, 6) | 0x8000); }));
+  }
   SECTION("ECE on one only") {
     unchanged(edited(1, [](Bytes& b) { put8(b, 33, kAck | 0x40); }));
   }
