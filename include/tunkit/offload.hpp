@@ -266,7 +266,9 @@ struct CoalescedPacket {
 /// Merges a batch of IP packets about to be written to a TUN device into as few writes as
 /// possible: in-order TCP segments of one flow into TSO super-packets and equal-sized UDP
 /// datagrams of one flow into USO super-packets (each at most 65535 bytes), with the
-/// virtio-net header that makes the kernel cut them back into exactly the packets given.
+/// virtio-net header that makes the kernel cut them back into exactly the packets given, with
+/// two exceptions the kernel's own GRO shares: an IPv4 UDP datagram sent without a checksum (0)
+/// comes back with one, and the urgent pointer field of a segment without URG is not kept.
 /// Everything else passes through byte for byte with an all-zero header.
 ///
 /// TCP segments merge when they have the same addresses and ports, IPv4 TOS/TTL/DF (IPv6 traffic
