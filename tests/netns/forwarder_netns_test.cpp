@@ -142,6 +142,14 @@ TEST_CASE("forwarder joins two TUN devices in two namespaces", "[netns][example]
            true},
       Mode{"multi-queue", "multi_queue", {"--queues", "2"}, "queues 2 vnet off offload off"});
   INFO("mode " << mode.name);
+  // Under TUNKIT_TEST_LAUNCHER (./dev valgrind) the forwarder runs about ten times slower, and
+  // valgrind cannot follow io_uring (the kernel fills the ring behind its back): the io_uring
+  // modes are left to the plain run, the transfer is smaller, and UDP may drop under load.
+  const bool launched = !tunkit::test::launcher().empty();
+  if (mode.uring && launched) {
+    WARN("io_uring mode not run under TUNKIT_TEST_LAUNCHER (valgrind cannot follow io_uring)");
+    return;
+  }
   if (mode.uring && !tunkit::BatchIo::uring_available()) {
     const char* ci = std::getenv("CI");
     if (ci != nullptr && std::string(ci) == "true") FAIL("io_uring unavailable and CI=true");
@@ -186,7 +194,7 @@ TEST_CASE("forwarder joins two TUN devices in two namespaces", "[netns][example]
   INFO(r.output);
   CHECK(r.status == 0);
 
-  constexpr std::size_t kBytes = 64U << 20U;  // 64 MiB: many super-packets with offloads
+  const std::size_t kBytes = launched ? 4U << 20U : 64U << 20U;  // many super-packets
   const auto t = tunkit::test::tcp_transfer(b, a, "10.201.1.1", 7002, kBytes);
   INFO("transfer: " << t.error << " in " << t.seconds << " s");
   CHECK(t.error.empty());
@@ -198,7 +206,8 @@ TEST_CASE("forwarder joins two TUN devices in two namespaces", "[netns][example]
   INFO("udp: sent " << u.sent << ", received " << u.received.size() << " " << u.error);
   CHECK(u.error.empty());
   CHECK(u.sent == 2000);
-  CHECK(u.received.size() >= 1900);  // UDP may drop a few under load, never corrupt one
+  // UDP may drop a few under load (many under valgrind), never corrupt one.
+  CHECK(u.received.size() >= (launched ? 1U : 1900U));
 
   forwarder.signal(SIGTERM);
   CHECK(forwarder.wait_exit(5s) == 0);
