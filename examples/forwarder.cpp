@@ -63,7 +63,7 @@ options:
                      coalesce them back into super-packets (TSO, and USO for runs of
                      equal-sized UDP datagrams) before writing
   --backend B        batch I/O backend: loop (read/write syscalls), uring (io_uring) or
-                     auto (default: the loop, measured faster); uring falls back to the
+                     auto (default: the loop); uring falls back to the
                      loop, with a notice, where io_uring is unavailable
   -t, --timeout SEC  exit after SEC seconds (default 0: no limit)
   -h, --help         show this help

@@ -115,9 +115,9 @@ void BatchIo::open(Queue& queue, BatchOptions options, std::error_code& ec) noex
   // no packet-information header (the loop handles those).
   const bool uring_possible = queue.sys_ == &sys::real() && !queue.packet_info_;
   BatchBackend backend = options.backend;
-  // automatic is the loop: it measured faster than io_uring in every forwarder mode here (a TUN
-  // queue yields 2-4 packets per wake-up, too few for io_uring's submission cost to pay off; see
-  // docs/performance.md), and tools such as valgrind can follow it. io_uring is asked for.
+  // automatic is the loop: io_uring showed no consistent gain here (a TUN queue yields 2-4
+  // packets per wake-up; within a few percent either way, see docs/performance.md), and the loop
+  // is what valgrind, strace and the fake kernel can follow. io_uring is asked for.
   if (backend == BatchBackend::automatic) backend = BatchBackend::loop;
   std::unique_ptr<detail::Uring> ring;
   std::vector<iovec> iovs;
