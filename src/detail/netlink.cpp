@@ -168,11 +168,14 @@ std::error_code parse_message(const nlmsghdr& message, void* header, std::size_t
 
 std::error_code parse_nested(const nlattr& nest, std::span<const nlattr*> table) noexcept {
   std::fill(table.begin(), table.end(), nullptr);
+  if (nest.nla_len < kAttrHeaderLen) return protocol_error();  // no payload to walk
   const auto bytes = payload(nest);
   // Walked by hand rather than with mnl_attr_parse_nested, which stops quietly at the first
   // attribute that overruns the nest: here that is a protocol error.
   std::size_t at = 0;
-  while (bytes.size() - at >= kAttrHeaderLen) {
+  // `at` can pass the end by up to 3 bytes (the last attribute's padding, which a nest's length
+  // may leave out), so compare without subtracting (found by the netlink fuzz target).
+  while (at + kAttrHeaderLen <= bytes.size()) {
     nlattr header{};
     std::memcpy(&header, bytes.data() + at, sizeof header);
     if (header.nla_len < kAttrHeaderLen || header.nla_len > bytes.size() - at) {
@@ -189,6 +192,9 @@ std::error_code parse_nested(const nlattr& nest, std::span<const nlattr*> table)
 }
 
 std::span<const std::uint8_t> payload(const nlattr& attribute) noexcept {
+  // mnl_attr_get_payload_len computes nla_len - 4 in 16 bits: a length below the header would
+  // wrap to almost 64 KiB (found by the netlink fuzz target).
+  if (attribute.nla_len < kAttrHeaderLen) return {};
   return {static_cast<const std::uint8_t*>(mnl_attr_get_payload(&attribute)),
           mnl_attr_get_payload_len(&attribute)};
 }

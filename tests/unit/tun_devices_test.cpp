@@ -4,8 +4,10 @@
 #include <linux/if_tun.h>
 #include <linux/rtnetlink.h>
 
+#include <array>
 #include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -168,4 +170,27 @@ TEST_CASE("decode_link reads IFLA_LINKINFO and checks the tun attributes' sizes"
 
   const nl::Request bad = tun_link_message(true);
   CHECK(nl::decode_link(bad.header(), m) == tunkit::errc::netlink_protocol);
+}
+
+TEST_CASE("parse_nested stops at a nest whose last attribute's padding is left out", "[netlink]") {
+  // A nest of 17 bytes: its header, an 8-byte attribute and a 5-byte one whose 3 bytes of
+  // padding the nest's length does not count. The walk must end there, not run on past the
+  // nest (the zeroes after it would then read as a malformed attribute).
+  alignas(4) std::array<std::uint8_t, 32> buf{};
+  auto put_attr = [&](std::size_t at, std::uint16_t len, std::uint16_t type) {
+    const nlattr a{len, type};
+    std::memcpy(buf.data() + at, &a, sizeof a);
+  };
+  put_attr(0, 17, IFLA_LINKINFO | NLA_F_NESTED);
+  put_attr(4, 8, IFLA_INFO_KIND);
+  std::memcpy(buf.data() + 8, "tun", 4);
+  put_attr(12, 5, IFLA_INFO_DATA);
+  buf[16] = 7;
+  std::array<const nlattr*, IFLA_INFO_DATA + 1> table{};
+  const auto* nest = reinterpret_cast<const nlattr*>(buf.data());  // NOLINT: aligned
+  REQUIRE(nl::parse_nested(*nest, table) == std::error_code());
+  REQUIRE(table[IFLA_INFO_KIND] != nullptr);
+  CHECK(nl::payload(*table[IFLA_INFO_KIND]).size() == 4);
+  REQUIRE(table[IFLA_INFO_DATA] != nullptr);
+  CHECK(nl::payload(*table[IFLA_INFO_DATA]).size() == 1);
 }
