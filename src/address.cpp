@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -94,6 +95,24 @@ IpPrefix IpPrefix::parse(std::string_view text) {
 
 std::string IpPrefix::to_string() const {
   return address.to_string() + '/' + std::to_string(length);
+}
+
+IpAddress IpPrefix::network() const noexcept {
+  std::array<std::uint8_t, 16> b{};
+  const auto bytes = address.bytes();
+  unsigned left = length;
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    const unsigned bits = std::min(left, 8U);
+    b[i] = static_cast<std::uint8_t>(bytes[i] & (bits == 0 ? 0U : 0xFFU << (8U - bits)));
+    left -= bits;
+  }
+  if (address.is_v4()) return IpAddress::v4({b[0], b[1], b[2], b[3]});
+  return IpAddress::v6(b);
+}
+
+bool IpPrefix::contains(const IpAddress& other) const noexcept {
+  return other.family() == address.family() && is_valid() &&
+         IpPrefix{other, length}.network() == network();
 }
 
 }  // namespace tunkit

@@ -102,6 +102,11 @@ struct TUNKIT_EXPORT IpPrefix {
   }
   /// "ADDRESS/LEN", with the address in canonical text.
   [[nodiscard]] std::string to_string() const;
+  /// The network: the address with its host bits cleared ("10.0.0.1/24" gives 10.0.0.0).
+  [[nodiscard]] IpAddress network() const noexcept;
+  /// True when `address` is of the same family and on this prefix's network
+  /// ("10.0.0.1/24" contains 10.0.0.200, not 10.0.1.1 nor any IPv6 address).
+  [[nodiscard]] bool contains(const IpAddress& address) const noexcept;
 
   /// Equality of address and length.
   friend constexpr bool operator==(const IpPrefix&, const IpPrefix&) noexcept = default;

@@ -12,6 +12,7 @@
 ///   detects carry `tunkit::errc` codes in `tunkit::error_category()`.
 
 #include <string>
+#include <string_view>
 #include <system_error>
 #include "tunkit/export.hpp"
 
@@ -60,6 +61,20 @@ class TUNKIT_EXPORT Error : public std::system_error {
  private:
   std::string message_;
 };
+
+/// Makes the exception tunkit throws: `what()` is `tunkit: OP "DEVICE": cause (hint)`, the
+/// device part left out when `device` is empty and the hint part when `hint` is. The cause is
+/// the code's meaning in plain, lower-case words ("device busy"). For code that wraps tunkit and
+/// wants its own failures to read alike, and for fakes in tests.
+///
+/// @code
+/// throw tunkit::make_error(std::make_error_code(std::errc::device_or_resource_busy),
+///                          "TUNSETIFF", "tun0", "another process has it open");
+/// // what(): tunkit: TUNSETIFF "tun0": device busy (another process has it open)
+/// @endcode
+[[nodiscard]] TUNKIT_EXPORT Error make_error(std::error_code code, std::string_view op,
+                                             std::string_view device = {},
+                                             std::string_view hint = {});
 
 }  // namespace tunkit
 

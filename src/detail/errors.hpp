@@ -1,10 +1,13 @@
 #pragma once
-// Builds tunkit's error messages: `tunkit: OPERATION "DEVICE": cause (hint)`.
+// Being replaced: detail::Failure (failure.hpp) and tunkit::make_error are the error plumbing
+// now; message/throw_error remain only until every file has moved over.
 
 #include <string>
 #include <string_view>
 #include <system_error>
 
+#include "detail/eintr.hpp"
+#include "detail/failure.hpp"
 #include "tunkit/error.hpp"
 #include "tunkit/export.hpp"
 
@@ -13,14 +16,6 @@ namespace tunkit::detail {
 // cause, message and throw_error are exported from a shared tunkit although this header is not
 // installed: tunkit::testing (a library of its own) and tunkit's unit tests use them. They are
 // not part of the API.
-
-/// A system_category error_code from a positive errno value.
-[[nodiscard]] inline std::error_code sys_error(int err) noexcept {
-  return {err, std::system_category()};
-}
-
-/// The cause in plain, lower-case words ("device busy"), for errno codes and tunkit::errc codes.
-[[nodiscard]] TUNKIT_EXPORT std::string cause(std::error_code ec);
 
 /// `tunkit: OP "DEVICE": cause (hint)`; the device part is left out when `device` is empty and
 /// the hint part when `hint` is empty.

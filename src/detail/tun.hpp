@@ -5,6 +5,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "detail/eintr.hpp"
 #include "tunkit/options.hpp"
 
 namespace tunkit::detail {
@@ -17,15 +18,6 @@ inline constexpr const char* kTunPath = "/dev/net/tun";
 [[nodiscard]] std::string_view open_hint(int err) noexcept;
 /// The display name of a device about to be opened: the name, or the kernel's default template.
 [[nodiscard]] std::string_view shown_name(const Options& o) noexcept;
-
-/// Retries a seam call while it fails with EINTR; returns the result or -errno.
-template <typename F>
-auto retry_eintr(F&& f) noexcept {
-  for (;;) {
-    auto r = f();
-    if (r != -EINTR) return r;
-  }
-}
 
 /// The TUNSET{PERSIST,OWNER,GROUP,LINK,...} ioctls take their argument by value, not by pointer.
 [[nodiscard]] inline void* int_arg(unsigned long v) noexcept {

@@ -147,3 +147,27 @@ TEST_CASE("IpPrefix built by hand is checked by is_valid", "[address]") {
   CHECK(IpPrefix::parse("10.0.0.1/24") < IpPrefix::parse("10.0.0.1/25"));
   CHECK(IpPrefix::parse("10.0.0.1/24") != IpPrefix::parse("10.0.0.1/25"));
 }
+
+TEST_CASE("IpPrefix network clears the host bits", "[address]") {
+  CHECK(IpPrefix::parse("10.1.2.3/24").network() == IpAddress::parse("10.1.2.0"));
+  CHECK(IpPrefix::parse("10.1.2.3/20").network() == IpAddress::parse("10.1.0.0"));
+  CHECK(IpPrefix::parse("10.1.2.3/32").network() == IpAddress::parse("10.1.2.3"));
+  CHECK(IpPrefix::parse("10.1.2.3/0").network() == IpAddress::parse("0.0.0.0"));
+  CHECK(IpPrefix::parse("fd00:1:2:3::77/64").network() == IpAddress::parse("fd00:1:2:3::"));
+  CHECK(IpPrefix::parse("fd00:1:2:3::77/57").network() == IpAddress::parse("fd00:1:2::"));
+  CHECK(IpPrefix::parse("fd00::1/128").network() == IpAddress::parse("fd00::1"));
+}
+
+TEST_CASE("IpPrefix contains the addresses of its network, of its family only", "[address]") {
+  const IpPrefix v4 = IpPrefix::parse("10.0.0.1/24");
+  CHECK(v4.contains(IpAddress::parse("10.0.0.200")));
+  CHECK(v4.contains(IpAddress::parse("10.0.0.0")));
+  CHECK_FALSE(v4.contains(IpAddress::parse("10.0.1.1")));
+  CHECK_FALSE(v4.contains(IpAddress::parse("::ffff:10.0.0.2")));
+  const IpPrefix v6 = IpPrefix::parse("fd00::1/64");
+  CHECK(v6.contains(IpAddress::parse("fd00::ffff")));
+  CHECK_FALSE(v6.contains(IpAddress::parse("fd00:0:0:1::1")));
+  CHECK_FALSE(v6.contains(IpAddress::parse("10.0.0.1")));
+  CHECK(IpPrefix::parse("0.0.0.0/0").contains(IpAddress::parse("192.0.2.1")));
+  CHECK_FALSE((IpPrefix{IpAddress::parse("10.0.0.1"), 40}.contains(IpAddress::parse("10.0.0.1"))));
+}
