@@ -19,6 +19,7 @@ T ret(T r) noexcept {
 
 class Real final : public Syscalls {
  public:
+  bool kernel_descriptors() const noexcept override { return true; }
   int open(const char* path, int flags) noexcept override { return ret(::open(path, flags)); }
   int close(int fd) noexcept override { return ret(::close(fd)); }
   int ioctl(int fd, unsigned long request, void* arg) noexcept override {

@@ -43,6 +43,7 @@
 #include <asio/execution_context.hpp>
 #include <asio/posix/basic_stream_descriptor.hpp>
 
+#include "tunkit/detail/tun_wire.hpp"
 #include "tunkit/error.hpp"
 #include "tunkit/options.hpp"
 #include "tunkit/queue.hpp"
@@ -56,29 +57,10 @@ namespace detail {
 /// Shared (by `std::shared_ptr`) between the queue and its operations, so that a completion that
 /// runs after the queue was destroyed or moved still finds them.
 struct AsioScratch {
-  std::array<std::byte, 4> read_info{};   ///< tun_pi of the packet being read
-  std::byte spare{};                      ///< receives the first byte past the caller's buffer
-  std::array<std::byte, 4> write_info{};  ///< tun_pi of the packet being written
+  PiBytes read_info{};   ///< tun_pi of the packet being read
+  std::byte spare{};     ///< receives the first byte past the caller's buffer
+  PiBytes write_info{};  ///< tun_pi of the packet being written
 };
-
-/// The EtherType for the packet-information header of a write: from the IP version (TUN) or the
-/// frame's type field (TAP); 0 when unknown (the kernel then drops IP packets).
-inline std::uint16_t asio_protocol(Mode mode, std::span<const std::byte> packet) noexcept {
-  if (mode == Mode::tap) {
-    if (packet.size() < 14) return 0;
-    return static_cast<std::uint16_t>((std::to_integer<unsigned>(packet[12]) << 8U) |
-                                      std::to_integer<unsigned>(packet[13]));
-  }
-  if (packet.empty()) return 0;
-  switch (std::to_integer<unsigned>(packet[0]) >> 4U) {
-    case 4:
-      return 0x0800;
-    case 6:
-      return 0x86DD;
-    default:
-      return 0;
-  }
-}
 
 /// The composed read: one `async_read_some` (one read(2) of the TUN descriptor is exactly one
 /// packet), then the packet-information header is stripped and truncation reported.
@@ -106,20 +88,16 @@ struct AsioReadOp {
   /// The read completed.
   template <class Self>
   void operator()(Self& self, std::error_code ec, std::size_t n) {
-    if (!ec && packet_info) {
-      if (n < scratch->read_info.size()) {
+    if (!ec) {
+      // The same rules as Queue::read: the header's TUN_PKT_STRIP, or the spare byte filled.
+      const ReadOutcome out =
+          packet_info ? read_outcome_pi(n, scratch->read_info) : read_outcome(n, buffer.size());
+      n = out.length;
+      if (out.short_read) {
         ec = std::make_error_code(std::errc::protocol_error);  // the kernel never does this
-        n = 0;
-      } else {
-        n -= scratch->read_info.size();
-        // struct tun_pi: flags in host byte order; TUN_PKT_STRIP (1): the packet did not fit.
-        std::uint16_t flags = 0;
-        std::memcpy(&flags, scratch->read_info.data(), sizeof flags);
-        if ((flags & 1U) != 0) ec = errc::packet_truncated;
+      } else if (out.truncated) {
+        ec = errc::packet_truncated;
       }
-    } else if (!ec && n > buffer.size()) {
-      n = buffer.size();  // the spare byte was filled: the packet was longer than the buffer
-      ec = errc::packet_truncated;
     }
     self.complete(ec, ec && ec != errc::packet_truncated ? 0 : n);
   }
@@ -148,9 +126,7 @@ struct AsioWriteOp {
     std::array<::asio::const_buffer, 2> bufs;
     std::size_t count = 1;
     if (packet_info) {
-      const std::uint16_t proto = asio_protocol(mode, packet);
-      scratch->write_info = {std::byte{0}, std::byte{0}, static_cast<std::byte>(proto >> 8U),
-                             static_cast<std::byte>(proto & 0xFFU)};
+      scratch->write_info = encode_pi(protocol_of(mode, packet));
       bufs[0] = ::asio::buffer(scratch->write_info);
       bufs[1] = ::asio::buffer(packet.data(), packet.size());
       count = 2;
@@ -304,7 +280,7 @@ class BasicAsyncQueue {
       ::close(fd);  // never retried on EINTR: Linux releases the descriptor anyway
       return;
     }
-    packet_info_ = queue.packet_info();
+    packet_info_ = queue.has_packet_info();
     mode_ = queue.mode();
   }
 

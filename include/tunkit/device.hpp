@@ -303,9 +303,12 @@ class TUNKIT_EXPORT TunDevice {
                                       sys::Syscalls& sys = sys::real()) noexcept;
 
  private:
-  std::error_code open_impl(const Options& options, sys::Syscalls& sys, std::string* what) noexcept;
-  // add_queue; on failure `*what` (when given) is the complete message.
-  Queue* add_queue_impl(std::error_code& ec, std::string* what) noexcept;
+  // Leaves what was opened so far open on failure: the caller closes after making the message.
+  detail::Failure open_impl(const Options& options, sys::Syscalls& sys) noexcept;
+  // Attaches one more queue at the back of more_.
+  detail::Failure add_queue_impl() noexcept;
+  // Gives every queue the device's virtio-net header.
+  void apply_vnet() noexcept;
   // The descriptor for device-wide ioctls: the first enabled queue, else the first queue, or -1.
   [[nodiscard]] int control_fd() const noexcept;
   std::error_code ioctl_ptr(unsigned long request, void* arg) const noexcept;
@@ -313,9 +316,10 @@ class TUNKIT_EXPORT TunDevice {
   [[noreturn]] void fail(std::error_code ec, const char* op, std::string_view hint = {}) const;
 
   Queue first_;
-  std::deque<Queue> more_;  // a deque: references to queues stay valid when queues are added
-  Options options_;         // as opened; used to attach more queues alike
-  Offloads offloads_{};     // granted by TUNSETOFFLOAD
+  std::deque<Queue> more_;   // a deque: references to queues stay valid when queues are added
+  Options options_;          // as opened; used to attach more queues alike
+  Offloads offloads_{};      // granted by TUNSETOFFLOAD
+  detail::VnetConfig vnet_;  // the virtio-net header its queues frame packets with
 };
 
 }  // namespace tunkit

@@ -9,6 +9,8 @@
 #include <string>
 #include <system_error>
 
+#include "tunkit/detail/owned_fd.hpp"
+#include "tunkit/detail/tun_wire.hpp"
 #include "tunkit/export.hpp"
 #include "tunkit/options.hpp"
 #include "tunkit/sys.hpp"
@@ -16,6 +18,11 @@
 struct iovec;
 
 namespace tunkit {
+
+namespace detail {
+struct Failure;
+struct QueueAccess;
+}  // namespace detail
 
 /// The kernel's packet-information header (only with `Options::packet_info`).
 struct PacketInfo {
@@ -55,12 +62,13 @@ class TUNKIT_EXPORT Queue {
   /// @throws tunkit::Error naming the operation, the device and the cause.
   explicit Queue(const Options& options, sys::Syscalls& sys = sys::real());
   /// Takes over `other`'s descriptors; `other` is left closed.
-  Queue(Queue&& other) noexcept;
+  Queue(Queue&& other) noexcept = default;
   /// Closes this queue's descriptors and takes over `other`'s; `other` is left closed.
-  Queue& operator=(Queue&& other) noexcept;
+  Queue& operator=(Queue&& other) noexcept = default;
   Queue(const Queue&) = delete;
   Queue& operator=(const Queue&) = delete;
-  ~Queue();
+  /// Closes the descriptors.
+  ~Queue() = default;
 
   /// Opens and attaches; on failure `ec` is set and nothing is left open.
   void open(const Options& options, std::error_code& ec, sys::Syscalls& sys = sys::real());
@@ -68,24 +76,31 @@ class TUNKIT_EXPORT Queue {
   /// thread uses this queue: stop it with `interrupt()` and join it first.
   void close() noexcept;
   /// True while the queue holds its descriptor.
-  [[nodiscard]] bool is_open() const noexcept { return fd_ >= 0; }
+  [[nodiscard]] bool is_open() const noexcept { return static_cast<bool>(fd_); }
 
-  /// The kernel-assigned interface name (templates resolved).
+  /// The kernel-assigned interface name (templates resolved); empty on a closed queue.
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
-  /// The interface index, looked up when the queue was opened.
-  [[nodiscard]] unsigned ifindex() const noexcept { return ifindex_; }
+  /// The interface index, looked up when the queue was opened; 0 on a closed queue.
+  [[nodiscard]] unsigned ifindex() const noexcept { return is_open() ? ifindex_ : 0; }
   /// TUN or TAP.
   [[nodiscard]] Mode mode() const noexcept { return mode_; }
   /// True when opened with `Options::packet_info`: the kernel's 4-byte header precedes each
   /// packet on the descriptor (tunkit strips and builds it in `read` and `write`).
-  [[nodiscard]] bool packet_info() const noexcept { return packet_info_; }
+  [[nodiscard]] bool has_packet_info() const noexcept { return packet_info_; }
+  /// Deprecated name of `has_packet_info()` (it reads like the `PacketInfo` of a packet).
+  [[deprecated("use has_packet_info()")]] [[nodiscard]] bool packet_info() const noexcept {
+    return packet_info_;
+  }
+  /// True when opened with `Options::non_blocking`: `read` and `write` return EAGAIN instead of
+  /// waiting.
+  [[nodiscard]] bool non_blocking() const noexcept { return non_blocking_; }
   /// Flags as the kernel reports them now (TUNGETIFF), e.g. with `Flag::persist`.
   /// @throws tunkit::Error
   [[nodiscard]] Flags flags() const;
   /// Non-throwing form: on failure `ec` is set and the result is empty.
   [[nodiscard]] Flags flags(std::error_code& ec) const noexcept;
   /// The /dev/net/tun descriptor (O_NONBLOCK, O_CLOEXEC). Still owned by this object.
-  [[nodiscard]] int native_handle() const noexcept { return fd_; }
+  [[nodiscard]] int native_handle() const noexcept { return fd_.get(); }
   /// Gives up ownership of the descriptor and returns it; the object becomes closed. The caller
   /// must close it. The descriptor stays O_NONBLOCK.
   [[nodiscard]] int release() noexcept;
@@ -163,10 +178,11 @@ class TUNKIT_EXPORT Queue {
   void clear_interrupt() noexcept;
 
  private:
-  friend class TunDevice;
-  friend class BatchIo;
+  // TunDevice and BatchIo reach the descriptors and the wire configuration through this one
+  // narrow interface (src/tun/queue_access.hpp), never through the members themselves.
+  friend struct detail::QueueAccess;
   enum class Dir : std::uint8_t { in, out };
-  std::error_code open_impl(const Options& options, sys::Syscalls& sys, std::string* what) noexcept;
+  detail::Failure open_impl(const Options& options, sys::Syscalls& sys) noexcept;
   std::error_code set_queue(bool attach) noexcept;
   // `may_wait`: a blocking queue waits in poll on EAGAIN (false: EAGAIN is returned, for
   // BatchIo, which waits once per batch).
@@ -184,16 +200,14 @@ class TUNKIT_EXPORT Queue {
   [[noreturn]] void throw_write(const char* op, std::error_code ec,
                                 std::span<const std::span<const std::byte>> bufs) const;
 
-  sys::Syscalls* sys_ = &sys::real();
-  int fd_ = -1;
-  int wake_fd_ = -1;
+  detail::OwnedFd fd_;    // the /dev/net/tun descriptor, through the seam it was opened with
+  detail::OwnedFd wake_;  // the eventfd interrupt() writes
   unsigned ifindex_ = 0;
   Mode mode_ = Mode::tun;
   bool packet_info_ = false;
   bool non_blocking_ = false;
   bool enabled_ = true;
-  bool vnet_be_ = false;         // TUNSETVNETBE in effect (tracked by TunDevice)
-  std::uint16_t vnet_size_ = 0;  // virtio-net header size, 0 without IFF_VNET_HDR
+  detail::VnetConfig vnet_;  // the device's virtio-net header, as TunDevice last set it
   std::string name_;
 };
 

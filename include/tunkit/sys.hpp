@@ -67,6 +67,11 @@ class TUNKIT_EXPORT Syscalls {
   /// CLONE_NEWNET, or 0 for any type). tunkit calls it only on threads it starts and ends for
   /// the purpose (`tunkit::in_netns`).
   virtual int setns(int fd, int nstype) noexcept = 0;
+
+  /// True when the descriptors this seam hands out are the kernel's own, so that engines making
+  /// their own system calls on them (io_uring in `BatchIo`) may be used. False unless an
+  /// implementation says otherwise: a fake's descriptors mean nothing to the kernel.
+  [[nodiscard]] virtual bool kernel_descriptors() const noexcept { return false; }
 };
 
 /// The real kernel: a process-wide, stateless, thread-safe instance.

@@ -8,6 +8,7 @@
 
 #include "detail/eintr.hpp"
 #include "detail/failure.hpp"
+#include "detail/ifname.hpp"
 #include "tunkit/error.hpp"
 #include "tunkit/export.hpp"
 
@@ -22,15 +23,6 @@ namespace tunkit::detail {
 [[nodiscard]] TUNKIT_EXPORT std::string message(std::error_code ec, std::string_view op,
                                                 std::string_view device,
                                                 std::string_view hint = {});
-
-/// Checks an interface name (or a template with one "%d") against the kernel's dev_valid_name()
-/// and dev_alloc_name() rules: `errc::name_too_long` beyond 15 bytes, `errc::invalid_name` for
-/// '/', ':', whitespace, "." / "..", or '%' other than one "%d". An empty name passes (the kernel
-/// then picks one, where that is allowed).
-[[nodiscard]] std::error_code validate_interface_name(std::string_view name) noexcept;
-
-/// The rules behind `errc::invalid_name`, as a hint; empty for other codes.
-[[nodiscard]] std::string_view interface_name_hint(std::error_code ec) noexcept;
 
 /// Throws tunkit::Error with `message(ec, op, device, hint)`.
 [[noreturn]] TUNKIT_EXPORT void throw_error(std::error_code ec, std::string_view op,

@@ -308,7 +308,7 @@ TEST_CASE("AsyncQueue reports truncation and handles packet information", "[netn
   const bool packet_info = GENERATE(false, true);
   CAPTURE(packet_info);
   Tun tun({.name = "asio%d", .packet_info = packet_info});
-  REQUIRE(tun.dev.queue(0).packet_info() == packet_info);
+  REQUIRE(tun.dev.queue(0).has_packet_info() == packet_info);
   asio::io_context io;
   tunkit::AsyncQueue q(io, tun.dev.queue(0));
   std::error_code result;

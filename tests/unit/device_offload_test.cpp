@@ -4,6 +4,7 @@
 #include <sys/ioctl.h>
 
 #include <cerrno>
+#include <span>
 #include <string>
 
 #include "catch.hpp"
@@ -128,4 +129,23 @@ TEST_CASE("offloads without a virtio-net header fail the open and leave nothing"
   }
   CHECK(k.open_fd_count() == fds);
   CHECK_FALSE(k.exists("off3"));
+}
+
+TEST_CASE("a queue added after the virtio-net header changed frames with the device's header",
+          "[device][offload][mq]") {
+  // The device owns the header's size and byte order: every queue, also one added later, checks
+  // the headers it writes against what the kernel uses for the device.
+  FakeKernel k;
+  tunkit::TunDevice dev({.name = "vh0", .multi_queue = true, .vnet_hdr = true}, k);
+  dev.set_vnet_header_size(12);
+  tunkit::Queue& added = dev.add_queue();
+  // Eleven bytes: a whole 10-byte header and one byte of packet, but short of a 12-byte header.
+  const std::string eleven(11, '\0');
+  const auto bytes = std::as_bytes(std::span(eleven));
+  for (tunkit::Queue* q : {&dev.queue(0), &added}) {
+    std::error_code ec;
+    CHECK(q->write(bytes, ec) == 0);
+    CHECK(ec == tunkit::errc::invalid_vnet_header);
+  }
+  CHECK(k.written("vh0").empty());  // refused before the kernel on both queues
 }

@@ -7,7 +7,8 @@
 #include <cstdio>
 #include <utility>
 
-#include "detail/tun.hpp"
+#include "tun/hints.hpp"
+#include "tunkit/detail/tun_wire.hpp"
 #include "tunkit/error.hpp"
 
 namespace tunkit {
@@ -21,9 +22,17 @@ static_assert(static_cast<unsigned>(Flag::vnet_hdr) == IFF_VNET_HDR);
 static_assert(static_cast<unsigned>(Flag::tun_excl) == IFF_TUN_EXCL);
 static_assert(static_cast<unsigned>(Flag::multi_queue) == IFF_MULTI_QUEUE);
 static_assert(static_cast<unsigned>(Flag::persist) == IFF_PERSIST);
-static_assert(static_cast<unsigned>(Flag::no_carrier) == 0x0040);  // IFF_NO_CARRIER (6.0+)
+#ifdef IFF_NO_CARRIER  // 6.0+ headers
+static_assert(static_cast<unsigned>(Flag::no_carrier) == IFF_NO_CARRIER);
+#endif
 static_assert(static_cast<unsigned>(Flag::napi) == IFF_NAPI);
 static_assert(static_cast<unsigned>(Flag::napi_frags) == IFF_NAPI_FRAGS);
+// The wire rules of tun_wire.hpp, written there without the kernel's header.
+static_assert(detail::kAttachQueue == IFF_ATTACH_QUEUE);
+static_assert(detail::kDetachQueue == IFF_DETACH_QUEUE);
+static_assert(detail::kNoFilter == IFF_NOFILTER);
+static_assert(detail::kPiSize == sizeof(tun_pi));
+static_assert(detail::kPiStrip == TUN_PKT_STRIP);
 
 std::string to_string(Flags flags) {
   static constexpr std::array<std::pair<Flag, const char*>, 11> kNames{{
@@ -58,14 +67,9 @@ std::string to_string(Flags flags) {
 }
 
 std::string to_string(const Options& o) {
-  Flags flags;
-  if (!o.packet_info) flags |= Flag::no_pi;
-  if (o.exclusive) flags |= Flag::tun_excl;
-  if (o.multi_queue || o.queues > 1) flags |= Flag::multi_queue;
-  if (o.vnet_hdr) flags |= Flag::vnet_hdr;
-  if (o.no_carrier) flags |= Flag::no_carrier;
-  if (o.napi) flags |= Flag::napi;
-  if (o.napi_frags) flags |= Flag::napi_frags;
+  // The mode is named first; the flags are the rest of what TUNSETIFF is asked for.
+  const Flags flags = Flags::from_bits(
+      static_cast<std::uint16_t>(detail::setiff_flags(o).bits() & ~unsigned{IFF_TUN | IFF_TAP}));
   std::string out =
       std::string(to_string(o.mode)) + " \"" + std::string(detail::shown_name(o)) + "\"";
   out += " queues " + std::to_string(o.queues) + " " + to_string(flags);
@@ -82,51 +86,4 @@ std::string_view to_string(Mode mode) noexcept {
   return mode == Mode::tap ? "tap" : "tun";
 }
 
-namespace detail {
-
-std::string_view setiff_hint(int err, const Options& o) noexcept {
-  switch (err) {
-    case EPERM:
-    case EACCES:
-      return "needs CAP_NET_ADMIN, or to be the device's owner or in its group";
-    case EBUSY:
-      // A taken TUNSETIFINDEX index is EBUSY too (register_netdevice()).
-      if (o.ifindex && *o.ifindex != 0) {
-        return o.exclusive ? "the device exists and Options::exclusive (IFF_TUN_EXCL) is set, "
-                             "or the index in Options::ifindex is taken"
-                           : "another process has it open without IFF_MULTI_QUEUE, or the index "
-                             "in Options::ifindex is taken";
-      }
-      return o.exclusive ? "the device exists and Options::exclusive (IFF_TUN_EXCL) is set"
-                         : "another process has it open without IFF_MULTI_QUEUE";
-    case EINVAL:
-      return "the name belongs to a device of another kind, or the existing device differs in "
-             "TUN/TAP mode or multi-queue setting";
-    case E2BIG:
-      return "the device already has the most queues the kernel allows (256)";
-    default:
-      return {};
-  }
-}
-
-std::string_view open_hint(int err) noexcept {
-  switch (err) {
-    case ENOENT:
-    case ENODEV:
-    case ENXIO:
-      return "no TUN/TAP support: load it with 'modprobe tun'";
-    case EACCES:
-    case EPERM:
-      return "needs read and write access to /dev/net/tun";
-    default:
-      return {};
-  }
-}
-
-std::string_view shown_name(const Options& o) noexcept {
-  if (!o.name.empty()) return o.name;
-  return o.mode == Mode::tap ? "tap%d" : "tun%d";
-}
-
-}  // namespace detail
 }  // namespace tunkit

@@ -17,8 +17,11 @@
 
 #include <fmt/format.h>
 
-#include "detail/errors.hpp"
-#include "detail/tun.hpp"
+#include "detail/eintr.hpp"
+#include "detail/failure.hpp"
+#include "tun/hints.hpp"
+#include "tun/queue_access.hpp"
+#include "tunkit/detail/tun_wire.hpp"
 #include "tunkit/error.hpp"
 
 namespace tunkit {
@@ -31,56 +34,9 @@ namespace {
 using detail::retry_eintr;
 using detail::sys_error;
 
-bool is_errno(std::error_code ec, int err) noexcept {
-  return ec.category() == std::system_category() && ec.value() == err;
-}
-
-// Only a permission error is about CAP_NET_ADMIN.
-std::string_view cap_hint(std::error_code ec) noexcept {
-  return is_errno(ec, EPERM) || is_errno(ec, EACCES) ? "needs CAP_NET_ADMIN" : "";
-}
-
-// A hint that explains one errno only: other errors get none.
-std::string_view hint_for(std::error_code ec, int err, std::string_view hint) noexcept {
-  return is_errno(ec, err) ? hint : std::string_view{};
-}
-
-constexpr std::string_view kEbpfHint = "needs a loaded BPF_PROG_TYPE_SOCKET_FILTER program";
-constexpr std::string_view kCrossLeHint = "kernel built without CONFIG_TUN_VNET_CROSS_LE?";
-// The driver matches the first FLT_EXACT_COUNT (8) addresses of a TX filter exactly and hashes
-// the rest, which must be multicast: one unicast address among them turns filtering off.
-constexpr std::size_t kTxFilterExact = 8;
-
-// Why a TX filter cannot be expressed to the kernel, or empty.
-std::string_view tx_filter_problem(std::span<const MacAddress> macs) noexcept {
-  if (macs.size() > 0xFFFF) return "at most 65535 addresses";
-  const auto unicast = std::count_if(macs.begin(), macs.end(),
-                                     [](const MacAddress& m) { return !m.is_multicast(); });
-  if (static_cast<std::size_t>(unicast) > kTxFilterExact) {
-    return "at most 8 unicast addresses: the kernel matches only 8 exactly";
-  }
-  return {};
-}
-
-std::string_view ebpf_hint(std::error_code ec) noexcept {
-  return is_errno(ec, EBADF) || is_errno(ec, EINVAL) ? kEbpfHint : std::string_view{};
-}
-
-// Why a TUNSETOFFLOAD mask can never be accepted, or empty when it can.
-std::string_view offload_hint(Offloads o, bool vnet_hdr) noexcept {
-  using enum Offload;
-  if (!o.empty() && !vnet_hdr) return "offloads need Options::vnet_hdr (IFF_VNET_HDR)";
-  if ((o.bits() & ~Offloads::all().bits()) != 0) return "unknown offload flags";
-  if (!o.empty() && !o.has(csum)) return "every offload needs Offload::csum";
-  if (o.has(tso_ecn) && (o & (tso4 | tso6)).empty()) return "tso_ecn needs tso4 or tso6";
-  if (o.has(uso4) != o.has(uso6)) return "uso4 and uso6 go together";
-  if (o.has(udp_tunnel_gso_csum) && !o.has(udp_tunnel_gso)) {
-    return "udp_tunnel_gso_csum needs udp_tunnel_gso";
-  }
-  if (o.has(udp_tunnel_gso) && (o & (tso4 | tso6 | uso4)).empty()) {
-    return "udp_tunnel_gso needs TSO or USO";
-  }
-  return {};
+// Options::queues outside 1..max_queues; the message says which count was asked.
+bool bad_queue_count(const Options& options) noexcept {
+  return options.queues == 0 || options.queues > max_queues;
 }
 
 }  // namespace
@@ -90,63 +46,55 @@ TunDevice::TunDevice(const Options& options, sys::Syscalls& sys) {
 }
 
 void TunDevice::open(const Options& options, sys::Syscalls& sys) {
-  std::string what;
-  if (const std::error_code ec = open_impl(options, sys, &what)) throw Error(ec, std::move(what));
+  if (bad_queue_count(options)) {
+    throw make_error(
+        sys_error(EINVAL), "open", detail::shown_name(options),
+        fmt::format("Options::queues must be 1..{}, not {}", max_queues, options.queues));
+  }
+  if (const detail::Failure f = open_impl(options, sys)) {
+    // The message names the device as opened so far; close it after the message is made.
+    struct CloseOnExit {
+      TunDevice& device;
+      ~CloseOnExit() { device.close(); }
+    } closer{*this};
+    detail::raise(f);
+  }
 }
 
 void TunDevice::open(const Options& options, std::error_code& ec, sys::Syscalls& sys) {
-  ec = open_impl(options, sys, nullptr);
+  ec = open_impl(options, sys).code;
+  if (ec) close();
 }
 
-std::error_code TunDevice::open_impl(const Options& options, sys::Syscalls& sys,
-                                     std::string* what) noexcept {
+// Every step after the first queue is undone by the caller's close(): persist is set last, so
+// the kernel deletes a device this call created when a later step fails.
+detail::Failure TunDevice::open_impl(const Options& options, sys::Syscalls& sys) noexcept {
   close();
-  auto describe = [&](std::error_code e, std::string_view op, std::string_view device,
-                      std::string_view hint) {
-    if (what == nullptr) return;
-    try {
-      *what = detail::message(e, op, device, hint);
-    } catch (...) {
-      what->clear();
-    }
-  };
-  if (options.queues == 0 || options.queues > max_queues) {
-    const auto e = sys_error(EINVAL);
-    try {
-      describe(e, "open", detail::shown_name(options),
-               fmt::format("Options::queues must be 1..{}, not {}", max_queues, options.queues));
-    } catch (...) {
-    }
-    return e;
-  }
+  if (bad_queue_count(options)) return {sys_error(EINVAL), "open", detail::shown_name(options)};
   try {
     options_ = options;
   } catch (...) {
-    return sys_error(ENOMEM);
+    return {sys_error(ENOMEM), "open", detail::shown_name(options)};
   }
-  if (auto ec = first_.open_impl(options, sys, what)) return ec;
+  if (auto f = detail::QueueAccess::open(first_, options, sys)) return f;
+  vnet_ = detail::QueueAccess::vnet(first_);
 
-  // Every step after the first queue undoes itself by closing: persist is set last, so the kernel
-  // deletes a device this call created when a later step fails.
   auto fail = [&](std::error_code e, std::string_view op, std::string_view hint) {
-    describe(e, op, first_.name(), hint);
-    close();
-    return e;
+    return detail::Failure{e, op, first_.name(), hint};
   };
   if (options.owner) {
-    if (auto ec = ioctl_value(TUNSETOWNER, *options.owner))
-      return fail(ec, "TUNSETOWNER", cap_hint(ec));
+    if (auto ec = ioctl_value(TUNSETOWNER, *options.owner)) {
+      return fail(ec, "TUNSETOWNER", detail::cap_hint(ec));
+    }
   }
   if (options.group) {
-    if (auto ec = ioctl_value(TUNSETGROUP, *options.group))
-      return fail(ec, "TUNSETGROUP", cap_hint(ec));
+    if (auto ec = ioctl_value(TUNSETGROUP, *options.group)) {
+      return fail(ec, "TUNSETGROUP", detail::cap_hint(ec));
+    }
   }
   for (unsigned i = 1; i < options.queues; ++i) {
-    std::error_code ec;
-    if (add_queue_impl(ec, what) == nullptr) {
-      close();  // the queue's own message names the step that failed
-      return ec;
-    }
+    // The queue's own failure names the step that failed.
+    if (auto f = add_queue_impl(); f.code) return f;
   }
   // Offloads are per device: set what was asked, or reset them to none for a reader without a
   // virtio-net header, so a device left with offloads by an earlier user never hands this reader
@@ -154,16 +102,21 @@ std::error_code TunDevice::open_impl(const Options& options, sys::Syscalls& sys,
   {
     std::error_code ec;
     (void)set_offloads(options.offloads, ec);
-    if (ec) return fail(ec, "TUNSETOFFLOAD", offload_hint(options.offloads, options.vnet_hdr));
+    if (ec) {
+      return fail(ec, "TUNSETOFFLOAD", detail::offload_problem(options.offloads, options.vnet_hdr));
+    }
   }
   if (options.persist) {
-    if (auto ec = ioctl_value(TUNSETPERSIST, 1)) return fail(ec, "TUNSETPERSIST", cap_hint(ec));
+    if (auto ec = ioctl_value(TUNSETPERSIST, 1)) {
+      return fail(ec, "TUNSETPERSIST", detail::cap_hint(ec));
+    }
   }
   return {};
 }
 
 void TunDevice::close() noexcept {
   offloads_ = {};
+  vnet_ = {};
   more_.clear();
   first_.close();
 }
@@ -173,18 +126,9 @@ int TunDevice::release() noexcept {
   return first_.release();
 }
 
-Queue* TunDevice::add_queue_impl(std::error_code& ec, std::string* what) noexcept {
-  ec.clear();
-  auto refuse = [&](std::error_code e, std::string_view hint) -> Queue* {
-    ec = e;
-    if (what != nullptr) {
-      try {
-        *what = detail::message(e, "add queue", first_.name(), hint);
-      } catch (...) {
-        what->clear();
-      }
-    }
-    return nullptr;
+detail::Failure TunDevice::add_queue_impl() noexcept {
+  auto refuse = [&](std::error_code e, std::string_view hint) {
+    return detail::Failure{e, "add queue", first_.name(), hint};
   };
   if (!first_.is_open()) return refuse(errc::not_open, {});
   // The kernel would answer EBUSY, as if another process held the device.
@@ -205,24 +149,24 @@ Queue* TunDevice::add_queue_impl(std::error_code& ec, std::string* what) noexcep
     return refuse(sys_error(ENOMEM), {});
   }
   Queue& q = more_.back();
-  ec = q.open_impl(o, *first_.sys_, what);
-  if (ec) {
+  if (auto f = detail::QueueAccess::open(q, o, detail::QueueAccess::sys(first_))) {
     more_.pop_back();
-    return nullptr;
+    f.device = first_.name();  // the same name as `o`'s, which ends with this call
+    return f;
   }
-  return &q;
+  // The device's virtio-net header (TUNSETVNETHDRSZ, TUNSETVNETBE) applies to the new queue too.
+  detail::QueueAccess::set_vnet(q, vnet_);
+  return {};
 }
 
 Queue* TunDevice::add_queue(std::error_code& ec) noexcept {
-  return add_queue_impl(ec, nullptr);
+  ec = add_queue_impl().code;
+  return ec ? nullptr : &more_.back();
 }
 
 Queue& TunDevice::add_queue() {
-  std::error_code ec;
-  std::string what;
-  Queue* q = add_queue_impl(ec, &what);
-  if (q == nullptr) throw Error(ec, std::move(what));
-  return *q;
+  if (const detail::Failure f = add_queue_impl()) detail::raise(f);
+  return more_.back();
 }
 
 void TunDevice::interrupt() noexcept {
@@ -247,10 +191,17 @@ int TunDevice::control_fd() const noexcept {
   return first_.native_handle();  // all disabled (or closed: -1)
 }
 
+void TunDevice::apply_vnet() noexcept {
+  detail::QueueAccess::set_vnet(first_, vnet_);
+  for (auto& q : more_)
+    detail::QueueAccess::set_vnet(q, vnet_);
+}
+
 std::error_code TunDevice::ioctl_ptr(unsigned long request, void* arg) const noexcept {
   const int fd = control_fd();
   if (fd < 0) return errc::not_open;
-  if (int r = retry_eintr([&] { return first_.sys_->ioctl(fd, request, arg); }); r < 0) {
+  if (int r = retry_eintr([&] { return detail::QueueAccess::sys(first_).ioctl(fd, request, arg); });
+      r < 0) {
     return sys_error(-r);
   }
   return {};
@@ -261,7 +212,7 @@ std::error_code TunDevice::ioctl_value(unsigned long request, unsigned long valu
 }
 
 void TunDevice::fail(std::error_code ec, const char* op, std::string_view hint) const {
-  detail::throw_error(ec, op, first_.name(), hint);
+  detail::raise({ec, op, first_.name(), hint});
 }
 
 // --- device-wide settings -----------------------------------------------------------------------
@@ -272,7 +223,7 @@ void TunDevice::set_persist(bool on, std::error_code& ec) noexcept {
 void TunDevice::set_persist(bool on) {
   std::error_code ec;
   set_persist(on, ec);
-  if (ec) fail(ec, "TUNSETPERSIST", cap_hint(ec));
+  if (ec) fail(ec, "TUNSETPERSIST", detail::cap_hint(ec));
 }
 
 void TunDevice::set_owner(uid_t uid, std::error_code& ec) noexcept {
@@ -281,7 +232,7 @@ void TunDevice::set_owner(uid_t uid, std::error_code& ec) noexcept {
 void TunDevice::set_owner(uid_t uid) {
   std::error_code ec;
   set_owner(uid, ec);
-  if (ec) fail(ec, "TUNSETOWNER", cap_hint(ec));
+  if (ec) fail(ec, "TUNSETOWNER", detail::cap_hint(ec));
 }
 
 void TunDevice::set_group(gid_t gid, std::error_code& ec) noexcept {
@@ -290,7 +241,7 @@ void TunDevice::set_group(gid_t gid, std::error_code& ec) noexcept {
 void TunDevice::set_group(gid_t gid) {
   std::error_code ec;
   set_group(gid, ec);
-  if (ec) fail(ec, "TUNSETGROUP", cap_hint(ec));
+  if (ec) fail(ec, "TUNSETGROUP", detail::cap_hint(ec));
 }
 
 int TunDevice::send_buffer(std::error_code& ec) const noexcept {
@@ -311,12 +262,12 @@ void TunDevice::set_send_buffer(int bytes, std::error_code& ec) noexcept {
 void TunDevice::set_send_buffer(int bytes) {
   std::error_code ec;
   set_send_buffer(bytes, ec);
-  if (ec) fail(ec, "TUNSETSNDBUF", hint_for(ec, EINVAL, "the size must be positive"));
+  if (ec) fail(ec, "TUNSETSNDBUF", detail::hint_for(ec, EINVAL, "the size must be positive"));
 }
 
 void TunDevice::set_tx_filter(std::span<const MacAddress> macs, bool all_multicast,
                               std::error_code& ec) noexcept {
-  if (!tx_filter_problem(macs).empty()) {
+  if (!detail::tx_filter_problem(macs).empty()) {
     ec = sys_error(EINVAL);
     return;
   }
@@ -351,9 +302,9 @@ void TunDevice::set_tx_filter(std::span<const MacAddress> macs, bool all_multica
   std::error_code ec;
   set_tx_filter(macs, all_multicast, ec);
   if (ec) {
-    const std::string_view problem = tx_filter_problem(macs);
+    const std::string_view problem = detail::tx_filter_problem(macs);
     fail(ec, "TUNSETTXFILTER",
-         problem.empty() ? hint_for(ec, EINVAL, "TAP devices only") : problem);
+         problem.empty() ? detail::hint_for(ec, EINVAL, "TAP devices only") : problem);
   }
 }
 
@@ -365,7 +316,7 @@ void TunDevice::clear_tx_filter(std::error_code& ec) noexcept {
 void TunDevice::clear_tx_filter() {
   std::error_code ec;
   clear_tx_filter(ec);
-  if (ec) fail(ec, "TUNSETTXFILTER", hint_for(ec, EINVAL, "TAP devices only"));
+  if (ec) fail(ec, "TUNSETTXFILTER", detail::hint_for(ec, EINVAL, "TAP devices only"));
 }
 
 void TunDevice::attach_filter(std::span<const BpfInstruction> program,
@@ -385,7 +336,8 @@ void TunDevice::attach_filter(std::span<const BpfInstruction> program) {
   attach_filter(program, ec);
   if (ec) {
     fail(ec, "TUNATTACHFILTER",
-         hint_for(ec, EINVAL, "TAP devices only, with a valid program of 1 to 4096 instructions"));
+         detail::hint_for(ec, EINVAL,
+                          "TAP devices only, with a valid program of 1 to 4096 instructions"));
   }
 }
 
@@ -397,7 +349,7 @@ void TunDevice::detach_filter() {
   std::error_code ec;
   detach_filter(ec);
   // Not "with a filter attached": the kernel detaches nothing without complaint (measured).
-  if (ec) fail(ec, "TUNDETACHFILTER", hint_for(ec, EINVAL, "TAP devices only"));
+  if (ec) fail(ec, "TUNDETACHFILTER", detail::hint_for(ec, EINVAL, "TAP devices only"));
 }
 
 std::size_t TunDevice::filter_size(std::error_code& ec) const noexcept {
@@ -422,7 +374,7 @@ void TunDevice::set_steering_ebpf(int program_fd, std::error_code& ec) noexcept 
 void TunDevice::set_steering_ebpf(int program_fd) {
   std::error_code ec;
   set_steering_ebpf(program_fd, ec);
-  if (ec) fail(ec, "TUNSETSTEERINGEBPF", ebpf_hint(ec));
+  if (ec) fail(ec, "TUNSETSTEERINGEBPF", detail::ebpf_hint(ec));
 }
 
 void TunDevice::set_filter_ebpf(int program_fd, std::error_code& ec) noexcept {
@@ -431,7 +383,7 @@ void TunDevice::set_filter_ebpf(int program_fd, std::error_code& ec) noexcept {
 void TunDevice::set_filter_ebpf(int program_fd) {
   std::error_code ec;
   set_filter_ebpf(program_fd, ec);
-  if (ec) fail(ec, "TUNSETFILTEREBPF", ebpf_hint(ec));
+  if (ec) fail(ec, "TUNSETFILTEREBPF", detail::ebpf_hint(ec));
 }
 
 void TunDevice::set_carrier(bool on, std::error_code& ec) noexcept {
@@ -442,7 +394,8 @@ void TunDevice::set_carrier(bool on) {
   std::error_code ec;
   set_carrier(on, ec);
   // The driver's only EPERM here: carrier on while no queue is enabled (tun_net_change_carrier).
-  if (ec) fail(ec, "TUNSETCARRIER", hint_for(ec, EPERM, "no queue is enabled: enable one first"));
+  if (ec)
+    fail(ec, "TUNSETCARRIER", detail::hint_for(ec, EPERM, "no queue is enabled: enable one first"));
 }
 
 void TunDevice::set_link_type(std::uint16_t arphrd, std::error_code& ec) noexcept {
@@ -451,7 +404,7 @@ void TunDevice::set_link_type(std::uint16_t arphrd, std::error_code& ec) noexcep
 void TunDevice::set_link_type(std::uint16_t arphrd) {
   std::error_code ec;
   set_link_type(arphrd, ec);
-  if (ec) fail(ec, "TUNSETLINK", hint_for(ec, EBUSY, "bring the link down first"));
+  if (ec) fail(ec, "TUNSETLINK", detail::hint_for(ec, EBUSY, "bring the link down first"));
 }
 
 int TunDevice::open_netns(std::error_code& ec) const noexcept {
@@ -462,7 +415,8 @@ int TunDevice::open_netns(std::error_code& ec) const noexcept {
     return -1;
   }
   // TUNGETDEVNETNS returns a new descriptor (O_CLOEXEC is set by the kernel's open_related_ns).
-  const int r = retry_eintr([&] { return first_.sys_->ioctl(fd, TUNGETDEVNETNS, nullptr); });
+  const int r = retry_eintr(
+      [&] { return detail::QueueAccess::sys(first_).ioctl(fd, TUNGETDEVNETNS, nullptr); });
   if (r < 0) {
     ec = sys_error(-r);
     return -1;
@@ -474,7 +428,7 @@ int TunDevice::open_netns() const {
   const int fd = open_netns(ec);
   if (ec) {
     fail(ec, "TUNGETDEVNETNS",
-         hint_for(ec, EPERM, "needs CAP_NET_ADMIN in the device's namespace"));
+         detail::hint_for(ec, EPERM, "needs CAP_NET_ADMIN in the device's namespace"));
   }
   return fd;
 }
@@ -495,14 +449,13 @@ void TunDevice::set_vnet_header_size(int bytes, std::error_code& ec) noexcept {
   ec = ioctl_ptr(TUNSETVNETHDRSZ, &bytes);
   if (ec || !options_.vnet_hdr) return;
   // Every queue validates the headers it writes with the size in force.
-  first_.vnet_size_ = static_cast<std::uint16_t>(bytes);
-  for (auto& q : more_)
-    q.vnet_size_ = static_cast<std::uint16_t>(bytes);
+  vnet_.size = static_cast<std::uint16_t>(bytes);
+  apply_vnet();
 }
 void TunDevice::set_vnet_header_size(int bytes) {
   std::error_code ec;
   set_vnet_header_size(bytes, ec);
-  if (ec) fail(ec, "TUNSETVNETHDRSZ", hint_for(ec, EINVAL, "at least 10 bytes"));
+  if (ec) fail(ec, "TUNSETVNETHDRSZ", detail::hint_for(ec, EINVAL, "at least 10 bytes"));
 }
 
 bool TunDevice::vnet_little_endian(std::error_code& ec) const noexcept {
@@ -534,21 +487,20 @@ bool TunDevice::vnet_big_endian(std::error_code& ec) const noexcept {
 bool TunDevice::vnet_big_endian() const {
   std::error_code ec;
   const bool on = vnet_big_endian(ec);
-  if (ec) fail(ec, "TUNGETVNETBE", hint_for(ec, EINVAL, kCrossLeHint));
+  if (ec) fail(ec, "TUNGETVNETBE", detail::hint_for(ec, EINVAL, detail::kCrossLeHint));
   return on;
 }
 void TunDevice::set_vnet_big_endian(bool on, std::error_code& ec) noexcept {
   int value = on ? 1 : 0;
   ec = ioctl_ptr(TUNSETVNETBE, &value);
   if (ec) return;
-  first_.vnet_be_ = on;
-  for (auto& q : more_)
-    q.vnet_be_ = on;
+  vnet_.big_endian = on;
+  apply_vnet();
 }
 void TunDevice::set_vnet_big_endian(bool on) {
   std::error_code ec;
   set_vnet_big_endian(on, ec);
-  if (ec) fail(ec, "TUNSETVNETBE", hint_for(ec, EINVAL, kCrossLeHint));
+  if (ec) fail(ec, "TUNSETVNETBE", detail::hint_for(ec, EINVAL, detail::kCrossLeHint));
 }
 
 Offloads TunDevice::set_offloads(Offloads wanted, std::error_code& ec) noexcept {
@@ -557,7 +509,7 @@ Offloads TunDevice::set_offloads(Offloads wanted, std::error_code& ec) noexcept 
     ec = errc::not_open;
     return {};
   }
-  if (!offload_hint(wanted, options_.vnet_hdr).empty()) {
+  if (!detail::offload_problem(wanted, options_.vnet_hdr).empty()) {
     ec = sys_error(EINVAL);
     return {};
   }
@@ -585,7 +537,7 @@ Offloads TunDevice::set_offloads(Offloads wanted, std::error_code& ec) noexcept 
 Offloads TunDevice::set_offloads(Offloads wanted) {
   std::error_code ec;
   const Offloads granted = set_offloads(wanted, ec);
-  if (ec) fail(ec, "TUNSETOFFLOAD", offload_hint(wanted, options_.vnet_hdr));
+  if (ec) fail(ec, "TUNSETOFFLOAD", detail::offload_problem(wanted, options_.vnet_hdr));
   return granted;
 }
 
@@ -593,7 +545,7 @@ Flags TunDevice::features(sys::Syscalls& sys) {
   std::error_code ec;
   const Flags f = features(ec, sys);
   if (ec) {
-    detail::throw_error(ec, "TUNGETFEATURES on /dev/net/tun", {}, detail::open_hint(ec.value()));
+    detail::raise({ec, "TUNGETFEATURES on /dev/net/tun", {}, detail::open_hint(ec.value())});
   }
   return f;
 }

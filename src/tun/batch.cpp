@@ -8,8 +8,11 @@
 #include <new>
 #include <utility>
 
-#include "detail/errors.hpp"
+#include "detail/eintr.hpp"
+#include "detail/failure.hpp"
 #include "detail/uring.hpp"
+#include "tun/hints.hpp"
+#include "tun/queue_access.hpp"
 #include "tunkit/error.hpp"
 
 namespace tunkit {
@@ -25,10 +28,12 @@ std::string_view batch_hint(std::error_code ec) noexcept {
   if (ec == errc::output_too_small) return "every slot needs room after the headroom";
   if (ec == errc::batch_too_large) return "more packets than BatchOptions::max_packets";
   if (ec == errc::packet_truncated) return "use slots of at least the MTU plus headers";
-  if (ec.category() == std::system_category() && ec.value() == EIO) {
-    return "the interface is down: bring it up first";
-  }
-  return {};
+  return detail::hint_for(ec, EIO, "the interface is down: bring it up first");
+}
+
+// The device a batch failure names (none for a BatchIo not yet opened).
+std::string_view name_of(const Queue* queue) noexcept {
+  return queue != nullptr ? std::string_view(queue->name()) : std::string_view();
 }
 
 }  // namespace
@@ -85,15 +90,15 @@ BatchIo::BatchIo(Queue& queue, BatchOptions options) {
   if (ec) {
     std::string_view hint;
     if (ec == errc::feature_unsupported) {
-      hint = queue.packet_info_ ? "io_uring batches need a queue without packet information"
-             : queue.sys_ != &sys::real()
+      hint = queue.has_packet_info() ? "io_uring batches need a queue without packet information"
+             : !detail::QueueAccess::sys(queue).kernel_descriptors()
                  ? "io_uring needs the real kernel, not a fake syscall seam"
                  : "io_uring is not built in (liburing) or the kernel refuses it "
                    "(kernel.io_uring_disabled, seccomp)";
     } else if (ec == std::errc::invalid_argument) {
       hint = "max_packets must be 1..1024";
     }
-    detail::throw_error(ec, "batch I/O on", queue.name(), hint);
+    detail::raise({ec, "batch I/O on", queue.name(), hint});
   }
 }
 
@@ -113,7 +118,8 @@ void BatchIo::open(Queue& queue, BatchOptions options, std::error_code& ec) noex
   }
   // io_uring bypasses the syscall seam, so only the real kernel can use it; and its reads carry
   // no packet-information header (the loop handles those).
-  const bool uring_possible = queue.sys_ == &sys::real() && !queue.packet_info_;
+  const bool uring_possible =
+      detail::QueueAccess::sys(queue).kernel_descriptors() && !queue.has_packet_info();
   BatchBackend backend = options.backend;
   // automatic is the loop: io_uring showed no consistent gain here (a TUN queue yields 2-4
   // packets per wake-up; within a few percent either way, see docs/performance.md), and the loop
@@ -154,7 +160,7 @@ void BatchIo::open(Queue& queue, BatchOptions options, std::error_code& ec) noex
 std::size_t BatchIo::read_batch(PacketBatch& batch) {
   std::error_code ec;
   const std::size_t n = read_batch(batch, ec);
-  if (ec) detail::throw_error(ec, "read_batch", queue_ ? queue_->name() : "", batch_hint(ec));
+  if (ec) detail::raise({ec, "read_batch", name_of(queue_), batch_hint(ec)});
   return n;
 }
 
@@ -181,13 +187,13 @@ std::size_t BatchIo::read_batch(PacketBatch& batch, std::error_code& ec) noexcep
     const std::size_t n =
         backend_ == BatchBackend::uring ? read_uring(batch, want, ec) : read_loop(batch, want, ec);
     batch.set_size(n);
-    if (n > 0 || !would_block(ec) || queue_->non_blocking_) return n;
+    if (n > 0 || !would_block(ec) || queue_->non_blocking()) return n;
     ec.clear();
     // io_uring waited already (its poll said readable, yet the queue was empty by the read).
     if (backend_ == BatchBackend::uring) continue;
     // The loop, on a blocking queue: wait once for the first packet (interruptibly), then take
     // what is there.
-    const WaitResult w = queue_->wait(POLLIN, -1, ec);
+    const WaitResult w = queue_->wait_readable(std::chrono::milliseconds(-1), ec);
     if (ec) return 0;
     if (w == WaitResult::interrupted) {
       ec = errc::interrupted;
@@ -203,7 +209,7 @@ std::size_t BatchIo::read_loop(PacketBatch& batch, std::size_t want, std::error_
   for (std::size_t attempts = 0; n < want && attempts < 2 * want; ++attempts) {
     const std::span<std::byte> one[1] = {batch.room(n)};
     std::error_code e;
-    const std::size_t len = queue_->read_packet(one, info, e, false);
+    const std::size_t len = detail::QueueAccess::read_nowait(*queue_, one, info, e);
     if (e == errc::packet_truncated) {
       ++truncated_;
       continue;
@@ -236,8 +242,9 @@ std::size_t BatchIo::read_uring(PacketBatch& batch, std::size_t want,
     r = -ECANCELED;
   // A blocking queue waits inside the same io_uring_enter (a poll gates the chain).
   bool woke = false;
-  const int wake_fd = queue_->non_blocking_ ? -1 : queue_->wake_fd_;
-  if (const int r = uring_->read(queue_->fd_, wake_fd, iovs_.data(), 2, results, woke); r < 0) {
+  const int wake_fd = queue_->non_blocking() ? -1 : detail::QueueAccess::wake_fd(*queue_);
+  if (const int r = uring_->read(queue_->native_handle(), wake_fd, iovs_.data(), 2, results, woke);
+      r < 0) {
     ec = sys_error(-r);
     return 0;
   }
@@ -292,7 +299,7 @@ std::size_t BatchIo::write_impl(std::size_t count, Get get, std::error_code& ec)
   if (backend_ == BatchBackend::loop) {
     for (std::size_t i = 0; i < count; ++i) {
       const std::span<const std::byte> one[1] = {get(i)};
-      (void)queue_->write_packet(one, ec, true);
+      (void)detail::QueueAccess::write(*queue_, one, ec);
       if (ec) return i;
     }
     return count;
@@ -309,7 +316,7 @@ std::size_t BatchIo::write_impl(std::size_t count, Get get, std::error_code& ec)
         stop = errc::empty_packet;
         break;
       }
-      if (queue_->vnet_invalid(p)) {
+      if (detail::QueueAccess::vnet_invalid(*queue_, p)) {
         stop = errc::invalid_vnet_header;
         break;
       }
@@ -323,7 +330,7 @@ std::size_t BatchIo::write_impl(std::size_t count, Get get, std::error_code& ec)
     const std::span<int> results(results_.data(), k);
     for (int& r : results)
       r = -ECANCELED;
-    if (const int r = uring_->write(queue_->fd_, iovs_.data(), results); r < 0) {
+    if (const int r = uring_->write(queue_->native_handle(), iovs_.data(), results); r < 0) {
       ec = sys_error(-r);
       return done;
     }
@@ -332,10 +339,10 @@ std::size_t BatchIo::write_impl(std::size_t count, Get get, std::error_code& ec)
       const int res = results[i];
       if (res >= 0 && static_cast<std::size_t>(res) == iovs_[i].iov_len) {
         ++done;
-      } else if (res == -EAGAIN && !queue_->non_blocking_) {
+      } else if (res == -EAGAIN && !queue_->non_blocking()) {
         // The device's queue is full (rare for TUN): wait, then submit the rest again (the
         // link cancelled it).
-        const WaitResult w = queue_->wait(POLLOUT, -1, ec);
+        const WaitResult w = queue_->wait_writable(std::chrono::milliseconds(-1), ec);
         if (ec) return done;
         if (w == WaitResult::interrupted) {
           ec = errc::interrupted;
@@ -359,7 +366,7 @@ std::size_t BatchIo::write_impl(std::size_t count, Get get, std::error_code& ec)
 std::size_t BatchIo::write_batch(const PacketBatch& batch) {
   std::error_code ec;
   const std::size_t n = write_batch(batch, ec);
-  if (ec) detail::throw_error(ec, "write_batch", queue_ ? queue_->name() : "", batch_hint(ec));
+  if (ec) detail::raise({ec, "write_batch", name_of(queue_), batch_hint(ec)});
   return n;
 }
 
@@ -371,7 +378,7 @@ std::size_t BatchIo::write_batch(const PacketBatch& batch, std::error_code& ec) 
 std::size_t BatchIo::write_packets(std::span<const std::span<const std::byte>> packets) {
   std::error_code ec;
   const std::size_t n = write_packets(packets, ec);
-  if (ec) detail::throw_error(ec, "write_packets", queue_ ? queue_->name() : "", batch_hint(ec));
+  if (ec) detail::raise({ec, "write_packets", name_of(queue_), batch_hint(ec)});
   return n;
 }
 

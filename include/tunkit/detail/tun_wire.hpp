@@ -1,0 +1,177 @@
+#pragma once
+/// @file
+/// Internal: the rules of the TUN/TAP descriptor's wire format, written once. Not part of the API
+/// (namespace `tunkit::detail`, may change in any release); installed because the header-only
+/// Asio adapter (`tunkit/asio.hpp`) frames packets by the same rules as `Queue`.
+///
+/// Covered here: the TUNSETIFF flags an `Options` asks for and the optional ones the kernel must
+/// offer first; the per-descriptor bits TUNGETIFF mixes into its answer; the 4-byte
+/// packet-information header (`struct tun_pi`); the protocol of a packet; how a read detects a
+/// truncated packet. The values are the kernel's (<linux/if_tun.h>), checked against it by
+/// static_assert in src/tun/options.cpp; this header does not include kernel headers.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+
+#include "tunkit/options.hpp"
+
+namespace tunkit::detail {
+
+/// The character device every queue is opened from.
+inline constexpr const char* kTunPath = "/dev/net/tun";
+
+/// The largest packet a TUN/TAP descriptor hands over, without its virtio-net header: 64 KiB IP
+/// super-packets, plus an Ethernet header and VLAN tags for TAP.
+inline constexpr std::size_t kLargestPacket = 65536 + 64;
+
+// ---------------------------------------------------------------------------------------------
+// TUNSETIFF / TUNGETIFF flags
+
+/// IFF_ATTACH_QUEUE: TUNSETQUEUE argument that enables a queue.
+inline constexpr std::uint16_t kAttachQueue = 0x0200;
+/// IFF_DETACH_QUEUE: TUNSETQUEUE argument that disables a queue; TUNGETIFF reports it on a
+/// disabled queue.
+inline constexpr std::uint16_t kDetachQueue = 0x0400;
+/// IFF_NOFILTER: TUNGETIFF's "no socket filter attached" bit, the same value as IFF_NO_PI.
+inline constexpr std::uint16_t kNoFilter = 0x1000;
+
+/// An optional TUNSETIFF flag: one that TUNGETFEATURES must offer before tunkit asks for it (an
+/// old kernel would ignore or refuse it without saying which).
+struct OptionalFlag {
+  bool Options::*field;  ///< the option that asks for it
+  Flag flag;             ///< the IFF_* bit
+  const char* name;      ///< its name in messages ("IFF_MULTI_QUEUE")
+};
+
+/// The optional TUNSETIFF flags, in the order their absence is reported.
+inline constexpr std::array<OptionalFlag, 5> kOptionalFlags{{
+    {&Options::multi_queue, Flag::multi_queue, "IFF_MULTI_QUEUE"},
+    {&Options::vnet_hdr, Flag::vnet_hdr, "IFF_VNET_HDR"},
+    {&Options::no_carrier, Flag::no_carrier, "IFF_NO_CARRIER"},
+    {&Options::napi, Flag::napi, "IFF_NAPI"},
+    {&Options::napi_frags, Flag::napi_frags, "IFF_NAPI_FRAGS"},
+}};
+
+/// True when `options` asks for several queues (IFF_MULTI_QUEUE), explicitly or by `queues > 1`.
+[[nodiscard]] constexpr bool wants_multi_queue(const Options& options) noexcept {
+  return options.multi_queue || options.queues > 1;
+}
+
+/// True when `options` asks for `f` (one of `kOptionalFlags`).
+[[nodiscard]] constexpr bool wants(const Options& options, const OptionalFlag& f) noexcept {
+  return f.flag == Flag::multi_queue ? wants_multi_queue(options) : options.*f.field;
+}
+
+/// The flags of the TUNSETIFF that opens a queue with `options` (what `to_string(Options)`
+/// names, too).
+[[nodiscard]] constexpr Flags setiff_flags(const Options& options) noexcept {
+  Flags f = options.mode == Mode::tap ? Flag::tap : Flag::tun;
+  if (!options.packet_info) f |= Flag::no_pi;
+  if (options.exclusive) f |= Flag::tun_excl;
+  for (const OptionalFlag& o : kOptionalFlags) {
+    if (wants(options, o)) f |= o.flag;
+  }
+  return f;
+}
+
+/// The device's flags from a TUNGETIFF answer on a descriptor opened with or without packet
+/// information. TUNGETIFF mixes two per-descriptor bits into the answer: IFF_NOFILTER (the same
+/// value as IFF_NO_PI) and IFF_DETACH_QUEUE; NO_PI is reported from how the descriptor was
+/// opened instead.
+[[nodiscard]] constexpr Flags flags_from_getiff(unsigned answer, bool packet_info) noexcept {
+  auto bits = static_cast<std::uint16_t>(answer & ~unsigned{kNoFilter | kDetachQueue});
+  if (!packet_info) bits = static_cast<std::uint16_t>(bits | static_cast<unsigned>(Flag::no_pi));
+  return Flags::from_bits(bits);
+}
+
+/// The virtio-net header of a device opened with IFF_VNET_HDR, as its queues frame packets.
+struct VnetConfig {
+  std::uint16_t size = 0;   ///< bytes before each packet (TUNSETVNETHDRSZ); 0 without the header
+  bool big_endian = false;  ///< TUNSETVNETBE in effect
+};
+
+/// The header a queue opened with `options` starts with: 10 bytes, little-endian, or none.
+[[nodiscard]] constexpr VnetConfig initial_vnet(const Options& options) noexcept {
+  return {static_cast<std::uint16_t>(options.vnet_hdr ? 10 : 0), false};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Packet-information header and protocol
+
+/// Bytes of `struct tun_pi`.
+inline constexpr std::size_t kPiSize = 4;
+/// TUN_PKT_STRIP: the kernel truncated the packet to the reader's buffer.
+inline constexpr std::uint16_t kPiStrip = 0x0001;
+/// `struct tun_pi` as bytes: flags (host byte order, measured), then the protocol (big-endian).
+using PiBytes = std::array<std::byte, kPiSize>;
+
+/// The EtherType of a packet as the tun driver expects it in the packet-information header of a
+/// write: the frame's type field for TAP, from the IP version for TUN; 0 when unknown (the kernel
+/// then refuses an IP packet).
+[[nodiscard]] constexpr std::uint16_t protocol_of(Mode mode,
+                                                  std::span<const std::byte> packet) noexcept {
+  if (mode == Mode::tap) {
+    if (packet.size() < 14) return 0;
+    return static_cast<std::uint16_t>((std::to_integer<unsigned>(packet[12]) << 8U) |
+                                      std::to_integer<unsigned>(packet[13]));
+  }
+  if (packet.empty()) return 0;
+  switch (std::to_integer<unsigned>(packet[0]) >> 4U) {
+    case 4:
+      return 0x0800;
+    case 6:
+      return 0x86DD;
+    default:
+      return 0;
+  }
+}
+
+/// The packet-information header of a write (flags 0).
+[[nodiscard]] constexpr PiBytes encode_pi(std::uint16_t protocol) noexcept {
+  return {std::byte{0}, std::byte{0}, static_cast<std::byte>(protocol >> 8U),
+          static_cast<std::byte>(protocol & 0xFFU)};
+}
+
+/// The flags of a read's packet-information header (host byte order).
+[[nodiscard]] inline std::uint16_t pi_flags(const PiBytes& pi) noexcept {
+  std::uint16_t flags = 0;
+  std::memcpy(&flags, pi.data(), sizeof flags);
+  return flags;
+}
+
+/// The protocol of a read's packet-information header (network byte order on the wire).
+[[nodiscard]] constexpr std::uint16_t pi_protocol(const PiBytes& pi) noexcept {
+  return static_cast<std::uint16_t>((std::to_integer<unsigned>(pi[2]) << 8U) |
+                                    std::to_integer<unsigned>(pi[3]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Truncation
+
+/// What one read(2)/readv(2) of `got` bytes means for a caller whose buffers hold `capacity`
+/// bytes. Without packet information the kernel truncates silently, so every read passes one
+/// spare byte past the caller's buffers: a read that fills it had a longer packet (its head is
+/// kept, its tail lost). With packet information the header comes first and its TUN_PKT_STRIP
+/// flag says the same.
+struct ReadOutcome {
+  std::size_t length = 0;   ///< bytes of the packet in the caller's buffers
+  bool truncated = false;   ///< the packet was longer than the buffers
+  bool short_read = false;  ///< fewer bytes than a packet-information header (never seen)
+};
+
+/// The outcome of a read without packet information (one spare byte after the buffers).
+[[nodiscard]] constexpr ReadOutcome read_outcome(std::size_t got, std::size_t capacity) noexcept {
+  if (got > capacity) return {capacity, true, false};
+  return {got, false, false};
+}
+
+/// The outcome of a read with packet information (the header `pi` before the buffers).
+[[nodiscard]] inline ReadOutcome read_outcome_pi(std::size_t got, const PiBytes& pi) noexcept {
+  if (got < kPiSize) return {0, false, true};
+  return {got - kPiSize, (pi_flags(pi) & kPiStrip) != 0, false};
+}
+
+}  // namespace tunkit::detail

@@ -1,0 +1,54 @@
+#pragma once
+// What tunkit says about a failed TUN/TAP operation: the hints (the fix, or the cause tunkit can
+// name) for each errno the tun driver answers, in one place for Queue, TunDevice and BatchIo.
+
+#include <span>
+#include <string_view>
+#include <system_error>
+
+#include "tunkit/mac.hpp"
+#include "tunkit/options.hpp"
+
+namespace tunkit::detail {
+
+/// The display name of a device about to be opened: the name, or the kernel's default template.
+[[nodiscard]] std::string_view shown_name(const Options& o) noexcept;
+
+/// The hint for a failed TUNSETIFF: what the errno means for this driver.
+[[nodiscard]] std::string_view setiff_hint(int err, const Options& o) noexcept;
+/// The hint for a failed open("/dev/net/tun").
+[[nodiscard]] std::string_view open_hint(int err) noexcept;
+/// "needs CAP_NET_ADMIN" for a permission error, else nothing.
+[[nodiscard]] std::string_view cap_hint(std::error_code ec) noexcept;
+/// `hint` when `ec` is the errno `err`, else nothing (a hint that explains one errno only).
+[[nodiscard]] std::string_view hint_for(std::error_code ec, int err,
+                                        std::string_view hint) noexcept;
+/// The hint for a failed TUNSETSTEERINGEBPF / TUNSETFILTEREBPF.
+[[nodiscard]] std::string_view ebpf_hint(std::error_code ec) noexcept;
+/// Why a TUNSETOFFLOAD mask can never be accepted (on a device with or without IFF_VNET_HDR), or
+/// empty when it can.
+[[nodiscard]] std::string_view offload_problem(Offloads o, bool vnet_hdr) noexcept;
+/// Why a TX filter cannot be expressed to the kernel, or empty.
+[[nodiscard]] std::string_view tx_filter_problem(std::span<const MacAddress> macs) noexcept;
+/// The hint for a failed read, write or wait on a queue.
+[[nodiscard]] std::string_view io_hint(std::error_code ec) noexcept;
+/// The hint for a write the kernel refused with EINVAL.
+[[nodiscard]] std::string_view write_einval_hint(Mode mode) noexcept;
+
+/// TUNGETVNETBE/TUNSETVNETBE's EINVAL.
+inline constexpr std::string_view kCrossLeHint = "kernel built without CONFIG_TUN_VNET_CROSS_LE?";
+/// TUNSETIFF answered success but left a queue with packet information unattached.
+inline constexpr std::string_view kFilterBlocksAttach =
+    "the kernel does not attach a queue with packet information while a classic BPF filter is "
+    "attached: detach_filter() first";
+/// TUNSETQUEUE attach answered success but left the queue disabled.
+inline constexpr std::string_view kFilterBlocksEnable =
+    "the kernel does not re-enable a queue while a classic BPF filter is attached: "
+    "detach_filter() first";
+
+/// The TUNSET{PERSIST,OWNER,GROUP,LINK,...} ioctls take their argument by value, not by pointer.
+[[nodiscard]] inline void* int_arg(unsigned long v) noexcept {
+  return reinterpret_cast<void*>(v);  // NOLINT(performance-no-int-to-ptr)
+}
+
+}  // namespace tunkit::detail
