@@ -255,10 +255,7 @@ class BasicAsyncQueue {
   void open(const Queue& queue) {
     std::error_code ec;
     open(queue, ec);
-    if (ec) {
-      throw Error(ec, "tunkit: duplicate the descriptor of \"" + queue.name() +
-                          "\" for Asio: " + ec.message());
-    }
+    if (ec) throw make_error(ec, "duplicate for Asio the descriptor of", queue.name());
   }
 
   /// Closes any descriptor held, then duplicates `queue`'s; on failure `ec` is set and the

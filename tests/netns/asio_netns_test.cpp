@@ -362,6 +362,8 @@ TEST_CASE("AsyncQueue owns a duplicate descriptor", "[netns][asio]") {
     q.open(closed, ec);
     CHECK(ec == tunkit::errc::not_open);
     CHECK_THROWS_AS(tunkit::AsyncQueue(io, closed), tunkit::Error);
+    CHECK_THROWS_WITH(tunkit::AsyncQueue(io, closed),
+                      "tunkit: duplicate for Asio the descriptor of: device not open");
 
     // Operations on a closed object complete (through the executor) with bad_descriptor.
     std::array<std::byte, 64> buf{};
