@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "tunkit/testing/netns.hpp"
+#include "tunkit/testing/netns_sandbox.hpp"
 
 #if TUNKIT_CATCH2_V3
 #include <catch2/catch_session.hpp>

@@ -28,7 +28,7 @@
 #include <utility>
 #include <vector>
 
-#include "tunkit/testing/netns.hpp"
+#include "tunkit/testing/netns_sandbox.hpp"
 
 namespace tunkit::test {
 

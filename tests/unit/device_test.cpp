@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "fake_world.hpp"
 #include "tunkit/error.hpp"
 #include "tunkit/testing/fake_kernel.hpp"
 
@@ -36,41 +37,16 @@ using tunkit::WaitResult;
 using tunkit::testing::FakeKernel;
 using Call = FakeKernel::Call;
 using namespace std::chrono_literals;
-
-std::error_code sys_err(int e) {
-  return {e, std::system_category()};
-}
+using test::calls_of;
+using test::ioctls;
+using test::ipv4;
+constexpr auto& sys_err = test::sys;  // this file's name for it
 
 std::vector<std::string> device_names(const FakeKernel& k) {
   std::vector<std::string> names;
   for (const auto& d : k.devices())
     names.push_back(d.name);
   return names;
-}
-
-// The calls of one kind, e.g. every TUNSETIFF.
-std::vector<FakeKernel::CallRecord> ioctls(const FakeKernel& k, unsigned long request) {
-  std::vector<FakeKernel::CallRecord> out;
-  for (const auto& c : k.calls()) {
-    if (c.call == Call::ioctl && c.request == request) out.push_back(c);
-  }
-  return out;
-}
-
-std::vector<FakeKernel::CallRecord> calls_of(const FakeKernel& k, Call call) {
-  std::vector<FakeKernel::CallRecord> out;
-  for (const auto& c : k.calls()) {
-    if (c.call == call) out.push_back(c);
-  }
-  return out;
-}
-
-std::vector<std::byte> ipv4(std::size_t size, unsigned seed = 1) {
-  std::vector<std::byte> p(size);
-  for (std::size_t i = 0; i < size; ++i)
-    p[i] = static_cast<std::byte>((seed * 31 + i) & 0xFFU);
-  if (size > 0) p[0] = std::byte{0x45};
-  return p;
 }
 
 std::vector<std::byte> ipv6(std::size_t size) {

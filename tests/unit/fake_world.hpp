@@ -1,8 +1,12 @@
 #pragma once
-// Shared by the unit tests of link management: a fake kernel holding one TUN or TAP device with
-// a reader attached, and helpers to check thrown errors.
+// Shared set-up of the unit tests that run tunkit over the fake kernel: what the fake recorded
+// (`ioctls`, `calls_of`), a test packet (`ipv4`), the errno code (`sys`) and a check of thrown
+// errors (`thrown_by`); and for link management, a fake kernel holding one TUN or TAP device with
+// a reader attached (`World`).
 
 #include <algorithm>
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -16,6 +20,37 @@
 #include "tunkit/testing/fake_rtnetlink.hpp"
 
 namespace test {
+
+// The calls the fake recorded of one kind, in order.
+inline std::vector<tunkit::testing::FakeKernel::CallRecord> calls_of(
+    const tunkit::testing::FakeKernel& k, tunkit::testing::FakeKernel::Call call) {
+  std::vector<tunkit::testing::FakeKernel::CallRecord> out;
+  for (const auto& c : k.calls()) {
+    if (c.call == call) out.push_back(c);
+  }
+  return out;
+}
+
+// The ioctls the fake recorded with one request, e.g. every TUNSETIFF.
+inline std::vector<tunkit::testing::FakeKernel::CallRecord> ioctls(
+    const tunkit::testing::FakeKernel& k, unsigned long request) {
+  std::vector<tunkit::testing::FakeKernel::CallRecord> out;
+  for (const auto& c : k.calls()) {
+    if (c.call == tunkit::testing::FakeKernel::Call::ioctl && c.request == request) {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// An IPv4 packet of `size` bytes (version 4, IHL 5; the rest a pattern that `seed` varies).
+inline std::vector<std::byte> ipv4(std::size_t size, unsigned seed = 1) {
+  std::vector<std::byte> p(size);
+  for (std::size_t i = 0; i < size; ++i)
+    p[i] = static_cast<std::byte>((seed * 31 + i) & 0xFFU);
+  if (size > 0) p[0] = std::byte{0x45};
+  return p;
+}
 
 // A fake kernel with one device (by default TUN "tun0"), opened so that it has carrier.
 struct World {

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "fake_world.hpp"
 #include "tunkit/device.hpp"
 #include "tunkit/error.hpp"
 #include "tunkit/queue.hpp"
@@ -41,18 +42,9 @@ using tunkit::TunDevice;
 using tunkit::testing::FakeKernel;
 using Call = FakeKernel::Call;
 using namespace std::chrono_literals;
-
-std::error_code sys_err(int e) {
-  return {e, std::system_category()};
-}
-
-std::vector<FakeKernel::CallRecord> ioctls(const FakeKernel& k, unsigned long request) {
-  std::vector<FakeKernel::CallRecord> out;
-  for (const auto& c : k.calls()) {
-    if (c.call == Call::ioctl && c.request == request) out.push_back(c);
-  }
-  return out;
-}
+using test::ioctls;
+using test::ipv4;
+constexpr auto& sys_err = test::sys;  // this file's name for it
 
 // Every descriptor the fake handed out was closed exactly once (open_fd_count() == 0 says
 // nothing is left; this says nothing was closed twice or never opened).
@@ -67,14 +59,6 @@ void check_closed_once(const FakeKernel& k) {
   std::sort(opened.begin(), opened.end());
   std::sort(closed.begin(), closed.end());
   CHECK(opened == closed);
-}
-
-std::vector<std::byte> ipv4(std::size_t size, unsigned seed = 1) {
-  std::vector<std::byte> p(size);
-  for (std::size_t i = 0; i < size; ++i)
-    p[i] = static_cast<std::byte>((seed * 31 + i) & 0xFFU);
-  if (size > 0) p[0] = std::byte{0x45};
-  return p;
 }
 
 std::vector<std::byte> frame_to(const MacAddress& dst) {

@@ -439,7 +439,7 @@ class TUNKIT_TESTING_EXPORT FakeKernel final : public sys::Syscalls {
   [[nodiscard]] FakeRtnetlink& rtnetlink() noexcept;
 
  private:
-  struct State;
+  struct State;  // src/testing/fake_kernel/state.hpp, which also maps the concerns to files
   std::unique_ptr<State> state_;
 };
 

@@ -1,4 +1,4 @@
-#include "tunkit/testing/netns.hpp"
+#include "tunkit/testing/netns_sandbox.hpp"
 
 #include <fcntl.h>
 #include <linux/if_tun.h>
@@ -19,15 +19,20 @@
 #include <system_error>
 #include <utility>
 
-#include "detail/errors.hpp"
+#include "detail/eintr.hpp"
+#include "detail/owned_fd.hpp"
+#include "tunkit/error.hpp"
+#include "tunkit/sys.hpp"
 
 // The namespace syscalls (unshare, setns) and the few calls around them are made directly, not
 // through tunkit::sys: this is test support that must work whatever fake a test installs, and
-// there is nothing in it worth scripting.
+// there is nothing in it worth scripting. Descriptors are held by detail::OwnedFd over
+// sys::real(), which closes them with close(2).
 
 namespace tunkit::testing {
 namespace {
 
+using detail::OwnedFd;
 using detail::sys_error;
 
 constexpr const char* kThreadNetns = "/proc/thread-self/ns/net";
@@ -36,30 +41,39 @@ constexpr std::string_view kUsernsHint =
     "needs root, or unprivileged user namespaces: see /proc/sys/kernel/unprivileged_userns_clone "
     "and /proc/sys/user/max_user_namespaces";
 
-// A step that failed: what was being done, the errno, and the fix where it is known.
-struct Failure {
-  std::error_code ec;
+// A step that failed: the errno, what was being done, and the fix where it is known. The hint is
+// text of its own because one is formatted from what the step found (the mode of /dev/net/tun).
+struct StepFailure {
+  std::error_code code;
   std::string_view step;
   std::string hint;
 };
 
-// "STEP: cause (hint)": the form unavailable_reason() and prepare_process() return.
-std::string reason(const Failure& f) {
-  std::string out = fmt::format("{}: {}", f.step, detail::cause(f.ec));
-  if (!f.hint.empty()) fmt::format_to(std::back_inserter(out), " ({})", f.hint);
-  return out;
+// The exception the constructor throws: `tunkit: STEP: cause (hint)`.
+Error error_of(const StepFailure& f) {
+  return make_error(f.code, f.step, {}, f.hint);
 }
 
+// "STEP: cause (hint)": the form unavailable_reason() and prepare_process() return, which is the
+// exception's message without its "tunkit: " prefix.
+std::string reason(const StepFailure& f) {
+  constexpr std::string_view kPrefix = "tunkit: ";
+  const Error error = error_of(f);
+  std::string_view what = error.what();
+  if (what.starts_with(kPrefix)) what.remove_prefix(kPrefix.size());
+  return std::string(what);
+}
+
+// open(2), retried on EINTR: the descriptor, or -errno.
 int open_retry(const char* path, int flags) noexcept {
-  for (;;) {
+  return detail::retry_eintr([&] {
     const int fd = ::open(path, flags);  // NOLINT(cppcoreguidelines-pro-type-vararg)
-    if (fd >= 0 || errno != EINTR) return fd;
-  }
+    return fd >= 0 ? fd : -errno;
+  });
 }
 
-void close_fd(int& fd) noexcept {
-  // Never retried on EINTR: on Linux the descriptor is released either way (see close(2)).
-  if (fd >= 0) (void)::close(std::exchange(fd, -1));
+OwnedFd owned(int fd) noexcept {
+  return {fd, sys::real()};
 }
 
 pid_t current_tid() noexcept {
@@ -69,19 +83,15 @@ pid_t current_tid() noexcept {
 // Sets IFF_UP on "lo" with SIOCSIFFLAGS on a socket made in the current (new) namespace. An ioctl
 // rather than tunkit::Link keeps the sandbox independent of the library code it is used to test.
 std::error_code loopback_up() noexcept {
-  const int sock = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (sock < 0) return sys_error(errno);
+  const int opened = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (opened < 0) return sys_error(errno);
+  const OwnedFd sock = owned(opened);
   ifreq ifr{};
   std::memcpy(ifr.ifr_name, "lo", 3);
-  std::error_code ec;
-  if (::ioctl(sock, SIOCGIFFLAGS, &ifr) < 0) {
-    ec = sys_error(errno);
-  } else {
-    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
-    if (::ioctl(sock, SIOCSIFFLAGS, &ifr) < 0) ec = sys_error(errno);
-  }
-  (void)::close(sock);
-  return ec;
+  if (::ioctl(sock.get(), SIOCGIFFLAGS, &ifr) < 0) return sys_error(errno);
+  ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+  if (::ioctl(sock.get(), SIOCSIFFLAGS, &ifr) < 0) return sys_error(errno);
+  return {};
 }
 
 std::string unshare_hint(int err) {
@@ -100,73 +110,76 @@ std::string unshare_hint(int err) {
   }
 }
 
-// Enters a fresh network namespace with loopback up. On success `original` and `ns` hold the
-// namespace descriptors; on failure the thread is back where it was and both are closed.
-std::optional<Failure> enter(int& original, int& ns) {
-  original = open_retry(kThreadNetns, O_RDONLY | O_CLOEXEC);
-  if (original < 0) {
-    const int err = errno;
-    return Failure{sys_error(err), "open /proc/thread-self/ns/net",
-                   err == ENOENT ? "is /proc mounted? /proc/thread-self needs Linux 3.17" : ""};
+// Moves the calling thread back into `original`; a failure is only said (a destructor cannot
+// throw, nor can a constructor that is already reporting another failure), since the thread then
+// stays where it is.
+void return_to(const OwnedFd& original) noexcept {
+  if (original && ::setns(original.get(), CLONE_NEWNET) < 0) {
+    std::fprintf(stderr, "tunkit: NetnsSandbox: setns back to the original namespace: %s\n",
+                 std::strerror(errno));  // NOLINT(concurrency-mt-unsafe)
   }
+}
+
+// Enters a fresh network namespace with loopback up. On success `original` and `ns` hold the
+// namespace descriptors (the one left, the new one); on failure the thread is back where it was
+// and nothing is left open.
+std::optional<StepFailure> enter(OwnedFd& original, OwnedFd& ns) {
+  const int back_fd = open_retry(kThreadNetns, O_RDONLY | O_CLOEXEC);
+  if (back_fd < 0) {
+    return StepFailure{
+        sys_error(-back_fd), "open /proc/thread-self/ns/net",
+        back_fd == -ENOENT ? "is /proc mounted? /proc/thread-self needs Linux 3.17" : ""};
+  }
+  OwnedFd back = owned(back_fd);
   // Probe the way back before leaving. setns(2) needs CAP_SYS_ADMIN over the user namespace that
   // owns the target; a thread privileged only in a child user namespace (`unshare -U -r` without
   // -n) could unshare but never return. A move into the namespace the thread is already in
   // changes nothing but runs the same check.
-  if (::setns(original, CLONE_NEWNET) < 0) {
+  if (::setns(back.get(), CLONE_NEWNET) < 0) {
     const int err = errno;
-    close_fd(original);
     // Without privileges at all the probe fails just as unshare would: report it as that.
     if (err == EPERM && geteuid() != 0) {
-      return Failure{sys_error(err), "unshare(CLONE_NEWNET)", unshare_hint(err)};
+      return StepFailure{sys_error(err), "unshare(CLONE_NEWNET)", unshare_hint(err)};
     }
-    return Failure{sys_error(err), "setns(CLONE_NEWNET) to the current namespace (the way back)",
-                   err == EPERM ? "this namespace belongs to a parent user namespace: run in a "
-                                  "network namespace of your own user namespace (unshare -U -r -n)"
-                                : ""};
+    return StepFailure{sys_error(err),
+                       "setns(CLONE_NEWNET) to the current namespace (the way back)",
+                       err == EPERM ? "this namespace belongs to a parent user namespace: run in "
+                                      "a network namespace of your own user namespace (unshare "
+                                      "-U -r -n)"
+                                    : ""};
   }
   if (::unshare(CLONE_NEWNET) < 0) {
     const int err = errno;
-    close_fd(original);
-    return Failure{sys_error(err), "unshare(CLONE_NEWNET)", unshare_hint(err)};
+    return StepFailure{sys_error(err), "unshare(CLONE_NEWNET)", unshare_hint(err)};
   }
+  // From here a failure goes back to the original namespace first (the probe above showed that
+  // this setns is permitted), so that a failed constructor leaves the thread as it was.
   auto back_out = [&](std::error_code ec, std::string_view step) {
-    // Back to the original namespace first, so that a failed constructor leaves the thread as it
-    // was (the probe above showed that this setns is permitted).
-    if (::setns(original, CLONE_NEWNET) < 0) {
-      std::fprintf(stderr, "tunkit: NetnsSandbox: setns back to the original namespace: %s\n",
-                   std::strerror(errno));  // NOLINT(concurrency-mt-unsafe)
-    }
-    close_fd(ns);
-    close_fd(original);
-    return Failure{ec, step, {}};
+    return_to(back);
+    return StepFailure{ec, step, {}};
   };
-  ns = open_retry(kThreadNetns, O_RDONLY | O_CLOEXEC);
-  if (ns < 0) return back_out(sys_error(errno), "open /proc/thread-self/ns/net (new namespace)");
+  const int here_fd = open_retry(kThreadNetns, O_RDONLY | O_CLOEXEC);
+  if (here_fd < 0) {
+    return back_out(sys_error(-here_fd), "open /proc/thread-self/ns/net (new namespace)");
+  }
+  OwnedFd here = owned(here_fd);
   if (const std::error_code ec = loopback_up()) return back_out(ec, "set loopback \"lo\" up");
+  original = std::move(back);
+  ns = std::move(here);
   return std::nullopt;
 }
 
-void leave(int& original, int& ns) noexcept {
-  if (original >= 0 && ::setns(original, CLONE_NEWNET) < 0) {
-    // A destructor cannot throw; say it, since the thread now stays in the sandbox.
-    std::fprintf(stderr, "tunkit: NetnsSandbox: setns back to the original namespace: %s\n",
-                 std::strerror(errno));  // NOLINT(concurrency-mt-unsafe)
-  }
-  close_fd(ns);
-  close_fd(original);
-}
-
 // Writes all of `text` to a /proc file in one write(2), as the kernel wants for uid_map & co.
-std::optional<Failure> write_proc(const char* path, std::string_view step, std::string_view text) {
-  const int fd = open_retry(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return Failure{sys_error(errno), step, {}};
-  const ssize_t n = ::write(fd, text.data(), text.size());
-  const int err = errno;
-  (void)::close(fd);
-  if (n < 0) return Failure{sys_error(err), step, {}};
-  if (static_cast<std::size_t>(n) != text.size())
-    return Failure{sys_error(EIO), step, "short write"};
+std::optional<StepFailure> write_proc(const char* path, std::string_view step,
+                                      std::string_view text) {
+  const int opened = open_retry(path, O_WRONLY | O_CLOEXEC);
+  if (opened < 0) return StepFailure{sys_error(-opened), step, {}};
+  const OwnedFd fd = owned(opened);
+  const ssize_t n = ::write(fd.get(), text.data(), text.size());
+  if (n < 0) return StepFailure{sys_error(errno), step, {}};
+  if (static_cast<std::size_t>(n) != text.size()) {
+    return StepFailure{sys_error(EIO), step, "short write"};
+  }
   return std::nullopt;
 }
 
@@ -193,38 +206,36 @@ std::string tun_node_hint(int err) {
 }
 
 // Inside a sandbox: can /dev/net/tun be opened, and can a TUN device be made with it?
-std::optional<Failure> probe_tun() {
-  int fd = open_retry(kTunPath, O_RDWR | O_CLOEXEC);
-  if (fd < 0) {
-    const int err = errno;
-    return Failure{sys_error(err), kTunPath, tun_node_hint(err)};
-  }
+std::optional<StepFailure> probe_tun() {
+  const int opened = open_retry(kTunPath, O_RDWR | O_CLOEXEC);
+  if (opened < 0) return StepFailure{sys_error(-opened), kTunPath, tun_node_hint(-opened)};
+  const OwnedFd fd = owned(opened);
   ifreq ifr{};  // empty name: the kernel picks "tunN"; the device goes when fd closes
   ifr.ifr_flags = static_cast<short>(IFF_TUN | IFF_NO_PI);
-  std::optional<Failure> f;
-  if (::ioctl(fd, TUNSETIFF, &ifr) < 0) {
+  if (::ioctl(fd.get(), TUNSETIFF, &ifr) < 0) {
     const int err = errno;
-    f = Failure{sys_error(err), "TUNSETIFF in a new network namespace",
-                err == EPERM ? "needs CAP_NET_ADMIN" : ""};
+    return StepFailure{sys_error(err), "TUNSETIFF in a new network namespace",
+                       err == EPERM ? "needs CAP_NET_ADMIN" : ""};
   }
-  close_fd(fd);
-  return f;
+  return std::nullopt;
 }
 
 }  // namespace
 
 NetnsSandbox::NetnsSandbox() : thread_(current_tid()) {
-  if (auto f = enter(original_fd_, ns_fd_)) detail::throw_error(f->ec, f->step, {}, f->hint);
+  OwnedFd original;
+  OwnedFd ns;
+  if (auto f = enter(original, ns)) throw error_of(*f);
+  original_fd_ = original.release();
+  ns_fd_ = ns.release();
 }
 
 NetnsSandbox::~NetnsSandbox() {
-  if (current_tid() != thread_) {
-    // Moving this (other) thread would be wrong; the constructing thread stays in the sandbox.
-    close_fd(ns_fd_);
-    close_fd(original_fd_);
-    return;
-  }
-  leave(original_fd_, ns_fd_);
+  const OwnedFd original = owned(original_fd_);
+  const OwnedFd ns = owned(ns_fd_);
+  // Moving another thread would be wrong: then only the descriptors are closed, and the
+  // constructing thread stays in the sandbox.
+  if (current_tid() == thread_) return_to(original);
 }
 
 std::optional<std::string> NetnsSandbox::prepare_process() {
@@ -243,7 +254,7 @@ std::optional<std::string> NetnsSandbox::prepare_process() {
   // (user_namespaces(7), "Interaction with system calls that change process UIDs or GIDs").
   if (auto f = write_proc("/proc/self/setgroups", "write /proc/self/setgroups", "deny")) {
     // Kernels before 3.19 have no setgroups file; gid_map then works without it.
-    if (f->ec != std::errc::no_such_file_or_directory) return reason(*f);
+    if (f->code != std::errc::no_such_file_or_directory) return reason(*f);
   }
   if (auto f = write_proc("/proc/self/uid_map", "write /proc/self/uid_map",
                           fmt::format("0 {} 1", uid))) {
@@ -257,18 +268,19 @@ std::optional<std::string> NetnsSandbox::prepare_process() {
 }
 
 std::optional<std::string> NetnsSandbox::unavailable_reason() {
-  int original = -1;
-  int ns = -1;
+  OwnedFd original;
+  OwnedFd ns;
   if (auto f = enter(original, ns)) return reason(*f);
-  std::optional<std::string> why;
+  std::optional<StepFailure> failure;
   try {
-    if (auto f = probe_tun()) why = reason(*f);
+    failure = probe_tun();
   } catch (...) {
-    leave(original, ns);
+    return_to(original);
     throw;
   }
-  leave(original, ns);
-  return why;
+  return_to(original);
+  if (failure) return reason(*failure);
+  return std::nullopt;
 }
 
 }  // namespace tunkit::testing

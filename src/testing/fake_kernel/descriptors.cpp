@@ -1,0 +1,160 @@
+// The descriptor table: numbers, open (the paths the fake knows), close, fcntl, eventfd, and the
+// eBPF program descriptors of add_ebpf_program.
+#include "testing/fake_kernel/state.hpp"
+
+#include <sys/eventfd.h>
+
+#include <cerrno>
+
+namespace tunkit::testing {
+namespace {
+
+using fake_kernel::FdKind;
+using fake_kernel::make_record;
+
+constexpr int kFirstFd = 1000;
+constexpr int kSettableStatusFlags = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
+constexpr std::string_view kNamedNetns = "/run/netns/";
+
+}  // namespace
+
+FakeKernel::State::Fd* FakeKernel::State::find_fd(int fd) {
+  auto it = fds.find(fd);
+  return it == fds.end() ? nullptr : &it->second;
+}
+
+int FakeKernel::State::allocate_fd(Fd f) {
+  int fd = kFirstFd;
+  for (const auto& [number, unused] : fds) {  // lowest free number, as the kernel allocates
+    if (number != fd) break;
+    ++fd;
+  }
+  fds.emplace(fd, std::move(f));
+  return fd;
+}
+
+int FakeKernel::open(const char* path, int flags) noexcept {
+  State& s = *state_;
+  CallRecord rec = make_record(Call::open, -1, 0, flags);
+  rec.text = path != nullptr ? path : "";
+  return s.call<int>(std::move(rec), [&](CallRecord& c) {
+    if (path == nullptr) return -EFAULT;
+    const std::string_view p(path);
+    State::Fd f;
+    f.status = flags & ~(O_CLOEXEC | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC);
+    f.cloexec = (flags & O_CLOEXEC) != 0;
+    if (p == "/dev/net/tun") {
+      f.kind = FdKind::tun;
+      f.netns = s.netns();
+    } else if (p == "/proc/thread-self/ns/net") {
+      f.kind = FdKind::netns;
+      f.netns = s.netns();
+    } else if (p == "/proc/self/ns/net") {
+      f.kind = FdKind::netns;
+    } else if (p.starts_with(kNamedNetns) && s.namespaces.contains(p.substr(kNamedNetns.size()))) {
+      f.kind = FdKind::netns;
+      f.netns = std::string(p.substr(kNamedNetns.size()));
+    } else {
+      return -ENOENT;
+    }
+    c.fd = s.allocate_fd(std::move(f));
+    return c.fd;
+  });
+}
+
+int FakeKernel::close(int fd) noexcept {
+  State& s = *state_;
+  std::lock_guard lock(s.mu);
+  const int err = s.scripted(Call::close);
+  return s.run<int>(make_record(Call::close, fd), 0, [&](CallRecord&) {
+    auto it = s.fds.find(fd);
+    if (it == s.fds.end()) return err != 0 ? -err : -EBADF;
+    // Released even when a failure is scripted: Linux frees the descriptor before reporting
+    // EINTR or EIO from close(2), which is why it must never be retried.
+    switch (it->second.kind) {
+      case FdKind::tun:
+        s.detach(fd, it->second);
+        break;
+      case FdKind::netlink:
+        s.rtnl.close_socket(fd);
+        break;
+      case FdKind::event:
+      case FdKind::inet:
+      case FdKind::netns:
+      case FdKind::ebpf:
+        break;
+    }
+    s.fds.erase(fd);
+    return err != 0 ? -err : 0;
+  });
+}
+
+int FakeKernel::fcntl(int fd, int cmd, int arg) noexcept {
+  State& s = *state_;
+  return s.call<int>(
+      make_record(Call::fcntl, fd, static_cast<unsigned long>(cmd), arg), [&](CallRecord&) {
+        State::Fd* f = s.find_fd(fd);
+        if (f == nullptr) return -EBADF;
+        switch (cmd) {
+          case F_GETFL:
+            return f->status;
+          case F_SETFL:
+            f->status = (f->status & ~kSettableStatusFlags) | (arg & kSettableStatusFlags);
+            return 0;
+          case F_GETFD:
+            return f->cloexec ? FD_CLOEXEC : 0;
+          case F_SETFD:
+            f->cloexec = (arg & FD_CLOEXEC) != 0;
+            return 0;
+          case F_DUPFD:
+          case F_DUPFD_CLOEXEC: {
+            if (f->kind != FdKind::netns) return -EINVAL;  // not simulated for other kinds
+            State::Fd copy = *f;
+            copy.cloexec = cmd == F_DUPFD_CLOEXEC;
+            return s.allocate_fd(std::move(copy));
+          }
+          default:
+            return -EINVAL;
+        }
+      });
+}
+
+int FakeKernel::eventfd(unsigned int initval, int flags) noexcept {
+  State& s = *state_;
+  return s.call<int>(make_record(Call::eventfd, -1, 0, flags), [&](CallRecord& c) {
+    if ((flags & ~(EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE)) != 0) return -EINVAL;
+    State::Fd f;
+    f.kind = FdKind::event;
+    f.status = O_RDWR | (flags & EFD_NONBLOCK);
+    f.cloexec = (flags & EFD_CLOEXEC) != 0;
+    f.counter = initval;
+    f.semaphore = (flags & EFD_SEMAPHORE) != 0;
+    c.fd = s.allocate_fd(std::move(f));
+    return c.fd;
+  });
+}
+
+int FakeKernel::add_ebpf_program(bool socket_filter) {
+  std::lock_guard lock(state_->mu);
+  State::Fd f;
+  f.kind = FdKind::ebpf;
+  f.cloexec = true;  // bpf(2) descriptors are O_CLOEXEC
+  f.socket_filter_program = socket_filter;
+  return state_->allocate_fd(std::move(f));
+}
+
+std::size_t FakeKernel::open_fd_count() const {
+  std::lock_guard lock(state_->mu);
+  return state_->fds.size();
+}
+
+std::vector<int> FakeKernel::open_fds() const {
+  std::lock_guard lock(state_->mu);
+  std::vector<int> out;
+  out.reserve(state_->fds.size());
+  for (const auto& [fd, unused] : state_->fds)
+    out.push_back(fd);
+  return out;
+}
+
+}  // namespace tunkit::testing
