@@ -38,6 +38,7 @@
 #include <utility>
 #include <vector>
 
+#include "tunkit/options.hpp"
 #include "tunkit/testing/fake_kernel.hpp"
 #include "tunkit/testing/fake_rtnetlink.hpp"
 
@@ -45,7 +46,8 @@ namespace tunkit::testing::fake_kernel {
 
 // The driver's constants (drivers/net/tun.c), spelled out where Debian 12's 6.1 headers may lack
 // them or where the driver keeps them private.
-constexpr std::uint16_t kIffNoCarrier = 0x0040;
+// IFF_NO_CARRIER: absent from 6.1 headers; tunkit's Flag carries the kernel's value.
+constexpr auto kIffNoCarrier = static_cast<std::uint16_t>(Flag::no_carrier);
 constexpr std::uint16_t kTunFeatures =
     IFF_NO_PI | IFF_ONE_QUEUE | IFF_VNET_HDR | IFF_MULTI_QUEUE | IFF_NAPI | IFF_NAPI_FRAGS;
 constexpr unsigned kDefaultFeatures = IFF_TUN | IFF_TAP | kIffNoCarrier | kTunFeatures;  // 0x7173
