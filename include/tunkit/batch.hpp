@@ -234,7 +234,12 @@ class TUNKIT_EXPORT BatchIo {
   template <typename Get>
   std::size_t write_impl(std::size_t count, Get get, std::error_code& ec) noexcept;
 
+  // Sets up the ring anew when the queue was closed and opened again since the last call: its
+  // polls hold the old descriptors (an interrupt would no longer wake a blocked read_batch).
+  [[nodiscard]] std::error_code follow_queue() noexcept;
+
   Queue* queue_ = nullptr;
+  std::uint64_t queue_open_id_ = 0;  // the queue's open that the ring was set up for
   BatchBackend backend_ = BatchBackend::loop;
   std::size_t max_packets_ = 0;
   std::size_t truncated_ = 0;

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <span>
 #include <string>
 #include <system_error>
@@ -20,6 +21,10 @@
 #include "tunkit/sys.hpp"
 
 namespace tunkit {
+
+namespace detail {
+class WakeTable;
+}  // namespace detail
 
 /// One classic BPF instruction, laid out as the kernel's `struct sock_filter`.
 struct BpfInstruction {
@@ -51,6 +56,13 @@ struct BpfInstruction {
 /// - Stopping readers: `interrupt()` from any thread, join them, then `close()` (or destroy).
 ///   Closing while another thread is blocked on a queue is not supported.
 ///
+/// Threads (each guarantee has a ThreadSanitizer test, tests/unit/thread_safety_test.cpp): the
+/// queues' I/O runs on as many threads as there are queues, one thread per queue. While it runs,
+/// any one thread may make the device-wide calls (settings, `add_queue`, the virtio-net header:
+/// queues use a new header from their next write) and enable or disable queues; `interrupt()`
+/// may be called from any thread and from signal handlers, also while `add_queue()` or `close()`
+/// runs. `open`, `close`, moves and destruction are not concurrent with any other use.
+///
 /// @code
 /// tunkit::TunDevice dev({.name = "tun%d"});
 /// std::array<std::byte, 2048> buf;
@@ -60,17 +72,18 @@ struct BpfInstruction {
 class TUNKIT_EXPORT TunDevice {
  public:
   /// A closed device (`is_open() == false`); use `open(options, ec)` to attach it.
-  TunDevice() noexcept = default;
+  TunDevice() noexcept;
   /// Opens `options.queues` queues and applies owner, group and persist (persist last).
   /// @throws tunkit::Error naming the operation, the device and the cause.
   explicit TunDevice(const Options& options, sys::Syscalls& sys = sys::real());
   /// Takes over `other`'s queues; `other` is left closed. Queue references stay valid.
-  TunDevice(TunDevice&& other) noexcept = default;
+  TunDevice(TunDevice&& other) noexcept;
   /// Closes this device's queues and takes over `other`'s; `other` is left closed.
-  TunDevice& operator=(TunDevice&& other) noexcept = default;
+  TunDevice& operator=(TunDevice&& other) noexcept;
   TunDevice(const TunDevice&) = delete;
   TunDevice& operator=(const TunDevice&) = delete;
-  ~TunDevice() = default;
+  /// Closes every queue.
+  ~TunDevice();
 
   /// Opens and attaches; on failure `ec` is set, nothing is left open, and no device the call
   /// created is left behind.
@@ -119,7 +132,9 @@ class TUNKIT_EXPORT TunDevice {
   Queue& add_queue();
   /// Non-throwing form: on failure `ec` is set and the result is null.
   Queue* add_queue(std::error_code& ec) noexcept;
-  /// Interrupts every queue (see `Queue::interrupt`). Thread- and async-signal-safe.
+  /// Interrupts every queue (see `Queue::interrupt`). Thread- and async-signal-safe, also while
+  /// another thread adds queues or closes the device (it never writes to a closed descriptor);
+  /// does nothing on a closed device.
   void interrupt() noexcept;
   /// Ends the effect of `interrupt()` on every queue.
   void clear_interrupt() noexcept;
@@ -320,6 +335,8 @@ class TUNKIT_EXPORT TunDevice {
   Options options_;          // as opened; used to attach more queues alike
   Offloads offloads_{};      // granted by TUNSETOFFLOAD
   detail::VnetConfig vnet_;  // the virtio-net header its queues frame packets with
+  // The queues' wake-up eventfds, for interrupt() (allocated at the first open).
+  std::unique_ptr<detail::WakeTable> wake_;
 };
 
 }  // namespace tunkit

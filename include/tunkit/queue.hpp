@@ -119,7 +119,7 @@ class TUNKIT_EXPORT Queue {
   /// Non-throwing form: on failure `ec` is set.
   void enable(std::error_code& ec) noexcept;
   /// False after `disable()` until `enable()`.
-  [[nodiscard]] bool enabled() const noexcept { return enabled_; }
+  [[nodiscard]] bool enabled() const noexcept { return enabled_.load(); }
 
   /// Reads one packet into `buf`; returns its length. A packet longer than `buf` is reported
   /// as `errc::packet_truncated` (its head stays in `buf`, the tail is lost).
@@ -203,11 +203,16 @@ class TUNKIT_EXPORT Queue {
   detail::OwnedFd fd_;    // the /dev/net/tun descriptor, through the seam it was opened with
   detail::OwnedFd wake_;  // the eventfd interrupt() writes
   unsigned ifindex_ = 0;
+  // Which open this is, unique in the process (0: closed): whoever caches state bound to the
+  // descriptors (BatchIo's io_uring polls) sees a close() and open() through it.
+  std::uint64_t open_id_ = 0;
   Mode mode_ = Mode::tun;
   bool packet_info_ = false;
   bool non_blocking_ = false;
-  bool enabled_ = true;
-  detail::VnetConfig vnet_;  // the device's virtio-net header, as TunDevice last set it
+  // Read by other threads (TunDevice's device-wide calls, I/O) while enable/disable and
+  // TunDevice::set_vnet_* change them: relaxed atomics (tests/unit/thread_safety_test.cpp).
+  detail::Relaxed<bool> enabled_{true};
+  detail::Relaxed<detail::VnetConfig> vnet_;  // the device's virtio-net header
   std::string name_;
 };
 

@@ -60,6 +60,7 @@ PacketBuffers::PacketBuffers(std::size_t slots, std::size_t slot_size, std::size
 BatchIo::BatchIo() noexcept = default;
 BatchIo::BatchIo(BatchIo&& other) noexcept
     : queue_(std::exchange(other.queue_, nullptr)),
+      queue_open_id_(other.queue_open_id_),
       backend_(other.backend_),
       max_packets_(other.max_packets_),
       truncated_(other.truncated_),
@@ -71,6 +72,7 @@ BatchIo::BatchIo(BatchIo&& other) noexcept
 BatchIo& BatchIo::operator=(BatchIo&& other) noexcept {
   if (this != &other) {
     queue_ = std::exchange(other.queue_, nullptr);
+    queue_open_id_ = other.queue_open_id_;
     backend_ = other.backend_;
     max_packets_ = other.max_packets_;
     truncated_ = other.truncated_;
@@ -147,6 +149,7 @@ void BatchIo::open(Queue& queue, BatchOptions options, std::error_code& ec) noex
     }
   }
   queue_ = &queue;
+  queue_open_id_ = detail::QueueAccess::open_id(queue);
   backend_ = backend;
   max_packets_ = options.max_packets;
   truncated_ = 0;
@@ -164,6 +167,20 @@ std::size_t BatchIo::read_batch(PacketBatch& batch) {
   return n;
 }
 
+std::error_code BatchIo::follow_queue() noexcept {
+  const std::uint64_t id = detail::QueueAccess::open_id(*queue_);
+  if (id == queue_open_id_ || backend_ != BatchBackend::uring) {
+    queue_open_id_ = id;
+    return {};
+  }
+  // A new ring: tearing the old one down cancels its poll on the old wake-up eventfd.
+  std::error_code ec;
+  uring_.reset();
+  uring_ = detail::Uring::create(static_cast<unsigned>(max_packets_ + 3), ec);
+  if (uring_) queue_open_id_ = id;
+  return ec;
+}
+
 std::size_t BatchIo::read_batch(PacketBatch& batch, std::error_code& ec) noexcept {
   ec.clear();
   batch.clear();
@@ -172,6 +189,7 @@ std::size_t BatchIo::read_batch(PacketBatch& batch, std::error_code& ec) noexcep
     ec = errc::not_open;
     return 0;
   }
+  if ((ec = follow_queue())) return 0;
   const std::size_t want = std::min(batch.capacity(), max_packets_);
   if (want == 0) {
     ec = errc::output_too_small;
@@ -292,6 +310,7 @@ std::size_t BatchIo::write_impl(std::size_t count, Get get, std::error_code& ec)
     ec = errc::not_open;
     return 0;
   }
+  if ((ec = follow_queue())) return 0;
   if (count > max_packets_) {
     ec = errc::batch_too_large;
     return 0;

@@ -12,6 +12,7 @@
 #include <climits>
 #include <cstddef>
 #include <cstring>
+#include <new>
 #include <utility>
 #include <vector>
 
@@ -21,6 +22,7 @@
 #include "detail/failure.hpp"
 #include "tun/hints.hpp"
 #include "tun/queue_access.hpp"
+#include "tun/wake_table.hpp"
 #include "tunkit/detail/tun_wire.hpp"
 #include "tunkit/error.hpp"
 
@@ -76,7 +78,12 @@ detail::Failure TunDevice::open_impl(const Options& options, sys::Syscalls& sys)
   } catch (...) {
     return {sys_error(ENOMEM), "open", detail::shown_name(options)};
   }
+  if (!wake_ || wake_->sys() != &sys) {
+    wake_.reset(new (std::nothrow) detail::WakeTable(sys));
+    if (!wake_) return {sys_error(ENOMEM), "open", detail::shown_name(options)};
+  }
   if (auto f = detail::QueueAccess::open(first_, options, sys)) return f;
+  wake_->set(0, detail::QueueAccess::wake_fd(first_));
   vnet_ = detail::QueueAccess::vnet(first_);
 
   auto fail = [&](std::error_code e, std::string_view op, std::string_view hint) {
@@ -114,7 +121,15 @@ detail::Failure TunDevice::open_impl(const Options& options, sys::Syscalls& sys)
   return {};
 }
 
+TunDevice::TunDevice() noexcept = default;
+TunDevice::TunDevice(TunDevice&& other) noexcept = default;
+TunDevice& TunDevice::operator=(TunDevice&& other) noexcept = default;
+TunDevice::~TunDevice() {
+  close();
+}
+
 void TunDevice::close() noexcept {
+  if (wake_) wake_->clear();  // before the eventfds close: interrupt() never writes to them again
   offloads_ = {};
   vnet_ = {};
   more_.clear();
@@ -122,6 +137,7 @@ void TunDevice::close() noexcept {
 }
 
 int TunDevice::release() noexcept {
+  if (wake_) wake_->clear();
   more_.clear();
   return first_.release();
 }
@@ -156,6 +172,7 @@ detail::Failure TunDevice::add_queue_impl() noexcept {
   }
   // The device's virtio-net header (TUNSETVNETHDRSZ, TUNSETVNETBE) applies to the new queue too.
   detail::QueueAccess::set_vnet(q, vnet_);
+  wake_->set(more_.size(), detail::QueueAccess::wake_fd(q));
   return {};
 }
 
@@ -170,15 +187,11 @@ Queue& TunDevice::add_queue() {
 }
 
 void TunDevice::interrupt() noexcept {
-  first_.interrupt();
-  for (auto& q : more_)
-    q.interrupt();
+  if (wake_) wake_->interrupt();
 }
 
 void TunDevice::clear_interrupt() noexcept {
-  first_.clear_interrupt();
-  for (auto& q : more_)
-    q.clear_interrupt();
+  if (wake_) wake_->clear_interrupt();
 }
 
 int TunDevice::control_fd() const noexcept {
@@ -449,7 +462,7 @@ void TunDevice::set_vnet_header_size(int bytes, std::error_code& ec) noexcept {
   ec = ioctl_ptr(TUNSETVNETHDRSZ, &bytes);
   if (ec || !options_.vnet_hdr) return;
   // Every queue validates the headers it writes with the size in force.
-  vnet_.size = static_cast<std::uint16_t>(bytes);
+  vnet_.size = static_cast<std::uint32_t>(bytes);  // the kernel refused anything below 10
   apply_vnet();
 }
 void TunDevice::set_vnet_header_size(int bytes) {
@@ -472,6 +485,9 @@ bool TunDevice::vnet_little_endian() const {
 void TunDevice::set_vnet_little_endian(bool on, std::error_code& ec) noexcept {
   int value = on ? 1 : 0;
   ec = ioctl_ptr(TUNSETVNETLE, &value);
+  if (ec) return;
+  vnet_.le = on;  // little-endian wins over TUNSETVNETBE
+  apply_vnet();
 }
 void TunDevice::set_vnet_little_endian(bool on) {
   std::error_code ec;
@@ -494,7 +510,7 @@ void TunDevice::set_vnet_big_endian(bool on, std::error_code& ec) noexcept {
   int value = on ? 1 : 0;
   ec = ioctl_ptr(TUNSETVNETBE, &value);
   if (ec) return;
-  vnet_.big_endian = on;
+  vnet_.be = on;
   apply_vnet();
 }
 void TunDevice::set_vnet_big_endian(bool on) {

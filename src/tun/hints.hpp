@@ -35,6 +35,9 @@ namespace tunkit::detail {
 /// The hint for a write the kernel refused with EINVAL.
 [[nodiscard]] std::string_view write_einval_hint(Mode mode) noexcept;
 
+/// A write with a virtio-net header refused with EINVAL, where tunkit's checks found no reason.
+inline constexpr std::string_view kVnetWriteRefused =
+    "the kernel refused the virtio-net header or the packet (a TUN device takes IPv4 or IPv6)";
 /// TUNGETVNETBE/TUNSETVNETBE's EINVAL.
 inline constexpr std::string_view kCrossLeHint = "kernel built without CONFIG_TUN_VNET_CROSS_LE?";
 /// TUNSETIFF answered success but left a queue with packet information unattached.

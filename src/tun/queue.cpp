@@ -9,10 +9,13 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <utility>
+#include <vector>
 
 #include "detail/eintr.hpp"
 #include "detail/failure.hpp"
@@ -36,19 +39,27 @@ int to_timeout_ms(std::chrono::milliseconds t) noexcept {
 
 // The checks the kernel would answer with a bare EINVAL, done before the write so the caller
 // learns which field is wrong (tun_get_user / virtio_net_hdr_to_skb). Field checks only: no
-// packet parsing on the hot path. Returns the reason, or nullopt when the header is acceptable.
+// packet parsing on the hot path. The header may span several buffers (writev). Returns the
+// reason, or nullopt when the header is acceptable.
 std::optional<OffloadError> vnet_problem(std::span<const std::span<const std::byte>> bufs,
-                                         std::size_t total, std::size_t header_size,
-                                         bool little_endian) noexcept {
-  if (bufs.empty() || bufs[0].size() < header_size) {
-    return OffloadError{OffloadErrc::header_truncated,
-                        static_cast<std::uint32_t>(bufs.empty() ? 0 : bufs[0].size()),
-                        static_cast<std::uint32_t>(header_size),
-                        {}};
+                                         std::size_t total, detail::VnetConfig vnet) noexcept {
+  if (total < vnet.size) {
+    return OffloadError{
+        OffloadErrc::header_truncated, static_cast<std::uint32_t>(total), vnet.size, {}};
   }
-  const auto h = VirtioNetHeader::parse(bufs[0].first(header_size), header_size, little_endian);
+  // The fields are in the first 12 bytes; a larger header's other bytes are not looked at.
+  std::array<std::byte, VirtioNetHeader::mrg_rxbuf_size> fields{};
+  const std::size_t want = std::min<std::size_t>(vnet.size, fields.size());
+  std::size_t got = 0;
+  for (const auto& b : bufs) {
+    if (got == want) break;
+    const std::size_t n = std::min(b.size(), want - got);
+    std::memcpy(fields.data() + got, b.data(), n);
+    got += n;
+  }
+  const auto h = VirtioNetHeader::parse(std::span(fields).first(want), want, !vnet.big_endian());
   if (!h) return h.error();
-  const auto len = static_cast<std::uint32_t>(total - header_size);
+  const auto len = static_cast<std::uint32_t>(total - vnet.size);
   if (h->gso_type != GsoType::none && h->gso_size == 0) {
     return OffloadError{OffloadErrc::gso_size_zero, 0, 0, {}};
   }
@@ -64,6 +75,41 @@ std::optional<OffloadError> vnet_problem(std::span<const std::span<const std::by
   return std::nullopt;
 }
 
+// What VirtioNetHeader::check finds wrong with the header against the packet behind it (which it
+// parses: for messages only, never on the hot path).
+std::optional<OffloadError> packet_problem(std::span<const std::span<const std::byte>> bufs,
+                                           detail::VnetConfig vnet) {
+  std::vector<std::byte> bytes;
+  for (const auto& b : bufs)
+    bytes.insert(bytes.end(), b.begin(), b.end());
+  const auto h = VirtioNetHeader::parse(bytes, vnet.size, !vnet.big_endian());
+  if (!h) return h.error();
+  return h->check(std::span(bytes).subspan(vnet.size));
+}
+
+// The device's virtio-net header as the kernel uses it for `fd`'s device: TUNGETVNETHDRSZ and the
+// byte-order settings (kernels built without CONFIG_TUN_VNET_CROSS_LE answer EINVAL to
+// TUNGETVNETBE: no big-endian header there).
+detail::Failure read_vnet(int fd, sys::Syscalls& sys, detail::VnetConfig& out) noexcept {
+  int size = 0;
+  if (int r = retry_eintr([&] { return sys.ioctl(fd, TUNGETVNETHDRSZ, &size); }); r < 0) {
+    return {sys_error(-r), "TUNGETVNETHDRSZ", {}};
+  }
+  int le = 0;
+  if (int r = retry_eintr([&] { return sys.ioctl(fd, TUNGETVNETLE, &le); }); r < 0) {
+    return {sys_error(-r), "TUNGETVNETLE", {}};
+  }
+  int be = 0;
+  if (int r = retry_eintr([&] { return sys.ioctl(fd, TUNGETVNETBE, &be); }); r < 0) {
+    if (r != -EINVAL) return {sys_error(-r), "TUNGETVNETBE", {}};
+    be = 0;
+  }
+  out.size = static_cast<std::uint32_t>(size);
+  out.le = le != 0;
+  out.be = be != 0;
+  return {};
+}
+
 }  // namespace
 
 Queue::Queue(const Options& options, sys::Syscalls& sys) {
@@ -75,8 +121,9 @@ void Queue::close() noexcept {
   fd_.reset();
   wake_.reset();
   ifindex_ = 0;
-  enabled_ = true;
-  vnet_ = {};
+  open_id_ = 0;
+  enabled_.store(true);
+  vnet_.store({});
   name_.clear();
 }
 
@@ -88,6 +135,7 @@ int Queue::release() noexcept {
 
 void Queue::open(const Options& options, std::error_code& ec, sys::Syscalls& sys) {
   ec = open_impl(options, sys).code;
+  if (ec) close();  // a failure after TUNSETIFF leaves the resolved name behind
 }
 
 detail::Failure Queue::open_impl(const Options& options, sys::Syscalls& sys) noexcept {
@@ -141,45 +189,57 @@ detail::Failure Queue::open_impl(const Options& options, sys::Syscalls& sys) noe
   if (int r = retry_eintr([&] { return sys.ioctl(fd.get(), TUNSETIFF, &ifr); }); r < 0) {
     return fail(sys_error(-r), "TUNSETIFF", detail::setiff_hint(-r, options));
   }
+  // The device exists now, under its resolved name ("tun%d" became "tun3"): later failures name
+  // it. At most 15 bytes, within the string's own storage: no allocation.
+  name_.assign(ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ));
+  auto fail_named = [&](std::error_code e, std::string_view op, std::string_view hint) {
+    return detail::Failure{e, op, name_, hint};
+  };
   if (options.mode == Mode::tap && options.packet_info) {
     // While a classic BPF filter is attached to a TAP device, Linux (6.18, measured) answers 0 to
     // a TUNSETIFF without IFF_NO_PI (a bit it also reads as IFF_NOFILTER) yet leaves the
     // descriptor unattached: tun_attach() returns early after attaching the filter. Ask.
     ifreq check{};
     if (int r = retry_eintr([&] { return sys.ioctl(fd.get(), TUNGETIFF, &check); }); r < 0) {
-      if (r == -EBADFD) return fail(sys_error(EBADFD), "TUNSETIFF", detail::kFilterBlocksAttach);
-      return fail(sys_error(-r), "TUNGETIFF", {});
+      if (r == -EBADFD) {
+        return fail_named(sys_error(EBADFD), "TUNSETIFF", detail::kFilterBlocksAttach);
+      }
+      return fail_named(sys_error(-r), "TUNGETIFF", {});
     }
   }
 
+  // The virtio-net header is the device's: an existing device may have been given another size
+  // or byte order by its other users, so read it back instead of assuming the default.
+  detail::VnetConfig vnet;
+  if (options.vnet_hdr) {
+    if (auto f = read_vnet(fd.get(), sys, vnet)) return fail_named(f.code, f.op, {});
+  }
+
   const int event = retry_eintr([&] { return sys.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); });
-  if (event < 0) return fail(sys_error(-event), "eventfd for", {});
+  if (event < 0) return fail_named(sys_error(-event), "eventfd for", {});
   detail::OwnedFd wake(event, sys);
 
   // The interface index, looked up now: it stays valid across renames and namespace moves,
   // where a later look-up by name would not.
   const int s = retry_eintr([&] { return sys.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0); });
-  if (s < 0) return fail(sys_error(-s), "socket for SIOCGIFINDEX of", {});
+  if (s < 0) return fail_named(sys_error(-s), "socket for SIOCGIFINDEX of", {});
   const detail::OwnedFd sock(s, sys);
   ifreq idx{};
   std::memcpy(idx.ifr_name, ifr.ifr_name, IFNAMSIZ);
   if (int r = retry_eintr([&] { return sys.ioctl(sock.get(), SIOCGIFINDEX, &idx); }); r < 0) {
-    return fail(sys_error(-r), "SIOCGIFINDEX", {});
+    return fail_named(sys_error(-r), "SIOCGIFINDEX", {});
   }
 
-  try {
-    name_.assign(ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ));  // at most 15: no allocation
-  } catch (...) {
-    return fail(sys_error(ENOMEM), "open", {});
-  }
+  static std::atomic<std::uint64_t> opens{0};
+  open_id_ = opens.fetch_add(1, std::memory_order_relaxed) + 1;
   fd_ = std::move(fd);
   wake_ = std::move(wake);
   ifindex_ = static_cast<unsigned>(idx.ifr_ifindex);
   mode_ = options.mode;
   packet_info_ = options.packet_info;
   non_blocking_ = options.non_blocking;
-  vnet_ = detail::initial_vnet(options);
-  enabled_ = true;
+  vnet_.store(vnet);
+  enabled_.store(true);
   return {};
 }
 
@@ -223,7 +283,7 @@ std::error_code Queue::set_queue(bool attach) noexcept {
       return sys_error(EBUSY);
     }
   }
-  enabled_ = attach;
+  enabled_.store(attach);
   return {};
 }
 
@@ -295,7 +355,7 @@ std::size_t Queue::read(std::span<std::byte> buf, std::error_code& ec) noexcept 
     // detect truncation, and read(2) is cheaper in the kernel than a two-entry readv(2).
     std::byte spare{};  // detects a longer packet, as in read_packet
     const std::array<iovec, 2> iov{{{buf.data(), buf.size()}, {&spare, 1}}};
-    const bool whole = buf.size() >= detail::kLargestPacket + vnet_.size;
+    const bool whole = buf.size() >= detail::kLargestPacket + vnet_.load().size;
     ssize_t r = 0;
     do {
       r = whole ? fd_.sys().read(fd_.get(), buf.data(), buf.size())
@@ -365,7 +425,9 @@ std::size_t Queue::read_packet(std::span<const std::span<std::byte>> bufs, Packe
   if (packet_info_) {
     out = detail::read_outcome_pi(got, pi);
     if (out.short_read) {
-      ec = errc::netlink_protocol;
+      // Not seen from the kernel; a protocol error as the Asio adapter reports it, not a
+      // netlink one.
+      ec = std::make_error_code(std::errc::protocol_error);
       return 0;
     }
     info.flags = detail::pi_flags(pi);
@@ -392,7 +454,7 @@ std::size_t Queue::write(std::span<const std::byte> packet) {
 
 std::size_t Queue::write(std::span<const std::byte> packet, std::error_code& ec) noexcept {
   // The common case first (see read): no packet information and no virtio-net header to check.
-  if (!packet_info_ && vnet_.size == 0 && fd_ && !packet.empty()) {
+  if (!packet_info_ && vnet_.load().size == 0 && fd_ && !packet.empty()) {
     ssize_t r = 0;
     do {
       r = fd_.sys().write(fd_.get(), packet.data(), packet.size());
@@ -424,13 +486,17 @@ std::size_t Queue::writev(std::span<const std::span<const std::byte>> bufs) {
 
 void Queue::throw_write(const char* op, std::error_code ec,
                         std::span<const std::span<const std::byte>> bufs) const {
-  if (ec == errc::invalid_vnet_header) {
+  const detail::VnetConfig vnet = vnet_.load();
+  // With a virtio-net header, an EINVAL may be the header's fault as well as the packet's: name
+  // what is wrong when the full check (the packet parsed) finds it.
+  if (vnet.size != 0 && (ec == errc::invalid_vnet_header || detail::is_errno(ec, EINVAL))) {
     std::size_t total = 0;
     for (const auto& b : bufs)
       total += b.size();
-    if (auto why = vnet_problem(bufs, total, vnet_.size, !vnet_.big_endian)) {
+    if (auto why = vnet_problem(bufs, total, vnet))
       throw make_error(ec, op, name_, to_string(*why));
-    }
+    if (auto why = packet_problem(bufs, vnet)) throw make_error(ec, op, name_, to_string(*why));
+    if (detail::is_errno(ec, EINVAL)) detail::raise({ec, op, name_, detail::kVnetWriteRefused});
   }
   throw_io(op, ec);
 }
@@ -465,7 +531,8 @@ std::size_t Queue::write_packet(std::span<const std::span<const std::byte>> bufs
     ec = !fd_ ? std::error_code(errc::not_open) : std::error_code(errc::empty_packet);
     return 0;
   }
-  if (vnet_.size != 0 && fd_ && vnet_problem(bufs, total, vnet_.size, !vnet_.big_endian)) {
+  if (const detail::VnetConfig vnet = vnet_.load();
+      vnet.size != 0 && fd_ && vnet_problem(bufs, total, vnet)) {
     ec = errc::invalid_vnet_header;
     return 0;
   }
@@ -481,9 +548,10 @@ std::size_t Queue::write_packet(std::span<const std::span<const std::byte>> bufs
 }
 
 bool Queue::vnet_invalid(std::span<const std::byte> packet) const noexcept {
-  if (vnet_.size == 0) return false;
+  const detail::VnetConfig vnet = vnet_.load();
+  if (vnet.size == 0) return false;
   const std::span<const std::byte> one[1] = {packet};
-  return vnet_problem(one, packet.size(), vnet_.size, !vnet_.big_endian).has_value();
+  return vnet_problem(one, packet.size(), vnet).has_value();
 }
 
 WaitResult Queue::wait(short events, int timeout_ms, std::error_code& ec) noexcept {

@@ -3,6 +3,7 @@
 // Queue's descriptors and wire configuration. Nothing else in tunkit touches Queue's members.
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <system_error>
 
@@ -18,12 +19,14 @@ struct QueueAccess {
   }
   /// The seam the queue's descriptors were opened through.
   [[nodiscard]] static sys::Syscalls& sys(const Queue& q) noexcept { return q.fd_.sys(); }
+  /// Which open of a queue this is (unique in the process; 0 while closed).
+  [[nodiscard]] static std::uint64_t open_id(const Queue& q) noexcept { return q.open_id_; }
   /// The wake-up eventfd `interrupt()` writes, or -1 on a closed queue.
   [[nodiscard]] static int wake_fd(const Queue& q) noexcept { return q.wake_.get(); }
   /// The virtio-net header the queue frames packets with.
-  [[nodiscard]] static VnetConfig vnet(const Queue& q) noexcept { return q.vnet_; }
+  [[nodiscard]] static VnetConfig vnet(const Queue& q) noexcept { return q.vnet_.load(); }
   /// Sets the virtio-net header after the device changed it (TUNSETVNETHDRSZ, TUNSETVNETBE).
-  static void set_vnet(Queue& q, VnetConfig vnet) noexcept { q.vnet_ = vnet; }
+  static void set_vnet(Queue& q, VnetConfig vnet) noexcept { q.vnet_.store(vnet); }
   /// One read of one packet that never waits (EAGAIN instead), for BatchIo's loop.
   static std::size_t read_nowait(Queue& q, std::span<const std::span<std::byte>> bufs,
                                  PacketInfo& info, std::error_code& ec) noexcept {

@@ -149,3 +149,33 @@ TEST_CASE("a queue added after the virtio-net header changed frames with the dev
   }
   CHECK(k.written("vh0").empty());  // refused before the kernel on both queues
 }
+
+TEST_CASE("the virtio-net header size is kept whole, not narrowed to 16 bits", "[device][vnet]") {
+  // The kernel takes any size from 10 on. 65546 once became 10 and 65536 "no header".
+  FakeKernel k;
+  tunkit::TunDevice dev({.name = "vh1", .vnet_hdr = true}, k);
+  const std::string packet(100, '\0');  // a zero header and a zero packet: 100 bytes in all
+  const auto bytes = std::as_bytes(std::span(packet));
+  for (const int size : {65536, 65546}) {
+    CAPTURE(size);
+    dev.set_vnet_header_size(size);
+    std::error_code ec;
+    CHECK(dev.write(bytes, ec) == 0);
+    CHECK(ec == tunkit::errc::invalid_vnet_header);  // 100 bytes cannot hold the header
+  }
+  CHECK(k.written("vh1").empty());
+}
+
+TEST_CASE("a queue attached to an existing device takes its virtio-net header from the kernel",
+          "[device][vnet]") {
+  // Another user set the device's header to 12 bytes: a new reader must not assume 10.
+  FakeKernel k;
+  tunkit::TunDevice first({.name = "vh2", .multi_queue = true, .vnet_hdr = true}, k);
+  first.set_vnet_header_size(12);
+  tunkit::TunDevice second({.name = "vh2", .multi_queue = true, .vnet_hdr = true}, k);
+  CHECK(k.count_ioctl(TUNGETVNETHDRSZ) >= 1);
+  const std::string eleven(11, '\0');
+  std::error_code ec;
+  CHECK(second.write(std::as_bytes(std::span(eleven)), ec) == 0);
+  CHECK(ec == tunkit::errc::invalid_vnet_header);
+}

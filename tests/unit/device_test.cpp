@@ -20,6 +20,7 @@
 
 #include "catch.hpp"
 #include "fake_world.hpp"
+#include "forwarding_syscalls.hpp"
 #include "tunkit/error.hpp"
 #include "tunkit/testing/fake_kernel.hpp"
 
@@ -223,6 +224,19 @@ TEST_CASE("bad names are refused before any syscall", "[device][name]") {
   CHECK(k.open_fd_count() == 0);
 }
 
+TEST_CASE("a name with the kernel's no-break space 0xA0 is refused before any syscall",
+          "[device][name]") {
+  // The kernel's isspace() counts 0xA0; the C library's does not in the "C" locale.
+  FakeKernel k;
+  TunDevice dev;
+  std::error_code ec;
+  dev.open({.name = "a\xA0"
+                    "b"},
+           ec, k);
+  CHECK(ec == errc::invalid_name);
+  CHECK(k.calls().empty());
+}
+
 TEST_CASE("the longest names and templates pass validation", "[device][name]") {
   FakeKernel k;
   TunDevice a({.name = "abcdefghijklmno"}, k);  // 15 bytes
@@ -322,6 +336,37 @@ TEST_CASE("every failing step of open is reported and cleaned up", "[device][ope
   std::sort(opened.begin(), opened.end());
   std::sort(closed.begin(), closed.end());
   CHECK(opened == closed);
+}
+
+TEST_CASE("a step that fails after a template was resolved names the device, not the template",
+          "[device][open]") {
+  // TUNSETIFF turned "em%d" into "em0": every later failure is about "em0".
+  FakeKernel k;
+  const auto [step, script, message] =
+      GENERATE(table<std::string, std::function<void(FakeKernel&)>, std::string>({
+          {"eventfd", [](FakeKernel& f) { f.fail_next(Call::eventfd, EMFILE); },
+           "tunkit: eventfd for \"em0\": too many open files in this process"},
+          {"SIOCGIFINDEX", [](FakeKernel& f) { f.fail_next_ioctl(SIOCGIFINDEX, ENODEV); },
+           "tunkit: SIOCGIFINDEX \"em0\": no such device"},
+          {"TUNSETOWNER", [](FakeKernel& f) { f.fail_next_ioctl(TUNSETOWNER, EPERM); },
+           "tunkit: TUNSETOWNER \"em0\": operation not permitted (needs CAP_NET_ADMIN)"},
+      }));
+  CAPTURE(step);
+  script(k);
+  CHECK_THROWS_WITH(TunDevice({.name = "em%d", .owner = 1000}, k), message);
+  CHECK(k.open_fd_count() == 0);
+  CHECK(k.devices().empty());
+  // The non-throwing form leaves no name behind on the closed object.
+  script(k);
+  tunkit::Queue q;
+  std::error_code ec;
+  q.open({.name = "em%d"}, ec, k);
+  if (step != "TUNSETOWNER") {
+    CHECK(ec);
+    CHECK(q.name().empty());
+    CHECK_FALSE(q.is_open());
+  }
+  k.clear_failures();
 }
 
 TEST_CASE("open failures the kernel itself produces", "[device][open]") {
@@ -684,6 +729,21 @@ TEST_CASE("packet information: read returns it, write builds it", "[device][pi]"
     CHECK(dev.read(buf, info, ec) == 60);
     CHECK(info.protocol == 0x86DD);
   }
+}
+
+TEST_CASE("a packet-information read shorter than its header is a protocol error", "[device][pi]") {
+  // The kernel never does this; if a read ever were that short, it is not a netlink error.
+  FakeKernel k;
+  test::ForwardingSyscalls seam(k);
+  TunDevice dev({.name = "t0", .packet_info = true, .non_blocking = true}, seam);
+  REQUIRE(k.inject("t0", ipv4(20)) >= 0);
+  seam.on_readv = [](ssize_t) -> ssize_t { return 2; };
+  std::vector<std::byte> buf(100);
+  tunkit::PacketInfo info;
+  std::error_code ec;
+  CHECK(dev.read(buf, info, ec) == 0);
+  CHECK(ec == std::errc::protocol_error);
+  CHECK_THROWS_WITH((void)dev.read(buf), "tunkit: read \"t0\": protocol error");
 }
 
 TEST_CASE("after ip link del: EBADFD, with the reason", "[device][io]") {

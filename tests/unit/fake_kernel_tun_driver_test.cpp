@@ -71,6 +71,9 @@ TEST_CASE("TUNSETIFF refuses bad names and flags as the kernel does", "[fake][tu
       {"a b", IFF_TUN, EINVAL},
       {"a:b", IFF_TUN, EINVAL},
       {"a\tb", IFF_TUN, EINVAL},
+      {"a\xA0"
+       "b",
+       IFF_TUN, EINVAL},  // the kernel's isspace() counts the no-break space
       {".", IFF_TUN, EINVAL},
       {"..", IFF_TUN, EINVAL},
       {"a%s", IFF_TUN, EINVAL},

@@ -11,6 +11,7 @@
 /// static_assert in src/tun/options.cpp; this header does not include kernel headers.
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -88,15 +89,46 @@ inline constexpr std::array<OptionalFlag, 5> kOptionalFlags{{
 }
 
 /// The virtio-net header of a device opened with IFF_VNET_HDR, as its queues frame packets.
+/// Eight bytes, so that a queue can hold it in one lock-free atomic (`Relaxed<VnetConfig>`).
 struct VnetConfig {
-  std::uint16_t size = 0;   ///< bytes before each packet (TUNSETVNETHDRSZ); 0 without the header
-  bool big_endian = false;  ///< TUNSETVNETBE in effect
+  /// Bytes before each packet: any size from 10 on (TUNSETVNETHDRSZ takes an int; the kernel
+  /// refuses less than 10); 0 without the header.
+  std::uint32_t size = 0;
+  /// TUNSETVNETLE in effect: little-endian fields (virtio 1.0), whatever TUNSETVNETBE says.
+  bool le = false;
+  /// TUNSETVNETBE in effect (kernels with CONFIG_TUN_VNET_CROSS_LE).
+  bool be = false;
+  /// The fields are big-endian: TUNSETVNETBE without TUNSETVNETLE (tun_is_little_endian()).
+  [[nodiscard]] constexpr bool big_endian() const noexcept { return be && !le; }
+  /// Equal when both fields are.
+  friend constexpr bool operator==(const VnetConfig&, const VnetConfig&) noexcept = default;
 };
 
-/// The header a queue opened with `options` starts with: 10 bytes, little-endian, or none.
-[[nodiscard]] constexpr VnetConfig initial_vnet(const Options& options) noexcept {
-  return {static_cast<std::uint16_t>(options.vnet_hdr ? 10 : 0), false};
-}
+/// A value several threads read and one writes, with no ordering needed beyond the value itself
+/// (a setting read on the hot path): a relaxed atomic that can still be copied and moved along
+/// with the object holding it (moves are never concurrent with use).
+template <class T>
+class Relaxed {
+ public:
+  static_assert(std::atomic<T>::is_always_lock_free, "must be usable from a signal handler");
+  /// Holds `value`.
+  constexpr Relaxed(T value = T{}) noexcept : value_(value) {}  // NOLINT(google-explicit-*)
+  /// Copies the value (not concurrently with a store).
+  Relaxed(const Relaxed& other) noexcept : value_(other.load()) {}
+  /// Copies the value (not concurrently with a store).
+  Relaxed& operator=(const Relaxed& other) noexcept {
+    store(other.load());
+    return *this;
+  }
+  ~Relaxed() = default;
+  /// The value.
+  [[nodiscard]] T load() const noexcept { return value_.load(std::memory_order_relaxed); }
+  /// Sets the value.
+  void store(T value) noexcept { value_.store(value, std::memory_order_relaxed); }
+
+ private:
+  std::atomic<T> value_;
+};
 
 // ---------------------------------------------------------------------------------------------
 // Packet-information header and protocol

@@ -29,7 +29,9 @@ namespace fake_kernel {
 bool valid_name(std::string_view name) {
   if (name.empty() || name.size() >= IFNAMSIZ || name == "." || name == "..") return false;
   return std::none_of(name.begin(), name.end(), [](char c) {
-    return c == '/' || c == ':' || std::isspace(static_cast<unsigned char>(c)) != 0;
+    // The kernel's isspace() also counts the Latin-1 no-break space 0xA0.
+    const auto u = static_cast<unsigned char>(c);
+    return c == '/' || c == ':' || std::isspace(u) != 0 || u == 0xA0;
   });
 }
 
