@@ -30,6 +30,13 @@ std::optional<TunDeviceInfo> to_info(nl::LinkMessage&& m) {
   d.link.up = (m.flags & IFF_UP) != 0;
   d.link.running = (m.flags & IFF_RUNNING) != 0;
   d.link.lower_up = (m.flags & IFF_LOWER_UP) != 0;
+  d.link.txqueuelen = m.txqlen.value_or(0);
+  if (m.mac) d.link.mac = MacAddress{*m.mac};
+  if (m.stats) {
+    const nl::LinkCounters& c = *m.stats;
+    d.link.stats = {c.rx_packets, c.tx_packets, c.rx_bytes,   c.tx_bytes,
+                    c.rx_errors,  c.tx_errors,  c.rx_dropped, c.tx_dropped};
+  }
   const nl::TunLinkData& t = *m.tun;
   d.mode = (t.type & IFF_TAP) != 0 ? Mode::tap : Mode::tun;
   d.packet_info = t.packet_info;

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "detail/netlink.hpp"
 #include "tunkit/device.hpp"
 #include "tunkit/error.hpp"
+#include "tunkit/link.hpp"
 #include "tunkit/testing/fake_kernel.hpp"
 #include "tunkit/testing/fake_rtnetlink.hpp"
 
@@ -70,6 +72,40 @@ TEST_CASE("list_tun_devices reports every TUN/TAP device with its driver flags",
   CHECK(list[2].link.name == "mq0");
   CHECK(list[2].queues == 3U);
   CHECK(kernel.rtnetlink().open_sockets() == 0);
+}
+
+TEST_CASE("list_tun_devices and find_tun_device report the link as Link::state does",
+          "[tun_devices]") {
+  // Both read the same RTM_NEWLINK answer as Link::state(): txqueuelen, counters and the MAC
+  // address of a TAP device included.
+  FakeKernel kernel;
+  tunkit::TunDevice tap({.name = "tap0", .mode = Mode::tap}, kernel);
+  tunkit::Link link(tap.ifindex(), kernel);
+  link.set_txqueuelen(321);
+  kernel.rtnetlink().count_packet(tap.ifindex(), true, 100);
+  kernel.rtnetlink().count_packet(tap.ifindex(), false, 60);
+  kernel.rtnetlink().count_packet(tap.ifindex(), false, 60, true);
+  const tunkit::LinkState expected = link.state();
+  REQUIRE(expected.mac);
+  REQUIRE(expected.stats.rx_packets == 1);
+
+  const std::vector<TunDeviceInfo> list = tunkit::list_tun_devices(kernel);
+  REQUIRE(list.size() == 1);
+  const std::optional<TunDeviceInfo> found = tunkit::find_tun_device("tap0", kernel);
+  REQUIRE(found);
+  for (const TunDeviceInfo& info : {list[0], *found}) {
+    const tunkit::LinkState& got = info.link;
+    CHECK(got.name == expected.name);
+    CHECK(got.ifindex == expected.ifindex);
+    CHECK(got.mtu == expected.mtu);
+    CHECK(got.flags == expected.flags);
+    CHECK(got.min_mtu == expected.min_mtu);
+    CHECK(got.max_mtu == expected.max_mtu);
+    CHECK(got.txqueuelen == 321);
+    CHECK(got.mac == expected.mac);
+    CHECK(got.stats == expected.stats);
+    CHECK(info.mac == expected.mac);
+  }
 }
 
 TEST_CASE("find_tun_device looks one device up by name", "[tun_devices]") {
