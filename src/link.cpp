@@ -12,7 +12,10 @@
 #include <utility>
 
 #include "detail/errors.hpp"
-#include "detail/netlink.hpp"
+#include "detail/netlink/address.hpp"
+#include "detail/netlink/link.hpp"
+#include "detail/netlink/route.hpp"
+#include "detail/netlink/socket.hpp"
 #include "tunkit/netns.hpp"
 
 namespace tunkit {
@@ -56,23 +59,6 @@ std::string_view prefix_length_hint(const IpAddress& address) noexcept {
 // ifi_index is a signed int on the wire, and 0 means "by name".
 bool valid_ifindex(unsigned ifindex) noexcept {
   return ifindex != 0 && ifindex <= static_cast<unsigned>(INT_MAX);
-}
-
-// Sends a GETLINK request and decodes its single RTM_NEWLINK answer.
-std::error_code query_link(nl::Socket& socket, nl::Request request, nl::LinkMessage& out) noexcept {
-  bool found = false;
-  auto on_message = [&](const nlmsghdr& message) -> std::error_code {
-    if (found || message.nlmsg_type != RTM_NEWLINK) return errc::netlink_protocol;
-    found = true;
-    try {
-      return nl::decode_link(message, out);
-    } catch (const std::bad_alloc&) {
-      return sys_error(ENOMEM);
-    }
-  };
-  std::error_code ec = socket.transact(request, on_message);
-  if (!ec && !found) ec = errc::netlink_protocol;
-  return ec;
 }
 
 std::unique_ptr<nl::Socket> open_socket(sys::Syscalls& sys, std::error_code& ec) {

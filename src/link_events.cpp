@@ -16,7 +16,9 @@
 #include <vector>
 
 #include "detail/errors.hpp"
-#include "detail/netlink.hpp"
+#include "detail/netlink/address.hpp"
+#include "detail/netlink/link.hpp"
+#include "detail/netlink/socket.hpp"
 
 namespace tunkit {
 namespace {

@@ -9,7 +9,8 @@
 #include <utility>
 
 #include "detail/errors.hpp"
-#include "detail/netlink.hpp"
+#include "detail/netlink/link.hpp"
+#include "detail/netlink/socket.hpp"
 
 namespace tunkit {
 namespace {

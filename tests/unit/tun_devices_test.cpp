@@ -13,7 +13,9 @@
 #include <vector>
 
 #include "catch.hpp"
-#include "detail/netlink.hpp"
+#include "detail/netlink/link.hpp"
+#include "detail/netlink/parse.hpp"
+#include "detail/netlink/request.hpp"
 #include "tunkit/device.hpp"
 #include "tunkit/error.hpp"
 #include "tunkit/link.hpp"
