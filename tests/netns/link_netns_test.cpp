@@ -21,7 +21,7 @@
 #include "tunkit/error.hpp"
 #include "tunkit/link.hpp"
 #include "tunkit/testing/netns.hpp"
-#include "tunkit/tun_devices.hpp"
+#include "tunkit/tun_info.hpp"
 
 namespace {
 

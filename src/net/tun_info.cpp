@@ -1,4 +1,4 @@
-#include "tunkit/tun_devices.hpp"
+#include "tunkit/tun_info.hpp"
 
 #include <linux/if.h>
 #include <linux/if_tun.h>
