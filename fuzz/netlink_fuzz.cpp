@@ -31,7 +31,7 @@
 #include "tunkit/link.hpp"
 #include "tunkit/link_events.hpp"
 #include "tunkit/sys.hpp"
-#include "tunkit/tun_devices.hpp"
+#include "tunkit/tun_info.hpp"
 
 namespace {
 

@@ -17,5 +17,5 @@
 #include "tunkit/packet.hpp"       // IWYU pragma: export
 #include "tunkit/queue.hpp"        // IWYU pragma: export
 #include "tunkit/sys.hpp"          // IWYU pragma: export
-#include "tunkit/tun_devices.hpp"  // IWYU pragma: export
+#include "tunkit/tun_info.hpp"     // IWYU pragma: export
 #include "tunkit/version.hpp"      // IWYU pragma: export

@@ -8,7 +8,9 @@
 #include <cerrno>
 #include <thread>
 
-#include "detail/errors.hpp"
+#include "detail/eintr.hpp"
+#include "detail/failure.hpp"
+#include "tunkit/device.hpp"
 
 namespace tunkit {
 namespace {
@@ -26,7 +28,7 @@ std::string open_hint(std::error_code ec, std::string_view name) {
   return {};
 }
 
-std::string setns_hint(std::error_code ec) {
+std::string_view setns_hint(std::error_code ec) noexcept {
   if (ec == std::errc::operation_not_permitted) {
     return "needs CAP_SYS_ADMIN in the calling user namespace and over the target's";
   }
@@ -46,42 +48,11 @@ std::error_code check_name(std::string_view name) noexcept {
 }  // namespace
 
 NetNs::NetNs(sys::Syscalls& sys, int fd, std::string description) noexcept
-    : sys_(&sys), fd_(fd), description_(std::move(description)) {}
-
-NetNs::NetNs(NetNs&& other) noexcept
-    : sys_(other.sys_),
-      fd_(std::exchange(other.fd_, -1)),
-      description_(std::move(other.description_)) {}
-
-NetNs& NetNs::operator=(NetNs&& other) noexcept {
-  if (this != &other) {
-    close();
-    sys_ = other.sys_;
-    fd_ = std::exchange(other.fd_, -1);
-    description_ = std::move(other.description_);
-  }
-  return *this;
-}
-
-NetNs::~NetNs() {
-  close();
-}
-
-void NetNs::close() noexcept {
-  // Never retried: on Linux the descriptor is released even when close reports EINTR.
-  if (fd_ >= 0) (void)sys_->close(std::exchange(fd_, -1));
-}
-
-int NetNs::release() noexcept {
-  return std::exchange(fd_, -1);
-}
+    : fd_(fd, sys), description_(std::move(description)) {}
 
 NetNs NetNs::open_path(const std::string& path, std::error_code& ec, sys::Syscalls& sys) noexcept {
   ec.clear();
-  int fd = 0;
-  do {
-    fd = sys.open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  } while (fd == -EINTR);
+  const int fd = detail::retry_eintr([&] { return sys.open(path.c_str(), O_RDONLY | O_CLOEXEC); });
   if (fd < 0) {
     ec = sys_error(-fd);
     return {};
@@ -98,7 +69,7 @@ NetNs NetNs::open_path(const std::string& path, std::error_code& ec, sys::Syscal
 NetNs NetNs::open_path(const std::string& path, sys::Syscalls& sys) {
   std::error_code ec;
   NetNs ns = open_path(path, ec, sys);
-  if (ec) detail::throw_error(ec, "open network namespace", path, open_hint(ec, {}));
+  if (ec) throw make_error(ec, "open network namespace", path, open_hint(ec, {}));
   return ns;
 }
 
@@ -124,7 +95,7 @@ NetNs NetNs::open_named(std::string_view name, sys::Syscalls& sys) {
   const std::string path = std::string(kNamedDir) + std::string(name);
   std::error_code ec;
   NetNs ns = open_path(path, ec, sys);
-  if (ec) detail::throw_error(ec, "open network namespace", path, open_hint(ec, name));
+  if (ec) throw make_error(ec, "open network namespace", path, open_hint(ec, name));
   return ns;
 }
 
@@ -141,10 +112,10 @@ NetNs NetNs::current(sys::Syscalls& sys) {
   std::error_code ec;
   NetNs ns = current(ec, sys);
   if (ec) {
-    detail::throw_error(ec, "open network namespace", kThreadNetns,
-                        ec == std::errc::no_such_file_or_directory
-                            ? "is /proc mounted? /proc/thread-self needs Linux 3.17"
-                            : "");
+    throw make_error(ec, "open network namespace", kThreadNetns,
+                     ec == std::errc::no_such_file_or_directory
+                         ? "is /proc mounted? /proc/thread-self needs Linux 3.17"
+                         : "");
   }
   return ns;
 }
@@ -152,7 +123,7 @@ NetNs NetNs::current(sys::Syscalls& sys) {
 NetNs NetNs::from_fd(int fd, sys::Syscalls& sys) {
   const int copy = sys.fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (copy < 0) {
-    detail::throw_error(sys_error(-copy), fmt::format("duplicate network namespace fd {}", fd), {});
+    throw make_error(sys_error(-copy), fmt::format("duplicate network namespace fd {}", fd));
   }
   return adopt(copy, sys);
 }
@@ -169,7 +140,7 @@ NetNs NetNs::adopt(int fd, sys::Syscalls& sys) noexcept {
 namespace detail {
 
 void run_in_netns(const NetNs& ns, void (*body)(void*), void* context) {
-  if (!ns.is_open()) detail::throw_error(errc::not_open, "enter network namespace", {});
+  if (!ns.is_open()) raise({errc::not_open, "enter network namespace", {}});
   // A thread of our own enters the namespace and ends with the work: setns(2) moves only the
   // calling thread, so no other thread ever sees a namespace change, and an ended thread cannot
   // leak one. What the body creates keeps its namespace (sockets and devices are bound to the
@@ -177,9 +148,7 @@ void run_in_netns(const NetNs& ns, void (*body)(void*), void* context) {
   int entered = 0;
   std::exception_ptr failure;
   std::thread worker([&]() noexcept {
-    do {
-      entered = ns.syscalls().setns(ns.native_handle(), CLONE_NEWNET);
-    } while (entered == -EINTR);
+    entered = retry_eintr([&] { return ns.syscalls().setns(ns.native_handle(), CLONE_NEWNET); });
     if (entered < 0) return;
     try {
       body(context);
@@ -190,7 +159,7 @@ void run_in_netns(const NetNs& ns, void (*body)(void*), void* context) {
   worker.join();
   if (entered < 0) {
     const std::error_code ec = sys_error(-entered);
-    detail::throw_error(ec, "enter network namespace", ns.description(), setns_hint(ec));
+    throw make_error(ec, "enter network namespace", ns.description(), setns_hint(ec));
   }
   if (failure) std::rethrow_exception(failure);
 }

@@ -1,35 +1,29 @@
-#include "tunkit/tun_devices.hpp"
+#include "tunkit/tun_info.hpp"
 
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <linux/rtnetlink.h>
 
 #include <cerrno>
-#include <new>
 #include <utility>
 
-#include "detail/errors.hpp"
-#include "detail/netlink.hpp"
+#include "detail/eintr.hpp"
+#include "detail/netlink/link.hpp"
+#include "detail/netlink/no_throw.hpp"
+#include "detail/netlink/socket.hpp"
+#include "net/convert.hpp"
+#include "tunkit/error.hpp"
 
 namespace tunkit {
 namespace {
 
 namespace nl = detail::netlink;
-using detail::sys_error;
+using detail::is_errno;
 
 // A decoded RTM_NEWLINK of kind "tun" as the public value; nullopt for other kinds.
 std::optional<TunDeviceInfo> to_info(nl::LinkMessage&& m) {
   if (m.kind != "tun" || !m.tun) return std::nullopt;
   TunDeviceInfo d;
-  d.link.name = std::move(m.name);
-  d.link.ifindex = m.ifindex;
-  d.link.mtu = m.mtu.value_or(0);
-  d.link.min_mtu = m.min_mtu.value_or(0);
-  d.link.max_mtu = m.max_mtu.value_or(0);
-  d.link.flags = m.flags;
-  d.link.up = (m.flags & IFF_UP) != 0;
-  d.link.running = (m.flags & IFF_RUNNING) != 0;
-  d.link.lower_up = (m.flags & IFF_LOWER_UP) != 0;
   const nl::TunLinkData& t = *m.tun;
   d.mode = (t.type & IFF_TAP) != 0 ? Mode::tap : Mode::tun;
   d.packet_info = t.packet_info;
@@ -40,7 +34,8 @@ std::optional<TunDeviceInfo> to_info(nl::LinkMessage&& m) {
   if (t.group) d.group = static_cast<gid_t>(*t.group);
   if (t.queues) d.queues = *t.queues;
   if (t.disabled_queues) d.disabled_queues = *t.disabled_queues;
-  if (m.mac) d.mac = MacAddress{*m.mac};
+  d.link = detail::to_link_state(std::move(m));
+  d.mac = d.link.mac;
   return d;
 }
 
@@ -76,15 +71,13 @@ std::vector<TunDeviceInfo> list_tun_devices(std::error_code& ec, sys::Syscalls& 
   if (ec) return result;
   auto on_message = [&](const nlmsghdr& message) -> std::error_code {
     if (message.nlmsg_type != RTM_NEWLINK) return {};
-    try {
+    return nl::no_throw([&] {
       nl::LinkMessage m;
       if (auto decode_ec = nl::decode_link(message, m)) return decode_ec;
       // Kernels before 4.20 ignore the kind filter: filter here too.
       if (auto info = to_info(std::move(m))) result.push_back(std::move(*info));
-    } catch (const std::bad_alloc&) {
-      return sys_error(ENOMEM);
-    }
-    return {};
+      return std::error_code{};
+    });
   };
   auto request = nl::dump_links("tun");
   ec = socket.dump(request, on_message, [&] { result.clear(); });
@@ -95,7 +88,7 @@ std::vector<TunDeviceInfo> list_tun_devices(std::error_code& ec, sys::Syscalls& 
 std::vector<TunDeviceInfo> list_tun_devices(sys::Syscalls& sys) {
   std::error_code ec;
   std::vector<TunDeviceInfo> result = list_tun_devices(ec, sys);
-  if (ec) detail::throw_error(ec, "list TUN/TAP devices", {}, read_hint(ec));
+  if (ec) throw make_error(ec, "list TUN/TAP devices", {}, read_hint(ec));
   return result;
 }
 
@@ -115,18 +108,16 @@ std::optional<TunDeviceInfo> find_tun_device(std::string_view name, std::error_c
   std::optional<TunDeviceInfo> found;
   auto on_message = [&](const nlmsghdr& message) -> std::error_code {
     if (message.nlmsg_type != RTM_NEWLINK || found) return errc::netlink_protocol;
-    try {
+    return nl::no_throw([&] {
       nl::LinkMessage m;
       if (auto decode_ec = nl::decode_link(message, m)) return decode_ec;
       found = to_info(std::move(m));
-    } catch (const std::bad_alloc&) {
-      return sys_error(ENOMEM);
-    }
-    return {};
+      return std::error_code{};
+    });
   };
   auto request = nl::get_link(name);
   ec = socket.transact(request, on_message);
-  if (ec.category() == std::system_category() && ec.value() == ENODEV) {
+  if (is_errno(ec, ENODEV)) {
     ec.clear();  // no such interface: not an error here
     return std::nullopt;
   }
@@ -137,7 +128,7 @@ std::optional<TunDeviceInfo> find_tun_device(std::string_view name, std::error_c
 std::optional<TunDeviceInfo> find_tun_device(std::string_view name, sys::Syscalls& sys) {
   std::error_code ec;
   std::optional<TunDeviceInfo> result = find_tun_device(name, ec, sys);
-  if (ec) detail::throw_error(ec, "look up TUN/TAP device", name, read_hint(ec));
+  if (ec) throw make_error(ec, "look up TUN/TAP device", name, read_hint(ec));
   return result;
 }
 

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 #include <linux/if.h>
-#include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
 #include <poll.h>
 
@@ -11,27 +10,28 @@
 #include <climits>
 #include <deque>
 #include <map>
-#include <new>
 #include <utility>
 #include <vector>
 
-#include "detail/errors.hpp"
-#include "detail/netlink.hpp"
+#include "detail/eintr.hpp"
+#include "detail/netlink/address.hpp"
+#include "detail/netlink/link.hpp"
+#include "detail/netlink/no_throw.hpp"
+#include "detail/netlink/socket.hpp"
+#include "net/convert.hpp"
+#include "tunkit/error.hpp"
 
 namespace tunkit {
 namespace {
 
 namespace nl = detail::netlink;
+using detail::is_errno;
 using detail::sys_error;
 
 constexpr std::uint32_t kGroups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
 // Datagrams read per call before the queued events are handed out: keeps a flood of
 // notifications from starving the caller.
 constexpr int kMaxDatagramsPerRead = 256;
-
-bool is_errno(std::error_code ec, int value) noexcept {
-  return ec.category() == std::system_category() && ec.value() == value;
-}
 
 // What LinkEvents last saw of one interface.
 struct Known {
@@ -41,15 +41,6 @@ struct Known {
   std::vector<AddressInfo> addresses;
 };
 using Snapshot = std::map<unsigned, Known>;
-
-AddressInfo to_info(const nl::AddressMessage& a) noexcept {
-  return AddressInfo{a.prefix,
-                     a.peer,
-                     static_cast<AddressScope>(a.scope),
-                     (a.flags & IFA_F_SECONDARY) != 0,
-                     (a.flags & IFA_F_TENTATIVE) != 0,
-                     a.flags};
-}
 
 // The same address: local address, prefix length and peer (flags change with DAD and such).
 bool same_address(const AddressInfo& a, const AddressInfo& b) noexcept {
@@ -63,6 +54,13 @@ LinkEvent make_event(LinkEventType type, unsigned ifindex, const Known& k) {
   e.name = k.name;
   e.mtu = k.mtu;
   e.flags = k.flags;
+  return e;
+}
+
+LinkEvent address_event(LinkEventType type, unsigned ifindex, const Known& k,
+                        const AddressInfo& address) {
+  LinkEvent e = make_event(type, ifindex, k);
+  e.address = address;
   return e;
 }
 
@@ -85,24 +83,23 @@ void diff_link(unsigned ifindex, const Known& before, const Known& after,
   }
 }
 
+// Appends an event of `type` for each address in `from` that `other` lacks.
+void missing_addresses(LinkEventType type, unsigned ifindex, const std::vector<AddressInfo>& from,
+                       const std::vector<AddressInfo>& other, const Known& k,
+                       std::deque<LinkEvent>& out) {
+  for (const AddressInfo& a : from) {
+    const bool found = std::any_of(other.begin(), other.end(),
+                                   [&](const AddressInfo& b) { return same_address(a, b); });
+    if (!found) out.push_back(address_event(type, ifindex, k, a));
+  }
+}
+
 void diff_addresses(unsigned ifindex, const Known& before, const Known& after,
                     std::deque<LinkEvent>& out) {
-  for (const AddressInfo& a : before.addresses) {
-    const bool kept = std::any_of(after.addresses.begin(), after.addresses.end(),
-                                  [&](const AddressInfo& b) { return same_address(a, b); });
-    if (kept) continue;
-    LinkEvent e = make_event(LinkEventType::address_removed, ifindex, after);
-    e.address = a;
-    out.push_back(std::move(e));
-  }
-  for (const AddressInfo& a : after.addresses) {
-    const bool old = std::any_of(before.addresses.begin(), before.addresses.end(),
-                                 [&](const AddressInfo& b) { return same_address(a, b); });
-    if (old) continue;
-    LinkEvent e = make_event(LinkEventType::address_added, ifindex, after);
-    e.address = a;
-    out.push_back(std::move(e));
-  }
+  missing_addresses(LinkEventType::address_removed, ifindex, before.addresses, after.addresses,
+                    after, out);
+  missing_addresses(LinkEventType::address_added, ifindex, after.addresses, before.addresses, after,
+                    out);
 }
 
 // Reads the current state (of `only`, or of every interface) on a socket of its own: the
@@ -130,18 +127,12 @@ std::error_code snapshot(sys::Syscalls& sys, std::optional<unsigned> only, Snaps
     ec = socket.dump(request, on_link, [&] { out.clear(); });
   }
   if (ec) return ec;
-  auto on_address = [&](const nlmsghdr& message) -> std::error_code {
-    if (message.nlmsg_type != RTM_NEWADDR) return {};
-    nl::AddressMessage a;
-    const std::error_code decode_ec = nl::decode_address(message, a);
-    if (is_errno(decode_ec, EAFNOSUPPORT)) return {};
-    if (decode_ec) return decode_ec;
+  auto on_address = [&](const nl::AddressMessage& a) -> std::error_code {
     const auto it = out.find(a.ifindex);
-    if (it != out.end()) it->second.addresses.push_back(to_info(a));
+    if (it != out.end()) it->second.addresses.push_back(detail::to_address_info(a));
     return {};
   };
-  auto request = nl::dump_addresses(only.value_or(0));
-  return socket.dump(request, on_address, [&] {
+  return nl::for_each_address(socket, only.value_or(0), on_address, [&] {
     for (auto& [index, known] : out)
       known.addresses.clear();
   });
@@ -186,22 +177,18 @@ struct LinkEvents::State {
     const auto it = links.find(a.ifindex);
     if (it == links.end()) return;  // a link not (yet) seen: its own message comes first
     auto& list = it->second.addresses;
-    const AddressInfo info = to_info(a);
+    const AddressInfo info = detail::to_address_info(a);
     const auto found = std::find_if(list.begin(), list.end(),
                                     [&](const AddressInfo& b) { return same_address(info, b); });
     if (a.message_type == RTM_DELADDR) {
       if (found == list.end()) return;
       list.erase(found);
-      LinkEvent e = make_event(LinkEventType::address_removed, a.ifindex, it->second);
-      e.address = info;
-      pending.push_back(std::move(e));
+      pending.push_back(address_event(LinkEventType::address_removed, a.ifindex, it->second, info));
     } else if (found != list.end()) {
       *found = info;  // an update (DAD done, lifetimes): not a new address
     } else {
       list.push_back(info);
-      LinkEvent e = make_event(LinkEventType::address_added, a.ifindex, it->second);
-      e.address = info;
-      pending.push_back(std::move(e));
+      pending.push_back(address_event(LinkEventType::address_added, a.ifindex, it->second, info));
     }
   }
 
@@ -261,21 +248,11 @@ struct LinkEvents::State {
   // Reads every queued datagram (up to a bound) into `pending`.
   std::error_code read_queued() {
     for (int i = 0; i < kMaxDatagramsPerRead; ++i) {
-      std::error_code ec = socket.receive([&](const nlmsghdr& message) -> std::error_code {
-        try {
-          return on_message(message);
-        } catch (const std::bad_alloc&) {
-          return sys_error(ENOMEM);
-        }
+      std::error_code ec = socket.receive([&](const nlmsghdr& message) {
+        return nl::no_throw([&] { return on_message(message); });
       });
       if (is_errno(ec, EAGAIN) || is_errno(ec, EWOULDBLOCK)) return {};
-      if (is_errno(ec, ENOBUFS)) {
-        try {
-          ec = resync();
-        } catch (const std::bad_alloc&) {
-          ec = sys_error(ENOMEM);
-        }
-      }
+      if (is_errno(ec, ENOBUFS)) ec = nl::no_throw([&] { return resync(); });
       if (ec) return ec;
     }
     return {};
@@ -317,7 +294,7 @@ LinkEvents LinkEvents::all(sys::Syscalls& sys) {
   LinkEvents events;
   std::error_code ec;
   events.open(std::nullopt, ec, sys);
-  if (ec) detail::throw_error(ec, "subscribe to link events", {});
+  if (ec) throw make_error(ec, "subscribe to link events");
   return events;
 }
 
@@ -325,8 +302,7 @@ LinkEvents::LinkEvents(unsigned ifindex, sys::Syscalls& sys) {
   std::error_code ec;
   open(ifindex, ec, sys);
   if (ec) {
-    detail::throw_error(ec, fmt::format("subscribe to link events of interface index {}", ifindex),
-                        {});
+    throw make_error(ec, fmt::format("subscribe to link events of interface index {}", ifindex));
   }
 }
 
@@ -338,20 +314,19 @@ void LinkEvents::open(std::optional<unsigned> ifindex, std::error_code& ec,
     ec = errc::link_not_found;
     return;
   }
-  try {
+  ec = nl::no_throw([&] {
     auto state = std::make_unique<State>();
     state->sys = &sys;
     state->only = ifindex;
     // Subscribe first, then read the state: a change in between is then both in the state and
     // in the queue, and the comparison drops the duplicate; the other order would lose it.
-    state->socket = nl::Socket::open(sys, ec, kGroups);
-    if (ec) return;
-    ec = snapshot(sys, ifindex, state->links);
-    if (ec) return;
+    std::error_code open_ec;
+    state->socket = nl::Socket::open(sys, open_ec, kGroups);
+    if (open_ec) return open_ec;
+    if (auto snapshot_ec = snapshot(sys, ifindex, state->links)) return snapshot_ec;
     state_ = std::move(state);
-  } catch (const std::bad_alloc&) {
-    ec = sys_error(ENOMEM);
-  }
+    return std::error_code{};
+  });
 }
 
 bool LinkEvents::is_open() const noexcept {
@@ -365,7 +340,7 @@ int LinkEvents::native_handle() const noexcept {
 std::optional<LinkEvent> LinkEvents::next_event(std::chrono::milliseconds timeout) {
   std::error_code ec;
   auto event = next_event(timeout, ec);
-  if (ec) detail::throw_error(ec, "read link events", {});
+  if (ec) throw make_error(ec, "read link events");
   return event;
 }
 
@@ -408,11 +383,9 @@ std::optional<LinkEvent> LinkEvents::next_event(std::chrono::milliseconds timeou
 }
 
 std::size_t LinkEvents::dispatch(const std::function<void(const LinkEvent&)>& handler) {
-  if (!is_open()) detail::throw_error(errc::not_open, "read link events", {});
+  if (!is_open()) throw make_error(errc::not_open, "read link events");
   State& s = *state_;
-  if (const std::error_code ec = s.read_queued()) {
-    detail::throw_error(ec, "read link events", {});
-  }
+  if (const std::error_code ec = s.read_queued()) throw make_error(ec, "read link events");
   std::size_t handled = 0;
   while (!s.pending.empty()) {
     const LinkEvent e = std::move(s.pending.front());

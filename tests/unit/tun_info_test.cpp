@@ -1,20 +1,17 @@
-#include "tunkit/tun_devices.hpp"
+#include "tunkit/tun_info.hpp"
 
 #include <linux/if_link.h>
-#include <linux/if_tun.h>
 #include <linux/rtnetlink.h>
 
-#include <array>
 #include <cerrno>
-#include <cstdint>
-#include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "catch.hpp"
-#include "detail/netlink.hpp"
 #include "tunkit/device.hpp"
 #include "tunkit/error.hpp"
+#include "tunkit/link.hpp"
 #include "tunkit/testing/fake_kernel.hpp"
 #include "tunkit/testing/fake_rtnetlink.hpp"
 
@@ -22,9 +19,8 @@ using tunkit::Flag;
 using tunkit::Mode;
 using tunkit::TunDeviceInfo;
 using tunkit::testing::FakeKernel;
-namespace nl = tunkit::detail::netlink;
 
-TEST_CASE("list_tun_devices reports every TUN/TAP device with its driver flags", "[tun_devices]") {
+TEST_CASE("list_tun_devices reports every TUN/TAP device with its driver flags", "[tun_info]") {
   FakeKernel kernel;
   (void)kernel.add_interface("eth0");  // not a TUN/TAP device: never listed
   (void)kernel.add_persistent_device("ptap0", Mode::tap, Flag::no_pi | Flag::multi_queue, 1000,
@@ -72,7 +68,41 @@ TEST_CASE("list_tun_devices reports every TUN/TAP device with its driver flags",
   CHECK(kernel.rtnetlink().open_sockets() == 0);
 }
 
-TEST_CASE("find_tun_device looks one device up by name", "[tun_devices]") {
+TEST_CASE("list_tun_devices and find_tun_device report the link as Link::state does",
+          "[tun_info]") {
+  // Both read the same RTM_NEWLINK answer as Link::state(): txqueuelen, counters and the MAC
+  // address of a TAP device included.
+  FakeKernel kernel;
+  tunkit::TunDevice tap({.name = "tap0", .mode = Mode::tap}, kernel);
+  tunkit::Link link(tap.ifindex(), kernel);
+  link.set_txqueuelen(321);
+  kernel.rtnetlink().count_packet(tap.ifindex(), true, 100);
+  kernel.rtnetlink().count_packet(tap.ifindex(), false, 60);
+  kernel.rtnetlink().count_packet(tap.ifindex(), false, 60, true);
+  const tunkit::LinkState expected = link.state();
+  REQUIRE(expected.mac);
+  REQUIRE(expected.stats.rx_packets == 1);
+
+  const std::vector<TunDeviceInfo> list = tunkit::list_tun_devices(kernel);
+  REQUIRE(list.size() == 1);
+  const std::optional<TunDeviceInfo> found = tunkit::find_tun_device("tap0", kernel);
+  REQUIRE(found);
+  for (const TunDeviceInfo& info : {list[0], *found}) {
+    const tunkit::LinkState& got = info.link;
+    CHECK(got.name == expected.name);
+    CHECK(got.ifindex == expected.ifindex);
+    CHECK(got.mtu == expected.mtu);
+    CHECK(got.flags == expected.flags);
+    CHECK(got.min_mtu == expected.min_mtu);
+    CHECK(got.max_mtu == expected.max_mtu);
+    CHECK(got.txqueuelen == 321);
+    CHECK(got.mac == expected.mac);
+    CHECK(got.stats == expected.stats);
+    CHECK(info.mac == expected.mac);
+  }
+}
+
+TEST_CASE("find_tun_device looks one device up by name", "[tun_info]") {
   FakeKernel kernel;
   (void)kernel.add_interface("eth0");
   (void)kernel.add_persistent_device("tap7", Mode::tap, Flag::vnet_hdr);
@@ -110,7 +140,7 @@ TEST_CASE("find_tun_device looks one device up by name", "[tun_devices]") {
   }
 }
 
-TEST_CASE("list_tun_devices reports rtnetlink failures", "[tun_devices]") {
+TEST_CASE("list_tun_devices reports rtnetlink failures", "[tun_info]") {
   FakeKernel kernel;
   kernel.rtnetlink().fail_next(RTM_GETLINK, ENOBUFS);
   std::error_code ec;
@@ -126,71 +156,4 @@ TEST_CASE("list_tun_devices reports rtnetlink failures", "[tun_devices]") {
     CHECK(std::string(e.what()).starts_with("tunkit: list TUN/TAP devices: "));
   }
   CHECK(kernel.open_fd_count() == 0);
-}
-
-namespace {
-
-// An RTM_NEWLINK answer for a tun device, built with the library's own message layer.
-nl::Request tun_link_message(bool bad_pi_size) {
-  nl::Request r(RTM_NEWLINK, 0);
-  ifinfomsg ifi{};
-  ifi.ifi_index = 9;
-  r.put_header(ifi);
-  r.put_string(IFLA_IFNAME, "tun9");
-  r.put_bytes(IFLA_ADDRESS, std::vector<std::uint8_t>{2, 0, 0, 0, 0, 9});
-  const std::size_t info = r.begin_nested(IFLA_LINKINFO);
-  r.put_string(IFLA_INFO_KIND, "tun");
-  const std::size_t data = r.begin_nested(IFLA_INFO_DATA);
-  r.put_bytes(IFLA_TUN_TYPE, std::vector<std::uint8_t>{IFF_TAP});
-  if (bad_pi_size) {
-    r.put_u32(IFLA_TUN_PI, 1);  // the kernel sends a u8
-  } else {
-    r.put_bytes(IFLA_TUN_PI, std::vector<std::uint8_t>{1});
-  }
-  r.put_u32(IFLA_TUN_OWNER, 0);  // uid 0 is an owner too
-  r.end_nested(data);
-  r.end_nested(info);
-  return r;
-}
-
-}  // namespace
-
-TEST_CASE("decode_link reads IFLA_LINKINFO and checks the tun attributes' sizes", "[tun_devices]") {
-  nl::LinkMessage m;
-  const nl::Request good = tun_link_message(false);
-  REQUIRE(nl::decode_link(good.header(), m) == std::error_code());
-  CHECK(m.kind == "tun");
-  REQUIRE(m.tun);
-  CHECK(m.tun->type == IFF_TAP);
-  CHECK(m.tun->packet_info);
-  CHECK(m.tun->owner == 0U);
-  CHECK_FALSE(m.tun->group);
-  REQUIRE(m.mac);
-  CHECK(tunkit::MacAddress{*m.mac}.to_string() == "02:00:00:00:00:09");
-
-  const nl::Request bad = tun_link_message(true);
-  CHECK(nl::decode_link(bad.header(), m) == tunkit::errc::netlink_protocol);
-}
-
-TEST_CASE("parse_nested stops at a nest whose last attribute's padding is left out", "[netlink]") {
-  // A nest of 17 bytes: its header, an 8-byte attribute and a 5-byte one whose 3 bytes of
-  // padding the nest's length does not count. The walk must end there, not run on past the
-  // nest (the zeroes after it would then read as a malformed attribute).
-  alignas(4) std::array<std::uint8_t, 32> buf{};
-  auto put_attr = [&](std::size_t at, std::uint16_t len, std::uint16_t type) {
-    const nlattr a{len, type};
-    std::memcpy(buf.data() + at, &a, sizeof a);
-  };
-  put_attr(0, 17, IFLA_LINKINFO | NLA_F_NESTED);
-  put_attr(4, 8, IFLA_INFO_KIND);
-  std::memcpy(buf.data() + 8, "tun", 4);
-  put_attr(12, 5, IFLA_INFO_DATA);
-  buf[16] = 7;
-  std::array<const nlattr*, IFLA_INFO_DATA + 1> table{};
-  const auto* nest = reinterpret_cast<const nlattr*>(buf.data());  // NOLINT: aligned
-  REQUIRE(nl::parse_nested(*nest, table) == std::error_code());
-  REQUIRE(table[IFLA_INFO_KIND] != nullptr);
-  CHECK(nl::payload(*table[IFLA_INFO_KIND]).size() == 4);
-  REQUIRE(table[IFLA_INFO_DATA] != nullptr);
-  CHECK(nl::payload(*table[IFLA_INFO_DATA]).size() == 1);
 }
