@@ -11,7 +11,8 @@
 #include <utility>
 
 #include "detail/eintr.hpp"
-#include "detail/errors.hpp"
+#include "detail/failure.hpp"
+#include "detail/ifname.hpp"
 #include "detail/netlink/link.hpp"
 #include "detail/netlink/no_throw.hpp"
 #include "detail/netlink/socket.hpp"

@@ -7,7 +7,8 @@
 #include <string>
 
 #include "detail/eintr.hpp"
-#include "detail/errors.hpp"
+#include "detail/failure.hpp"
+#include "detail/ifname.hpp"
 
 namespace tunkit::detail {
 namespace {
