@@ -117,10 +117,8 @@ int run(const example::EchoConfig& cfg) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const example::EchoConfig cfg =
-      example::parse_echo_args(argc, argv, kProgram,
-                               {.name = "mqecho%d",
-                                .v4 = tunkit::IpPrefix::parse("10.78.0.1/24"),
-                                .v6 = tunkit::IpPrefix::parse("fd00:78::1/64")});
-  return example::report_errors(kProgram, [&] { return run(cfg); });
+  const example::EchoConfig defaults{.name = "mqecho%d",
+                                     .v4 = tunkit::IpPrefix::parse("10.78.0.1/24"),
+                                     .v6 = tunkit::IpPrefix::parse("fd00:78::1/64")};
+  return example::echo_main(argc, argv, kProgram, defaults, run);
 }

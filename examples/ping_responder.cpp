@@ -303,15 +303,10 @@ int run(const Config& cfg) {
   std::array<std::byte, 65536> buf{};  // the largest IP packet (without jumbograms)
   unsigned long replies = 0;
   while (cfg.count == 0 || replies < cfg.count) {
-    const auto wait = deadline.left();  // -1 ms: forever
-    if (!wait) break;
-    const tunkit::WaitResult w = dev.wait_readable(*wait);
-    if (w == tunkit::WaitResult::timeout) break;
-    if (w == tunkit::WaitResult::interrupted) break;  // SIGINT / SIGTERM
-
     std::error_code ec;
-    const std::size_t n = dev.read(buf, ec);
-    if (ec == tunkit::errc::interrupted) break;
+    const auto length = example::read_until(dev, deadline, buf, ec);
+    if (!length) break;  // timeout, or SIGINT / SIGTERM
+    const std::size_t n = *length;
     if (ec == tunkit::errc::packet_truncated) continue;  // cannot happen at 64 KiB; skip it
     if (ec) throw tunkit::Error(ec, fmt::format("read from {}: {}", dev.name(), ec.message()));
 

@@ -152,13 +152,10 @@ int run(const Config& cfg) {
   std::array<std::byte, 65536> out{};
   unsigned long echoes = 0;
   while (cfg.count == 0 || echoes < cfg.count) {
-    const auto wait = deadline.left();  // -1 ms: forever
-    if (!wait) break;
-    if (dev.wait_readable(*wait) != tunkit::WaitResult::ready) break;  // timeout or signal
-
     std::error_code ec;
-    const std::size_t n = dev.read(in, ec);
-    if (ec == tunkit::errc::interrupted) break;
+    const auto length = example::read_until(dev, deadline, in, ec);
+    if (!length) break;  // timeout or signal
+    const std::size_t n = *length;
     if (ec == std::errc::resource_unavailable_try_again || ec == tunkit::errc::packet_truncated) {
       continue;
     }

@@ -143,13 +143,10 @@ int run(const Config& cfg) {
   std::vector<std::byte> buf(65536 + 64 + vnet);
   unsigned long seen = 0;
   while (cfg.count == 0 || seen < cfg.count) {
-    const auto wait = deadline.left();  // -1 ms: forever
-    if (!wait) break;
-    if (dev.wait_readable(*wait) != tunkit::WaitResult::ready) break;  // timeout or signal
-
     std::error_code ec;
-    const std::size_t n = dev.read(buf, ec);
-    if (ec == tunkit::errc::interrupted) break;
+    const auto length = example::read_until(dev, deadline, buf, ec);
+    if (!length) break;  // timeout or signal
+    const std::size_t n = *length;
     if (ec == std::errc::resource_unavailable_try_again) continue;
     if (ec && ec != tunkit::errc::packet_truncated) {
       throw tunkit::Error(ec, fmt::format("tun_dump: read from {}: {}", dev.name(), ec.message()));

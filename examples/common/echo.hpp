@@ -90,6 +90,14 @@ inline EchoConfig parse_echo_args(int argc, char** argv, const Program& program,
   return config;
 }
 
+/// All of main(): parse_echo_args over `defaults`, then `run(config)` under report_errors.
+template <class Run>
+int echo_main(int argc, char** argv, const Program& program, EchoConfig defaults, Run run,
+              bool with_threads = false) {
+  const EchoConfig cfg = parse_echo_args(argc, argv, program, std::move(defaults), with_threads);
+  return report_errors(program, [&] { return run(cfg); });
+}
+
 /// A flow: source, destination and ICMP identifier of the requests.
 using FlowKey = std::tuple<std::string, std::string, unsigned>;
 

@@ -17,8 +17,10 @@
 #include <cstdio>
 #include <exception>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -206,6 +208,19 @@ class Deadline {
  private:
   std::optional<std::chrono::steady_clock::time_point> at_;
 };
+
+/// Waits until `dev` is readable, at most until `deadline`, and reads one packet into `buf`: its
+/// length, with `ec` as the read set it (EAGAIN, packet_truncated, ...); nullopt to stop: the
+/// deadline has passed, or a signal interrupted the device.
+inline std::optional<std::size_t> read_until(tunkit::TunDevice& dev, const Deadline& deadline,
+                                             std::span<std::byte> buf, std::error_code& ec) {
+  const auto wait = deadline.left();  // -1 ms: forever
+  if (!wait) return std::nullopt;
+  if (dev.wait_readable(*wait) != tunkit::WaitResult::ready) return std::nullopt;
+  const std::size_t n = dev.read(buf, ec);
+  if (ec == tunkit::errc::interrupted) return std::nullopt;
+  return n;
+}
 
 /// Waits until stop_requested() or the deadline has passed, then request_stop().
 inline void stop_at(const Deadline& deadline) {

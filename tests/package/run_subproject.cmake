@@ -4,14 +4,7 @@
 # Inputs: SOURCE_DIR WORK_DIR CXX JOBS EXPECT_ASIO
 cmake_minimum_required(VERSION 3.20)  # policies for this script (cmake -P)
 
-function(run)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "failed (${rc}): ${ARGN}\n${out}\n${err}")
-  endif()
-  message(STATUS "ok: ${ARGN}")
-  set(last_output "${out}" PARENT_SCOPE)
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/run.cmake)  # run()
 
 file(REMOVE_RECURSE ${WORK_DIR})
 # tunkit::testing is left out unless the parent asks for it (configure only: nothing to build).
