@@ -18,15 +18,9 @@
 #include "tunkit/checksum.hpp"
 #include "tunkit/packet.hpp"
 
-namespace {
+#include "fuzz_check.hpp"
 
-#define TUNKIT_FUZZ_CHECK(cond)                                                     \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (false)
+namespace {
 
 constexpr tunkit::MacAddress kOurMac{{0x02, 0x00, 0x5e, 0x00, 0x53, 0x01}};
 

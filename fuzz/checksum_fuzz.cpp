@@ -14,15 +14,9 @@
 
 #include "tunkit/checksum.hpp"
 
-namespace {
+#include "fuzz_check.hpp"
 
-#define TUNKIT_FUZZ_CHECK(cond)                                                     \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (false)
+namespace {
 
 std::uint16_t reference(std::span<const std::byte> data) {
   std::uint32_t sum = 0;

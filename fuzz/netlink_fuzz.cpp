@@ -33,15 +33,9 @@
 #include "tunkit/sys.hpp"
 #include "tunkit/tun_info.hpp"
 
-namespace {
+#include "fuzz_check.hpp"
 
-#define TUNKIT_FUZZ_CHECK(cond)                                                     \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (false)
+namespace {
 
 constexpr int kSocketFd = 7;
 constexpr int kEventFd = 8;

@@ -21,15 +21,9 @@
 #include "tunkit/format.hpp"
 #include "tunkit/packet.hpp"
 
-namespace {
+#include "fuzz_check.hpp"
 
-#define TUNKIT_FUZZ_CHECK(cond)                                                     \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (false)
+namespace {
 
 std::span<const std::byte> input;
 

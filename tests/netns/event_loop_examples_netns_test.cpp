@@ -1,7 +1,7 @@
 // The event-loop examples, run for real inside a sandbox and pinged (IPv4 and IPv6):
 // examples/asio_echo (Asio coroutines, a strand per queue) and examples/epoll_loop (one thread,
 // epoll over the queues). TUNKIT_ASIO_ECHO and TUNKIT_EPOLL_LOOP (the built examples' paths) come
-// from examples/CMakeLists.txt; asio_echo exists only where tunkit::asio does.
+// from tests/CMakeLists.txt; asio_echo exists only where tunkit::asio does.
 #include <sys/wait.h>
 
 #include <array>

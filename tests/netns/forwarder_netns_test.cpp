@@ -3,7 +3,7 @@
 // devices moved into two namespaces, addressed and routed; a ping and a 64 MiB TCP transfer go
 // through it, then a burst of small UDP datagrams. Every mode of the forwarder: plain, with
 // offloads passed through, with --split (GSO split + GRO coalesce), with either batch backend,
-// multi-queue. TUNKIT_FORWARDER comes from examples/CMakeLists.txt.
+// multi-queue. TUNKIT_FORWARDER comes from tests/CMakeLists.txt.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>

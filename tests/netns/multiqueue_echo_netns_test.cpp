@@ -1,5 +1,5 @@
 // The multiqueue_echo example, run for real inside a sandbox and pinged at eight addresses.
-// TUNKIT_MULTIQUEUE_ECHO (the built example's path) comes from examples/CMakeLists.txt.
+// TUNKIT_MULTIQUEUE_ECHO (the built example's path) comes from tests/CMakeLists.txt.
 #include <sys/wait.h>
 
 #include <array>

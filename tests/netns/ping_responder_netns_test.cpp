@@ -1,5 +1,5 @@
 // The ping_responder example, run for real inside a sandbox and pinged with iputils' ping.
-// TUNKIT_PING_RESPONDER (the built example's path) comes from examples/CMakeLists.txt.
+// TUNKIT_PING_RESPONDER (the built example's path) comes from tests/CMakeLists.txt.
 #include <chrono>
 #include <string>
 

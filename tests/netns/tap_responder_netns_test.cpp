@@ -1,5 +1,5 @@
 // The tap_responder example, run for real inside a sandbox: the kernel resolves the addresses
-// over ARP and NDP and pings them. TUNKIT_TAP_RESPONDER comes from examples/CMakeLists.txt.
+// over ARP and NDP and pings them. TUNKIT_TAP_RESPONDER comes from tests/CMakeLists.txt.
 #include <csignal>
 #include <string>
 

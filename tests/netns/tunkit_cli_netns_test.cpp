@@ -1,5 +1,5 @@
 // The `tunkit` command-line tool, driven as a user would, cross-checked with iproute2.
-// TUNKIT_CLI (the built tool's path) comes from tools/CMakeLists.txt.
+// TUNKIT_CLI (the built tool's path) comes from tests/CMakeLists.txt.
 #include <csignal>
 #include <regex>
 #include <string>
