@@ -49,8 +49,8 @@ std::uint32_t clamp32(std::size_t v) noexcept {
   return static_cast<std::uint32_t>(std::min<std::size_t>(v, 0xFFFFFFFFU));
 }
 
-OffloadError fail(OffloadErrc code, std::size_t value = 0, std::size_t limit = 0) noexcept {
-  return {code, clamp32(value), clamp32(limit), {}};
+OffloadError fail(OffloadReason reason, std::size_t value = 0, std::size_t limit = 0) noexcept {
+  return {reason, clamp32(value), clamp32(limit), {}};
 }
 
 std::uint8_t raw_gso_type(const VirtioNetHeader& h) noexcept {
@@ -98,11 +98,11 @@ struct Layout {
 std::optional<OffloadError> layout_of(std::span<const std::byte> packet, Layout& out) noexcept {
   const auto pkt = parse_ip(packet);
   if (!pkt) {
-    OffloadError e = fail(OffloadErrc::malformed_packet);
+    OffloadError e = fail(OffloadReason::malformed_packet);
     e.parse = pkt.error();
     return e;
   }
-  if (pkt->is_fragment()) return fail(OffloadErrc::fragment);
+  if (pkt->is_fragment()) return fail(OffloadReason::fragment);
   out.version = pkt->version();
   out.protocol = static_cast<std::uint8_t>(pkt->protocol());
   out.total = pkt->bytes().size();
@@ -139,17 +139,18 @@ std::optional<OffloadError> check_impl(const VirtioNetHeader& h, std::span<const
                                        Layout* layout) noexcept {
   const std::size_t size = packet.size();
   if (!known_gso_type(h.gso_type) || (h.gso_ecn && h.gso_type == GsoType::none)) {
-    return fail(OffloadErrc::unknown_gso_type, raw_gso_type(h));
+    return fail(OffloadReason::unknown_gso_type, raw_gso_type(h));
   }
   if (h.gso_type != GsoType::none && h.gso_size == 0) {
-    return fail(OffloadErrc::gso_size_zero, raw_gso_type(h));
+    return fail(OffloadReason::gso_size_zero, raw_gso_type(h));
   }
-  if (h.hdr_len > size) return fail(OffloadErrc::hdr_len_beyond_packet, h.hdr_len, size);
+  if (h.hdr_len > size) return fail(OffloadReason::hdr_len_beyond_packet, h.hdr_len, size);
   // The kernel's skb_partial_csum_set: the start inside the packet, the 2-byte field too.
   if (h.needs_csum) {
-    if (h.csum_start > size) return fail(OffloadErrc::csum_start_beyond_packet, h.csum_start, size);
+    if (h.csum_start > size)
+      return fail(OffloadReason::csum_start_beyond_packet, h.csum_start, size);
     const std::size_t end = std::size_t{h.csum_start} + h.csum_offset + 2;
-    if (end > size) return fail(OffloadErrc::csum_offset_beyond_packet, end, size);
+    if (end > size) return fail(OffloadReason::csum_offset_beyond_packet, end, size);
   }
   if (h.gso_type == GsoType::none) return std::nullopt;
 
@@ -174,14 +175,14 @@ std::optional<OffloadError> check_impl(const VirtioNetHeader& h, std::span<const
       break;
   }
   if (!fits || l.l4_len == 0) {
-    return fail(OffloadErrc::gso_type_mismatch, raw_gso_type(h),
+    return fail(OffloadReason::gso_type_mismatch, raw_gso_type(h),
                 (static_cast<std::size_t>(l.version) << 8) | l.protocol);
   }
   if (h.needs_csum) {
     const std::size_t field =
         l.ip_len + (l.protocol == kTcp ? kTcpChecksumOffset : kUdpChecksumOffset);
     if (h.csum_start != l.ip_len || std::size_t{h.csum_start} + h.csum_offset != field) {
-      return fail(OffloadErrc::csum_field_mismatch, std::size_t{h.csum_start} + h.csum_offset,
+      return fail(OffloadReason::csum_field_mismatch, std::size_t{h.csum_start} + h.csum_offset,
                   field);
     }
   }
@@ -271,51 +272,51 @@ std::string to_string(const OffloadError& e) {
     if ((raw & kGsoEcn) != 0) name += "|ECN";
     return name;
   };
-  switch (e.code) {
-    case OffloadErrc::bad_header_size:
+  switch (e.reason) {
+    case OffloadReason::bad_header_size:
       return fmt::format("virtio-net header: size {} below 10", e.value);
-    case OffloadErrc::header_truncated:
+    case OffloadReason::header_truncated:
       return fmt::format("virtio-net header: {} bytes, the header needs {}", e.value, e.limit);
-    case OffloadErrc::unknown_gso_type:
+    case OffloadReason::unknown_gso_type:
       return fmt::format("virtio-net header: unknown gso_type {:#04x}", e.value);
-    case OffloadErrc::gso_size_zero:
+    case OffloadReason::gso_size_zero:
       return fmt::format("virtio-net header: gso_size 0 with gso_type {}", gso_name(e.value));
-    case OffloadErrc::hdr_len_beyond_packet:
+    case OffloadReason::hdr_len_beyond_packet:
       return fmt::format("virtio-net header: hdr_len {} beyond packet length {}", e.value, e.limit);
-    case OffloadErrc::csum_start_beyond_packet:
+    case OffloadReason::csum_start_beyond_packet:
       return fmt::format("virtio-net header: csum_start {} beyond packet length {}", e.value,
                          e.limit);
-    case OffloadErrc::csum_offset_beyond_packet:
+    case OffloadReason::csum_offset_beyond_packet:
       return fmt::format(
           "virtio-net header: checksum field ends at {} (csum_start + csum_offset + 2), beyond "
           "packet length {}",
           e.value, e.limit);
-    case OffloadErrc::gso_type_mismatch: {
+    case OffloadReason::gso_type_mismatch: {
       const auto protocol = static_cast<std::uint8_t>(e.limit & 0xFFU);
       const std::string_view name = protocol_name(protocol);
       return fmt::format("virtio-net header: gso_type {} does not fit an IPv{} {} packet",
                          gso_name(e.value), e.limit >> 8,
                          name.empty() ? fmt::format("ip-proto-{}", protocol) : std::string(name));
     }
-    case OffloadErrc::csum_field_mismatch:
+    case OffloadReason::csum_field_mismatch:
       return fmt::format(
           "virtio-net header: checksum field at {} (csum_start + csum_offset) is not the "
           "transport checksum at {}",
           e.value, e.limit);
-    case OffloadErrc::malformed_packet:
+    case OffloadReason::malformed_packet:
       return fmt::format("malformed packet: {}", to_string(e.parse));
-    case OffloadErrc::fragment:
+    case OffloadReason::fragment:
       return "packet is an IP fragment";
-    case OffloadErrc::gso_unsupported:
+    case OffloadReason::gso_unsupported:
       return fmt::format("gso_type {} is not split by tunkit (UFO: IP fragmentation)",
                          gso_name(e.value));
-    case OffloadErrc::too_many_segments:
+    case OffloadReason::too_many_segments:
       return fmt::format("{} segments, only {} output buffers", e.value, e.limit);
-    case OffloadErrc::buffer_too_small:
+    case OffloadReason::buffer_too_small:
       return fmt::format("output buffer of {} bytes, {} needed", e.limit, e.value);
-    case OffloadErrc::batch_too_large:
+    case OffloadReason::batch_too_large:
       return fmt::format("batch of {} packets above the capacity of {}", e.value, e.limit);
-    case OffloadErrc::routing_header:
+    case OffloadReason::routing_header:
       return fmt::format(
           "IPv6 routing header with {} segments left: the checksum's destination is not the "
           "packet's (not split by tunkit)",
@@ -325,17 +326,17 @@ std::string to_string(const OffloadError& e) {
 }
 
 std::error_code make_error_code(const OffloadError& e) noexcept {
-  switch (e.code) {
-    case OffloadErrc::malformed_packet:
-    case OffloadErrc::fragment:
+  switch (e.reason) {
+    case OffloadReason::malformed_packet:
+    case OffloadReason::fragment:
       return errc::malformed_packet;
-    case OffloadErrc::gso_unsupported:
-    case OffloadErrc::routing_header:
+    case OffloadReason::gso_unsupported:
+    case OffloadReason::routing_header:
       return errc::gso_unsupported;
-    case OffloadErrc::too_many_segments:
-    case OffloadErrc::buffer_too_small:
+    case OffloadReason::too_many_segments:
+    case OffloadReason::buffer_too_small:
       return errc::output_too_small;
-    case OffloadErrc::batch_too_large:
+    case OffloadReason::batch_too_large:
       return errc::batch_too_large;
     default:
       return errc::invalid_vnet_header;
@@ -348,9 +349,9 @@ std::error_code make_error_code(const OffloadError& e) noexcept {
 OffloadResult<VirtioNetHeader> VirtioNetHeader::parse(std::span<const std::byte> bytes,
                                                       std::size_t header_size,
                                                       bool little_endian) noexcept {
-  if (header_size < legacy_size) return fail(OffloadErrc::bad_header_size, header_size);
+  if (header_size < legacy_size) return fail(OffloadReason::bad_header_size, header_size);
   if (bytes.size() < header_size) {
-    return fail(OffloadErrc::header_truncated, bytes.size(), header_size);
+    return fail(OffloadReason::header_truncated, bytes.size(), header_size);
   }
   const std::byte* p = bytes.data();
   VirtioNetHeader h;
@@ -371,9 +372,9 @@ OffloadResult<VirtioNetHeader> VirtioNetHeader::parse(std::span<const std::byte>
 OffloadResult<std::size_t> VirtioNetHeader::serialize(std::span<std::byte> out,
                                                       std::size_t header_size,
                                                       bool little_endian) const noexcept {
-  if (header_size < legacy_size) return fail(OffloadErrc::bad_header_size, header_size);
+  if (header_size < legacy_size) return fail(OffloadReason::bad_header_size, header_size);
   if (out.size() < header_size) {
-    return fail(OffloadErrc::buffer_too_small, header_size, out.size());
+    return fail(OffloadReason::buffer_too_small, header_size, out.size());
   }
   std::byte* p = out.data();
   store8(p, static_cast<std::uint8_t>((needs_csum ? kFlagNeedsCsum : 0U) |
@@ -407,9 +408,9 @@ std::optional<OffloadError> complete_checksum(const VirtioNetHeader& h,
                                               std::span<std::byte> packet) noexcept {
   if (!h.needs_csum) return std::nullopt;
   const std::size_t size = packet.size();
-  if (h.csum_start > size) return fail(OffloadErrc::csum_start_beyond_packet, h.csum_start, size);
+  if (h.csum_start > size) return fail(OffloadReason::csum_start_beyond_packet, h.csum_start, size);
   const std::size_t field = std::size_t{h.csum_start} + h.csum_offset;
-  if (field + 2 > size) return fail(OffloadErrc::csum_offset_beyond_packet, field + 2, size);
+  if (field + 2 > size) return fail(OffloadReason::csum_offset_beyond_packet, field + 2, size);
   // The field holds the pseudo-header sum; the bytes from csum_start on (field included) add
   // up to the whole sum. The kernel's skb_checksum_help stores a zero result as 0xFFFF
   // (CSUM_MANGLED_0) so that UDP does not read it as "no checksum"; for TCP both are valid.
@@ -436,19 +437,19 @@ OffloadResult<std::size_t> gso_split(const VirtioNetHeader& h, std::span<const s
   const std::size_t capacity = std::min(out.size(), sizes.size());
 
   if (h.gso_type == GsoType::none) {
-    if (capacity < 1) return fail(OffloadErrc::too_many_segments, 1, capacity);
+    if (capacity < 1) return fail(OffloadReason::too_many_segments, 1, capacity);
     if (out[0].size() < packet.size()) {
-      return fail(OffloadErrc::buffer_too_small, packet.size(), out[0].size());
+      return fail(OffloadReason::buffer_too_small, packet.size(), out[0].size());
     }
     std::memcpy(out[0].data(), packet.data(), packet.size());
     if (auto e = complete_checksum(h, out[0].first(packet.size()))) return *e;
     sizes[0] = packet.size();
     return std::size_t{1};
   }
-  if (h.gso_type == GsoType::udp) return fail(OffloadErrc::gso_unsupported, raw_gso_type(h));
+  if (h.gso_type == GsoType::udp) return fail(OffloadReason::gso_unsupported, raw_gso_type(h));
   if (l.version == 6 && l.ip_len > 40) {
     if (const std::size_t left = routing_segments_left(packet, l.ip_len); left != 0) {
-      return fail(OffloadErrc::routing_header, left);
+      return fail(OffloadReason::routing_header, left);
     }
   }
 
@@ -457,7 +458,7 @@ OffloadResult<std::size_t> gso_split(const VirtioNetHeader& h, std::span<const s
   const std::size_t payload = l.total - headers;
   const std::size_t mss = h.gso_size;
   const std::size_t count = payload == 0 ? 1 : (payload + mss - 1) / mss;
-  if (capacity < count) return fail(OffloadErrc::too_many_segments, count, capacity);
+  if (capacity < count) return fail(OffloadReason::too_many_segments, count, capacity);
 
   const std::byte* src = packet.data();
   // Everything that is the same in every segment is summed once: the pseudo header without its
@@ -499,7 +500,7 @@ OffloadResult<std::size_t> gso_split(const VirtioNetHeader& h, std::span<const s
   for (std::size_t i = 0; i < count; ++i) {
     const std::size_t chunk = std::min(mss, payload - offset);
     const std::size_t len = headers + chunk;
-    if (out[i].size() < len) return fail(OffloadErrc::buffer_too_small, len, out[i].size());
+    if (out[i].size() < len) return fail(OffloadReason::buffer_too_small, len, out[i].size());
     std::byte* d = out[i].data();
     std::memcpy(d, src, headers);
     const std::uint16_t payload_sum =
@@ -773,14 +774,14 @@ OffloadResult<std::size_t> Coalescer::coalesce(std::span<const std::span<const s
                                                std::span<std::byte> arena,
                                                std::span<CoalescedPacket> out) noexcept {
   const std::size_t n = packets.size();
-  if (n > items_.size()) return fail(OffloadErrc::batch_too_large, n, items_.size());
-  if (out.size() < n) return fail(OffloadErrc::too_many_segments, n, out.size());
+  if (n > items_.size()) return fail(OffloadReason::batch_too_large, n, items_.size());
+  if (out.size() < n) return fail(OffloadReason::too_many_segments, n, out.size());
   std::size_t input_bytes = 0;
   for (const auto& p : packets)
     input_bytes += p.size();
   const std::size_t hs = options_.header_size;
   const std::size_t needed = arena_size(input_bytes, n, hs);
-  if (arena.size() < needed) return fail(OffloadErrc::buffer_too_small, needed, arena.size());
+  if (arena.size() < needed) return fail(OffloadReason::buffer_too_small, needed, arena.size());
   if (n == 0) return std::size_t{0};
 
   // First pass: sort the packets into groups (writes), reading headers only. A flow's latest

@@ -35,39 +35,39 @@ std::string_view to_string(Layer layer) noexcept {
   return "?";
 }
 
-std::string_view to_string(ParseErrc code) noexcept {
-  switch (code) {
-    case ParseErrc::truncated:
+std::string_view to_string(ParseReason reason) noexcept {
+  switch (reason) {
+    case ParseReason::truncated:
       return "truncated";
-    case ParseErrc::bad_version:
+    case ParseReason::bad_version:
       return "bad version";
-    case ParseErrc::bad_header_length:
+    case ParseReason::bad_header_length:
       return "bad header length";
-    case ParseErrc::header_beyond_buffer:
+    case ParseReason::header_beyond_buffer:
       return "header beyond buffer";
-    case ParseErrc::total_length_too_small:
+    case ParseReason::total_length_too_small:
       return "total length below header length";
-    case ParseErrc::total_length_beyond_buffer:
+    case ParseReason::total_length_beyond_buffer:
       return "total length beyond buffer";
-    case ParseErrc::payload_beyond_buffer:
+    case ParseReason::payload_beyond_buffer:
       return "payload length beyond buffer";
-    case ParseErrc::bad_data_offset:
+    case ParseReason::bad_data_offset:
       return "bad data offset";
-    case ParseErrc::bad_length:
+    case ParseReason::bad_length:
       return "bad length";
-    case ParseErrc::length_beyond_buffer:
+    case ParseReason::length_beyond_buffer:
       return "length beyond buffer";
-    case ParseErrc::bad_option:
+    case ParseReason::bad_option:
       return "malformed option";
-    case ParseErrc::extension_truncated:
+    case ParseReason::extension_truncated:
       return "extension header truncated";
-    case ParseErrc::hop_by_hop_not_first:
+    case ParseReason::hop_by_hop_not_first:
       return "hop-by-hop options header not first";
-    case ParseErrc::unsupported_hardware:
+    case ParseReason::unsupported_hardware:
       return "unsupported hardware type";
-    case ParseErrc::unsupported_protocol:
+    case ParseReason::unsupported_protocol:
       return "unsupported protocol type";
-    case ParseErrc::bad_address_length:
+    case ParseReason::bad_address_length:
       return "unsupported address lengths";
   }
   return "unknown error";
@@ -75,56 +75,56 @@ std::string_view to_string(ParseErrc code) noexcept {
 
 std::string to_string(const ParseError& e) {
   const std::string_view layer = to_string(e.layer);
-  switch (e.code) {
-    case ParseErrc::truncated:
+  switch (e.reason) {
+    case ParseReason::truncated:
       return fmt::format("{}: truncated ({} bytes, header needs {})", layer, e.value, e.limit);
-    case ParseErrc::bad_version:
+    case ParseReason::bad_version:
       return fmt::format("{}: bad version {}", layer, e.value);
-    case ParseErrc::bad_header_length:
+    case ParseReason::bad_header_length:
       return fmt::format("{}: bad header length {} (minimum 20)", layer, e.value);
-    case ParseErrc::header_beyond_buffer:
+    case ParseReason::header_beyond_buffer:
       return fmt::format("{}: header length {} beyond buffer {}", layer, e.value, e.limit);
-    case ParseErrc::total_length_too_small:
+    case ParseReason::total_length_too_small:
       return fmt::format("{}: total length {} below header length {}", layer, e.value, e.limit);
-    case ParseErrc::total_length_beyond_buffer:
+    case ParseReason::total_length_beyond_buffer:
       return fmt::format("{}: total length {} beyond buffer {}", layer, e.value, e.limit);
-    case ParseErrc::payload_beyond_buffer:
+    case ParseReason::payload_beyond_buffer:
       return fmt::format("{}: payload length {} beyond buffer {}", layer, e.value, e.limit);
-    case ParseErrc::bad_data_offset:
+    case ParseReason::bad_data_offset:
       return fmt::format("{}: bad data offset {} bytes (minimum 20)", layer, e.value);
-    case ParseErrc::bad_length:
+    case ParseReason::bad_length:
       return fmt::format("{}: bad length {} (minimum 8)", layer, e.value);
-    case ParseErrc::length_beyond_buffer:
+    case ParseReason::length_beyond_buffer:
       return fmt::format("{}: length {} beyond buffer {}", layer, e.value, e.limit);
-    case ParseErrc::bad_option:
+    case ParseReason::bad_option:
       return fmt::format("{}: malformed option at offset {}", layer, e.value);
-    case ParseErrc::extension_truncated:
+    case ParseReason::extension_truncated:
       return fmt::format("{}: extension header at offset {} runs past the end ({})", layer, e.value,
                          e.limit);
-    case ParseErrc::hop_by_hop_not_first:
+    case ParseReason::hop_by_hop_not_first:
       return fmt::format("{}: hop-by-hop options header at offset {} (allowed only first)", layer,
                          e.value);
-    case ParseErrc::unsupported_hardware:
+    case ParseReason::unsupported_hardware:
       return fmt::format("{}: unsupported hardware type {}", layer, e.value);
-    case ParseErrc::unsupported_protocol:
+    case ParseReason::unsupported_protocol:
       return fmt::format("{}: unsupported protocol type {:#06x}", layer, e.value);
-    case ParseErrc::bad_address_length:
+    case ParseReason::bad_address_length:
       return fmt::format("{}: unsupported address lengths {}/{}", layer, e.value, e.limit);
   }
-  return fmt::format("{}: {}", layer, to_string(e.code));
+  return fmt::format("{}: {}", layer, to_string(e.reason));
 }
 
 std::string to_string(const BuildError& e) {
-  switch (e.code) {
-    case BuildErrc::buffer_too_small:
+  switch (e.reason) {
+    case BuildReason::buffer_too_small:
       return fmt::format("output buffer too small (need {} bytes)", e.needed);
-    case BuildErrc::not_echo_request:
+    case BuildReason::not_echo_request:
       return "not an echo request";
-    case BuildErrc::not_arp_request:
+    case BuildReason::not_arp_request:
       return "not an ARP request";
-    case BuildErrc::not_neighbor_solicitation:
+    case BuildReason::not_neighbor_solicitation:
       return "not a valid neighbor solicitation";
-    case BuildErrc::multicast_destination:
+    case BuildReason::multicast_destination:
       return "echo request to a multicast address";
   }
   return "unknown error";
@@ -179,13 +179,13 @@ constexpr std::uint16_t kEtherIpv6 = 0x86DD;
 constexpr std::uint16_t kEtherVlan = 0x8100;
 constexpr std::uint16_t kEtherQinq = 0x88A8;
 
-ParseError error(Layer layer, ParseErrc code, std::size_t value = 0, std::size_t limit = 0) {
+ParseError error(Layer layer, ParseReason reason, std::size_t value = 0, std::size_t limit = 0) {
   // Every number a parser reports is bounded by a span size; clamp rather than wrap if a caller
   // hands us more than 4 GiB.
   const auto clamp = [](std::size_t v) {
     return static_cast<std::uint32_t>(v > 0xFFFFFFFFU ? 0xFFFFFFFFU : v);
   };
-  return {layer, code, clamp(value), clamp(limit)};
+  return {layer, reason, clamp(value), clamp(limit)};
 }
 
 // Validates IPv4 and TCP option lists, which share one layout (RFC 791 section 3.1, RFC 9293
@@ -245,11 +245,11 @@ bool is_unspecified(const IpAddress& a) noexcept {
 // Ethernet, ARP
 
 ParseResult<EthernetView> EthernetView::parse(std::span<const std::byte> frame) noexcept {
-  if (frame.size() < 14) return error(Layer::ethernet, ParseErrc::truncated, frame.size(), 14);
+  if (frame.size() < 14) return error(Layer::ethernet, ParseReason::truncated, frame.size(), 14);
   const std::uint16_t type = load16(frame.data() + 12);
   const bool tagged = type == kEtherVlan || type == kEtherQinq;
   if (tagged && frame.size() < 18) {
-    return error(Layer::ethernet, ParseErrc::truncated, frame.size(), 18);
+    return error(Layer::ethernet, ParseReason::truncated, frame.size(), 18);
   }
   return EthernetView(frame, tagged);
 }
@@ -268,14 +268,14 @@ ParseResult<MutableEthernetView> MutableEthernetView::parse(std::span<std::byte>
 }
 
 ParseResult<ArpView> ArpView::parse(std::span<const std::byte> message) noexcept {
-  if (message.size() < 28) return error(Layer::arp, ParseErrc::truncated, message.size(), 28);
+  if (message.size() < 28) return error(Layer::arp, ParseReason::truncated, message.size(), 28);
   const std::byte* p = message.data();
-  if (load16(p) != 1) return error(Layer::arp, ParseErrc::unsupported_hardware, load16(p));
+  if (load16(p) != 1) return error(Layer::arp, ParseReason::unsupported_hardware, load16(p));
   if (load16(p + 2) != kEtherIpv4) {
-    return error(Layer::arp, ParseErrc::unsupported_protocol, load16(p + 2));
+    return error(Layer::arp, ParseReason::unsupported_protocol, load16(p + 2));
   }
   if (load8(p + 4) != 6 || load8(p + 5) != 4) {
-    return error(Layer::arp, ParseErrc::bad_address_length, load8(p + 4), load8(p + 5));
+    return error(Layer::arp, ParseReason::bad_address_length, load8(p + 4), load8(p + 5));
   }
   return ArpView(p);
 }
@@ -291,23 +291,23 @@ ParseResult<MutableArpView> MutableArpView::parse(std::span<std::byte> message) 
 
 ParseResult<Ipv4View> Ipv4View::parse(std::span<const std::byte> packet) noexcept {
   if (!packet.empty() && (load8(packet.data()) >> 4) != 4) {
-    return error(Layer::ipv4, ParseErrc::bad_version, load8(packet.data()) >> 4);
+    return error(Layer::ipv4, ParseReason::bad_version, load8(packet.data()) >> 4);
   }
-  if (packet.size() < 20) return error(Layer::ipv4, ParseErrc::truncated, packet.size(), 20);
+  if (packet.size() < 20) return error(Layer::ipv4, ParseReason::truncated, packet.size(), 20);
   const std::size_t header = std::size_t{4} * (load8(packet.data()) & 0x0FU);
-  if (header < 20) return error(Layer::ipv4, ParseErrc::bad_header_length, header, 20);
+  if (header < 20) return error(Layer::ipv4, ParseReason::bad_header_length, header, 20);
   if (header > packet.size()) {
-    return error(Layer::ipv4, ParseErrc::header_beyond_buffer, header, packet.size());
+    return error(Layer::ipv4, ParseReason::header_beyond_buffer, header, packet.size());
   }
   const std::size_t total = load16(packet.data() + 2);
   if (total < header) {
-    return error(Layer::ipv4, ParseErrc::total_length_too_small, total, header);
+    return error(Layer::ipv4, ParseReason::total_length_too_small, total, header);
   }
   if (total > packet.size()) {
-    return error(Layer::ipv4, ParseErrc::total_length_beyond_buffer, total, packet.size());
+    return error(Layer::ipv4, ParseReason::total_length_beyond_buffer, total, packet.size());
   }
   if (auto bad = check_options(packet.subspan(20, header - 20))) {
-    return error(Layer::ipv4, ParseErrc::bad_option, 20 + *bad);
+    return error(Layer::ipv4, ParseReason::bad_option, 20 + *bad);
   }
   return Ipv4View(packet.first(total));
 }
@@ -331,12 +331,12 @@ void MutableIpv4View::update_checksum() noexcept {
 
 ParseResult<Ipv6View> Ipv6View::parse(std::span<const std::byte> packet) noexcept {
   if (!packet.empty() && (load8(packet.data()) >> 4) != 6) {
-    return error(Layer::ipv6, ParseErrc::bad_version, load8(packet.data()) >> 4);
+    return error(Layer::ipv6, ParseReason::bad_version, load8(packet.data()) >> 4);
   }
-  if (packet.size() < 40) return error(Layer::ipv6, ParseErrc::truncated, packet.size(), 40);
+  if (packet.size() < 40) return error(Layer::ipv6, ParseReason::truncated, packet.size(), 40);
   const std::size_t payload = load16(packet.data() + 4);
   if (payload > packet.size() - 40) {
-    return error(Layer::ipv6, ParseErrc::payload_beyond_buffer, payload, packet.size() - 40);
+    return error(Layer::ipv6, ParseReason::payload_beyond_buffer, payload, packet.size() - 40);
   }
   Ipv6View v;
   v.bytes_ = packet.first(40 + payload);
@@ -354,13 +354,13 @@ ParseResult<Ipv6View> Ipv6View::parse(std::span<const std::byte> packet) noexcep
       case IpProtocol::routing:
       case IpProtocol::dest_opts:
         if (next == 0 && off != 40) {
-          return error(Layer::ipv6, ParseErrc::hop_by_hop_not_first, off);
+          return error(Layer::ipv6, ParseReason::hop_by_hop_not_first, off);
         }
-        if (end - off < 2) return error(Layer::ipv6, ParseErrc::extension_truncated, off, end);
+        if (end - off < 2) return error(Layer::ipv6, ParseReason::extension_truncated, off, end);
         len = 8 * (std::size_t{load8(p + off + 1)} + 1);
         break;
       case IpProtocol::ah:  // RFC 4302: length in 4-byte units, minus 2
-        if (end - off < 2) return error(Layer::ipv6, ParseErrc::extension_truncated, off, end);
+        if (end - off < 2) return error(Layer::ipv6, ParseReason::extension_truncated, off, end);
         len = 4 * (std::size_t{load8(p + off + 1)} + 2);
         break;
       case IpProtocol::fragment:
@@ -371,7 +371,7 @@ ParseResult<Ipv6View> Ipv6View::parse(std::span<const std::byte> packet) noexcep
         v.upper_offset_ = static_cast<std::uint32_t>(off);
         return v;
     }
-    if (len > end - off) return error(Layer::ipv6, ParseErrc::extension_truncated, off, end);
+    if (len > end - off) return error(Layer::ipv6, ParseReason::extension_truncated, off, end);
     const std::uint8_t following = load8(p + off);
     if (static_cast<IpProtocol>(next) == IpProtocol::fragment) {
       const std::uint16_t field = load16(p + off + 2);
@@ -416,14 +416,14 @@ void MutableIpv6View::set_flow_label(std::uint32_t label) noexcept {
 // TCP, UDP, ICMP, ICMPv6
 
 ParseResult<TcpView> TcpView::parse(std::span<const std::byte> segment) noexcept {
-  if (segment.size() < 20) return error(Layer::tcp, ParseErrc::truncated, segment.size(), 20);
+  if (segment.size() < 20) return error(Layer::tcp, ParseReason::truncated, segment.size(), 20);
   const std::size_t header = std::size_t{4} * (load8(segment.data() + 12) >> 4);
-  if (header < 20) return error(Layer::tcp, ParseErrc::bad_data_offset, header, 20);
+  if (header < 20) return error(Layer::tcp, ParseReason::bad_data_offset, header, 20);
   if (header > segment.size()) {
-    return error(Layer::tcp, ParseErrc::header_beyond_buffer, header, segment.size());
+    return error(Layer::tcp, ParseReason::header_beyond_buffer, header, segment.size());
   }
   if (auto bad = check_options(segment.subspan(20, header - 20))) {
-    return error(Layer::tcp, ParseErrc::bad_option, 20 + *bad);
+    return error(Layer::tcp, ParseReason::bad_option, 20 + *bad);
   }
   return TcpView(segment);
 }
@@ -445,11 +445,11 @@ ParseResult<MutableTcpView> MutableTcpView::parse(std::span<std::byte> segment) 
 }
 
 ParseResult<UdpView> UdpView::parse(std::span<const std::byte> datagram) noexcept {
-  if (datagram.size() < 8) return error(Layer::udp, ParseErrc::truncated, datagram.size(), 8);
+  if (datagram.size() < 8) return error(Layer::udp, ParseReason::truncated, datagram.size(), 8);
   const std::size_t length = load16(datagram.data() + 4);
-  if (length < 8) return error(Layer::udp, ParseErrc::bad_length, length, 8);
+  if (length < 8) return error(Layer::udp, ParseReason::bad_length, length, 8);
   if (length > datagram.size()) {
-    return error(Layer::udp, ParseErrc::length_beyond_buffer, length, datagram.size());
+    return error(Layer::udp, ParseReason::length_beyond_buffer, length, datagram.size());
   }
   return UdpView(datagram.first(length));
 }
@@ -461,7 +461,7 @@ ParseResult<MutableUdpView> MutableUdpView::parse(std::span<std::byte> datagram)
 }
 
 ParseResult<IcmpView> IcmpView::parse(std::span<const std::byte> message) noexcept {
-  if (message.size() < 8) return error(Layer::icmp, ParseErrc::truncated, message.size(), 8);
+  if (message.size() < 8) return error(Layer::icmp, ParseReason::truncated, message.size(), 8);
   return IcmpView(message);
 }
 
@@ -472,7 +472,7 @@ ParseResult<MutableIcmpView> MutableIcmpView::parse(std::span<std::byte> message
 }
 
 ParseResult<Icmpv6View> Icmpv6View::parse(std::span<const std::byte> message) noexcept {
-  if (message.size() < 8) return error(Layer::icmpv6, ParseErrc::truncated, message.size(), 8);
+  if (message.size() < 8) return error(Layer::icmpv6, ParseReason::truncated, message.size(), 8);
   return Icmpv6View(message);
 }
 
@@ -554,7 +554,7 @@ std::optional<ParseError> parse_transport(IpProtocol protocol, IpProtocol icmp_p
 }  // namespace
 
 ParseResult<IpPacket> parse_ip(std::span<const std::byte> packet) noexcept {
-  if (packet.empty()) return error(Layer::ip, ParseErrc::truncated, 0, 20);
+  if (packet.empty()) return error(Layer::ip, ParseReason::truncated, 0, 20);
   IpPacket::Transport transport;
   switch (load8(packet.data()) >> 4) {
     case 4: {
@@ -579,7 +579,7 @@ ParseResult<IpPacket> parse_ip(std::span<const std::byte> packet) noexcept {
       return IpPacket(*ip, transport);
     }
     default:
-      return error(Layer::ip, ParseErrc::bad_version, load8(packet.data()) >> 4);
+      return error(Layer::ip, ParseReason::bad_version, load8(packet.data()) >> 4);
   }
 }
 
@@ -598,9 +598,9 @@ ParseResult<Frame> parse_frame(std::span<const std::byte> frame) noexcept {
       // The EtherType says which version to expect; a mismatch is reported against it.
       const bool v4 = eth->ethertype() == kEtherIpv4;
       const Layer layer = v4 ? Layer::ipv4 : Layer::ipv6;
-      if (payload.empty()) return error(layer, ParseErrc::truncated, 0, v4 ? 20 : 40);
+      if (payload.empty()) return error(layer, ParseReason::truncated, 0, v4 ? 20 : 40);
       const unsigned version = load8(payload.data()) >> 4;
-      if (version != (v4 ? 4U : 6U)) return error(layer, ParseErrc::bad_version, version);
+      if (version != (v4 ? 4U : 6U)) return error(layer, ParseReason::bad_version, version);
       auto ip = parse_ip(payload);
       if (!ip) return ip.error();
       return Frame(*eth, *ip);
@@ -618,7 +618,7 @@ namespace {
 constexpr std::uint8_t kReplyHopLimit = 64;
 
 BuildError too_small(std::size_t needed) noexcept {
-  return {BuildErrc::buffer_too_small, needed};
+  return {BuildReason::buffer_too_small, needed};
 }
 
 // Copies the echo identifier, sequence number and data (ICMP bytes 4..) to `dst`. memmove: when
@@ -659,10 +659,10 @@ BuildResult build_icmp_echo_reply(const IpPacket& request, std::span<std::byte> 
   const Ipv4View* ip = request.ipv4();
   const IcmpView* icmp = request.icmp();
   if (ip == nullptr || icmp == nullptr || icmp->type() != IcmpType::echo_request) {
-    return BuildError{BuildErrc::not_echo_request};
+    return BuildError{BuildReason::not_echo_request};
   }
   if (is_ipv4_multicast_or_broadcast(ip->dst()))
-    return BuildError{BuildErrc::multicast_destination};
+    return BuildError{BuildReason::multicast_destination};
   const std::size_t icmp_size = icmp->bytes().size();
   const std::size_t total = 20 + icmp_size;  // <= the request's total length, so <= 65535
   if (out.size() < total) return too_small(total);
@@ -696,9 +696,9 @@ BuildResult build_icmpv6_echo_reply(const IpPacket& request, std::span<std::byte
   const Ipv6View* ip = request.ipv6();
   const Icmpv6View* icmp = request.icmpv6();
   if (ip == nullptr || icmp == nullptr || icmp->type() != Icmpv6Type::echo_request) {
-    return BuildError{BuildErrc::not_echo_request};
+    return BuildError{BuildReason::not_echo_request};
   }
-  if (is_ipv6_multicast(ip->dst())) return BuildError{BuildErrc::multicast_destination};
+  if (is_ipv6_multicast(ip->dst())) return BuildError{BuildReason::multicast_destination};
   const std::size_t icmp_size = icmp->bytes().size();
   const std::size_t total = 40 + icmp_size;
   if (out.size() < total) return too_small(total);
@@ -722,7 +722,7 @@ BuildResult build_echo_reply(const IpPacket& request, std::span<std::byte> out) 
 
 BuildResult build_echo_reply(const Frame& request, std::span<std::byte> out) noexcept {
   const IpPacket* ip = request.ip();
-  if (ip == nullptr) return BuildError{BuildErrc::not_echo_request};
+  if (ip == nullptr) return BuildError{BuildReason::not_echo_request};
   const EthernetView& eth = request.ethernet();
   const std::size_t header = eth.header_length();
   const MacAddress src = eth.dst(), dst = eth.src();
@@ -731,13 +731,13 @@ BuildResult build_echo_reply(const Frame& request, std::span<std::byte> out) noe
   if (out.size() < header) {
     // Find out how much the IP part needs without writing anything.
     auto probe = build_echo_reply(*ip, {});
-    if (!probe && probe.error().code != BuildErrc::buffer_too_small) return probe.error();
+    if (!probe && probe.error().reason != BuildReason::buffer_too_small) return probe.error();
     return too_small(header + probe.error().needed);
   }
   auto inner = build_echo_reply(*ip, out.subspan(header));
   if (!inner) {
     BuildError e = inner.error();
-    if (e.code == BuildErrc::buffer_too_small) e.needed += header;
+    if (e.reason == BuildReason::buffer_too_small) e.needed += header;
     return e;
   }
   write_ethernet(out.data(), dst, src, vlan, ethertype);
@@ -748,7 +748,7 @@ BuildResult build_arp_reply(const Frame& request, const MacAddress& our_mac,
                             std::span<std::byte> out) noexcept {
   const ArpView* arp = request.arp();
   if (arp == nullptr || arp->operation() != ArpView::request) {
-    return BuildError{BuildErrc::not_arp_request};
+    return BuildError{BuildReason::not_arp_request};
   }
   const EthernetView& eth = request.ethernet();
   const std::size_t header = eth.header_length();
@@ -775,7 +775,7 @@ BuildResult build_arp_reply(const Frame& request, const MacAddress& our_mac,
 
 BuildResult build_neighbor_advertisement(const Frame& request, const MacAddress& our_mac,
                                          std::span<std::byte> out) noexcept {
-  const BuildError invalid{BuildErrc::not_neighbor_solicitation};
+  const BuildError invalid{BuildReason::not_neighbor_solicitation};
   const IpPacket* ip = request.ip();
   if (ip == nullptr || ip->ipv6() == nullptr || ip->icmpv6() == nullptr) return invalid;
   const Ipv6View& ip6 = *ip->ipv6();

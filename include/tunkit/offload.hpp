@@ -41,7 +41,7 @@ namespace tunkit {
 
 /// Why a virtio-net header, a super-packet or a batch was rejected. `OffloadError::value` and
 /// `OffloadError::limit` carry the numbers named in each description.
-enum class OffloadErrc : std::uint8_t {
+enum class OffloadReason : std::uint8_t {
   bad_header_size = 1,        ///< header size `value` below 10 (sizeof(struct virtio_net_hdr))
   header_truncated,           ///< `value` bytes given, the header needs `limit`
   unknown_gso_type,           ///< gso_type `value` (ECN bit included) is not one the kernel knows
@@ -63,12 +63,15 @@ enum class OffloadErrc : std::uint8_t {
                               ///< checksum's destination is not the packet's; not split
 };
 
+/// The tunkit 0.1 name of `OffloadReason`.
+using OffloadErrc [[deprecated("use OffloadReason")]] = OffloadReason;
+
 /// What an offload function rejected and why.
 struct OffloadError {
   /// What is wrong.
-  OffloadErrc code = OffloadErrc::malformed_packet;
-  std::uint32_t value = 0;  ///< the offending number (see OffloadErrc)
-  std::uint32_t limit = 0;  ///< the bound it broke (see OffloadErrc)
+  OffloadReason reason = OffloadReason::malformed_packet;
+  std::uint32_t value = 0;  ///< the offending number (see OffloadReason)
+  std::uint32_t limit = 0;  ///< the bound it broke (see OffloadReason)
   ParseError parse{};       ///< for `malformed_packet`: the parser's reason
   /// Equal when every field is.
   friend constexpr bool operator==(const OffloadError&, const OffloadError&) noexcept = default;

@@ -92,7 +92,7 @@ enum class Layer : std::uint8_t { ethernet, arp, ip, ipv4, ipv6, tcp, udp, icmp,
 
 /// Why a packet was rejected. `ParseError::value` and `ParseError::limit` carry the numbers named
 /// in each description.
-enum class ParseErrc : std::uint8_t {
+enum class ParseReason : std::uint8_t {
   truncated = 1,               ///< buffer (`value` bytes) shorter than the header (`limit`)
   bad_version,                 ///< IP version nibble `value` is not 4/6 (or not the expected one)
   bad_header_length,           ///< IPv4 header length `value` below 20 bytes
@@ -112,16 +112,19 @@ enum class ParseErrc : std::uint8_t {
 };
 
 /// A short description of the error kind ("total length beyond buffer").
-[[nodiscard]] TUNKIT_EXPORT std::string_view to_string(ParseErrc code) noexcept;
+[[nodiscard]] TUNKIT_EXPORT std::string_view to_string(ParseReason reason) noexcept;
+
+/// The tunkit 0.1 name of `ParseReason`.
+using ParseErrc [[deprecated("use ParseReason")]] = ParseReason;
 
 /// What a parser rejected and why.
 struct ParseError {
   /// The layer whose header is malformed.
   Layer layer = Layer::ipv4;
   /// What is wrong with it.
-  ParseErrc code = ParseErrc::truncated;
-  std::uint32_t value = 0;  ///< the offending number (see ParseErrc)
-  std::uint32_t limit = 0;  ///< the bound it broke (see ParseErrc)
+  ParseReason reason = ParseReason::truncated;
+  std::uint32_t value = 0;  ///< the offending number (see ParseReason)
+  std::uint32_t limit = 0;  ///< the bound it broke (see ParseReason)
   /// Equal when every field is.
   friend constexpr bool operator==(const ParseError&, const ParseError&) noexcept = default;
 };
@@ -130,7 +133,7 @@ struct ParseError {
 [[nodiscard]] TUNKIT_EXPORT std::string to_string(const ParseError& error);
 
 /// Why a builder produced nothing.
-enum class BuildErrc : std::uint8_t {
+enum class BuildReason : std::uint8_t {
   buffer_too_small = 1,       ///< the output buffer is smaller than `BuildError::needed`
   not_echo_request,           ///< the packet is not an ICMP/ICMPv6 echo request
   not_arp_request,            ///< the frame is not an ARP request
@@ -138,10 +141,13 @@ enum class BuildErrc : std::uint8_t {
   multicast_destination,      ///< an echo request sent to a multicast address (no unicast source)
 };
 
+/// The tunkit 0.1 name of `BuildReason`.
+using BuildErrc [[deprecated("use BuildReason")]] = BuildReason;
+
 /// What a builder could not do.
 struct BuildError {
   /// What went wrong.
-  BuildErrc code = BuildErrc::buffer_too_small;
+  BuildReason reason = BuildReason::buffer_too_small;
   std::size_t needed = 0;  ///< for `buffer_too_small`: bytes the reply needs
   /// Equal when every field is.
   friend constexpr bool operator==(const BuildError&, const BuildError&) noexcept = default;

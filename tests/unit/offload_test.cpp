@@ -22,7 +22,7 @@ namespace {
 
 using Bytes = std::vector<std::byte>;
 using tunkit::GsoType;
-using tunkit::OffloadErrc;
+using tunkit::OffloadReason;
 using tunkit::VirtioNetHeader;
 using tunkit_test::hex;
 using tunkit_test::reference_checksum;
@@ -356,13 +356,14 @@ TEST_CASE("VirtioNetHeader parses and serializes 10, 12 and 20 bytes, both byte 
   CHECK_FALSE(dv->needs_csum);
 
   // Sizes and lengths.
-  CHECK(VirtioNetHeader::parse(le, 4).error().code == OffloadErrc::bad_header_size);
+  CHECK(VirtioNetHeader::parse(le, 4).error().reason == OffloadReason::bad_header_size);
   CHECK(tunkit::to_string(VirtioNetHeader::parse(le, 4).error()) ==
         "virtio-net header: size 4 below 10");
   const auto short_buf = VirtioNetHeader::parse(std::span(le).first(9));
-  CHECK(short_buf.error().code == OffloadErrc::header_truncated);
+  CHECK(short_buf.error().reason == OffloadReason::header_truncated);
   CHECK(tunkit::to_string(short_buf.error()) == "virtio-net header: 9 bytes, the header needs 10");
-  CHECK(want.serialize(std::span(out).first(11), 12).error().code == OffloadErrc::buffer_too_small);
+  CHECK(want.serialize(std::span(out).first(11), 12).error().reason ==
+        OffloadReason::buffer_too_small);
 }
 
 TEST_CASE("Bad virtio-net headers are rejected with the reason", "[offload]") {
@@ -376,7 +377,7 @@ TEST_CASE("Bad virtio-net headers are rejected with the reason", "[offload]") {
     std::string name;
     VirtioNetHeader header;
     const Bytes* packet;
-    OffloadErrc code;
+    OffloadReason code;
     std::string reason;
     tunkit::errc errc;
   };
@@ -386,21 +387,22 @@ TEST_CASE("Bad virtio-net headers are rejected with the reason", "[offload]") {
     return h;
   };
   cases.push_back({"gso_size 0", with(tcp4.header, [](auto& h) { h.gso_size = 0; }), &tcp4.packet,
-                   OffloadErrc::gso_size_zero, "virtio-net header: gso_size 0 with gso_type TCPV4",
+                   OffloadReason::gso_size_zero,
+                   "virtio-net header: gso_size 0 with gso_type TCPV4",
                    tunkit::errc::invalid_vnet_header});
   cases.push_back({"unknown gso type",
                    with(tcp4.header, [](auto& h) { h.gso_type = static_cast<GsoType>(2); }),
-                   &tcp4.packet, OffloadErrc::unknown_gso_type,
+                   &tcp4.packet, OffloadReason::unknown_gso_type,
                    "virtio-net header: unknown gso_type 0x02", tunkit::errc::invalid_vnet_header});
   cases.push_back({"ECN alone", with(VirtioNetHeader{}, [](auto& h) { h.gso_ecn = true; }),
-                   &tcp4.packet, OffloadErrc::unknown_gso_type,
+                   &tcp4.packet, OffloadReason::unknown_gso_type,
                    "virtio-net header: unknown gso_type 0x80", tunkit::errc::invalid_vnet_header});
   cases.push_back({"hdr_len beyond", with(tcp4.header, [](auto& h) { h.hdr_len = 4000; }),
-                   &tcp4.packet, OffloadErrc::hdr_len_beyond_packet,
+                   &tcp4.packet, OffloadReason::hdr_len_beyond_packet,
                    "virtio-net header: hdr_len 4000 beyond packet length 3052",
                    tunkit::errc::invalid_vnet_header});
   cases.push_back({"csum_start beyond", with(tcp4.header, [](auto& h) { h.csum_start = 3053; }),
-                   &tcp4.packet, OffloadErrc::csum_start_beyond_packet,
+                   &tcp4.packet, OffloadReason::csum_start_beyond_packet,
                    "virtio-net header: csum_start 3053 beyond packet length 3052",
                    tunkit::errc::invalid_vnet_header});
   cases.push_back({"csum_offset beyond",
@@ -410,22 +412,22 @@ TEST_CASE("Bad virtio-net headers are rejected with the reason", "[offload]") {
                           h.csum_start = 3000;
                           h.csum_offset = 51;
                         }),
-                   &tcp4.packet, OffloadErrc::csum_offset_beyond_packet,
+                   &tcp4.packet, OffloadReason::csum_offset_beyond_packet,
                    "virtio-net header: checksum field ends at 3053 (csum_start + csum_offset + 2), "
                    "beyond packet length 3052",
                    tunkit::errc::invalid_vnet_header});
   cases.push_back({"TCPV6 on IPv4", with(tcp4.header, [](auto& h) { h.gso_type = GsoType::tcpv6; }),
-                   &tcp4.packet, OffloadErrc::gso_type_mismatch,
+                   &tcp4.packet, OffloadReason::gso_type_mismatch,
                    "virtio-net header: gso_type TCPV6 does not fit an IPv4 TCP packet",
                    tunkit::errc::invalid_vnet_header});
   cases.push_back({"TCPV4 on IPv6 UDP",
                    with(udp6.header, [](auto& h) { h.gso_type = GsoType::tcpv4; }), &udp6.packet,
-                   OffloadErrc::gso_type_mismatch,
+                   OffloadReason::gso_type_mismatch,
                    "virtio-net header: gso_type TCPV4 does not fit an IPv6 UDP packet",
                    tunkit::errc::invalid_vnet_header});
   cases.push_back({"checksum field not the TCP checksum",
                    with(tcp4.header, [](auto& h) { h.csum_offset = 6; }), &tcp4.packet,
-                   OffloadErrc::csum_field_mismatch,
+                   OffloadReason::csum_field_mismatch,
                    "virtio-net header: checksum field at 26 (csum_start + csum_offset) is not the "
                    "transport checksum at 36",
                    tunkit::errc::invalid_vnet_header});
@@ -435,7 +437,7 @@ TEST_CASE("Bad virtio-net headers are rejected with the reason", "[offload]") {
     return b;
   }();
   cases.push_back({"IP length beyond the buffer", with(tcp4.header, [](auto& h) { h.hdr_len = 0; }),
-                   &truncated, OffloadErrc::malformed_packet,
+                   &truncated, OffloadReason::malformed_packet,
                    "malformed packet: IPv4: total length 3052 beyond buffer 1000",
                    tunkit::errc::malformed_packet});
   const Bytes fragment = [&] {
@@ -444,14 +446,14 @@ TEST_CASE("Bad virtio-net headers are rejected with the reason", "[offload]") {
     fill_ipv4_checksum(b);
     return b;
   }();
-  cases.push_back({"fragment", tcp4.header, &fragment, OffloadErrc::fragment,
+  cases.push_back({"fragment", tcp4.header, &fragment, OffloadReason::fragment,
                    "packet is an IP fragment", tunkit::errc::malformed_packet});
 
   for (const auto& c : cases) {
     INFO(c.name);
     const auto why = c.header.check(*c.packet);
     REQUIRE(why.has_value());
-    CHECK(why->code == c.code);
+    CHECK(why->reason == c.code);
     CHECK(tunkit::to_string(*why) == c.reason);
     CHECK(c.header.validate(*c.packet) == tunkit::make_error_code(c.errc));
     CHECK(tunkit::make_error_code(*why) == tunkit::make_error_code(c.errc));
@@ -511,7 +513,7 @@ TEST_CASE("complete_checksum finishes a NEEDS_CSUM packet", "[offload]") {
     h.csum_offset = 16;
     const auto e = tunkit::complete_checksum(h, sp.packet);
     REQUIRE(e.has_value());
-    CHECK(e->code == OffloadErrc::csum_offset_beyond_packet);
+    CHECK(e->reason == OffloadReason::csum_offset_beyond_packet);
     CHECK(sp.packet == before);
   }
 }
@@ -679,7 +681,7 @@ TEST_CASE("gso_split: IPv4 ids wrap, IPv4 options and IPv6 extension headers are
     std::vector<std::size_t> sizes(4);
     const auto r = tunkit::gso_split(left.header, left.packet, out, sizes);
     REQUIRE_FALSE(r.has_value());
-    CHECK(r.error().code == OffloadErrc::routing_header);
+    CHECK(r.error().reason == OffloadReason::routing_header);
     CHECK(tunkit::make_error_code(r.error()) == tunkit::errc::gso_unsupported);
     CHECK(tunkit::to_string(r.error()) ==
           "IPv6 routing header with 1 segments left: the checksum's destination is not the "
@@ -704,16 +706,16 @@ TEST_CASE("gso_split: output buffers too few or too small, UFO, GSO NONE", "[off
 
   auto r = tunkit::gso_split(sp.header, sp.packet, std::span(out).first(6), sizes);
   REQUIRE_FALSE(r.has_value());
-  CHECK(r.error().code == OffloadErrc::too_many_segments);
+  CHECK(r.error().reason == OffloadReason::too_many_segments);
   CHECK(tunkit::to_string(r.error()) == "7 segments, only 6 output buffers");
   CHECK(tunkit::make_error_code(r.error()) == tunkit::errc::output_too_small);
   r = tunkit::gso_split(sp.header, sp.packet, out, std::span(sizes).first(3));
-  CHECK(r.error().code == OffloadErrc::too_many_segments);
+  CHECK(r.error().reason == OffloadReason::too_many_segments);
 
   out[4] = std::span(storage[4]).first(1499);
   r = tunkit::gso_split(sp.header, sp.packet, out, sizes);
   REQUIRE_FALSE(r.has_value());
-  CHECK(r.error() == tunkit::OffloadError{OffloadErrc::buffer_too_small, 1500, 1499, {}});
+  CHECK(r.error() == tunkit::OffloadError{OffloadReason::buffer_too_small, 1500, 1499, {}});
   CHECK(tunkit::to_string(r.error()) == "output buffer of 1499 bytes, 1500 needed");
   out[4] = storage[4];
   r = tunkit::gso_split(sp.header, sp.packet, out, sizes);
@@ -728,7 +730,7 @@ TEST_CASE("gso_split: output buffers too few or too small, UFO, GSO NONE", "[off
   CHECK_FALSE(ufo.check(udp.packet).has_value());
   r = tunkit::gso_split(ufo, udp.packet, out, sizes);
   REQUIRE_FALSE(r.has_value());
-  CHECK(r.error().code == OffloadErrc::gso_unsupported);
+  CHECK(r.error().reason == OffloadReason::gso_unsupported);
   CHECK(tunkit::make_error_code(r.error()) == tunkit::errc::gso_unsupported);
   CHECK(tunkit::to_string(r.error()) ==
         "gso_type UDP is not split by tunkit (UFO: IP fragmentation)");
@@ -1046,15 +1048,15 @@ TEST_CASE("coalesce: limits are checked before anything is written", "[offload]"
   tunkit::Coalescer small({.max_batch = 3});
   auto r = small.coalesce(in, arena, out);
   REQUIRE_FALSE(r.has_value());
-  CHECK(r.error().code == OffloadErrc::batch_too_large);
+  CHECK(r.error().reason == OffloadReason::batch_too_large);
   CHECK(tunkit::to_string(r.error()) == "batch of 4 packets above the capacity of 3");
   CHECK(tunkit::make_error_code(r.error()) == tunkit::errc::batch_too_large);
 
   tunkit::Coalescer gro;
   r = gro.coalesce(in, arena, std::span(out).first(3));
-  CHECK(r.error().code == OffloadErrc::too_many_segments);
+  CHECK(r.error().reason == OffloadReason::too_many_segments);
   r = gro.coalesce(in, std::span(arena).first(arena.size() - 1), out);
-  CHECK(r.error().code == OffloadErrc::buffer_too_small);
+  CHECK(r.error().reason == OffloadReason::buffer_too_small);
   r = gro.coalesce(in, arena, out);
   REQUIRE(r.has_value());
   CHECK(*r == 1);

@@ -17,8 +17,8 @@ namespace {
 
 using tunkit::IpProtocol;
 using tunkit::Layer;
-using tunkit::ParseErrc;
 using tunkit::ParseError;
+using tunkit::ParseReason;
 using tunkit_test::hex;
 using tunkit_test::must;
 using Bytes = std::vector<std::byte>;
@@ -392,193 +392,193 @@ TEST_CASE("every malformed packet is rejected with its reason", "[packet]") {
        kUdp4,
        truncate(0),
        false,
-       {Layer::ip, ParseErrc::truncated, 0, 20},
+       {Layer::ip, ParseReason::truncated, 0, 20},
        "IP: truncated (0 bytes, header needs 20)"},
       {"version 5",
        kUdp4,
        set8(0, 0x55),
        false,
-       {Layer::ip, ParseErrc::bad_version, 5, 0},
+       {Layer::ip, ParseReason::bad_version, 5, 0},
        "IP: bad version 5"},
       {"IPv4 short",
        kUdp4,
        truncate(19),
        false,
-       {Layer::ipv4, ParseErrc::truncated, 19, 20},
+       {Layer::ipv4, ParseReason::truncated, 19, 20},
        "IPv4: truncated (19 bytes, header needs 20)"},
       {"IHL 4",
        kUdp4,
        set8(0, 0x44),
        false,
-       {Layer::ipv4, ParseErrc::bad_header_length, 16, 20},
+       {Layer::ipv4, ParseReason::bad_header_length, 16, 20},
        "IPv4: bad header length 16 (minimum 20)"},
       {"IHL 15 in 40 bytes",
        kUdp4,
        both(set8(0, 0x4f), truncate(40)),
        false,
-       {Layer::ipv4, ParseErrc::header_beyond_buffer, 60, 40},
+       {Layer::ipv4, ParseReason::header_beyond_buffer, 60, 40},
        "IPv4: header length 60 beyond buffer 40"},
       {"total length below header",
        kUdp4,
        set16(2, 16),
        false,
-       {Layer::ipv4, ParseErrc::total_length_too_small, 16, 20},
+       {Layer::ipv4, ParseReason::total_length_too_small, 16, 20},
        "IPv4: total length 16 below header length 20"},
       {"total length beyond buffer",
        kUdp4,
        both(set16(2, 1500), truncate(60)),
        false,
-       {Layer::ipv4, ParseErrc::total_length_beyond_buffer, 1500, 60},
+       {Layer::ipv4, ParseReason::total_length_beyond_buffer, 1500, 60},
        "IPv4: total length 1500 beyond buffer 60"},
       {"IPv4 option of length 0",
        kIpv4Options,
        set8(21, 0),
        false,
-       {Layer::ipv4, ParseErrc::bad_option, 20, 0},
+       {Layer::ipv4, ParseReason::bad_option, 20, 0},
        "IPv4: malformed option at offset 20"},
       {"IPv4 option past the header",
        kIpv4Options,
        set8(21, 8),
        false,
-       {Layer::ipv4, ParseErrc::bad_option, 20, 0},
+       {Layer::ipv4, ParseReason::bad_option, 20, 0},
        "IPv4: malformed option at offset 20"},
       {"IPv4 option without length byte",
        kIpv4Options,
        both(both(set8(20, 1), set8(21, 1)), both(set8(22, 1), set8(23, 0x94))),
        false,
-       {Layer::ipv4, ParseErrc::bad_option, 23, 0},
+       {Layer::ipv4, ParseReason::bad_option, 23, 0},
        "IPv4: malformed option at offset 23"},
       {"IPv6 short",
        kIcmp6Echo,
        truncate(39),
        false,
-       {Layer::ipv6, ParseErrc::truncated, 39, 40},
+       {Layer::ipv6, ParseReason::truncated, 39, 40},
        "IPv6: truncated (39 bytes, header needs 40)"},
       {"IPv6 payload beyond buffer",
        kIcmp6Echo,
        set16(4, 1000),
        false,
-       {Layer::ipv6, ParseErrc::payload_beyond_buffer, 1000, 64},
+       {Layer::ipv6, ParseReason::payload_beyond_buffer, 1000, 64},
        "IPv6: payload length 1000 beyond buffer 64"},
       {"hop-by-hop not first",
        kIpv6Ext,
        set8(40, 0),
        false,
-       {Layer::ipv6, ParseErrc::hop_by_hop_not_first, 48, 0},
+       {Layer::ipv6, ParseReason::hop_by_hop_not_first, 48, 0},
        "IPv6: hop-by-hop options header at offset 48 (allowed only first)"},
       {"extension header past the end",
        kIpv6Ext,
        set8(41, 200),
        false,
-       {Layer::ipv6, ParseErrc::extension_truncated, 40, 108},
+       {Layer::ipv6, ParseReason::extension_truncated, 40, 108},
        "IPv6: extension header at offset 40 runs past the end (108)"},
       {"AH past the end",
        kIpv6Ext,
        set8(73, 200),
        false,
-       {Layer::ipv6, ParseErrc::extension_truncated, 72, 108},
+       {Layer::ipv6, ParseReason::extension_truncated, 72, 108},
        "IPv6: extension header at offset 72 runs past the end (108)"},
       {"TCP data offset 4",
        kTcp4Syn,
        set8(32, 0x40),
        false,
-       {Layer::tcp, ParseErrc::bad_data_offset, 16, 20},
+       {Layer::tcp, ParseReason::bad_data_offset, 16, 20},
        "TCP: bad data offset 16 bytes (minimum 20)"},
       {"TCP data offset beyond segment",
        kTcp4Syn,
        set8(32, 0xf0),
        false,
-       {Layer::tcp, ParseErrc::header_beyond_buffer, 60, 40},
+       {Layer::tcp, ParseReason::header_beyond_buffer, 60, 40},
        "TCP: header length 60 beyond buffer 40"},
       {"TCP short",
        kTcp4Syn,
        set16(2, 30),
        false,
-       {Layer::tcp, ParseErrc::truncated, 10, 20},
+       {Layer::tcp, ParseReason::truncated, 10, 20},
        "TCP: truncated (10 bytes, header needs 20)"},
       {"TCP option of length 0",
        kTcp4Syn,
        set8(41, 0),
        false,
-       {Layer::tcp, ParseErrc::bad_option, 20, 0},
+       {Layer::tcp, ParseReason::bad_option, 20, 0},
        "TCP: malformed option at offset 20"},
       {"UDP length 4",
        kUdp4,
        set16(24, 4),
        false,
-       {Layer::udp, ParseErrc::bad_length, 4, 8},
+       {Layer::udp, ParseReason::bad_length, 4, 8},
        "UDP: bad length 4 (minimum 8)"},
       {"UDP length beyond buffer",
        kUdp4,
        set16(24, 100),
        false,
-       {Layer::udp, ParseErrc::length_beyond_buffer, 100, 50},
+       {Layer::udp, ParseReason::length_beyond_buffer, 100, 50},
        "UDP: length 100 beyond buffer 50"},
       {"UDP short",
        kUdp4,
        set16(2, 24),
        false,
-       {Layer::udp, ParseErrc::truncated, 4, 8},
+       {Layer::udp, ParseReason::truncated, 4, 8},
        "UDP: truncated (4 bytes, header needs 8)"},
       {"ICMP short",
        kIcmp4Echo,
        set16(2, 24),
        false,
-       {Layer::icmp, ParseErrc::truncated, 4, 8},
+       {Layer::icmp, ParseReason::truncated, 4, 8},
        "ICMP: truncated (4 bytes, header needs 8)"},
       {"ICMPv6 short",
        kIcmp6Echo,
        set16(4, 4),
        false,
-       {Layer::icmpv6, ParseErrc::truncated, 4, 8},
+       {Layer::icmpv6, ParseReason::truncated, 4, 8},
        "ICMPv6: truncated (4 bytes, header needs 8)"},
       {"Ethernet short",
        kArpRequest,
        truncate(13),
        true,
-       {Layer::ethernet, ParseErrc::truncated, 13, 14},
+       {Layer::ethernet, ParseReason::truncated, 13, 14},
        "Ethernet: truncated (13 bytes, header needs 14)"},
       {"VLAN tag short",
        kArpRequest,
        both(set16(12, 0x8100), truncate(16)),
        true,
-       {Layer::ethernet, ParseErrc::truncated, 16, 18},
+       {Layer::ethernet, ParseReason::truncated, 16, 18},
        "Ethernet: truncated (16 bytes, header needs 18)"},
       {"ARP short",
        kArpRequest,
        truncate(41),
        true,
-       {Layer::arp, ParseErrc::truncated, 27, 28},
+       {Layer::arp, ParseReason::truncated, 27, 28},
        "ARP: truncated (27 bytes, header needs 28)"},
       {"ARP hardware type",
        kArpRequest,
        set16(14, 6),
        true,
-       {Layer::arp, ParseErrc::unsupported_hardware, 6, 0},
+       {Layer::arp, ParseReason::unsupported_hardware, 6, 0},
        "ARP: unsupported hardware type 6"},
       {"ARP protocol type",
        kArpRequest,
        set16(16, 0x86dd),
        true,
-       {Layer::arp, ParseErrc::unsupported_protocol, 0x86dd, 0},
+       {Layer::arp, ParseReason::unsupported_protocol, 0x86dd, 0},
        "ARP: unsupported protocol type 0x86dd"},
       {"ARP address lengths",
        kArpRequest,
        set8(18, 8),
        true,
-       {Layer::arp, ParseErrc::bad_address_length, 8, 4},
+       {Layer::arp, ParseReason::bad_address_length, 8, 4},
        "ARP: unsupported address lengths 8/4"},
       {"IPv6 in an IPv4 frame",
        kArpRequest,
        both(set16(12, 0x0800), set8(14, 0x60)),
        true,
-       {Layer::ipv4, ParseErrc::bad_version, 6, 0},
+       {Layer::ipv4, ParseReason::bad_version, 6, 0},
        "IPv4: bad version 6"},
       {"empty IPv6 frame",
        kArpRequest,
        both(set16(12, 0x86dd), truncate(14)),
        true,
-       {Layer::ipv6, ParseErrc::truncated, 0, 40},
+       {Layer::ipv6, ParseReason::truncated, 0, 40},
        "IPv6: truncated (0 bytes, header needs 40)"},
   }));
   CAPTURE(c.name);
@@ -596,18 +596,23 @@ TEST_CASE("every malformed packet is rejected with its reason", "[packet]") {
 
 TEST_CASE("the single-layer parsers report their own errors", "[packet]") {
   const Bytes v6 = hex(tunkit_test::kIcmp6Echo);
-  CHECK(tunkit::Ipv4View::parse(v6).error() == ParseError{Layer::ipv4, ParseErrc::bad_version, 6});
+  CHECK(tunkit::Ipv4View::parse(v6).error() ==
+        ParseError{Layer::ipv4, ParseReason::bad_version, 6});
   const Bytes v4 = hex(tunkit_test::kUdp4);
-  CHECK(tunkit::Ipv6View::parse(v4).error() == ParseError{Layer::ipv6, ParseErrc::bad_version, 4});
-  CHECK(tunkit::TcpView::parse({}).error() == ParseError{Layer::tcp, ParseErrc::truncated, 0, 20});
-  CHECK(tunkit::UdpView::parse({}).error() == ParseError{Layer::udp, ParseErrc::truncated, 0, 8});
-  CHECK(tunkit::IcmpView::parse({}).error() == ParseError{Layer::icmp, ParseErrc::truncated, 0, 8});
+  CHECK(tunkit::Ipv6View::parse(v4).error() ==
+        ParseError{Layer::ipv6, ParseReason::bad_version, 4});
+  CHECK(tunkit::TcpView::parse({}).error() ==
+        ParseError{Layer::tcp, ParseReason::truncated, 0, 20});
+  CHECK(tunkit::UdpView::parse({}).error() == ParseError{Layer::udp, ParseReason::truncated, 0, 8});
+  CHECK(tunkit::IcmpView::parse({}).error() ==
+        ParseError{Layer::icmp, ParseReason::truncated, 0, 8});
   CHECK(tunkit::Icmpv6View::parse({}).error() ==
-        ParseError{Layer::icmpv6, ParseErrc::truncated, 0, 8});
-  CHECK(tunkit::ArpView::parse({}).error() == ParseError{Layer::arp, ParseErrc::truncated, 0, 28});
+        ParseError{Layer::icmpv6, ParseReason::truncated, 0, 8});
+  CHECK(tunkit::ArpView::parse({}).error() ==
+        ParseError{Layer::arp, ParseReason::truncated, 0, 28});
   CHECK(tunkit::EthernetView::parse({}).error() ==
-        ParseError{Layer::ethernet, ParseErrc::truncated, 0, 14});
-  CHECK(tunkit::to_string(ParseErrc::total_length_beyond_buffer) == "total length beyond buffer");
+        ParseError{Layer::ethernet, ParseReason::truncated, 0, 14});
+  CHECK(tunkit::to_string(ParseReason::total_length_beyond_buffer) == "total length beyond buffer");
   CHECK(tunkit::to_string(Layer::icmpv6) == "ICMPv6");
 }
 
@@ -798,9 +803,9 @@ TEST_CASE("mutable views write fields in place", "[packet]") {
   }
   SECTION("mutable parse failures carry the reason") {
     Bytes b(3);
-    CHECK(tunkit::MutableIpv4View::parse(b).error().code == ParseErrc::bad_version);
+    CHECK(tunkit::MutableIpv4View::parse(b).error().reason == ParseReason::bad_version);
     put8(b, 0, 0x60);
-    CHECK(tunkit::MutableIpv6View::parse(b).error().code == ParseErrc::truncated);
+    CHECK(tunkit::MutableIpv6View::parse(b).error().reason == ParseReason::truncated);
     CHECK(tunkit::MutableTcpView::parse(b).error().layer == Layer::tcp);
     CHECK(tunkit::MutableUdpView::parse(b).error().layer == Layer::udp);
     CHECK(tunkit::MutableIcmpView::parse(b).error().layer == Layer::icmp);
@@ -865,23 +870,23 @@ TEST_CASE("ICMP echo reply: re-parses, checksums valid, in place or not", "[pack
   SECTION("buffer too small") {
     const auto r = tunkit::build_icmp_echo_reply(*pkt, std::span(out).first(83));
     REQUIRE_FALSE(r);
-    CHECK(r.error() == tunkit::BuildError{tunkit::BuildErrc::buffer_too_small, 84});
+    CHECK(r.error() == tunkit::BuildError{tunkit::BuildReason::buffer_too_small, 84});
     CHECK(tunkit::to_string(r.error()) == "output buffer too small (need 84 bytes)");
   }
   SECTION("not an echo request") {
     const Bytes udp_bytes = hex(tunkit_test::kUdp4);
     const auto udp = tunkit::parse_ip(udp_bytes);
-    CHECK(tunkit::build_icmp_echo_reply(*udp, out).error().code ==
-          tunkit::BuildErrc::not_echo_request);
+    CHECK(tunkit::build_icmp_echo_reply(*udp, out).error().reason ==
+          tunkit::BuildReason::not_echo_request);
     const auto echo_reply = tunkit::parse_ip(std::span(out).first(*len));
     Bytes out2(200);
-    CHECK(tunkit::build_icmp_echo_reply(*echo_reply, out2).error().code ==
-          tunkit::BuildErrc::not_echo_request);
+    CHECK(tunkit::build_icmp_echo_reply(*echo_reply, out2).error().reason ==
+          tunkit::BuildReason::not_echo_request);
     const Bytes v6_bytes = hex(tunkit_test::kIcmp6Echo);
     const auto v6 = tunkit::parse_ip(v6_bytes);
-    CHECK(tunkit::build_icmp_echo_reply(*v6, out).error().code ==
-          tunkit::BuildErrc::not_echo_request);
-    CHECK(tunkit::to_string(tunkit::BuildError{tunkit::BuildErrc::not_echo_request}) ==
+    CHECK(tunkit::build_icmp_echo_reply(*v6, out).error().reason ==
+          tunkit::BuildReason::not_echo_request);
+    CHECK(tunkit::to_string(tunkit::BuildError{tunkit::BuildReason::not_echo_request}) ==
           "not an echo request");
   }
   SECTION("multicast destination") {
@@ -889,8 +894,8 @@ TEST_CASE("ICMP echo reply: re-parses, checksums valid, in place or not", "[pack
     put8(buf, 16, 224);
     const auto mc = tunkit::parse_ip(buf);
     REQUIRE(mc);
-    CHECK(tunkit::build_icmp_echo_reply(*mc, out).error().code ==
-          tunkit::BuildErrc::multicast_destination);
+    CHECK(tunkit::build_icmp_echo_reply(*mc, out).error().reason ==
+          tunkit::BuildReason::multicast_destination);
   }
 }
 
@@ -931,17 +936,17 @@ TEST_CASE("ICMPv6 echo reply: re-parses, checksum valid, extension headers dropp
   }
   SECTION("errors") {
     CHECK(tunkit::build_icmpv6_echo_reply(*pkt, std::span(out).first(10)).error() ==
-          tunkit::BuildError{tunkit::BuildErrc::buffer_too_small, 104});
+          tunkit::BuildError{tunkit::BuildReason::buffer_too_small, 104});
     Bytes buf = request;
     put8(buf, 24, 0xff);  // dst ff00::...
     const auto mc = tunkit::parse_ip(buf);
     REQUIRE(mc);
-    CHECK(tunkit::build_icmpv6_echo_reply(*mc, out).error().code ==
-          tunkit::BuildErrc::multicast_destination);
+    CHECK(tunkit::build_icmpv6_echo_reply(*mc, out).error().reason ==
+          tunkit::BuildReason::multicast_destination);
     const Bytes v4_bytes = hex(tunkit_test::kIcmp4Echo);
     const auto v4 = tunkit::parse_ip(v4_bytes);
-    CHECK(tunkit::build_icmpv6_echo_reply(*v4, out).error().code ==
-          tunkit::BuildErrc::not_echo_request);
+    CHECK(tunkit::build_icmpv6_echo_reply(*v4, out).error().reason ==
+          tunkit::BuildReason::not_echo_request);
   }
 }
 
@@ -969,9 +974,9 @@ TEST_CASE("echo reply in an Ethernet frame swaps the MACs and keeps the VLAN tag
   CHECK(must(must(reply->ip()).icmp()).type() == tunkit::IcmpType::echo_reply);
   CHECK(tunkit::transport_checksum_ok(must(reply->ip())));
   CHECK(tunkit::build_echo_reply(*frame, std::span(out).first(5)).error() ==
-        tunkit::BuildError{tunkit::BuildErrc::buffer_too_small, request.size()});
+        tunkit::BuildError{tunkit::BuildReason::buffer_too_small, request.size()});
   CHECK(tunkit::build_echo_reply(*frame, std::span(out).first(20)).error() ==
-        tunkit::BuildError{tunkit::BuildErrc::buffer_too_small, request.size()});
+        tunkit::BuildError{tunkit::BuildReason::buffer_too_small, request.size()});
 
   // In place.
   const auto n = tunkit::build_echo_reply(*frame, request);
@@ -980,7 +985,8 @@ TEST_CASE("echo reply in an Ethernet frame swaps the MACs and keeps the VLAN tag
 
   const Bytes arp_bytes = hex(tunkit_test::kArpRequest);
   const auto arp = tunkit::parse_frame(arp_bytes);
-  CHECK(tunkit::build_echo_reply(*arp, out).error().code == tunkit::BuildErrc::not_echo_request);
+  CHECK(tunkit::build_echo_reply(*arp, out).error().reason ==
+        tunkit::BuildReason::not_echo_request);
 }
 
 TEST_CASE("ARP reply answers who-has with our MAC", "[packet][builder]") {
@@ -1025,15 +1031,15 @@ TEST_CASE("ARP reply answers who-has with our MAC", "[packet][builder]") {
   }
   SECTION("errors") {
     CHECK(tunkit::build_arp_reply(*frame, kOurMac, std::span(out).first(41)).error() ==
-          tunkit::BuildError{tunkit::BuildErrc::buffer_too_small, 42});
+          tunkit::BuildError{tunkit::BuildReason::buffer_too_small, 42});
     const auto again = tunkit::parse_frame(std::span(out).first(*len));
     Bytes out2(100);
-    CHECK(tunkit::build_arp_reply(*again, kOurMac, out2).error().code ==
-          tunkit::BuildErrc::not_arp_request);
+    CHECK(tunkit::build_arp_reply(*again, kOurMac, out2).error().reason ==
+          tunkit::BuildReason::not_arp_request);
     const Bytes ip_bytes = hex(tunkit_test::kEchoFrame);
     const auto ip = tunkit::parse_frame(ip_bytes);
-    CHECK(tunkit::build_arp_reply(*ip, kOurMac, out2).error().code ==
-          tunkit::BuildErrc::not_arp_request);
+    CHECK(tunkit::build_arp_reply(*ip, kOurMac, out2).error().reason ==
+          tunkit::BuildReason::not_arp_request);
   }
 }
 
@@ -1092,7 +1098,7 @@ TEST_CASE("NDP neighbour advertisement answers a solicitation", "[packet][builde
       REQUIRE(f);
       const auto r = tunkit::build_neighbor_advertisement(*f, kOurMac, out);
       REQUIRE_FALSE(r);
-      return r.error().code == tunkit::BuildErrc::not_neighbor_solicitation;
+      return r.error().reason == tunkit::BuildReason::not_neighbor_solicitation;
     };
     Bytes b = hex(tunkit_test::kNsFrame);
     Bytes hop = b;
@@ -1115,6 +1121,6 @@ TEST_CASE("NDP neighbour advertisement answers a solicitation", "[packet][builde
     CHECK(invalid(hex(tunkit_test::kEchoFrame)));
     const auto f = tunkit::parse_frame(b);
     CHECK(tunkit::build_neighbor_advertisement(*f, kOurMac, std::span(out).first(85)).error() ==
-          tunkit::BuildError{tunkit::BuildErrc::buffer_too_small, 86});
+          tunkit::BuildError{tunkit::BuildReason::buffer_too_small, 86});
   }
 }
