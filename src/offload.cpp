@@ -8,7 +8,7 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "detail/checksum_copy.hpp"
+#include "packet/checksum_kernels.hpp"
 #include "tunkit/checksum.hpp"
 #include "tunkit/error.hpp"
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "catch.hpp"
-#include "detail/checksum_copy.hpp"
+#include "packet/checksum_kernels.hpp"
 #include "packet_samples.hpp"
 #include "tunkit/checksum.hpp"
 #include "tunkit/error.hpp"
