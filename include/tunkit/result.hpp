@@ -4,8 +4,6 @@
 /// a value or the reason there is none (a small `std::expected` for C++20).
 
 #include <optional>
-#include <stdexcept>
-#include <string>
 #include <utility>
 
 #include "tunkit/error.hpp"
@@ -43,9 +41,12 @@ class [[nodiscard]] Result {
   [[nodiscard]] const T* operator->() const noexcept { return &*value_; }
   /// Member access to the value; requires `has_value()`.
   [[nodiscard]] T* operator->() noexcept { return &*value_; }
-  /// The value. @throws std::invalid_argument with the error's description when there is none.
+  /// The value.
+  /// @throws tunkit::Error when there is none: `code()` is `make_error_code(error())`, `what()`
+  /// ends with the error's description in parentheses, e.g.
+  /// `tunkit: Result::value: malformed packet (IPv4: truncated (10 bytes, header needs 20))`.
   [[nodiscard]] const T& value() const {
-    if (!value_) throw std::invalid_argument("tunkit: " + to_string(error_));
+    if (!value_) throw make_error(make_error_code(error_), "Result::value", {}, to_string(error_));
     return *value_;
   }
   /// The error; meaningful only when `!has_value()`.

@@ -624,8 +624,10 @@ TEST_CASE("Result: value() throws the reason, operator* and error() do not", "[p
   try {
     (void)bad.value();
     FAIL("value() did not throw");
-  } catch (const std::invalid_argument& e) {
-    CHECK(std::string(e.what()) == "tunkit: IPv4: truncated (10 bytes, header needs 20)");
+  } catch (const tunkit::Error& e) {
+    CHECK(e.code() == tunkit::errc::malformed_packet);
+    CHECK(std::string(e.what()) ==
+          "tunkit: Result::value: malformed packet (IPv4: truncated (10 bytes, header needs 20))");
   }
   const auto good = tunkit::Ipv4View::parse(b);
   CHECK(good.value().ttl() == 64);
