@@ -1064,8 +1064,24 @@ TEST_CASE("coalesce: limits are checked before anything is written", "[offload]"
   REQUIRE(r.has_value());
   CHECK(*r == 0);
 
-  CHECK_THROWS_AS(tunkit::Coalescer({.header_size = 8}), std::invalid_argument);
-  CHECK_THROWS_AS(tunkit::Coalescer({.max_batch = 0}), std::invalid_argument);
+  // Bad options: tunkit::Error, errc::out_of_range (which compares equal to
+  // std::errc::invalid_argument, the kernel's answer to such values).
+  const auto refusal = [](tunkit::CoalescerOptions o) -> std::string {
+    try {
+      const tunkit::Coalescer refused(o);
+    } catch (const tunkit::Error& e) {
+      CHECK(e.code() == tunkit::errc::out_of_range);
+      CHECK(e.code() == std::errc::invalid_argument);
+      return e.what();
+    }
+    return "no exception";
+  };
+  CHECK(refusal({.header_size = 8}) ==
+        "tunkit: Coalescer: out of range (virtio-net header size 8 below 10)");
+  CHECK(refusal({.max_batch = 0}) ==
+        "tunkit: Coalescer: out of range (max_batch 0 outside 1..2^24)");
+  CHECK(refusal({.max_batch = (std::size_t{1} << 24) + 1}) ==
+        "tunkit: Coalescer: out of range (max_batch 16777217 outside 1..2^24)");
 
   // Moves keep the tables.
   tunkit::Coalescer moved = std::move(gro);
