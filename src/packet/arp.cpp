@@ -8,9 +8,7 @@ namespace {
 using detail::load16;
 using detail::load8;
 
-ParseError fail(ParseReason reason, std::size_t value = 0, std::size_t limit = 0) noexcept {
-  return detail::parse_error(Layer::arp, reason, value, limit);
-}
+constexpr detail::LayerErrors fail{Layer::arp};
 
 }  // namespace
 

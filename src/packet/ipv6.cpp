@@ -9,9 +9,7 @@ using detail::load16;
 using detail::load32;
 using detail::load8;
 
-ParseError fail(ParseReason reason, std::size_t value = 0, std::size_t limit = 0) noexcept {
-  return detail::parse_error(Layer::ipv6, reason, value, limit);
-}
+constexpr detail::LayerErrors fail{Layer::ipv6};
 
 }  // namespace
 

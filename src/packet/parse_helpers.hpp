@@ -27,6 +27,18 @@ constexpr ParseError parse_error(Layer layer, ParseReason reason, std::size_t va
   return {layer, reason, clamp32(value), clamp32(limit)};
 }
 
+/// The errors of one layer's parser, as a callable: `constexpr LayerErrors fail{Layer::udp};`,
+/// then `return fail(ParseReason::bad_length, length, 8);`.
+struct LayerErrors {
+  Layer layer;  ///< the layer every error is about
+
+  /// The error: `reason`, with the numbers its description names.
+  constexpr ParseError operator()(ParseReason reason, std::size_t value = 0,
+                                  std::size_t limit = 0) const noexcept {
+    return parse_error(layer, reason, value, limit);
+  }
+};
+
 /// The value of the EtherType field for `type`.
 constexpr std::uint16_t field(EtherType type) noexcept {
   return static_cast<std::uint16_t>(type);

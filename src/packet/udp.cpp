@@ -7,9 +7,7 @@ namespace {
 
 using detail::load16;
 
-ParseError fail(ParseReason reason, std::size_t value = 0, std::size_t limit = 0) noexcept {
-  return detail::parse_error(Layer::udp, reason, value, limit);
-}
+constexpr detail::LayerErrors fail{Layer::udp};
 
 }  // namespace
 
