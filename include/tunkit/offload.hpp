@@ -20,11 +20,7 @@
 /// and, as in tunkit 0.1, tunkit/options.hpp (the `TUNSETOFFLOAD` flags, `Offloads`) and
 /// tunkit/packet.hpp (the views, to look at what a split gives).
 ///
-/// Conventions (those of the kernel's `include/linux/virtio_net.h` for a TUN device): offsets in
-/// the header count from the first byte of the IP packet (there is no Ethernet header);
-/// `NEEDS_CSUM` means the transport checksum field holds the one's-complement sum of the pseudo
-/// header only (not complemented) and whoever finishes the packet adds the sum of the bytes from
-/// `csum_start` to the end.
+/// The conventions of the header fields (offsets, NEEDS_CSUM) are in tunkit/vnet.hpp.
 
 // IWYU pragma: begin_exports
 #include "tunkit/offload/gro.hpp"
