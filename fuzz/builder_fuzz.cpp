@@ -59,7 +59,7 @@ std::vector<std::byte> build_all_ways(std::span<const std::byte> packet, std::si
   if (!request) return {};
   std::vector<std::byte> out(out_size);
   auto r = build(*request, std::span(out));
-  if (!r && r.error().code == tunkit::BuildErrc::buffer_too_small) {
+  if (!r && r.error().reason == tunkit::BuildReason::buffer_too_small) {
     TUNKIT_FUZZ_CHECK(r.error().needed > out_size);
     out.assign(r.error().needed, std::byte{0});
     r = build(*request, std::span(out));

@@ -41,7 +41,7 @@ std::optional<OffloadError> vnet_problem(std::span<const std::span<const std::by
                                          std::size_t total, std::size_t header_size,
                                          bool little_endian) noexcept {
   if (bufs.empty() || bufs[0].size() < header_size) {
-    return OffloadError{OffloadErrc::header_truncated,
+    return OffloadError{OffloadReason::header_truncated,
                         static_cast<std::uint32_t>(bufs.empty() ? 0 : bufs[0].size()),
                         static_cast<std::uint32_t>(header_size),
                         {}};
@@ -50,16 +50,16 @@ std::optional<OffloadError> vnet_problem(std::span<const std::span<const std::by
   if (!h) return h.error();
   const auto len = static_cast<std::uint32_t>(total - header_size);
   if (h->gso_type != GsoType::none && h->gso_size == 0) {
-    return OffloadError{OffloadErrc::gso_size_zero, 0, 0, {}};
+    return OffloadError{OffloadReason::gso_size_zero, 0, 0, {}};
   }
   if (h->hdr_len > len)
-    return OffloadError{OffloadErrc::hdr_len_beyond_packet, h->hdr_len, len, {}};
+    return OffloadError{OffloadReason::hdr_len_beyond_packet, h->hdr_len, len, {}};
   if (h->needs_csum) {
     if (h->csum_start > len) {
-      return OffloadError{OffloadErrc::csum_start_beyond_packet, h->csum_start, len, {}};
+      return OffloadError{OffloadReason::csum_start_beyond_packet, h->csum_start, len, {}};
     }
     const std::uint32_t end = std::uint32_t{h->csum_start} + h->csum_offset + 2U;
-    if (end > len) return OffloadError{OffloadErrc::csum_offset_beyond_packet, end, len, {}};
+    if (end > len) return OffloadError{OffloadReason::csum_offset_beyond_packet, end, len, {}};
   }
   return std::nullopt;
 }

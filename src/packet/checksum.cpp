@@ -1,81 +1,13 @@
-#include "tunkit/checksum.hpp"
+#include "tunkit/packet/checksum.hpp"
 
-#include <bit>
-#include <cstring>
+#include <optional>
 
-#include "tunkit/packet.hpp"
+#include "packet/checksum_kernels.hpp"
+#include "tunkit/packet/ip_packet.hpp"
 
 namespace tunkit {
 
 namespace {
-
-std::uint64_t load64(const std::byte* p) noexcept {
-  std::uint64_t v;
-  std::memcpy(&v, p, sizeof v);  // any alignment; compiles to one load
-  return v;
-}
-
-// One's-complement addition on 64-bit words: the carry out of bit 63 is worth 2^64, which is
-// congruent to 1 modulo 0xFFFF, so it is added back at the bottom (end-around carry).
-std::uint64_t add_eac(std::uint64_t a, std::uint64_t b) noexcept {
-  a += b;
-  return a + (a < b ? 1U : 0U);
-}
-
-// The 16-bit one's-complement sum of `data` taken as native-order 16-bit words (RFC 1071 section
-// 2(B): the sum of byte-swapped words is the byte-swapped sum, so no per-word swapping is needed;
-// one swap at the end turns it into the network-order sum on a little-endian host).
-//
-// 64-bit words are summed into four independent accumulators, counting carries separately, so the
-// loop has no dependency chain longer than one add; 2^64 is congruent to 1 modulo 0xFFFF, so the
-// carry counts are simply added at the end. Loads go through memcpy: correct at any alignment,
-// and as fast as aligned loads on the targets that matter (x86-64, arm64).
-std::uint16_t native_sum(const std::byte* p, std::size_t n) noexcept {
-  std::uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-  std::uint64_t c0 = 0, c1 = 0, c2 = 0, c3 = 0;
-  while (n >= 32) {
-    const std::uint64_t w0 = load64(p), w1 = load64(p + 8), w2 = load64(p + 16),
-                        w3 = load64(p + 24);
-    a0 += w0;
-    c0 += a0 < w0 ? 1U : 0U;
-    a1 += w1;
-    c1 += a1 < w1 ? 1U : 0U;
-    a2 += w2;
-    c2 += a2 < w2 ? 1U : 0U;
-    a3 += w3;
-    c3 += a3 < w3 ? 1U : 0U;
-    p += 32;
-    n -= 32;
-  }
-  std::uint64_t s = add_eac(add_eac(a0, a1), add_eac(a2, a3));
-  s = add_eac(s, c0 + c1 + c2 + c3);
-  while (n >= 8) {
-    s = add_eac(s, load64(p));
-    p += 8;
-    n -= 8;
-  }
-  if (n > 0) {
-    // The last 1..7 bytes, zero-padded: they keep their position inside the word, so an odd last
-    // byte is the high-order byte of its (network-order) word, as RFC 1071 requires.
-    std::uint64_t tail = 0;
-    std::memcpy(&tail, p, n);
-    s = add_eac(s, tail);
-  }
-  s = (s & 0xFFFFFFFFU) + (s >> 32);
-  s = (s & 0xFFFFFFFFU) + (s >> 32);
-  s = (s & 0xFFFFU) + (s >> 16);
-  s = (s & 0xFFFFU) + (s >> 16);
-  return static_cast<std::uint16_t>(s);
-}
-
-std::uint16_t network_sum(std::span<const std::byte> data) noexcept {
-  const std::uint16_t s = native_sum(data.data(), data.size());
-  if constexpr (std::endian::native == std::endian::little) {
-    return static_cast<std::uint16_t>((s >> 8) | (s << 8));
-  } else {
-    return s;
-  }
-}
 
 // Where the checksum field sits in each transport header, or 0 when tunkit does not know.
 std::size_t checksum_offset(std::uint8_t protocol) noexcept {
@@ -95,7 +27,7 @@ std::size_t checksum_offset(std::uint8_t protocol) noexcept {
 }  // namespace
 
 Checksum& Checksum::add(std::span<const std::byte> data) noexcept {
-  const std::uint16_t s = network_sum(data);
+  const std::uint16_t s = detail::ones_sum(data.data(), data.size());
   sum_ += odd_ ? swap16(s) : s;
   if (data.size() % 2 != 0) odd_ = !odd_;
   return *this;
