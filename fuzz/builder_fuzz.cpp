@@ -15,8 +15,8 @@
 #include <span>
 #include <vector>
 
-#include "tunkit/checksum.hpp"
 #include "tunkit/packet.hpp"
+#include "tunkit/packet/checksum.hpp"
 
 #include "fuzz_check.hpp"
 

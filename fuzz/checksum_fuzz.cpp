@@ -12,7 +12,7 @@
 #include <span>
 #include <vector>
 
-#include "tunkit/checksum.hpp"
+#include "tunkit/packet/checksum.hpp"
 
 #include "fuzz_check.hpp"
 

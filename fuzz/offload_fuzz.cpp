@@ -21,9 +21,9 @@
 #include <string>
 #include <vector>
 
-#include "tunkit/checksum.hpp"
 #include "tunkit/offload.hpp"
 #include "tunkit/packet.hpp"
+#include "tunkit/packet/checksum.hpp"
 
 #include "fuzz_check.hpp"
 

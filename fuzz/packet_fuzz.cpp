@@ -17,9 +17,9 @@
 #include <string>
 #include <vector>
 
-#include "tunkit/checksum.hpp"
 #include "tunkit/format.hpp"
 #include "tunkit/packet.hpp"
+#include "tunkit/packet/checksum.hpp"
 
 #include "fuzz_check.hpp"
 

@@ -151,48 +151,6 @@ std::optional<OffloadError> check_vnet_header(const VirtioNetHeader& h,
 // ---------------------------------------------------------------------------------------------
 // Names and errors
 
-std::string_view to_string(Offload offload) noexcept {
-  switch (offload) {
-    case Offload::csum:
-      return "CSUM";
-    case Offload::tso4:
-      return "TSO4";
-    case Offload::tso6:
-      return "TSO6";
-    case Offload::tso_ecn:
-      return "TSO_ECN";
-    case Offload::ufo:
-      return "UFO";
-    case Offload::uso4:
-      return "USO4";
-    case Offload::uso6:
-      return "USO6";
-    case Offload::udp_tunnel_gso:
-      return "UDP_TUNNEL_GSO";
-    case Offload::udp_tunnel_gso_csum:
-      return "UDP_TUNNEL_GSO_CSUM";
-  }
-  return "?";
-}
-
-std::string to_string(Offloads offloads) {
-  if (offloads.empty()) return "none";
-  std::string out;
-  std::uint16_t rest = offloads.bits();
-  for (std::uint16_t bit = 1; bit != 0 && bit <= Offloads::all().bits();
-       bit = static_cast<std::uint16_t>(bit << 1)) {
-    if ((rest & bit) == 0) continue;
-    if (!out.empty()) out += '|';
-    out += to_string(static_cast<Offload>(bit));
-    rest = static_cast<std::uint16_t>(rest & ~bit);
-  }
-  if (rest != 0) {
-    if (!out.empty()) out += '|';
-    out += fmt::format("{:#06x}", rest);
-  }
-  return out;
-}
-
 std::string_view to_string(GsoType type) noexcept {
   switch (type) {
     case GsoType::none:

@@ -20,7 +20,7 @@
 #include "tun/hints.hpp"
 #include "tunkit/detail/tun_wire.hpp"
 #include "tunkit/error.hpp"
-#include "tunkit/offload.hpp"
+#include "tunkit/vnet.hpp"
 
 namespace tunkit {
 namespace {

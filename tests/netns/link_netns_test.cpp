@@ -20,7 +20,7 @@
 #include "tunkit/device.hpp"
 #include "tunkit/error.hpp"
 #include "tunkit/link.hpp"
-#include "tunkit/testing/netns.hpp"
+#include "tunkit/testing/netns_sandbox.hpp"
 #include "tunkit/tun_info.hpp"
 
 namespace {
@@ -28,7 +28,7 @@ namespace {
 using tunkit::IpPrefix;
 using tunkit::Link;
 using tunkit::TunDevice;
-using tunkit::testing::NetnsSandbox;
+using tunkit::testing::NetNsSandbox;
 
 tunkit::Options named(const std::string& name) {
   tunkit::Options o;
@@ -105,7 +105,7 @@ class WithoutNetAdmin {
 }  // namespace
 
 TEST_CASE("Link configures a TUN device and reads it back", "[netns][link]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   TunDevice dev(named("tun0"));
   Link link(dev.ifindex());
   CHECK(link.name() == "tun0");
@@ -166,7 +166,7 @@ TEST_CASE("list_tun_devices and find_tun_device report the link as Link::state d
           "[netns][link][tun_info]") {
   // TunDeviceInfo::link is the same LinkState as Link::state(): txqueuelen, counters and the
   // MAC address included.
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   tunkit::Options o = named("tap0");
   o.mode = tunkit::Mode::tap;
   TunDevice tap(o);
@@ -204,7 +204,7 @@ TEST_CASE("list_tun_devices and find_tun_device report the link as Link::state d
 }
 
 TEST_CASE("Link reports the kernel's errors in plain words", "[netns][link][errors]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   TunDevice dev(named("tun0"));
   Link link(dev.ifindex());
   const std::size_t fds = open_fd_count();

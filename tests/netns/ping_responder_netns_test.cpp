@@ -21,7 +21,7 @@ using tunkit::test::count_lines_with;
 using tunkit::test::run;
 
 TEST_CASE("ping_responder answers ping and ping -6", "[netns][example]") {
-  tunkit::testing::NetnsSandbox sandbox;
+  tunkit::testing::NetNsSandbox sandbox;
   if (run("command -v ping").status != 0) {
     WARN("ping (iputils-ping) is not installed: nothing to test");
     return;

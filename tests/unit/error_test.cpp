@@ -68,17 +68,3 @@ TEST_CASE("error messages name operation, device, cause and hint", "[error]") {
         "tunkit: op: connection timed out");
   CHECK(tunkit::make_error(busy, "op").code() == busy);
 }
-
-TEST_CASE("Flags render as the kernel's names", "[flags]") {
-  using tunkit::Flag;
-  CHECK(tunkit::to_string(Flag::tun | Flag::no_pi | Flag::persist) == "TUN|PERSIST|NO_PI");
-  CHECK(tunkit::to_string(tunkit::Flags{}) == "none");
-  CHECK(tunkit::to_string(tunkit::Flags::from_bits(0x0004)) == "0x0004");
-  const tunkit::Flags f = Flag::tap | Flag::multi_queue;
-  CHECK(f.has(Flag::tap));
-  CHECK(f.has(Flag::tap | Flag::multi_queue));
-  CHECK_FALSE(f.has(Flag::tun));
-  CHECK(f.bits() == 0x0102);
-  CHECK((f & Flag::tap) == tunkit::Flags(Flag::tap));
-  CHECK(tunkit::to_string(tunkit::Mode::tap) == "tap");
-}
