@@ -11,7 +11,7 @@
 #include <span>
 #include <vector>
 
-#include "tunkit/checksum.hpp"
+#include "tunkit/packet/checksum.hpp"
 
 namespace {
 

@@ -43,9 +43,9 @@
 #include <vector>
 
 #include "tunkit/batch.hpp"
-#include "tunkit/checksum.hpp"
 #include "tunkit/device.hpp"
 #include "tunkit/link.hpp"
+#include "tunkit/packet/checksum.hpp"
 
 namespace {
 

@@ -21,9 +21,9 @@
 #include <span>
 #include <vector>
 
-#include "tunkit/checksum.hpp"
 #include "tunkit/offload.hpp"
 #include "tunkit/packet.hpp"
+#include "tunkit/packet/checksum.hpp"
 
 namespace {
 

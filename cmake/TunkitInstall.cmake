@@ -13,9 +13,21 @@ install(TARGETS ${tunkit_install_targets} EXPORT tunkitTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(DIRECTORY include/tunkit DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-# The generated headers: tunkit/version.hpp, tunkit/export.hpp (and tunkit/testing/export.hpp).
-install(DIRECTORY ${TUNKIT_GENERATED_INCLUDE_DIR}/tunkit DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# The headers, and the generated ones (tunkit/version.hpp, tunkit/export.hpp); those of
+# tunkit::testing (tunkit/testing/) and tunkit::asio (tunkit/asio.hpp) only with their target.
+foreach(headers ${PROJECT_SOURCE_DIR}/include/tunkit ${TUNKIT_GENERATED_INCLUDE_DIR}/tunkit)
+  install(DIRECTORY ${headers} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+    PATTERN testing EXCLUDE PATTERN asio.hpp EXCLUDE)
+endforeach()
+if(TARGET tunkit_testing)
+  # tunkit/testing/*.hpp and the generated tunkit/testing/export.hpp.
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/tunkit/testing
+    ${TUNKIT_GENERATED_INCLUDE_DIR}/tunkit/testing DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tunkit)
+endif()
+if(TARGET tunkit_asio)
+  install(FILES ${PROJECT_SOURCE_DIR}/include/tunkit/asio.hpp
+    DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tunkit)
+endif()
 install(EXPORT tunkitTargets NAMESPACE tunkit:: DESTINATION ${TUNKIT_CMAKE_DIR})
 # tunkit::asio in an export set of its own, loaded by tunkitConfig.cmake only where Asio is found
 # (the component "asio"), so that consumers without Asio still find tunkit.

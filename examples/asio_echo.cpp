@@ -15,7 +15,6 @@
 #include <fmt/format.h>
 #include <tunkit/asio.hpp>
 #include <tunkit/format.hpp>
-#include <tunkit/packet.hpp>
 #include <tunkit/tunkit.hpp>
 
 #include <array>
@@ -23,15 +22,11 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
-#include <cstdlib>
-#include <exception>
-#include <map>
 #include <memory>
 #include <mutex>
-#include <string>
+#include <span>
 #include <string_view>
 #include <thread>
-#include <tuple>
 #include <vector>
 
 #include <asio/co_spawn.hpp>
@@ -43,6 +38,9 @@
 #include <asio/steady_timer.hpp>
 #include <asio/strand.hpp>
 #include <asio/use_awaitable.hpp>
+
+#include "common/echo.hpp"
+#include "common/helpers.hpp"
 
 namespace {
 
@@ -66,72 +64,7 @@ Prints "ready: NAME QUEUES" once configured, one line per reply ("queue 2: ...")
 flows and the queue that served them at the end.
 )";
 
-struct Config {
-  std::string name = "asioecho%d";
-  unsigned queues = 4;
-  unsigned threads = 2;
-  tunkit::IpPrefix v4 = tunkit::IpPrefix::parse("10.80.0.1/24");
-  tunkit::IpPrefix v6 = tunkit::IpPrefix::parse("fd00:80::1/64");
-  unsigned long count = 0;
-  unsigned long timeout_s = 0;
-};
-
-[[noreturn]] void usage_error(std::string_view what) {
-  fmt::print(stderr, "asio_echo: {}\n{}", what, kUsage);
-  std::exit(2);
-}
-
-unsigned long to_number(std::string_view opt, const char* text) {
-  char* end = nullptr;
-  const unsigned long v = std::strtoul(text, &end, 10);
-  if (end == text || *end != '\0')
-    usage_error(fmt::format("{} needs a number, not \"{}\"", opt, text));
-  return v;
-}
-
-Config parse_args(int argc, char** argv) {
-  Config c;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view a = argv[i];
-    auto value = [&]() -> const char* {
-      if (i + 1 >= argc) usage_error(fmt::format("{} needs a value", a));
-      return argv[++i];
-    };
-    if (a == "-h" || a == "--help") {
-      fmt::print("{}", kUsage);
-      std::exit(0);
-    } else if (a == "-n" || a == "--name") {
-      c.name = value();
-    } else if (a == "-q" || a == "--queues") {
-      const unsigned long q = to_number(a, value());
-      if (q < 1 || q > tunkit::max_queues) usage_error("--queues must be 1..256");
-      c.queues = static_cast<unsigned>(q);
-    } else if (a == "-j" || a == "--threads") {
-      const unsigned long t = to_number(a, value());
-      if (t < 1 || t > 64) usage_error("--threads must be 1..64");
-      c.threads = static_cast<unsigned>(t);
-    } else if (a == "-4" || a == "--ipv4" || a == "-6" || a == "--ipv6") {
-      const char* text = value();
-      const auto p = tunkit::IpPrefix::try_parse(text);
-      const bool want_v4 = a == "-4" || a == "--ipv4";
-      if (!p || p->address.is_v4() != want_v4) {
-        usage_error(
-            fmt::format("{} needs an IPv{} ADDR/LEN, not \"{}\"", a, want_v4 ? 4 : 6, text));
-      }
-      (want_v4 ? c.v4 : c.v6) = *p;
-    } else if (a == "-c" || a == "--count") {
-      c.count = to_number(a, value());
-    } else if (a == "-t" || a == "--timeout") {
-      c.timeout_s = to_number(a, value());
-    } else {
-      usage_error(fmt::format("unknown option \"{}\"", a));
-    }
-  }
-  return c;
-}
-
-// A flow: source, destination and ICMP identifier of the requests.
-using FlowKey = std::tuple<std::string, std::string, unsigned>;
+constexpr example::Program kProgram{"asio_echo", kUsage, ""};
 
 // One queue: its strand and its asynchronous descriptor (bound to that strand).
 struct Lane {
@@ -142,7 +75,7 @@ struct Lane {
 
 class Responder {
  public:
-  Responder(const Config& cfg, tunkit::TunDevice& dev, asio::io_context& io)
+  Responder(const example::EchoConfig& cfg, tunkit::TunDevice& dev, asio::io_context& io)
       : cfg_(cfg),
         control_(asio::make_strand(io)),
         signals_(control_, SIGINT, SIGTERM),
@@ -186,18 +119,7 @@ class Responder {
     });
   }
 
-  void print_summary(std::size_t queue_count) {
-    fmt::print("flows ({} replies):\n", replies_.load());
-    std::map<std::size_t, unsigned> per_queue;
-    for (const auto& [flow, queues] : flows_) {
-      for (const auto& [q, n] : queues) {
-        fmt::print("  {} > {} id {}: queue {} ({} replies)\n", std::get<0>(flow), std::get<1>(flow),
-                   std::get<2>(flow), q, n);
-        per_queue[q] += n;
-      }
-    }
-    fmt::print("queues used: {} of {}\n", per_queue.size(), queue_count);
-  }
+  void print_summary(std::size_t queue_count) { flows_.print(replies_.load(), queue_count); }
 
  private:
   // The coroutine of one queue: read a packet, answer it if it is an echo request, repeat.
@@ -213,27 +135,9 @@ class Responder {
         report(lane.index, "read", ec);
         co_return;
       }
-      const auto pkt = tunkit::parse_ip(std::span<const std::byte>(buf).first(n));
-      if (!pkt) continue;
-      unsigned id = 0;
-      unsigned seq = 0;
-      if (const auto* icmp = pkt->icmp(); icmp != nullptr) {
-        if (icmp->type() != tunkit::IcmpType::echo_request) continue;
-        id = icmp->identifier();
-        seq = icmp->sequence();
-      } else if (const auto* icmp6 = pkt->icmpv6(); icmp6 != nullptr) {
-        if (icmp6->type() != tunkit::Icmpv6Type::echo_request) continue;
-        id = icmp6->identifier();
-        seq = icmp6->sequence();
-      } else {
-        continue;
-      }
-      // The device's own addresses are answered by the kernel; never claim them.
-      if (pkt->dst() == cfg_.v4.address || pkt->dst() == cfg_.v6.address) continue;
-      const FlowKey flow{pkt->src().to_string(), pkt->dst().to_string(), id};
-      const auto len = tunkit::build_echo_reply(*pkt, buf);  // in place
-      if (!len) continue;
-      co_await lane.queue.async_write(std::span<const std::byte>(buf).first(*len),
+      const auto reply = example::echo_reply(buf, n, cfg_);
+      if (!reply) continue;
+      co_await lane.queue.async_write(std::span<const std::byte>(buf).first(reply->length),
                                       asio::redirect_error(asio::use_awaitable, ec));
       if (ec == asio::error::operation_aborted) co_return;
       if (ec) {
@@ -243,10 +147,7 @@ class Responder {
       const unsigned long total = replies_.fetch_add(1) + 1;
       {
         std::lock_guard lock(mutex_);
-        ++flows_[flow][lane.index];
-        fmt::print("queue {}: {} > {} echo id={} seq={}: replied\n", lane.index, std::get<0>(flow),
-                   std::get<1>(flow), id, seq);
-        std::fflush(stdout);
+        flows_.replied(lane.index, *reply);
       }
       if (cfg_.count != 0 && total >= cfg_.count) stop();
     }
@@ -257,7 +158,7 @@ class Responder {
     fmt::print(stderr, "queue {}: {}: {}\n", index, op, ec.message());
   }
 
-  const Config& cfg_;
+  const example::EchoConfig& cfg_;
   asio::strand<asio::io_context::executor_type> control_;  // the signal wait and the timer
   asio::signal_set signals_;
   asio::steady_timer timer_;
@@ -265,10 +166,10 @@ class Responder {
   std::atomic<bool> stopping_{false};
   std::atomic<unsigned long> replies_{0};
   std::mutex mutex_;  // serialises printing and the flow table across strands
-  std::map<FlowKey, std::map<std::size_t, unsigned>> flows_;
+  example::FlowTable flows_;
 };
 
-int run(const Config& cfg) {
+int run(const example::EchoConfig& cfg) {
   tunkit::TunDevice dev({.name = cfg.name, .queues = cfg.queues});
   tunkit::Link link(dev.ifindex());
   link.add_address(cfg.v4);
@@ -298,11 +199,8 @@ int run(const Config& cfg) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Config cfg = parse_args(argc, argv);
-  try {
-    return run(cfg);
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "asio_echo: {}\n", e.what());
-    return 1;
-  }
+  const example::EchoConfig defaults{.name = "asioecho%d",
+                                     .v4 = tunkit::IpPrefix::parse("10.80.0.1/24"),
+                                     .v6 = tunkit::IpPrefix::parse("fd00:80::1/64")};
+  return example::echo_main(argc, argv, kProgram, defaults, run, /*with_threads=*/true);
 }

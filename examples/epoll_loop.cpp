@@ -8,27 +8,23 @@
 //
 // Exit status: 0 done (count reached, timeout, or SIGINT/SIGTERM), 1 runtime error, 2 usage.
 
-#include <signal.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
-#include <unistd.h>
 
 #include <fmt/format.h>
 #include <tunkit/format.hpp>
-#include <tunkit/packet.hpp>
 #include <tunkit/tunkit.hpp>
 
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
-#include <cstdlib>
-#include <exception>
-#include <map>
-#include <string>
+#include <span>
 #include <string_view>
 #include <system_error>
-#include <tuple>
+
+#include "common/echo.hpp"
+#include "common/helpers.hpp"
 
 namespace {
 
@@ -51,82 +47,11 @@ Prints "ready: NAME QUEUES" once configured, one line per reply ("queue 2: ...")
 flows and the queue that served them at the end.
 )";
 
-struct Config {
-  std::string name = "epoll%d";
-  unsigned queues = 4;
-  tunkit::IpPrefix v4 = tunkit::IpPrefix::parse("10.81.0.1/24");
-  tunkit::IpPrefix v6 = tunkit::IpPrefix::parse("fd00:81::1/64");
-  unsigned long count = 0;
-  unsigned long timeout_s = 0;
-};
-
-[[noreturn]] void usage_error(std::string_view what) {
-  fmt::print(stderr, "epoll_loop: {}\n{}", what, kUsage);
-  std::exit(2);
-}
-
-unsigned long to_number(std::string_view opt, const char* text) {
-  char* end = nullptr;
-  const unsigned long v = std::strtoul(text, &end, 10);
-  if (end == text || *end != '\0')
-    usage_error(fmt::format("{} needs a number, not \"{}\"", opt, text));
-  return v;
-}
-
-Config parse_args(int argc, char** argv) {
-  Config c;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view a = argv[i];
-    auto value = [&]() -> const char* {
-      if (i + 1 >= argc) usage_error(fmt::format("{} needs a value", a));
-      return argv[++i];
-    };
-    if (a == "-h" || a == "--help") {
-      fmt::print("{}", kUsage);
-      std::exit(0);
-    } else if (a == "-n" || a == "--name") {
-      c.name = value();
-    } else if (a == "-q" || a == "--queues") {
-      const unsigned long q = to_number(a, value());
-      if (q < 1 || q > tunkit::max_queues) usage_error("--queues must be 1..256");
-      c.queues = static_cast<unsigned>(q);
-    } else if (a == "-4" || a == "--ipv4" || a == "-6" || a == "--ipv6") {
-      const char* text = value();
-      const auto p = tunkit::IpPrefix::try_parse(text);
-      const bool want_v4 = a == "-4" || a == "--ipv4";
-      if (!p || p->address.is_v4() != want_v4) {
-        usage_error(
-            fmt::format("{} needs an IPv{} ADDR/LEN, not \"{}\"", a, want_v4 ? 4 : 6, text));
-      }
-      (want_v4 ? c.v4 : c.v6) = *p;
-    } else if (a == "-c" || a == "--count") {
-      c.count = to_number(a, value());
-    } else if (a == "-t" || a == "--timeout") {
-      c.timeout_s = to_number(a, value());
-    } else {
-      usage_error(fmt::format("unknown option \"{}\"", a));
-    }
-  }
-  return c;
-}
-
-// A descriptor closed once, at scope exit (close is never retried on EINTR).
-struct Fd {
-  int fd;
-  explicit Fd(int f) : fd(f) {}
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-};
+constexpr example::Program kProgram{"epoll_loop", kUsage, ""};
 
 [[noreturn]] void throw_errno(const char* what) {
   throw std::system_error(errno, std::system_category(), what);
 }
-
-// A flow: source, destination and ICMP identifier of the requests.
-using FlowKey = std::tuple<std::string, std::string, unsigned>;
 
 // The epoll data of the signalfd; queues use their index.
 constexpr std::uint64_t kSignalTag = ~std::uint64_t{0};
@@ -136,35 +61,26 @@ constexpr int kBudget = 64;
 class Loop {
  public:
   // Everything that can fail is set up here, before the caller says "ready".
-  Loop(const Config& cfg, tunkit::TunDevice& dev) : cfg_(cfg), dev_(dev) {
+  Loop(const example::EchoConfig& cfg, tunkit::TunDevice& dev) : cfg_(cfg), dev_(dev) {
     // Signals become readable events of a signalfd instead of interrupting the loop.
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGTERM);
-    if (::sigprocmask(SIG_BLOCK, &mask, nullptr) != 0) throw_errno("sigprocmask");
-    signal_.fd = ::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (signal_.fd < 0) throw_errno("signalfd");
-    epoll_.fd = ::epoll_create1(EPOLL_CLOEXEC);
-    if (epoll_.fd < 0) throw_errno("epoll_create1");
+    const char* failed = nullptr;
+    signal_ = example::Fd(example::open_signal_fd(failed));
+    if (signal_.get() < 0) throw_errno(failed);
+    epoll_ = example::Fd(::epoll_create1(EPOLL_CLOEXEC));
+    if (epoll_.get() < 0) throw_errno("epoll_create1");
     for (std::size_t i = 0; i < dev_.queue_count(); ++i)
       add(dev_.queue(i).native_handle(), i);
-    add(signal_.fd, kSignalTag);
+    add(signal_.get(), kSignalTag);
   }
 
   void run() {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(cfg_.timeout_s);
+    const example::Deadline deadline{std::chrono::seconds(cfg_.timeout_s)};
     std::array<epoll_event, 16> events{};
     while (!done_) {
-      int timeout_ms = -1;
-      if (cfg_.timeout_s != 0) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) break;
-        timeout_ms = static_cast<int>(left.count());
-      }
-      const int n =
-          ::epoll_wait(epoll_.fd, events.data(), static_cast<int>(events.size()), timeout_ms);
+      const auto left = deadline.left();
+      if (!left) break;
+      const int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()),
+                                 static_cast<int>(left->count()));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) throw_errno("epoll_wait");
       for (int i = 0; i < n && !done_; ++i) {
@@ -178,25 +94,14 @@ class Loop {
     }
   }
 
-  void print_summary() const {
-    fmt::print("flows ({} replies):\n", replies_);
-    std::map<std::size_t, unsigned> per_queue;
-    for (const auto& [flow, queues] : flows_) {
-      for (const auto& [q, n] : queues) {
-        fmt::print("  {} > {} id {}: queue {} ({} replies)\n", std::get<0>(flow), std::get<1>(flow),
-                   std::get<2>(flow), q, n);
-        per_queue[q] += n;
-      }
-    }
-    fmt::print("queues used: {} of {}\n", per_queue.size(), dev_.queue_count());
-  }
+  void print_summary() const { flows_.print(replies_, dev_.queue_count()); }
 
  private:
   void add(int fd, std::uint64_t tag) {
     epoll_event ev{};
     ev.events = EPOLLIN;  // level-triggered: a queue left with packets is reported again
     ev.data.u64 = tag;
-    if (::epoll_ctl(epoll_.fd, EPOLL_CTL_ADD, fd, &ev) != 0) throw_errno("epoll_ctl");
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) throw_errno("epoll_ctl");
   }
 
   // Reads up to kBudget packets from queue `index` (non-blocking: EAGAIN ends the turn).
@@ -209,57 +114,36 @@ class Loop {
       if (ec == tunkit::errc::packet_truncated) continue;
       if (ec)
         throw tunkit::Error(ec, fmt::format("epoll_loop: read queue {}: {}", index, ec.message()));
-      answer(index, std::span<std::byte>(buf_).first(n));
+      answer(index, n);
     }
   }
 
-  void answer(std::size_t index, std::span<std::byte> packet) {
-    const auto pkt = tunkit::parse_ip(std::span<const std::byte>(packet));
-    if (!pkt) return;
-    unsigned id = 0;
-    unsigned seq = 0;
-    if (const auto* icmp = pkt->icmp(); icmp != nullptr) {
-      if (icmp->type() != tunkit::IcmpType::echo_request) return;
-      id = icmp->identifier();
-      seq = icmp->sequence();
-    } else if (const auto* icmp6 = pkt->icmpv6(); icmp6 != nullptr) {
-      if (icmp6->type() != tunkit::Icmpv6Type::echo_request) return;
-      id = icmp6->identifier();
-      seq = icmp6->sequence();
-    } else {
-      return;
-    }
-    // The device's own addresses are answered by the kernel; never claim them.
-    if (pkt->dst() == cfg_.v4.address || pkt->dst() == cfg_.v6.address) return;
-    const FlowKey flow{pkt->src().to_string(), pkt->dst().to_string(), id};
-    const auto len = tunkit::build_echo_reply(*pkt, buf_);  // in place
-    if (!len) return;
+  void answer(std::size_t index, std::size_t n) {
+    const auto reply = example::echo_reply(buf_, n, cfg_);
+    if (!reply) return;
     std::error_code ec;
     // Answer on the queue the request came from (TUN writes do not block).
-    dev_.queue(index).write(std::span<const std::byte>(buf_).first(*len), ec);
+    dev_.queue(index).write(std::span<const std::byte>(buf_).first(reply->length), ec);
     if (ec) {
       fmt::print(stderr, "queue {}: write: {}\n", index, ec.message());
       return;
     }
     ++replies_;
-    ++flows_[flow][index];
-    fmt::print("queue {}: {} > {} echo id={} seq={}: replied\n", index, std::get<0>(flow),
-               std::get<1>(flow), id, seq);
-    std::fflush(stdout);
+    flows_.replied(index, *reply);
     if (cfg_.count != 0 && replies_ >= cfg_.count) done_ = true;
   }
 
-  const Config& cfg_;
+  const example::EchoConfig& cfg_;
   tunkit::TunDevice& dev_;
-  Fd signal_{-1};
-  Fd epoll_{-1};
+  example::Fd signal_;
+  example::Fd epoll_;
   std::array<std::byte, 65536> buf_{};
   bool done_ = false;
   unsigned long replies_ = 0;
-  std::map<FlowKey, std::map<std::size_t, unsigned>> flows_;
+  example::FlowTable flows_;
 };
 
-int run(const Config& cfg) {
+int run(const example::EchoConfig& cfg) {
   tunkit::TunDevice dev({.name = cfg.name, .queues = cfg.queues, .non_blocking = true});
   tunkit::Link link(dev.ifindex());
   link.add_address(cfg.v4);
@@ -276,11 +160,8 @@ int run(const Config& cfg) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Config cfg = parse_args(argc, argv);
-  try {
-    return run(cfg);
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "epoll_loop: {}\n", e.what());
-    return 1;
-  }
+  const example::EchoConfig defaults{.name = "epoll%d",
+                                     .v4 = tunkit::IpPrefix::parse("10.81.0.1/24"),
+                                     .v6 = tunkit::IpPrefix::parse("fd00:81::1/64")};
+  return example::echo_main(argc, argv, kProgram, defaults, run);
 }

@@ -27,11 +27,8 @@
 #include <tunkit/tunkit.hpp>
 
 #include <algorithm>
-#include <array>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -44,6 +41,8 @@
 #include <system_error>
 #include <thread>
 #include <vector>
+
+#include "common/helpers.hpp"
 
 namespace {
 
@@ -83,35 +82,17 @@ struct Config {
   unsigned long timeout_s = 0;
 };
 
-struct UsageError {
-  std::string message;
-};
-
-std::optional<unsigned long> to_number(std::string_view text) {
-  if (text.empty() || text.size() > 9) return std::nullopt;
-  unsigned long v = 0;
-  for (const char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + static_cast<unsigned long>(c - '0');
-  }
-  return v;
-}
+constexpr example::Program kProgram{"forwarder", kUsage, ""};
+using example::UsageError;
 
 std::optional<Config> parse_args(int argc, char** argv) {
   Config cfg;
   std::vector<std::string_view> names;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view a = argv[i];
-    auto number = [&]() {
-      if (i + 1 >= argc) throw UsageError{fmt::format("option {} needs a value", a)};
-      const std::string_view text = argv[++i];
-      const auto v = to_number(text);
-      if (!v) throw UsageError{fmt::format("{}: \"{}\" is not a number", a, text)};
-      return *v;
-    };
+  for (example::Args args(argc, argv); !args.done();) {
+    const std::string_view a = args.next();
     if (a == "-h" || a == "--help") return std::nullopt;
     if (a == "-q" || a == "--queues") {
-      const unsigned long q = number();
+      const unsigned long q = args.number(a);
       if (q < 1 || q > tunkit::max_queues) throw UsageError{"--queues must be 1..256"};
       cfg.queues = static_cast<unsigned>(q);
     } else if (a == "--vnet") {
@@ -124,8 +105,7 @@ std::optional<Config> parse_args(int argc, char** argv) {
       cfg.offload = true;
       cfg.split = true;
     } else if (a == "--backend") {
-      if (i + 1 >= argc) throw UsageError{"option --backend needs a value"};
-      const std::string_view b = argv[++i];
+      const std::string_view b = args.value(a);
       if (b == "loop") {
         cfg.backend = tunkit::BatchBackend::loop;
       } else if (b == "uring") {
@@ -136,7 +116,7 @@ std::optional<Config> parse_args(int argc, char** argv) {
         throw UsageError{fmt::format("--backend: \"{}\" is not loop, uring or auto", b)};
       }
     } else if (a == "-t" || a == "--timeout") {
-      cfg.timeout_s = number();
+      cfg.timeout_s = args.number(a);
     } else if (a.starts_with('-')) {
       throw UsageError{fmt::format("unknown option \"{}\"", a)};
     } else {
@@ -148,21 +128,6 @@ std::optional<Config> parse_args(int argc, char** argv) {
   cfg.a = names[0];
   cfg.b = names[1];
   return cfg;
-}
-
-// Signals: the handler sets a flag and calls interrupt(), both async-signal-safe.
-std::atomic<bool> g_stop{false};
-std::array<std::atomic<tunkit::TunDevice*>, 2> g_devices{};
-
-void stop_all() noexcept {
-  g_stop.store(true);
-  for (auto& d : g_devices) {
-    if (tunkit::TunDevice* dev = d.load()) dev->interrupt();
-  }
-}
-
-extern "C" void on_signal(int /*signo*/) {
-  stop_all();
 }
 
 // Attaches `queues` queues to the existing TUN device `name` with its own flags (plus the vnet
@@ -305,7 +270,7 @@ void pump(tunkit::Queue& in, tunkit::Queue& out, const Config& cfg, tunkit::Offl
   tunkit::PacketBatch& batch = buffers.batch();
   std::optional<Splitter> splitter;
   if (cfg.split) splitter.emplace(tunkit::VirtioNetHeader::legacy_size, granted);
-  while (!g_stop.load(std::memory_order_relaxed)) {
+  while (!example::stop_requested()) {
     std::error_code ec;
     const std::size_t n = reader.read_batch(batch, ec);
     stats.dropped += reader.truncated();
@@ -374,10 +339,9 @@ int run(const Config& cfg) {
     offload = tunkit::to_string(granted);
   }
 
-  g_devices[0].store(&a);
-  g_devices[1].store(&b);
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  // SIGINT/SIGTERM (and a broken direction, and the timeout) interrupt both devices: every
+  // thread's wait returns.
+  const example::StopOnSignal stop_on_signal(a, &b);
 
   const std::size_t queues = a.queue_count();
   std::vector<Stats> a_to_b(queues);
@@ -386,11 +350,11 @@ int run(const Config& cfg) {
   for (std::size_t q = 0; q < queues; ++q) {
     threads.emplace_back([&, q] {
       run_pump(a.queue(q), b.queue(q), cfg, granted, a_to_b[q]);
-      if (!a_to_b[q].error.empty()) stop_all();  // a broken direction ends the forwarder
+      if (!a_to_b[q].error.empty()) example::request_stop();  // a broken direction ends it all
     });
     threads.emplace_back([&, q] {
       run_pump(b.queue(q), a.queue(q), cfg, granted, b_to_a[q]);
-      if (!b_to_a[q].error.empty()) stop_all();
+      if (!b_to_a[q].error.empty()) example::request_stop();
     });
   }
   // The backend the threads will use (they open their own BatchIo; all get the same answer).
@@ -401,16 +365,9 @@ int run(const Config& cfg) {
              cfg.split ? "on" : "off");
   std::fflush(stdout);
 
-  if (cfg.timeout_s != 0) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(cfg.timeout_s);
-    while (!g_stop.load() && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    stop_all();
-  }
+  if (cfg.timeout_s != 0) example::stop_at(example::Deadline(std::chrono::seconds(cfg.timeout_s)));
   for (auto& t : threads)
     t.join();
-  g_devices[0].store(nullptr);
-  g_devices[1].store(nullptr);
 
   int status = 0;
   auto report = [&](const std::string& from, const std::string& to, const std::vector<Stats>& s) {
@@ -441,29 +398,12 @@ int run(const Config& cfg) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // one log line at a time, even into a pipe
-  std::optional<Config> cfg;
-  try {
-    cfg = parse_args(argc, argv);
-  } catch (const UsageError& e) {
-    fmt::print(stderr, "forwarder: {}\nTry 'forwarder --help'.\n", e.message);
-    return 2;
-  }
-  if (!cfg) {
-    fmt::print("{}", kUsage);
-    return 0;
-  }
-  // io_uring asked for but unavailable (not built in, refused by the kernel): the loop instead.
-  if (cfg->backend == tunkit::BatchBackend::uring && !tunkit::BatchIo::uring_available()) {
-    fmt::print(stderr, "forwarder: io_uring is unavailable here: using the loop backend\n");
-    cfg->backend = tunkit::BatchBackend::loop;
-  }
-  try {
-    return run(*cfg);
-  } catch (const tunkit::Error& e) {
-    fmt::print(stderr, "forwarder: {}\n", e.what());
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "forwarder: {}\n", e.what());
-  }
-  return 1;
+  return example::run_main(kProgram, argc, argv, parse_args, [](Config& cfg) {
+    // io_uring asked for but unavailable (not built in, refused by the kernel): the loop instead.
+    if (cfg.backend == tunkit::BatchBackend::uring && !tunkit::BatchIo::uring_available()) {
+      fmt::print(stderr, "forwarder: io_uring is unavailable here: using the loop backend\n");
+      cfg.backend = tunkit::BatchBackend::loop;
+    }
+    return run(cfg);
+  });
 }

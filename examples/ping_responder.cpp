@@ -16,9 +16,6 @@
 // The packet code (IPv4, IPv6, ICMP, checksums) is deliberately self-contained here.
 // Exit status: 0 done (count reached, timeout, or SIGINT/SIGTERM), 1 runtime error, 2 usage.
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <fmt/format.h>
 #include <tunkit/tunkit.hpp>
 
@@ -31,15 +28,14 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <exception>
-#include <fstream>
-#include <iterator>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
-#include <thread>
+
+#include "common/helpers.hpp"
+#include "common/responder.hpp"
 
 namespace {
 
@@ -68,19 +64,14 @@ struct Config {
   std::chrono::milliseconds timeout{0};  // 0: unlimited
 };
 
-struct UsageError {
-  std::string message;
-};
+constexpr example::Program kProgram{"ping_responder", kUsage};
+using example::UsageError;
 
 // ---------------------------------------------------------------------------------------------
 // Command line
 
 std::optional<Config> parse_args(int argc, char** argv) {
   Config cfg;
-  auto value = [&](int& i, std::string_view opt) -> std::string_view {
-    if (i + 1 >= argc) throw UsageError{fmt::format("option {} needs a value", opt)};
-    return argv[++i];
-  };
   auto prefix = [](std::string_view text, tunkit::IpAddress::Family family, std::string_view opt) {
     const auto p = tunkit::IpPrefix::try_parse(text);
     if (!p || p->address.family() != family) {
@@ -99,24 +90,24 @@ std::optional<Config> parse_args(int argc, char** argv) {
     }
     return v;
   };
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
+  for (example::Args args(argc, argv); !args.done();) {
+    const std::string_view arg = args.next();
     if (arg == "-h" || arg == "--help") return std::nullopt;
     if (arg == "-n" || arg == "--name") {
-      cfg.name = value(i, arg);
+      cfg.name = args.value(arg);
     } else if (arg == "-4" || arg == "--ipv4") {
-      cfg.v4 = prefix(value(i, arg), tunkit::IpAddress::Family::v4, arg);
+      cfg.v4 = prefix(args.value(arg), tunkit::IpAddress::Family::v4, arg);
     } else if (arg == "-6" || arg == "--ipv6") {
-      cfg.v6 = prefix(value(i, arg), tunkit::IpAddress::Family::v6, arg);
+      cfg.v6 = prefix(args.value(arg), tunkit::IpAddress::Family::v6, arg);
     } else if (arg == "-c" || arg == "--count") {
-      const double n = number(value(i, arg), arg);
+      const double n = number(args.value(arg), arg);
       if (n != static_cast<double>(static_cast<unsigned long>(n))) {
         throw UsageError{fmt::format("{}: not a whole number", arg)};
       }
       cfg.count = static_cast<unsigned long>(n);
     } else if (arg == "-t" || arg == "--timeout") {
       cfg.timeout =
-          std::chrono::milliseconds(static_cast<long long>(number(value(i, arg), arg) * 1000));
+          std::chrono::milliseconds(static_cast<long long>(number(args.value(arg), arg) * 1000));
     } else {
       throw UsageError{fmt::format("unknown option \"{}\"", arg)};
     }
@@ -160,37 +151,6 @@ tunkit::IpAddress address_at(std::span<const std::byte> p, std::size_t at, bool 
   for (std::size_t i = 0; i < b.size(); ++i)
     b[i] = get8(p, at + i);
   return tunkit::IpAddress::v6(b);
-}
-
-// True when the first `prefix.length` bits of `a` equal those of the prefix's address.
-bool in_prefix(const tunkit::IpAddress& a, const tunkit::IpPrefix& prefix) {
-  if (a.family() != prefix.address.family()) return false;
-  const auto x = a.bytes();
-  const auto y = prefix.address.bytes();
-  unsigned bits = prefix.length;
-  for (std::size_t i = 0; i < x.size() && bits > 0; ++i) {
-    const unsigned n = bits >= 8 ? 8U : bits;
-    const auto mask = static_cast<std::uint8_t>(0xFFU << (8U - n));
-    if ((x[i] & mask) != (y[i] & mask)) return false;
-    bits -= n;
-  }
-  return true;
-}
-
-// The addresses we answer for: in the prefix, not the device's own (the kernel answers it), and,
-// for IPv4 subnets of 4 or more addresses, not the network or broadcast address.
-bool is_ours(const tunkit::IpAddress& dst, const tunkit::IpPrefix& prefix) {
-  if (!in_prefix(dst, prefix) || dst == prefix.address) return false;
-  if (dst.is_v4() && prefix.length <= 30) {
-    const auto b = dst.bytes();
-    const std::uint32_t host_mask = 0xFFFFFFFFU >> prefix.length;
-    const std::uint32_t v = (static_cast<std::uint32_t>(b[0]) << 24U) |
-                            (static_cast<std::uint32_t>(b[1]) << 16U) |
-                            (static_cast<std::uint32_t>(b[2]) << 8U) | b[3];
-    if ((v & host_mask) == 0 || (v & host_mask) == host_mask) return false;
-  }
-  if (dst.is_v6() && dst.bytes()[0] == 0xFF) return false;  // multicast
-  return true;
 }
 
 // What a packet is, for the log line and for the decision to answer it.
@@ -319,49 +279,18 @@ void install_signal_handlers() {
   (void)sigaction(SIGTERM, &sa, nullptr);
 }
 
-// Best effort: with accept_dad=0 a new IPv6 address is usable at once. A TUN is IFF_NOARP, for
-// which the kernel already skips Duplicate Address Detection, but saying so explicitly keeps the
-// program correct if that changes. The file is per network namespace.
-void disable_dad(const std::string& ifname) {
-  const std::string path = fmt::format("/proc/sys/net/ipv6/conf/{}/accept_dad", ifname);
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0 || ::write(fd, "0", 1) != 1) {
-    fmt::print(stderr, "note: could not disable IPv6 DAD on {} ({}); continuing\n", ifname,
-               std::generic_category().message(errno));
-  }
-  if (fd >= 0) (void)::close(fd);
-}
-
-// Waits, at most `budget`, until the new IPv6 address is usable. Even without DAD the kernel
-// moves an address out of the tentative state (IFA_F_TENTATIVE, 0x40) from a workqueue shortly
-// after the link comes up, and until then it drops packets for it and will not use it as a
-// source. /proc/thread-self/net/if_inet6 lists each address in hex with its flags.
-bool wait_ipv6_usable(const tunkit::IpAddress& address, std::chrono::milliseconds budget) {
-  std::string hex;
-  for (const std::uint8_t b : address.bytes())
-    fmt::format_to(std::back_inserter(hex), "{:02x}", b);
-  const auto deadline = std::chrono::steady_clock::now() + budget;
-  do {
-    std::ifstream in("/proc/thread-self/net/if_inet6");
-    std::string addr, index, length, scope, flags, name;
-    while (in >> addr >> index >> length >> scope >> flags >> name) {
-      if (addr == hex && (std::stoul(flags, nullptr, 16) & 0x40U) == 0) return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  } while (std::chrono::steady_clock::now() < deadline);
-  return false;
-}
-
 int run(const Config& cfg) {
-  const auto start = std::chrono::steady_clock::now();
+  const example::Deadline deadline{cfg.timeout};
   tunkit::Options options;  // defaults: TUN, no packet-information header, blocking I/O
   options.name = cfg.name;
   tunkit::TunDevice dev(options);
-  disable_dad(dev.name());  // before the address exists, so it never is tentative
+  // A TUN is IFF_NOARP, for which the kernel already skips Duplicate Address Detection, but
+  // saying so explicitly keeps the program correct if that changes.
+  example::disable_dad(dev.name());  // before the address exists, so it never is tentative
 
   tunkit::Link link(dev.ifindex());
   link.configure({.addresses = {cfg.v4, cfg.v6}, .up = true});  // all or nothing
-  if (!wait_ipv6_usable(cfg.v6.address, std::chrono::seconds(3))) {
+  if (!example::wait_ipv6_usable(cfg.v6.address, std::chrono::seconds(3))) {
     fmt::print(stderr, "note: {} is still tentative after 3 s; continuing\n",
                cfg.v6.address.to_string());
   }
@@ -374,19 +303,10 @@ int run(const Config& cfg) {
   std::array<std::byte, 65536> buf{};  // the largest IP packet (without jumbograms)
   unsigned long replies = 0;
   while (cfg.count == 0 || replies < cfg.count) {
-    std::chrono::milliseconds wait{-1};  // forever
-    if (cfg.timeout.count() > 0) {
-      wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-          start + cfg.timeout - std::chrono::steady_clock::now());
-      if (wait.count() <= 0) break;
-    }
-    const tunkit::WaitResult w = dev.wait_readable(wait);
-    if (w == tunkit::WaitResult::timeout) break;
-    if (w == tunkit::WaitResult::interrupted) break;  // SIGINT / SIGTERM
-
     std::error_code ec;
-    const std::size_t n = dev.read(buf, ec);
-    if (ec == tunkit::errc::interrupted) break;
+    const auto length = example::read_until(dev, deadline, buf, ec);
+    if (!length) break;  // timeout, or SIGINT / SIGTERM
+    const std::size_t n = *length;
     if (ec == tunkit::errc::packet_truncated) continue;  // cannot happen at 64 KiB; skip it
     if (ec) throw tunkit::Error(ec, fmt::format("read from {}: {}", dev.name(), ec.message()));
 
@@ -397,7 +317,7 @@ int run(const Config& cfg) {
       continue;
     }
     fmt::print("rx {} B  {}\n", n, describe(*pk, packet));
-    if (!pk->echo_request || !is_ours(pk->dst, pk->v6 ? cfg.v6 : cfg.v4)) continue;
+    if (!pk->echo_request || !example::is_ours(pk->dst, pk->v6 ? cfg.v6 : cfg.v4)) continue;
 
     const auto reply = packet.first(pk->length);
     make_reply(*pk, reply);
@@ -414,24 +334,5 @@ int run(const Config& cfg) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // one log line at a time, even into a pipe
-  std::optional<Config> cfg;
-  try {
-    cfg = parse_args(argc, argv);
-  } catch (const UsageError& e) {
-    fmt::print(stderr, "ping_responder: {}\nTry 'ping_responder --help'.\n", e.message);
-    return 2;
-  }
-  if (!cfg) {
-    fmt::print("{}", kUsage);
-    return 0;
-  }
-  try {
-    return run(*cfg);
-  } catch (const tunkit::Error& e) {
-    fmt::print(stderr, "ping_responder: {}\n", e.what());
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "ping_responder: unexpected error: {}\n", e.what());
-  }
-  return 1;
+  return example::run_main(kProgram, argc, argv, parse_args, run);
 }

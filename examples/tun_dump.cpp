@@ -17,15 +17,8 @@
 #include <tunkit/format.hpp>
 #include <tunkit/tunkit.hpp>
 
-#include <algorithm>
-#include <array>
-#include <atomic>
 #include <chrono>
-#include <csignal>
 #include <cstddef>
-#include <cstdio>
-#include <ctime>
-#include <exception>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -33,6 +26,9 @@
 #include <string_view>
 #include <system_error>
 #include <vector>
+
+#include "common/dump.hpp"
+#include "common/helpers.hpp"
 
 namespace {
 
@@ -65,48 +61,24 @@ struct Config {
   unsigned long timeout_s = 0;
 };
 
-struct UsageError {
-  std::string message;
-};
-
-std::optional<unsigned long> to_number(std::string_view text) {
-  if (text.empty() || text.size() > 9) return std::nullopt;
-  unsigned long v = 0;
-  for (const char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + static_cast<unsigned long>(c - '0');
-  }
-  return v;
-}
+constexpr example::Program kProgram{"tun_dump", kUsage, ""};
+using example::UsageError;
 
 std::optional<Config> parse_args(int argc, char** argv) {
   Config cfg;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view a = argv[i];
-    auto value = [&]() -> std::string_view {
-      if (i + 1 >= argc) throw UsageError{fmt::format("option {} needs a value", a)};
-      return argv[++i];
-    };
-    auto number = [&]() {
-      const std::string_view text = value();
-      const auto v = to_number(text);
-      if (!v) throw UsageError{fmt::format("{}: \"{}\" is not a number", a, text)};
-      return *v;
-    };
+  for (example::Args args(argc, argv); !args.done();) {
+    const std::string_view a = args.next();
     if (a == "-h" || a == "--help") return std::nullopt;
     if (a == "--tap") {
       cfg.tap = true;
     } else if (a == "-a" || a == "--addr") {
-      const std::string_view text = value();
-      const auto p = tunkit::IpPrefix::try_parse(text);
-      if (!p) throw UsageError{fmt::format("{}: \"{}\" is not ADDRESS/LENGTH", a, text)};
-      cfg.addresses.push_back(*p);
+      cfg.addresses.push_back(args.prefix(a));
     } else if (a == "-x" || a == "--hex") {
       cfg.hex = true;
     } else if (a == "-c" || a == "--count") {
-      cfg.count = number();
+      cfg.count = args.number(a);
     } else if (a == "-t" || a == "--timeout") {
-      cfg.timeout_s = number();
+      cfg.timeout_s = args.number(a);
     } else if (a.starts_with('-') || !cfg.name.empty()) {
       throw UsageError{fmt::format("unexpected argument \"{}\"", a)};
     } else {
@@ -114,36 +86,6 @@ std::optional<Config> parse_args(int argc, char** argv) {
     }
   }
   return cfg;
-}
-
-// The signal handler's only job: TunDevice::interrupt() is async-signal-safe (an eventfd write).
-std::atomic<tunkit::TunDevice*> g_device{nullptr};
-
-extern "C" void on_signal(int /*signo*/) {
-  if (tunkit::TunDevice* dev = g_device.load()) dev->interrupt();
-}
-
-// "HH:MM:SS.uuuuuu" in local time, as tcpdump starts its lines.
-std::string timestamp() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  tm local{};
-  ::localtime_r(&ts.tv_sec, &local);
-  return fmt::format("{:02}:{:02}:{:02}.{:06}", local.tm_hour, local.tm_min, local.tm_sec,
-                     ts.tv_nsec / 1000);
-}
-
-// With IFF_VNET_HDR each packet starts with a virtio-net header (virtio 1.0: little-endian);
-// a super-packet (GSO) says so there: "gso tcpv4 size 1448, ".
-std::string vnet_note(std::span<const std::byte> h) {
-  if (h.size() < 10) return {};
-  const auto b = [&](std::size_t i) { return std::to_integer<unsigned>(h[i]); };
-  const unsigned gso_type = b(1) & 0x7FU;  // without VIRTIO_NET_HDR_GSO_ECN
-  if (gso_type == 0) return {};
-  static constexpr std::array<std::string_view, 6> kTypes{"none", "tcpv4", "?",
-                                                          "udp",  "tcpv6", "udp_l4"};
-  return fmt::format("gso {} size {}, ", gso_type < kTypes.size() ? kTypes[gso_type] : "?",
-                     b(4) | (b(5) << 8U));
 }
 
 // Attaches to the existing device `name` with its own flags, or creates one.
@@ -193,55 +135,28 @@ int run(const Config& cfg) {
   const std::size_t vnet =
       flags.has(tunkit::Flag::vnet_hdr) ? static_cast<std::size_t>(dev.vnet_header_size()) : 0;
 
-  g_device.store(&dev);
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  const example::StopOnSignal stop_on_signal(dev);
   fmt::print("listening on {}, {} ({})\n", dev.name(), dev.mode(), flags);
 
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(cfg.timeout_s);
+  const example::Deadline deadline{std::chrono::seconds(cfg.timeout_s)};
   // The largest packet (64 KiB IP, or a frame around it) plus the vnet header.
   std::vector<std::byte> buf(65536 + 64 + vnet);
   unsigned long seen = 0;
   while (cfg.count == 0 || seen < cfg.count) {
-    std::chrono::milliseconds wait{-1};  // forever
-    if (cfg.timeout_s != 0) {
-      wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (wait.count() <= 0) break;
-    }
-    if (dev.wait_readable(wait) != tunkit::WaitResult::ready) break;  // timeout or signal
-
     std::error_code ec;
-    const std::size_t n = dev.read(buf, ec);
-    if (ec == tunkit::errc::interrupted) break;
+    const auto length = example::read_until(dev, deadline, buf, ec);
+    if (!length) break;  // timeout or signal
+    const std::size_t n = *length;
     if (ec == std::errc::resource_unavailable_try_again) continue;
     if (ec && ec != tunkit::errc::packet_truncated) {
       throw tunkit::Error(ec, fmt::format("tun_dump: read from {}: {}", dev.name(), ec.message()));
     }
     ++seen;
-    const auto all = std::span<const std::byte>(buf).first(n);
-    const auto head = all.first(std::min(vnet, all.size()));
-    const auto packet = all.subspan(head.size());
-
     // The views check every length once; the formatters print the tcpdump-like summary, and
     // "{:x}" adds the hex dump. A malformed packet prints as "[malformed ...: why]".
-    std::string line;
-    bool parsed = false;
-    if (tap) {
-      const auto frame = tunkit::parse_frame(packet);
-      parsed = frame.has_value();
-      line = cfg.hex && parsed ? fmt::format("{:x}", *frame) : fmt::format("{}", frame);
-    } else {
-      const auto ip = tunkit::parse_ip(packet);
-      parsed = ip.has_value();
-      line = cfg.hex && parsed ? fmt::format("{:x}", *ip) : fmt::format("{}", ip);
-    }
-    fmt::print("{} {}{}{}\n", timestamp(), vnet_note(head), line,
-               ec == tunkit::errc::packet_truncated ? " [truncated]" : "");
-    if (cfg.hex && !parsed && !packet.empty()) fmt::print("{:x}\n", tunkit::hex_dump(packet));
-    std::fflush(stdout);
+    example::print_packet(std::span<const std::byte>(buf).first(n), vnet, tap, cfg.hex,
+                          ec == tunkit::errc::packet_truncated);
   }
-  g_device.store(nullptr);
   fmt::print("{} packet{}\n", seen, seen == 1 ? "" : "s");
   return 0;
 }
@@ -249,24 +164,5 @@ int run(const Config& cfg) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // one line at a time, even into a pipe
-  std::optional<Config> cfg;
-  try {
-    cfg = parse_args(argc, argv);
-  } catch (const UsageError& e) {
-    fmt::print(stderr, "tun_dump: {}\nTry 'tun_dump --help'.\n", e.message);
-    return 2;
-  }
-  if (!cfg) {
-    fmt::print("{}", kUsage);
-    return 0;
-  }
-  try {
-    return run(*cfg);
-  } catch (const tunkit::Error& e) {
-    fmt::print(stderr, "tun_dump: {}\n", e.what());
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "tun_dump: {}\n", e.what());
-  }
-  return 1;
+  return example::run_main(kProgram, argc, argv, parse_args, run);
 }

@@ -16,10 +16,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <signal.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <fmt/format.h>
 #include <tunkit/format.hpp>
@@ -32,7 +29,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <exception>
 #include <optional>
 #include <span>
 #include <string>
@@ -40,6 +36,8 @@
 #include <system_error>
 #include <utility>
 #include <vector>
+
+#include "common/helpers.hpp"
 
 namespace {
 
@@ -77,26 +75,15 @@ struct Config {
   unsigned long timeout_s = 0;
 };
 
-struct UsageError {
-  std::string message;
-};
-
-std::optional<unsigned long> to_number(std::string_view text, std::size_t max_digits) {
-  if (text.empty() || text.size() > max_digits) return std::nullopt;
-  unsigned long v = 0;
-  for (const char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + static_cast<unsigned long>(c - '0');
-  }
-  return v;
-}
+constexpr example::Program kProgram{"udp_tunnel", kUsage};
+using example::UsageError;
 
 // "192.0.2.1:5000" or "[2001:db8::1]:5000".
 std::optional<Endpoint> parse_endpoint(std::string_view text) {
   const std::size_t colon = text.rfind(':');
   if (colon == std::string_view::npos) return std::nullopt;
   std::string_view host = text.substr(0, colon);
-  const auto port = to_number(text.substr(colon + 1), 5);
+  const auto port = example::to_number(text.substr(colon + 1), 5);
   if (!port || *port == 0 || *port > 65535) return std::nullopt;
   const bool bracketed = host.starts_with('[') && host.ends_with(']');
   if (bracketed) host = host.substr(1, host.size() - 2);
@@ -112,39 +99,29 @@ std::string to_string(const Endpoint& e) {
 
 std::optional<Config> parse_args(int argc, char** argv) {
   Config cfg;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view a = argv[i];
-    auto value = [&]() -> std::string_view {
-      if (i + 1 >= argc) throw UsageError{fmt::format("option {} needs a value", a)};
-      return argv[++i];
-    };
+  for (example::Args args(argc, argv); !args.done();) {
+    const std::string_view a = args.next();
     if (a == "-h" || a == "--help") return std::nullopt;
     if (a == "-l" || a == "--local" || a == "-r" || a == "--remote") {
-      const std::string_view text = value();
+      const std::string_view text = args.value(a);
       const auto e = parse_endpoint(text);
       if (!e)
         throw UsageError{
             fmt::format("{}: \"{}\" is not ADDR:PORT ([ADDR]:PORT for IPv6)", a, text)};
       (a == "-l" || a == "--local" ? cfg.local : cfg.remote) = e;
     } else if (a == "-a" || a == "--tun-addr") {
-      const std::string_view text = value();
-      const auto p = tunkit::IpPrefix::try_parse(text);
-      if (!p) throw UsageError{fmt::format("{}: \"{}\" is not ADDRESS/LENGTH", a, text)};
-      cfg.tun_addresses.push_back(*p);
+      cfg.tun_addresses.push_back(args.prefix(a));
     } else if (a == "-n" || a == "--name") {
-      cfg.name = value();
+      cfg.name = args.value(a);
     } else if (a == "-m" || a == "--mtu") {
-      const std::string_view text = value();
-      const auto v = to_number(text, 5);
+      const std::string_view text = args.value(a);
+      const auto v = example::to_number(text, 5);
       if (!v || *v < 68 || *v > 65535) {
         throw UsageError{fmt::format("{}: \"{}\" is not an MTU (68..65535)", a, text)};
       }
       cfg.mtu = static_cast<unsigned>(*v);
     } else if (a == "-t" || a == "--timeout") {
-      const std::string_view text = value();
-      const auto v = to_number(text, 9);
-      if (!v) throw UsageError{fmt::format("{}: \"{}\" is not a number", a, text)};
-      cfg.timeout_s = *v;
+      cfg.timeout_s = args.number(a);
     } else {
       throw UsageError{fmt::format("unknown option \"{}\"", a)};
     }
@@ -164,22 +141,7 @@ std::optional<Config> parse_args(int argc, char** argv) {
                       fmt::format("{}: {}", what, std::generic_category().message(err)));
 }
 
-/// An owned descriptor (closed once, never retried on EINTR).
-class Fd {
- public:
-  explicit Fd(int fd) noexcept : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  Fd& operator=(Fd&&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) (void)::close(fd_);
-  }
-  [[nodiscard]] int get() const noexcept { return fd_; }
-
- private:
-  int fd_;
-};
+using example::Fd;
 
 // A sockaddr for `e`, and its length.
 std::pair<sockaddr_storage, socklen_t> to_sockaddr(const Endpoint& e) {
@@ -229,13 +191,9 @@ constexpr int kBatch = 64;
 int run(const Config& cfg) {
   // SIGINT/SIGTERM arrive through a signalfd in the same poll as the packets (signal(7)):
   // blocked first, so that they are never delivered the default way.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  if (::sigprocmask(SIG_BLOCK, &signals, nullptr) != 0) fail_errno("sigprocmask");
-  const Fd sigfd(::signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC));
-  if (sigfd.get() < 0) fail_errno("signalfd");
+  const char* failed = nullptr;
+  const Fd sigfd(example::open_signal_fd(failed));
+  if (sigfd.get() < 0) fail_errno(failed);
 
   const Fd udp = open_udp(*cfg.local, *cfg.remote);
 
@@ -255,20 +213,15 @@ int run(const Config& cfg) {
   fmt::print("ready: {} {}local {} remote {}\n", dev.name(), addresses, to_string(*cfg.local),
              to_string(*cfg.remote));
 
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(cfg.timeout_s);
+  const example::Deadline deadline{std::chrono::seconds(cfg.timeout_s)};
   std::array<std::byte, 65536> buf{};
   Counters n;
   for (;;) {
-    int wait_ms = -1;
-    if (cfg.timeout_s != 0) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) break;
-      wait_ms = static_cast<int>(left.count());
-    }
+    const auto left = deadline.left();  // -1 ms: forever
+    if (!left) break;
     std::array<pollfd, 3> fds{
         {{dev.native_handle(), POLLIN, 0}, {udp.get(), POLLIN, 0}, {sigfd.get(), POLLIN, 0}}};
-    const int ready = ::poll(fds.data(), fds.size(), wait_ms);
+    const int ready = ::poll(fds.data(), fds.size(), static_cast<int>(left->count()));
     if (ready < 0 && errno == EINTR) continue;
     if (ready < 0) fail_errno("poll");
     if (fds[2].revents != 0) break;  // SIGINT or SIGTERM
@@ -316,24 +269,5 @@ int run(const Config& cfg) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // one log line at a time, even into a pipe
-  std::optional<Config> cfg;
-  try {
-    cfg = parse_args(argc, argv);
-  } catch (const UsageError& e) {
-    fmt::print(stderr, "udp_tunnel: {}\nTry 'udp_tunnel --help'.\n", e.message);
-    return 2;
-  }
-  if (!cfg) {
-    fmt::print("{}", kUsage);
-    return 0;
-  }
-  try {
-    return run(*cfg);
-  } catch (const tunkit::Error& e) {
-    fmt::print(stderr, "udp_tunnel: {}\n", e.what());
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "udp_tunnel: unexpected error: {}\n", e.what());
-  }
-  return 1;
+  return example::run_main(kProgram, argc, argv, parse_args, run);
 }

@@ -15,18 +15,12 @@
 #include <span>
 #include <vector>
 
-#include "tunkit/checksum.hpp"
 #include "tunkit/packet.hpp"
+#include "tunkit/packet/checksum.hpp"
+
+#include "fuzz_check.hpp"
 
 namespace {
-
-#define TUNKIT_FUZZ_CHECK(cond)                                                     \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (false)
 
 constexpr tunkit::MacAddress kOurMac{{0x02, 0x00, 0x5e, 0x00, 0x53, 0x01}};
 
@@ -65,7 +59,7 @@ std::vector<std::byte> build_all_ways(std::span<const std::byte> packet, std::si
   if (!request) return {};
   std::vector<std::byte> out(out_size);
   auto r = build(*request, std::span(out));
-  if (!r && r.error().code == tunkit::BuildErrc::buffer_too_small) {
+  if (!r && r.error().reason == tunkit::BuildReason::buffer_too_small) {
     TUNKIT_FUZZ_CHECK(r.error().needed > out_size);
     out.assign(r.error().needed, std::byte{0});
     r = build(*request, std::span(out));

@@ -12,17 +12,11 @@
 #include <span>
 #include <vector>
 
-#include "tunkit/checksum.hpp"
+#include "tunkit/packet/checksum.hpp"
+
+#include "fuzz_check.hpp"
 
 namespace {
-
-#define TUNKIT_FUZZ_CHECK(cond)                                                     \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (false)
 
 std::uint16_t reference(std::span<const std::byte> data) {
   std::uint32_t sum = 0;

@@ -24,15 +24,9 @@
 
 #include "tunkit/offload.hpp"
 
-namespace {
+#include "fuzz_check.hpp"
 
-#define TUNKIT_FUZZ_CHECK(cond)                                                     \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (false)
+namespace {
 
 constexpr std::size_t kBatch = 128;
 constexpr std::size_t kBufferSize = 65536 + 64;

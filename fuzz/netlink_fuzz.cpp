@@ -31,17 +31,11 @@
 #include "tunkit/link.hpp"
 #include "tunkit/link_events.hpp"
 #include "tunkit/sys.hpp"
-#include "tunkit/tun_devices.hpp"
+#include "tunkit/tun_info.hpp"
+
+#include "fuzz_check.hpp"
 
 namespace {
-
-#define TUNKIT_FUZZ_CHECK(cond)                                                     \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (false)
 
 constexpr int kSocketFd = 7;
 constexpr int kEventFd = 8;

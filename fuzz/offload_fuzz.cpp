@@ -21,19 +21,13 @@
 #include <string>
 #include <vector>
 
-#include "tunkit/checksum.hpp"
 #include "tunkit/offload.hpp"
 #include "tunkit/packet.hpp"
+#include "tunkit/packet/checksum.hpp"
+
+#include "fuzz_check.hpp"
 
 namespace {
-
-#define TUNKIT_FUZZ_CHECK(cond)                                                     \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (false)
 
 constexpr std::size_t kBuffers = 128;
 constexpr std::size_t kBufferSize = 65536 + 64;

@@ -17,19 +17,13 @@
 #include <string>
 #include <vector>
 
-#include "tunkit/checksum.hpp"
 #include "tunkit/format.hpp"
 #include "tunkit/packet.hpp"
+#include "tunkit/packet/checksum.hpp"
+
+#include "fuzz_check.hpp"
 
 namespace {
-
-#define TUNKIT_FUZZ_CHECK(cond)                                                     \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (false)
 
 std::span<const std::byte> input;
 

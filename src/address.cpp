@@ -7,7 +7,7 @@
 #include <array>
 #include <cstring>
 
-#include "detail/errors.hpp"
+#include "detail/failure.hpp"
 
 namespace tunkit {
 namespace {
@@ -52,7 +52,7 @@ std::optional<IpAddress> IpAddress::try_parse(std::string_view text) noexcept {
 
 IpAddress IpAddress::parse(std::string_view text) {
   if (auto a = try_parse(text)) return *a;
-  detail::throw_error(errc::invalid_address, "parse address", text);
+  throw make_error(errc::invalid_address, "parse address", text);
 }
 
 std::string IpAddress::to_string() const {
@@ -85,12 +85,12 @@ IpPrefix IpPrefix::parse(std::string_view text) {
     const auto address = IpAddress::try_parse(text.substr(0, slash));
     const auto length = parse_length(text.substr(slash + 1));
     if (address && length) {
-      detail::throw_error(errc::invalid_address, "parse prefix", text,
-                          address->is_v4() ? "the prefix length of an IPv4 address is at most 32"
-                                           : "the prefix length of an IPv6 address is at most 128");
+      throw make_error(errc::invalid_address, "parse prefix", text,
+                       address->is_v4() ? "the prefix length of an IPv4 address is at most 32"
+                                        : "the prefix length of an IPv6 address is at most 128");
     }
   }
-  detail::throw_error(errc::invalid_address, "parse prefix", text);
+  throw make_error(errc::invalid_address, "parse prefix", text);
 }
 
 std::string IpPrefix::to_string() const {

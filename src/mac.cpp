@@ -4,7 +4,7 @@
 
 #include <random>
 
-#include "detail/errors.hpp"
+#include "detail/failure.hpp"
 #include "tunkit/error.hpp"
 
 namespace tunkit {

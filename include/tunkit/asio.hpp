@@ -196,7 +196,7 @@ struct AsioWriteOp {
 ///
 /// **Not through the seam.** Asio makes the system calls itself, so this adapter does not go
 /// through `sys::Syscalls` and cannot run over `testing::FakeKernel`; test it in a network
-/// namespace (`testing::NetnsSandbox`).
+/// namespace (`testing::NetNsSandbox`).
 ///
 /// @tparam Executor the I/O executor (`asio::any_io_executor` by default; `AsyncQueue` is that).
 template <class Executor = ::asio::any_io_executor>

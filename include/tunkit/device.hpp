@@ -48,7 +48,7 @@ struct BpfInstruction {
 /// - The interface deleted under the device (`ip link del`): every blocked and later read or
 ///   write fails with EBADFD, reported as "device removed or not attached (the interface was
 ///   deleted)"; device-wide calls fail alike. Close the object; nothing else is needed.
-/// - The device's network namespace losing its last process (a `NetnsSandbox` ending, `ip netns
+/// - The device's network namespace losing its last process (a `NetNsSandbox` ending, `ip netns
 ///   del`): the descriptors keep the namespace, and the device in it, alive. Reads keep waiting,
 ///   writes go to that namespace's stack, `open_netns()` still returns it; the interface is not
 ///   visible from other namespaces. Closing the last descriptor deletes the device and frees the

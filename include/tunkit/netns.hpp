@@ -28,11 +28,16 @@
 #include <type_traits>
 #include <utility>
 
-#include "tunkit/device.hpp"
+#include "tunkit/detail/owned_fd.hpp"
 #include "tunkit/export.hpp"
 #include "tunkit/sys.hpp"
 
 namespace tunkit {
+
+// open_in_netns returns a TunDevice: declared here so that this header stays below device.hpp
+// (callers of open_in_netns use the device, so they include <tunkit/device.hpp>).
+class TunDevice;
+struct Options;
 
 /// Owns a descriptor of a network namespace (a file under /proc/PID/ns/ or /run/netns/, opened
 /// O_RDONLY | O_CLOEXEC through the `sys::Syscalls` seam). Move-only; the destructor closes the
@@ -42,13 +47,13 @@ class TUNKIT_EXPORT NetNs {
   /// No namespace (`is_open() == false`).
   NetNs() noexcept = default;
   /// Takes over `other`'s descriptor; `other` is left closed.
-  NetNs(NetNs&& other) noexcept;
+  NetNs(NetNs&& other) noexcept = default;
   /// Closes this descriptor and takes over `other`'s.
-  NetNs& operator=(NetNs&& other) noexcept;
+  NetNs& operator=(NetNs&& other) noexcept = default;
   NetNs(const NetNs&) = delete;
   NetNs& operator=(const NetNs&) = delete;
   /// Closes the descriptor (never retried on EINTR).
-  ~NetNs();
+  ~NetNs() = default;
 
   /// Opens the namespace file at `path` (e.g. "/proc/1234/ns/net", "/run/netns/blue"). Whether
   /// it really is a network namespace is checked when it is used (EINVAL from setns).
@@ -79,23 +84,22 @@ class TUNKIT_EXPORT NetNs {
   [[nodiscard]] static NetNs adopt(int fd, sys::Syscalls& sys = sys::real()) noexcept;
 
   /// True when a descriptor is held.
-  [[nodiscard]] bool is_open() const noexcept { return fd_ >= 0; }
+  [[nodiscard]] bool is_open() const noexcept { return static_cast<bool>(fd_); }
   /// The descriptor (still owned), e.g. for setns(2) or IFLA_NET_NS_FD.
-  [[nodiscard]] int native_handle() const noexcept { return fd_; }
+  [[nodiscard]] int native_handle() const noexcept { return fd_.get(); }
   /// Gives up ownership of the descriptor and returns it; the object becomes closed.
-  [[nodiscard]] int release() noexcept;
+  [[nodiscard]] int release() noexcept { return fd_.release(); }
   /// Closes the descriptor. Idempotent.
-  void close() noexcept;
+  void close() noexcept { fd_.reset(); }
   /// How the namespace was opened, for messages: its path, or "fd N".
   [[nodiscard]] const std::string& description() const noexcept { return description_; }
   /// The seam the descriptor was opened through (and `in_netns` enters it through).
-  [[nodiscard]] sys::Syscalls& syscalls() const noexcept { return *sys_; }
+  [[nodiscard]] sys::Syscalls& syscalls() const noexcept { return fd_.sys(); }
 
  private:
   NetNs(sys::Syscalls& sys, int fd, std::string description) noexcept;
 
-  sys::Syscalls* sys_ = &sys::real();
-  int fd_ = -1;
+  detail::OwnedFd fd_;
   std::string description_;
 };
 

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include "tunkit/detail/flags.hpp"
 #include "tunkit/export.hpp"
 
 namespace tunkit {
@@ -32,41 +33,13 @@ enum class Flag : std::uint16_t {
   persist = 0x0800,      ///< IFF_PERSIST: the device outlives its descriptors
 };
 
-/// A set of `Flag`s. Cheap to copy; `constexpr` throughout.
-class Flags {
+/// A set of `Flag`s (`bits()` are the raw `IFF_*` bits: `from_bits` wraps what the kernel
+/// returns). Cheap to copy; `constexpr` throughout.
+class Flags : public detail::FlagSet<Flags, Flag> {
  public:
-  /// The empty set.
-  constexpr Flags() noexcept = default;
-  /// The set of one flag (implicit, so that a `Flag` is accepted where `Flags` are).
-  constexpr Flags(Flag f) noexcept : bits_(static_cast<std::uint16_t>(f)) {}  // NOLINT
-  /// Wraps raw `IFF_*` bits as returned by the kernel.
-  static constexpr Flags from_bits(std::uint16_t bits) noexcept {
-    Flags f;
-    f.bits_ = bits;
-    return f;
-  }
-  /// True when every flag of `f` is set.
-  [[nodiscard]] constexpr bool has(Flags f) const noexcept { return (bits_ & f.bits_) == f.bits_; }
-  /// The raw `IFF_*` bits.
-  [[nodiscard]] constexpr std::uint16_t bits() const noexcept { return bits_; }
-  /// True when no flag is set.
-  [[nodiscard]] constexpr bool empty() const noexcept { return bits_ == 0; }
-  /// Adds the flags of `o`.
-  constexpr Flags& operator|=(Flags o) noexcept {
-    bits_ |= o.bits_;
-    return *this;
-  }
-  /// The union of two sets.
-  friend constexpr Flags operator|(Flags a, Flags b) noexcept { return a |= b; }
-  /// The intersection of two sets.
-  friend constexpr Flags operator&(Flags a, Flags b) noexcept {
-    return from_bits(a.bits_ & b.bits_);
-  }
-  /// Equal when the same flags are set.
-  friend constexpr bool operator==(Flags, Flags) noexcept = default;
-
- private:
-  std::uint16_t bits_ = 0;
+  /// No flags (`Flags()`), or one flag (implicit, so that a `Flag` is accepted where `Flags`
+  /// are).
+  using FlagSet::FlagSet;
 };
 
 /// The set of two flags: `Flag::tun | Flag::no_pi`.
@@ -97,51 +70,15 @@ enum class Offload : std::uint16_t {
   udp_tunnel_gso_csum = 0x100  ///< TUN_F_UDP_TUNNEL_GSO_CSUM: the same, outer UDP checksummed
 };
 
-/// A set of `Offload` flags. Cheap to copy; `constexpr` throughout.
-class Offloads {
+/// A set of `Offload` flags (`bits()` are the raw `TUN_F_*` bits). Cheap to copy; `constexpr`
+/// throughout.
+class Offloads : public detail::FlagSet<Offloads, Offload> {
  public:
-  constexpr Offloads() noexcept = default;
-  /// The set holding `o` alone (implicit, so that `Offload::csum | Offload::tso4` reads naturally).
-  constexpr Offloads(Offload o) noexcept : bits_(static_cast<std::uint16_t>(o)) {}  // NOLINT
-  /// Wraps raw `TUN_F_*` bits.
-  static constexpr Offloads from_bits(std::uint16_t bits) noexcept {
-    Offloads o;
-    o.bits_ = bits;
-    return o;
-  }
+  /// No flags (`Offloads()`), or one (implicit, so that `Offload::csum | Offload::tso4` reads
+  /// naturally).
+  using FlagSet::FlagSet;
   /// Every flag tunkit knows (0x1FF).
   static constexpr Offloads all() noexcept { return from_bits(0x1FF); }
-  /// True when every flag of `o` is set.
-  [[nodiscard]] constexpr bool has(Offloads o) const noexcept {
-    return (bits_ & o.bits_) == o.bits_;
-  }
-  /// The raw `TUN_F_*` bits.
-  [[nodiscard]] constexpr std::uint16_t bits() const noexcept { return bits_; }
-  /// True when no flag is set.
-  [[nodiscard]] constexpr bool empty() const noexcept { return bits_ == 0; }
-  /// Adds the flags of `o`.
-  constexpr Offloads& operator|=(Offloads o) noexcept {
-    bits_ = static_cast<std::uint16_t>(bits_ | o.bits_);
-    return *this;
-  }
-  /// Keeps only the flags also in `o`.
-  constexpr Offloads& operator&=(Offloads o) noexcept {
-    bits_ = static_cast<std::uint16_t>(bits_ & o.bits_);
-    return *this;
-  }
-  /// Union.
-  friend constexpr Offloads operator|(Offloads a, Offloads b) noexcept { return a |= b; }
-  /// Intersection.
-  friend constexpr Offloads operator&(Offloads a, Offloads b) noexcept { return a &= b; }
-  /// The flags of `a` that are not in `b`.
-  friend constexpr Offloads operator-(Offloads a, Offloads b) noexcept {
-    return from_bits(static_cast<std::uint16_t>(a.bits_ & ~b.bits_));
-  }
-  /// Equal when they hold the same flags.
-  friend constexpr bool operator==(Offloads, Offloads) noexcept = default;
-
- private:
-  std::uint16_t bits_ = 0;
 };
 
 /// Union of two flags.

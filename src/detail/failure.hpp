@@ -7,7 +7,6 @@
 #include <system_error>
 
 #include "tunkit/error.hpp"
-#include "tunkit/export.hpp"
 
 namespace tunkit::detail {
 
@@ -32,7 +31,6 @@ struct Failure {
 }
 
 /// The cause in plain, lower-case words ("device busy"), for errno and tunkit::errc codes.
-// Exported only while tunkit::testing still calls it (to be removed with detail/errors.hpp).
-[[nodiscard]] TUNKIT_EXPORT std::string cause(std::error_code ec);
+[[nodiscard]] std::string cause(std::error_code ec);
 
 }  // namespace tunkit::detail

@@ -99,7 +99,7 @@ std::string unshare_hint(int err) {
     case EPERM:
       return geteuid() == 0
                  ? "needs CAP_SYS_ADMIN, which this root process lacks (a container?)"
-                 : "needs root, or NetnsSandbox::prepare_process() first where unprivileged user "
+                 : "needs root, or NetNsSandbox::prepare_process() first where unprivileged user "
                    "namespaces are allowed: see /proc/sys/kernel/unprivileged_userns_clone";
     case ENOSPC:
       return "the limit in /proc/sys/user/max_net_namespaces is reached";
@@ -115,7 +115,7 @@ std::string unshare_hint(int err) {
 // stays where it is.
 void return_to(const OwnedFd& original) noexcept {
   if (original && ::setns(original.get(), CLONE_NEWNET) < 0) {
-    std::fprintf(stderr, "tunkit: NetnsSandbox: setns back to the original namespace: %s\n",
+    std::fprintf(stderr, "tunkit: NetNsSandbox: setns back to the original namespace: %s\n",
                  std::strerror(errno));  // NOLINT(concurrency-mt-unsafe)
   }
 }
@@ -222,7 +222,7 @@ std::optional<StepFailure> probe_tun() {
 
 }  // namespace
 
-NetnsSandbox::NetnsSandbox() : thread_(current_tid()) {
+NetNsSandbox::NetNsSandbox() : thread_(current_tid()) {
   OwnedFd original;
   OwnedFd ns;
   if (auto f = enter(original, ns)) throw error_of(*f);
@@ -230,7 +230,7 @@ NetnsSandbox::NetnsSandbox() : thread_(current_tid()) {
   ns_fd_ = ns.release();
 }
 
-NetnsSandbox::~NetnsSandbox() {
+NetNsSandbox::~NetNsSandbox() {
   const OwnedFd original = owned(original_fd_);
   const OwnedFd ns = owned(ns_fd_);
   // Moving another thread would be wrong: then only the descriptors are closed, and the
@@ -238,7 +238,7 @@ NetnsSandbox::~NetnsSandbox() {
   if (current_tid() == thread_) return_to(original);
 }
 
-std::optional<std::string> NetnsSandbox::prepare_process() {
+std::optional<std::string> NetNsSandbox::prepare_process() {
   if (geteuid() == 0) return std::nullopt;
   const uid_t uid = geteuid();
   const gid_t gid = getegid();
@@ -267,7 +267,7 @@ std::optional<std::string> NetnsSandbox::prepare_process() {
   return std::nullopt;
 }
 
-std::optional<std::string> NetnsSandbox::unavailable_reason() {
+std::optional<std::string> NetNsSandbox::unavailable_reason() {
   OwnedFd original;
   OwnedFd ns;
   if (auto f = enter(original, ns)) return reason(*f);

@@ -3,8 +3,11 @@
 #include <linux/if_tun.h>
 #include <net/if.h>
 
+#include <fmt/format.h>
+
 #include <array>
-#include <cstdio>
+#include <cstddef>
+#include <cstdint>
 #include <utility>
 
 #include "tun/hints.hpp"
@@ -34,36 +37,70 @@ static_assert(detail::kNoFilter == IFF_NOFILTER);
 static_assert(detail::kPiSize == sizeof(tun_pi));
 static_assert(detail::kPiStrip == TUN_PKT_STRIP);
 
-std::string to_string(Flags flags) {
-  static constexpr std::array<std::pair<Flag, const char*>, 11> kNames{{
-      {Flag::tun, "TUN"},
-      {Flag::tap, "TAP"},
-      {Flag::napi, "NAPI"},
-      {Flag::napi_frags, "NAPI_FRAGS"},
-      {Flag::no_carrier, "NO_CARRIER"},
-      {Flag::multi_queue, "MULTI_QUEUE"},
-      {Flag::persist, "PERSIST"},
-      {Flag::no_pi, "NO_PI"},
-      {Flag::one_queue, "ONE_QUEUE"},
-      {Flag::vnet_hdr, "VNET_HDR"},
-      {Flag::tun_excl, "TUN_EXCL"},
-  }};
+namespace {
+
+// The names of the set bits of `bits` in the order of `names`, joined with '|', then any bits
+// without a name in hex ("CSUM|0x8000"); "none" for no bits. Shared by Flags and Offloads.
+template <class Enum, std::size_t N>
+std::string join_names(std::uint16_t bits,
+                       const std::array<std::pair<Enum, const char*>, N>& names) {
   std::string out;
-  std::uint16_t rest = flags.bits();
-  for (const auto& [flag, text] : kNames) {
-    if (flags.has(flag)) {
-      if (!out.empty()) out += '|';
-      out += text;
-      rest = static_cast<std::uint16_t>(rest & ~static_cast<std::uint16_t>(flag));
-    }
+  std::uint16_t rest = bits;
+  for (const auto& [flag, text] : names) {
+    const auto bit = static_cast<std::uint16_t>(flag);
+    if ((bits & bit) != bit) continue;
+    if (!out.empty()) out += '|';
+    out += text;
+    rest = static_cast<std::uint16_t>(rest & ~bit);
   }
   if (rest != 0) {
     if (!out.empty()) out += '|';
-    std::array<char, 8> buf{};
-    std::snprintf(buf.data(), buf.size(), "0x%04x", rest);
-    out += buf.data();
+    out += fmt::format("{:#06x}", rest);
   }
   return out.empty() ? "none" : out;
+}
+
+// The kernel's names (IFF_ and TUN_F_ prefixes left out), in the order they are shown.
+constexpr std::array<std::pair<Flag, const char*>, 11> kFlagNames{{
+    {Flag::tun, "TUN"},
+    {Flag::tap, "TAP"},
+    {Flag::napi, "NAPI"},
+    {Flag::napi_frags, "NAPI_FRAGS"},
+    {Flag::no_carrier, "NO_CARRIER"},
+    {Flag::multi_queue, "MULTI_QUEUE"},
+    {Flag::persist, "PERSIST"},
+    {Flag::no_pi, "NO_PI"},
+    {Flag::one_queue, "ONE_QUEUE"},
+    {Flag::vnet_hdr, "VNET_HDR"},
+    {Flag::tun_excl, "TUN_EXCL"},
+}};
+constexpr std::array<std::pair<Offload, const char*>, 9> kOffloadNames{{
+    {Offload::csum, "CSUM"},
+    {Offload::tso4, "TSO4"},
+    {Offload::tso6, "TSO6"},
+    {Offload::tso_ecn, "TSO_ECN"},
+    {Offload::ufo, "UFO"},
+    {Offload::uso4, "USO4"},
+    {Offload::uso6, "USO6"},
+    {Offload::udp_tunnel_gso, "UDP_TUNNEL_GSO"},
+    {Offload::udp_tunnel_gso_csum, "UDP_TUNNEL_GSO_CSUM"},
+}};
+
+}  // namespace
+
+std::string to_string(Flags flags) {
+  return join_names(flags.bits(), kFlagNames);
+}
+
+std::string_view to_string(Offload offload) noexcept {
+  for (const auto& [flag, text] : kOffloadNames) {
+    if (flag == offload) return text;
+  }
+  return "?";
+}
+
+std::string to_string(Offloads offloads) {
+  return join_names(offloads.bits(), kOffloadNames);
 }
 
 std::string to_string(const Options& o) {

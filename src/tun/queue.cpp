@@ -23,7 +23,7 @@
 #include "tun/hints.hpp"
 #include "tunkit/detail/tun_wire.hpp"
 #include "tunkit/error.hpp"
-#include "tunkit/offload.hpp"
+#include "tunkit/vnet.hpp"
 
 namespace tunkit {
 namespace {
@@ -45,7 +45,7 @@ std::optional<OffloadError> vnet_problem(std::span<const std::span<const std::by
                                          std::size_t total, detail::VnetConfig vnet) noexcept {
   if (total < vnet.size) {
     return OffloadError{
-        OffloadErrc::header_truncated, static_cast<std::uint32_t>(total), vnet.size, {}};
+        OffloadReason::header_truncated, static_cast<std::uint32_t>(total), vnet.size, {}};
   }
   // The fields are in the first 12 bytes; a larger header's other bytes are not looked at.
   std::array<std::byte, VirtioNetHeader::mrg_rxbuf_size> fields{};
@@ -59,20 +59,7 @@ std::optional<OffloadError> vnet_problem(std::span<const std::span<const std::by
   }
   const auto h = VirtioNetHeader::parse(std::span(fields).first(want), want, !vnet.big_endian());
   if (!h) return h.error();
-  const auto len = static_cast<std::uint32_t>(total - vnet.size);
-  if (h->gso_type != GsoType::none && h->gso_size == 0) {
-    return OffloadError{OffloadErrc::gso_size_zero, 0, 0, {}};
-  }
-  if (h->hdr_len > len)
-    return OffloadError{OffloadErrc::hdr_len_beyond_packet, h->hdr_len, len, {}};
-  if (h->needs_csum) {
-    if (h->csum_start > len) {
-      return OffloadError{OffloadErrc::csum_start_beyond_packet, h->csum_start, len, {}};
-    }
-    const std::uint32_t end = std::uint32_t{h->csum_start} + h->csum_offset + 2U;
-    if (end > len) return OffloadError{OffloadErrc::csum_offset_beyond_packet, end, len, {}};
-  }
-  return std::nullopt;
+  return h->check_fields(total - vnet.size);
 }
 
 // What VirtioNetHeader::check finds wrong with the header against the packet behind it (which it

@@ -33,15 +33,15 @@
 
 #include "catch.hpp"
 #include "tunkit/asio.hpp"
-#include "tunkit/checksum.hpp"
 #include "tunkit/packet.hpp"
-#include "tunkit/testing/netns.hpp"
+#include "tunkit/packet/checksum.hpp"
+#include "tunkit/testing/netns_sandbox.hpp"
 #include "tunkit/tunkit.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
-using tunkit::testing::NetnsSandbox;
+using tunkit::testing::NetNsSandbox;
 
 constexpr const char* kLocal = "10.79.0.1";  // the device's address
 constexpr const char* kPeer = "10.79.0.2";   // routed into the device
@@ -50,7 +50,7 @@ constexpr const char* kPeer = "10.79.0.2";   // routed into the device
 // sends nothing of its own (router solicitations, MLD reports) into the device: every packet
 // read is one the test sent.
 struct Tun {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   tunkit::TunDevice dev;
 
   explicit Tun(tunkit::Options options) {

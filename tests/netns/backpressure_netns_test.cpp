@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "catch.hpp"
-#include "tunkit/testing/netns.hpp"
+#include "tunkit/testing/netns_sandbox.hpp"
 #include "tunkit/tunkit.hpp"
 
 namespace {
@@ -112,7 +112,7 @@ std::vector<std::byte> udp_packet(std::uint32_t seq) {
 
 TEST_CASE("a reader slower than the stack: every packet sent is read or counted in tx_dropped",
           "[netns][backpressure]") {
-  tunkit::testing::NetnsSandbox sandbox;
+  tunkit::testing::NetNsSandbox sandbox;
   tunkit::TunDevice dev({.name = "tkbp0", .non_blocking = true});
   // No IPv6 (no router or multicast solicitations of the kernel's own), a short device queue.
   write_proc("/proc/sys/net/ipv6/conf/tkbp0/disable_ipv6", "1");
@@ -170,7 +170,7 @@ TEST_CASE("a writer faster than the socket drains: every packet written is recei
           "[netns][backpressure]") {
   const bool non_blocking = GENERATE(true, false);
   CAPTURE(non_blocking);
-  tunkit::testing::NetnsSandbox sandbox;
+  tunkit::testing::NetNsSandbox sandbox;
   tunkit::TunDevice dev({.name = "tkbp1", .non_blocking = non_blocking});
   write_proc("/proc/sys/net/ipv6/conf/tkbp1/disable_ipv6", "1");
   tunkit::Link link(dev.ifindex());

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "catch.hpp"
-#include "tunkit/testing/netns.hpp"
+#include "tunkit/testing/netns_sandbox.hpp"
 #include "tunkit/tunkit.hpp"
 
 namespace {
@@ -58,7 +58,7 @@ TEST_CASE("BatchIo echoes UDP datagrams in batches through a real TUN device", "
   INFO("backend " << tunkit::to_string(backend) << (blocking ? ", blocking" : ", non-blocking")
                   << ", max_packets " << max_packets);
   if (backend == BatchBackend::uring && !uring_or_skip()) return;
-  tunkit::testing::NetnsSandbox sandbox;
+  tunkit::testing::NetNsSandbox sandbox;
   tunkit::TunDevice dev({.name = "tkbat0", .non_blocking = !blocking});
   tunkit::Link link(dev.ifindex());
   link.add_address(tunkit::IpPrefix::parse("10.93.0.1/24"));
@@ -140,7 +140,7 @@ TEST_CASE("BatchIo echoes UDP datagrams in batches through a real TUN device", "
 
 TEST_CASE("BatchIo with io_uring wakes a blocked read_batch on interrupt", "[netns][batch]") {
   if (!uring_or_skip()) return;
-  tunkit::testing::NetnsSandbox sandbox;
+  tunkit::testing::NetNsSandbox sandbox;
   tunkit::TunDevice dev({.name = "tkbat1"});
   tunkit::BatchIo io(dev.queue(0), {.backend = BatchBackend::uring});
   tunkit::PacketBuffers buffers(4, 2048);

@@ -38,7 +38,7 @@
 #include "tunkit/device.hpp"
 #include "tunkit/error.hpp"
 #include "tunkit/link.hpp"
-#include "tunkit/testing/netns.hpp"
+#include "tunkit/testing/netns_sandbox.hpp"
 
 namespace {
 
@@ -47,7 +47,7 @@ using tunkit::Flag;
 using tunkit::Flags;
 using tunkit::Mode;
 using tunkit::TunDevice;
-using tunkit::testing::NetnsSandbox;
+using tunkit::testing::NetNsSandbox;
 using Bytes = std::vector<std::uint8_t>;
 
 // ---------------------------------------------------------------------------------------------
@@ -311,7 +311,7 @@ std::optional<Bytes> read_until(TunDevice& dev, const std::function<bool(const B
 // ---------------------------------------------------------------------------------------------
 
 TEST_CASE("a UDP datagram routed into a TUN is read back byte-exact", "[netns][tun][packets]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   TunDevice dev(named("tkudp0"));
   configure(dev, {"10.99.0.1/24"});
 
@@ -345,7 +345,7 @@ TEST_CASE("a UDP datagram routed into a TUN is read back byte-exact", "[netns][t
 
 TEST_CASE("an ICMP echo request written into a TUN is answered by the kernel",
           "[netns][tun][packets]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   TunDevice dev(named("tkicmp0"));
   configure(dev, {"10.99.0.1/24"});
 
@@ -372,7 +372,7 @@ TEST_CASE("an ICMP echo request written into a TUN is answered by the kernel",
 
 TEST_CASE("an ICMPv6 echo request written into a TUN is answered by the kernel",
           "[netns][tun][packets]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   TunDevice dev(named("tkicmp6"));
   // Duplicate Address Detection would keep the address tentative (and silent) for a while. A TUN
   // is IFF_NOARP, for which the kernel skips DAD anyway; disable it explicitly (per namespace,
@@ -403,7 +403,7 @@ TEST_CASE("an ICMPv6 echo request written into a TUN is answered by the kernel",
 
 TEST_CASE("a datagram to an unresolved neighbour makes the kernel ARP on a TAP",
           "[netns][tap][packets]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   TunDevice dev(named("tkarp0", Mode::tap));
   configure(dev, {"10.98.0.1/24"});
 
@@ -434,7 +434,7 @@ TEST_CASE("a datagram to an unresolved neighbour makes the kernel ARP on a TAP",
 
 TEST_CASE("a persistent device outlives its descriptor until persist is cleared",
           "[netns][tun][lifecycle]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   const std::string name = "tkpersist0";
   tunkit::Options o = named(name);
   o.persist = true;
@@ -459,7 +459,7 @@ TEST_CASE("a persistent device outlives its descriptor until persist is cleared"
 
 TEST_CASE("a second open of a busy single-queue device fails with EBUSY and says why",
           "[netns][tun][errors]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   TunDevice first(named("tkbusy0"));
   const std::size_t fds = open_fd_count();
 
@@ -493,7 +493,7 @@ TEST_CASE("a second open of a busy single-queue device fails with EBUSY and says
 }
 
 TEST_CASE("exclusive open of an existing device fails with EBUSY", "[netns][tun][errors]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   tunkit::Options excl = named("tkexcl0");
   excl.exclusive = true;
 
@@ -532,7 +532,7 @@ TEST_CASE("exclusive open of an existing device fails with EBUSY", "[netns][tun]
 }
 
 TEST_CASE("interrupt() wakes a reader blocked on an idle device", "[netns][tun][interrupt]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   TunDevice dev(named("tkintr0"));  // down: no packet will ever arrive
 
   std::atomic<pid_t> reader_tid{0};
@@ -577,7 +577,7 @@ TEST_CASE("interrupt() wakes a reader blocked on an idle device", "[netns][tun][
 }
 
 TEST_CASE("flags() reads back what the kernel reports", "[netns][tun][flags]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   struct Case {
     const char* what;
     Mode mode;
@@ -615,7 +615,7 @@ TEST_CASE("flags() reads back what the kernel reports", "[netns][tun][flags]") {
 }
 
 TEST_CASE("features() offers what the tun driver supports", "[netns][tun][flags]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   const Flags f = TunDevice::features();
   INFO("features(): " << tunkit::to_string(f));
   CHECK(f.has(Flag::tun));
@@ -628,7 +628,7 @@ TEST_CASE("features() offers what the tun driver supports", "[netns][tun][flags]
 }
 
 TEST_CASE("a name template gets a real name and the right ifindex", "[netns][tun]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   TunDevice first(named("tk%d"));
   TunDevice second(named("tk%d"));
   CHECK(first.name() == "tk0");  // a fresh namespace: the kernel starts at 0

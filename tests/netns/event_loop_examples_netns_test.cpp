@@ -1,7 +1,7 @@
 // The event-loop examples, run for real inside a sandbox and pinged (IPv4 and IPv6):
 // examples/asio_echo (Asio coroutines, a strand per queue) and examples/epoll_loop (one thread,
 // epoll over the queues). TUNKIT_ASIO_ECHO and TUNKIT_EPOLL_LOOP (the built examples' paths) come
-// from examples/CMakeLists.txt; asio_echo exists only where tunkit::asio does.
+// from tests/CMakeLists.txt; asio_echo exists only where tunkit::asio does.
 #include <sys/wait.h>
 
 #include <array>
@@ -11,7 +11,7 @@
 
 #include "catch.hpp"
 #include "subprocess.hpp"
-#include "tunkit/testing/netns.hpp"
+#include "tunkit/testing/netns_sandbox.hpp"
 
 namespace {
 
@@ -21,7 +21,7 @@ namespace {
 // over more than one queue, each flow on one queue. Under TUNKIT_TEST_LAUNCHER (./dev valgrind)
 // the example runs under it.
 void ping_example(const char* program, const std::string& v4, const std::string& v6) {
-  tunkit::testing::NetnsSandbox sandbox;
+  tunkit::testing::NetNsSandbox sandbox;
   const std::string script = std::string(R"(
     out=$(mktemp); )") + tunkit::test::launcher_prefix() +
                              "\"" + program +

@@ -3,7 +3,7 @@
 // devices moved into two namespaces, addressed and routed; a ping and a 64 MiB TCP transfer go
 // through it, then a burst of small UDP datagrams. Every mode of the forwarder: plain, with
 // offloads passed through, with --split (GSO split + GRO coalesce), with either batch backend,
-// multi-queue. TUNKIT_FORWARDER comes from examples/CMakeLists.txt.
+// multi-queue. TUNKIT_FORWARDER comes from tests/CMakeLists.txt.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -25,7 +25,7 @@
 #include "subprocess.hpp"
 #include "tcp_transfer.hpp"
 #include "tunkit/batch.hpp"
-#include "tunkit/testing/netns.hpp"
+#include "tunkit/testing/netns_sandbox.hpp"
 
 #ifndef TUNKIT_FORWARDER
 
@@ -156,7 +156,7 @@ TEST_CASE("forwarder joins two TUN devices in two namespaces", "[netns][example]
     WARN("skipped: io_uring is unavailable (not built with liburing, or refused by the kernel)");
     return;
   }
-  tunkit::testing::NetnsSandbox sandbox;  // the forwarder's own namespace, as the harness's
+  tunkit::testing::NetNsSandbox sandbox;  // the forwarder's own namespace, as the harness's
   const Netns a;
   const Netns b;
 
@@ -229,7 +229,7 @@ TEST_CASE("forwarder joins two TUN devices in two namespaces", "[netns][example]
 }
 
 TEST_CASE("forwarder: usage and attach errors", "[netns][example]") {
-  tunkit::testing::NetnsSandbox sandbox;
+  tunkit::testing::NetNsSandbox sandbox;
   const std::string tool = TUNKIT_FORWARDER;
   for (const char* args : {"", "fwa", "fwa fwa", "--queues 0 fwa fwb", "--bogus fwa fwb"}) {
     const auto r = run(tool + " " + args);

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "catch.hpp"
-#include "tunkit/testing/netns.hpp"
+#include "tunkit/testing/netns_sandbox.hpp"
 #include "tunkit/tunkit.hpp"
 
 namespace {
@@ -43,7 +43,7 @@ std::vector<std::byte> not_ip() {
 }  // namespace
 
 TEST_CASE("failure paths leak no descriptor and no device", "[netns][leak]") {
-  tunkit::testing::NetnsSandbox sandbox;
+  tunkit::testing::NetNsSandbox sandbox;
   // What the failures are provoked against: a busy single-queue TUN, a multi-queue TAP with one
   // disabled queue, and a Link on the TUN.
   TunDevice busy({.name = "tkl0"});

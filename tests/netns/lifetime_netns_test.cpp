@@ -17,11 +17,11 @@
 #include <unistd.h>
 
 #include "catch.hpp"
-#include "tunkit/testing/netns.hpp"
+#include "tunkit/testing/netns_sandbox.hpp"
 #include "tunkit/tunkit.hpp"
 
 TEST_CASE("deleting the interface wakes a blocked reader with a clear error", "[netns][lifetime]") {
-  tunkit::testing::NetnsSandbox sandbox;
+  tunkit::testing::NetNsSandbox sandbox;
   tunkit::TunDevice dev({.name = "tkdel0", .queues = 2});
   std::atomic<int> done{0};
   std::array<std::error_code, 2> errors;
@@ -61,7 +61,7 @@ TEST_CASE("deleting the interface wakes a blocked reader with a clear error", "[
 TEST_CASE("an open device keeps its namespace alive after the sandbox ends", "[netns][lifetime]") {
   tunkit::TunDevice dev;
   {
-    tunkit::testing::NetnsSandbox sandbox;
+    tunkit::testing::NetNsSandbox sandbox;
     dev.open({.name = "tkns0"});
     tunkit::Link(dev.ifindex()).set_up();
   }
@@ -83,7 +83,7 @@ TEST_CASE(
   // The sandbox lives on a helper thread: when that thread ends, nothing is left in the
   // namespace but the device, whose descriptor keeps it (and the device) alive.
   std::thread([&] {
-    tunkit::testing::NetnsSandbox sandbox;
+    tunkit::testing::NetNsSandbox sandbox;
     dev.open({.name = "tkns1"});
     // No IPv6: the kernel would send its own solicitations, which the reader would get.
     std::ofstream("/proc/sys/net/ipv6/conf/tkns1/disable_ipv6") << "1";
@@ -117,7 +117,7 @@ TEST_CASE("closing a device that other threads read: interrupt, join, close", "[
   // Closing a descriptor while another thread is blocked on it is not supported (a data race on
   // the object; poll(2) on Linux is not woken by close(2), and the number may be reused by the
   // next open). The supported order wakes every reader first.
-  tunkit::testing::NetnsSandbox sandbox;
+  tunkit::testing::NetNsSandbox sandbox;
   const std::size_t fds = [] {
     std::size_t n = 0;
     for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd"))

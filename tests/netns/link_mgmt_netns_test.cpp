@@ -24,13 +24,13 @@
 
 #include "catch.hpp"
 #include "json.hpp"
-#include "tunkit/checksum.hpp"
 #include "tunkit/device.hpp"
 #include "tunkit/error.hpp"
 #include "tunkit/link.hpp"
 #include "tunkit/link_events.hpp"
 #include "tunkit/netns.hpp"
-#include "tunkit/testing/netns.hpp"
+#include "tunkit/packet/checksum.hpp"
+#include "tunkit/testing/netns_sandbox.hpp"
 
 namespace {
 
@@ -43,7 +43,7 @@ using tunkit::NetNs;
 using tunkit::Route;
 using tunkit::RouteProtocol;
 using tunkit::TunDevice;
-using tunkit::testing::NetnsSandbox;
+using tunkit::testing::NetNsSandbox;
 namespace json = test::json;
 
 tunkit::Options named(const std::string& name, tunkit::Mode mode = tunkit::Mode::tun) {
@@ -141,7 +141,7 @@ std::string netns_id() {
 NetNs another_namespace() {
   NetNs ns;
   std::thread([&] {
-    NetnsSandbox other;
+    NetNsSandbox other;
     ns = NetNs::current();
   }).join();
   REQUIRE(ns.is_open());
@@ -176,7 +176,7 @@ std::vector<std::byte> udp_packet(const char* src, const char* dst, std::size_t 
 
 TEST_CASE("Routes through a device: add, list, remove, v4 and v6, with metric",
           "[netns][link][route]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   TunDevice dev(named("tun0"));
   Link link(dev.ifindex());
   link.add_address(IpPrefix::parse("10.0.0.1/24"));
@@ -245,7 +245,7 @@ TEST_CASE("Routes through a device: add, list, remove, v4 and v6, with metric",
 }
 
 TEST_CASE("Route errors from the real kernel", "[netns][link][route][errors]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   TunDevice dev(named("tun0"));
   Link link(dev.ifindex());
   link.add_address(IpPrefix::parse("10.0.0.1/24"));
@@ -282,7 +282,7 @@ TEST_CASE("Route errors from the real kernel", "[netns][link][route][errors]") {
 }
 
 TEST_CASE("Point-to-point addresses: IFA_LOCAL and the peer", "[netns][link][peer]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   TunDevice dev(named("tun0"));
   Link link(dev.ifindex());
   link.set_up();
@@ -324,7 +324,7 @@ TEST_CASE("Point-to-point addresses: IFA_LOCAL and the peer", "[netns][link][pee
 }
 
 TEST_CASE("MTU bounds come from the kernel and are checked first", "[netns][link][mtu]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   const auto mode = GENERATE(tunkit::Mode::tun, tunkit::Mode::tap);
   TunDevice dev(named("dev0", mode));
   Link link(dev.ifindex());
@@ -351,7 +351,7 @@ TEST_CASE("MTU bounds come from the kernel and are checked first", "[netns][link
 }
 
 TEST_CASE("MAC address of a TAP device: set, random, read", "[netns][link][mac]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   TunDevice tap(named("tap0", tunkit::Mode::tap));
   Link link(tap.ifindex());
   const auto initial = link.mac();
@@ -385,7 +385,7 @@ TEST_CASE("MAC address of a TAP device: set, random, read", "[netns][link][mac]"
 }
 
 TEST_CASE("txqueuelen and rename", "[netns][link]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   TunDevice dev(named("tun0"));
   Link link(dev.ifindex());
   CHECK(link.txqueuelen() == 500);
@@ -418,7 +418,7 @@ TEST_CASE("txqueuelen and rename", "[netns][link]") {
 }
 
 TEST_CASE("64-bit statistics match ip -s link", "[netns][link][stats]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   tunkit::Options o = named("tun0");
   o.non_blocking = true;
   TunDevice dev(o);
@@ -477,7 +477,7 @@ TEST_CASE("64-bit statistics match ip -s link", "[netns][link][stats]") {
 
 TEST_CASE("configure applies everything, or nothing where the kernel allows undoing it",
           "[netns][link][configure]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   TunDevice dev(named("tun0"));
   Link link(dev.ifindex());
 
@@ -528,7 +528,7 @@ TEST_CASE("configure applies everything, or nothing where the kernel allows undo
 
 TEST_CASE("open_in_netns creates a device inside another namespace; the caller stays",
           "[netns][namespaces]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   const std::string here = netns_id();
   const NetNs other = another_namespace();
 
@@ -557,7 +557,7 @@ TEST_CASE("open_in_netns creates a device inside another namespace; the caller s
 }
 
 TEST_CASE("NetNs::open_named opens /run/netns/NAME", "[netns][namespaces]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   const NetNs other = another_namespace();
   const std::string name = "tunkit-test-" + std::to_string(::getpid());
   const std::string path = "/run/netns/" + name;
@@ -590,7 +590,7 @@ TEST_CASE("NetNs::open_named opens /run/netns/NAME", "[netns][namespaces]") {
 }
 
 TEST_CASE("move_to_netns moves a device; its descriptor keeps working", "[netns][namespaces]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   const NetNs other = another_namespace();
   TunDevice dev(named("tun0"));
   Link link(dev.ifindex());
@@ -629,7 +629,7 @@ TEST_CASE("move_to_netns moves a device; its descriptor keeps working", "[netns]
 }
 
 TEST_CASE("in_netns from many threads at once never moves a caller", "[netns][namespaces]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   const NetNs other = another_namespace();
   const std::string here = netns_id();
   const std::string there = tunkit::in_netns(other, [] { return netns_id(); });
@@ -652,7 +652,7 @@ TEST_CASE("in_netns from many threads at once never moves a caller", "[netns][na
 }
 
 TEST_CASE("LinkEvents reports the kernel's notifications", "[netns][events]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   TunDevice dev(named("tun0"));
   Link link(dev.ifindex());
   tunkit::LinkEvents events(dev.ifindex());

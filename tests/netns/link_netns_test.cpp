@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -19,14 +20,15 @@
 #include "tunkit/device.hpp"
 #include "tunkit/error.hpp"
 #include "tunkit/link.hpp"
-#include "tunkit/testing/netns.hpp"
+#include "tunkit/testing/netns_sandbox.hpp"
+#include "tunkit/tun_info.hpp"
 
 namespace {
 
 using tunkit::IpPrefix;
 using tunkit::Link;
 using tunkit::TunDevice;
-using tunkit::testing::NetnsSandbox;
+using tunkit::testing::NetNsSandbox;
 
 tunkit::Options named(const std::string& name) {
   tunkit::Options o;
@@ -103,7 +105,7 @@ class WithoutNetAdmin {
 }  // namespace
 
 TEST_CASE("Link configures a TUN device and reads it back", "[netns][link]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   TunDevice dev(named("tun0"));
   Link link(dev.ifindex());
   CHECK(link.name() == "tun0");
@@ -160,8 +162,49 @@ TEST_CASE("Link configures a TUN device and reads it back", "[netns][link]") {
   CHECK(run("ip -j link show dev tun0").find("\"UP\"") == std::string::npos);
 }
 
+TEST_CASE("list_tun_devices and find_tun_device report the link as Link::state does",
+          "[netns][link][tun_info]") {
+  // TunDeviceInfo::link is the same LinkState as Link::state(): txqueuelen, counters and the
+  // MAC address included.
+  NetNsSandbox sandbox;
+  tunkit::Options o = named("tap0");
+  o.mode = tunkit::Mode::tap;
+  TunDevice tap(o);
+  Link link(tap.ifindex());
+  link.set_txqueuelen(321);
+  link.set_up();
+  // One frame written into the device: received, in its counters (an EtherType nobody handles,
+  // so nothing answers).
+  std::vector<std::byte> frame(60, std::byte{0});
+  for (std::size_t i = 0; i < 6; ++i)
+    frame[i] = std::byte{0xff};
+  frame[6] = std::byte{0x02};
+  frame[12] = std::byte{0x88};
+  frame[13] = std::byte{0xb5};
+  REQUIRE(tap.write(frame) == frame.size());
+  const tunkit::LinkState expected = link.state();
+  REQUIRE(expected.mac);
+  REQUIRE(expected.stats.rx_packets == 1);
+
+  const std::vector<tunkit::TunDeviceInfo> list = tunkit::list_tun_devices();
+  REQUIRE(list.size() == 1);
+  const std::optional<tunkit::TunDeviceInfo> found = tunkit::find_tun_device("tap0");
+  REQUIRE(found);
+  for (const tunkit::TunDeviceInfo& info : {list[0], *found}) {
+    const tunkit::LinkState& got = info.link;
+    CHECK(got.name == "tap0");
+    CHECK(got.ifindex == tap.ifindex());
+    CHECK(got.mtu == expected.mtu);
+    CHECK(got.txqueuelen == 321);
+    CHECK(got.mac == expected.mac);
+    CHECK(info.mac == expected.mac);
+    CHECK(got.stats.rx_packets == expected.stats.rx_packets);
+    CHECK(got.stats.rx_bytes == expected.stats.rx_bytes);
+  }
+}
+
 TEST_CASE("Link reports the kernel's errors in plain words", "[netns][link][errors]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   TunDevice dev(named("tun0"));
   Link link(dev.ifindex());
   const std::size_t fds = open_fd_count();

@@ -1,5 +1,5 @@
 // The multiqueue_echo example, run for real inside a sandbox and pinged at eight addresses.
-// TUNKIT_MULTIQUEUE_ECHO (the built example's path) comes from examples/CMakeLists.txt.
+// TUNKIT_MULTIQUEUE_ECHO (the built example's path) comes from tests/CMakeLists.txt.
 #include <sys/wait.h>
 
 #include <array>
@@ -9,7 +9,7 @@
 
 #include "catch.hpp"
 #include "subprocess.hpp"
-#include "tunkit/testing/netns.hpp"
+#include "tunkit/testing/netns_sandbox.hpp"
 
 #ifndef TUNKIT_MULTIQUEUE_ECHO
 
@@ -20,7 +20,7 @@ TEST_CASE("multiqueue_echo spreads flows over its queues", "[netns][example]") {
 #else
 
 TEST_CASE("multiqueue_echo spreads flows over its queues", "[netns][example]") {
-  tunkit::testing::NetnsSandbox sandbox;
+  tunkit::testing::NetNsSandbox sandbox;
   // The shell inherits this thread's namespace. It waits (bounded) for "ready:", pings eight
   // addresses of the example's subnet twice each in parallel, then waits for the example, which
   // exits after 16 replies (or its 20 s timeout).

@@ -23,13 +23,13 @@
 #include <vector>
 
 #include "catch.hpp"
-#include "tunkit/testing/netns.hpp"
+#include "tunkit/testing/netns_sandbox.hpp"
 #include "tunkit/tunkit.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
-using tunkit::testing::NetnsSandbox;
+using tunkit::testing::NetNsSandbox;
 
 // /sys/class/net shows the namespace sysfs was mounted in, not the thread's: ask the kernel.
 bool link_exists(const std::string& name) {
@@ -153,7 +153,7 @@ int load_ebpf_return(std::int32_t value) {
 
 TEST_CASE("four queues: flows spread over several queues, each packet read exactly once",
           "[netns][multiqueue]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   tunkit::TunDevice dev({.name = "mq%d", .queues = 4, .non_blocking = true});
   REQUIRE(dev.queue_count() == 4);
   REQUIRE(dev.flags().has(tunkit::Flag::multi_queue));
@@ -207,7 +207,7 @@ TEST_CASE("four queues: flows spread over several queues, each packet read exact
 }
 
 TEST_CASE("queue limit and flag mismatch give clear errors", "[netns][multiqueue]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   tunkit::TunDevice dev({.name = "mq0", .multi_queue = true});
   SECTION("a single-queue open of a multi-queue device") {
     try {
@@ -252,7 +252,7 @@ TEST_CASE("queue limit and flag mismatch give clear errors", "[netns][multiqueue
 }
 
 TEST_CASE("a queue attached later by name shares the device", "[netns][multiqueue]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   tunkit::TunDevice dev({.name = "mq%d", .multi_queue = true, .non_blocking = true});
   tunkit::Queue late({.name = dev.name(), .multi_queue = true, .non_blocking = true});
   CHECK(late.name() == dev.name());
@@ -300,7 +300,7 @@ TEST_CASE("a queue attached later by name shares the device", "[netns][multiqueu
 // The orderings of the kernel's own selftest (tools/testing/selftests/net/tun.c): a device with
 // two queues, the first detached/re-attached/closed and the link deleted in each order.
 TEST_CASE("kernel selftest orderings of detach, delete and close", "[netns][multiqueue]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   tunkit::TunDevice dev({.name = "tsel0", .queues = 2});
   REQUIRE(link_exists("tsel0"));
   auto del = [&] { return sh("ip link del tsel0"); };
@@ -353,7 +353,7 @@ TEST_CASE("kernel selftest orderings of detach, delete and close", "[netns][mult
 }
 
 TEST_CASE("disabling a queue twice is EINVAL with a clear message", "[netns][multiqueue]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   tunkit::TunDevice dev({.name = "mq0", .queues = 2});
   dev.queue(1).disable();
   try {
@@ -372,7 +372,7 @@ TEST_CASE("disabling a queue twice is EINVAL with a clear message", "[netns][mul
 }
 
 TEST_CASE("a classic BPF filter that drops UDP really drops it", "[netns][filter]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   tunkit::TunDevice tap({.name = "tbpf0", .mode = tunkit::Mode::tap, .non_blocking = true});
   configure(tap, "10.97.0.1/24");
   add_neighbour(tap, "10.97.0.2", "02:00:00:00:97:02");
@@ -434,7 +434,7 @@ TEST_CASE("a classic BPF filter that drops UDP really drops it", "[netns][filter
 }
 
 TEST_CASE("the TAP TX filter drops frames for other MACs", "[netns][filter]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   tunkit::TunDevice tap({.name = "ttxf0", .mode = tunkit::Mode::tap, .non_blocking = true});
   configure(tap, "10.96.0.1/24");
   const auto a = tunkit::MacAddress::parse("02:00:00:00:96:02");
@@ -473,7 +473,7 @@ TEST_CASE("the TAP TX filter drops frames for other MACs", "[netns][filter]") {
 
 TEST_CASE("carrier off shows NO-CARRIER, and a device can start without carrier",
           "[netns][carrier]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   tunkit::TunDevice dev({.name = "tcar0"});
   configure(dev, "10.94.0.1/24");
   tunkit::Link link(dev.ifindex());
@@ -493,7 +493,7 @@ TEST_CASE("carrier off shows NO-CARRIER, and a device can start without carrier"
 }
 
 TEST_CASE("link type, ifindex, netns, send buffer, vnet knobs", "[netns][ioctl]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   SECTION("TUNSETLINK needs the link down") {
     tunkit::TunDevice dev({.name = "tlnk0"});
     dev.set_link_type(772);  // ARPHRD_LOOPBACK, any type the kernel stores
@@ -564,7 +564,7 @@ TEST_CASE("link type, ifindex, netns, send buffer, vnet knobs", "[netns][ioctl]"
 }
 
 TEST_CASE("steering and filter eBPF programs", "[netns][ebpf]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   tunkit::TunDevice dev({.name = "tebpf0", .queues = 4, .non_blocking = true});
   configure(dev, "10.93.0.1/24");
   const int steer_to_2 = load_ebpf_return(2);
@@ -607,7 +607,7 @@ TEST_CASE("steering and filter eBPF programs", "[netns][ebpf]") {
 
 TEST_CASE("the kernel's answers that the fake kernel reproduces for queues",
           "[netns][multiqueue]") {
-  NetnsSandbox sandbox;
+  NetNsSandbox sandbox;
   SECTION("a classic filter keeps queues with packet information out: tunkit says so") {
     tunkit::TunDevice tap(
         {.name = "tq0", .mode = tunkit::Mode::tap, .packet_info = true, .queues = 2});

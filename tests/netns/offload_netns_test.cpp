@@ -13,7 +13,7 @@
 
 #include "catch.hpp"
 #include "tunkit/offload.hpp"
-#include "tunkit/testing/netns.hpp"
+#include "tunkit/testing/netns_sandbox.hpp"
 #include "tunkit/tunkit.hpp"
 
 #ifndef UDP_SEGMENT
@@ -23,7 +23,7 @@
 using tunkit::Offload;
 
 TEST_CASE("the running kernel grants CSUM, TSO and USO", "[netns][offload]") {
-  tunkit::testing::NetnsSandbox sandbox;
+  tunkit::testing::NetNsSandbox sandbox;
   const auto wanted = Offload::csum | Offload::tso4 | Offload::tso6 | Offload::tso_ecn |
                       Offload::uso4 | Offload::uso6;
   tunkit::TunDevice dev({.name = "tkoff0", .vnet_hdr = true, .offloads = wanted});
@@ -32,7 +32,7 @@ TEST_CASE("the running kernel grants CSUM, TSO and USO", "[netns][offload]") {
 }
 
 TEST_CASE("a UDP GSO send arrives as one super-packet with its gso_size", "[netns][offload]") {
-  tunkit::testing::NetnsSandbox sandbox;
+  tunkit::testing::NetNsSandbox sandbox;
   tunkit::TunDevice dev({.name = "tkgso0",
                          .vnet_hdr = true,
                          .offloads = Offload::csum | Offload::uso4 | Offload::uso6,
@@ -87,7 +87,7 @@ TEST_CASE("a UDP GSO send arrives as one super-packet with its gso_size", "[netn
 }
 
 TEST_CASE("bad virtio-net headers are refused before they reach the kernel", "[netns][offload]") {
-  tunkit::testing::NetnsSandbox sandbox;
+  tunkit::testing::NetNsSandbox sandbox;
   tunkit::TunDevice dev({.name = "tkbad0", .vnet_hdr = true});
   tunkit::Link(dev.ifindex()).set_up();
   // A valid 28-byte IPv4/UDP packet behind a header that claims TCPv4 GSO with gso_size 0.

@@ -1,5 +1,5 @@
 // The ping_responder example, run for real inside a sandbox and pinged with iputils' ping.
-// TUNKIT_PING_RESPONDER (the built example's path) comes from examples/CMakeLists.txt.
+// TUNKIT_PING_RESPONDER (the built example's path) comes from tests/CMakeLists.txt.
 #include <chrono>
 #include <string>
 
@@ -21,7 +21,7 @@ using tunkit::test::count_lines_with;
 using tunkit::test::run;
 
 TEST_CASE("ping_responder answers ping and ping -6", "[netns][example]") {
-  tunkit::testing::NetnsSandbox sandbox;
+  tunkit::testing::NetNsSandbox sandbox;
   if (run("command -v ping").status != 0) {
     WARN("ping (iputils-ping) is not installed: nothing to test");
     return;

@@ -1,4 +1,4 @@
-// NetnsSandbox itself: isolation, loopback, nesting, and that it leaves nothing behind.
+// NetNsSandbox itself: isolation, loopback, nesting, and that it leaves nothing behind.
 #include <dirent.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
@@ -20,11 +20,11 @@
 
 #include "catch.hpp"
 #include "tunkit/device.hpp"
-#include "tunkit/testing/netns.hpp"
+#include "tunkit/testing/netns_sandbox.hpp"
 
 namespace {
 
-using tunkit::testing::NetnsSandbox;
+using tunkit::testing::NetNsSandbox;
 
 // The inode of the calling thread's network namespace: equal inodes, same namespace.
 ino_t netns_inode() {
@@ -93,7 +93,7 @@ TEST_CASE("a sandbox is a fresh namespace with only loopback, and it is up", "[n
   const ino_t outside = netns_inode();
   const std::size_t fds = open_fd_count();
   {
-    NetnsSandbox sandbox;
+    NetNsSandbox sandbox;
     const ino_t inside = netns_inode();
     CHECK(inside != outside);
     CHECK(fd_inode(sandbox.netns_fd()) == inside);
@@ -121,7 +121,7 @@ TEST_CASE("a device made in a sandbox is invisible outside it, during and after"
   });
 
   {
-    NetnsSandbox sandbox;
+    NetNsSandbox sandbox;
     tunkit::Options o = tun_named(name);
     o.persist = true;  // outlives its descriptor: only the namespace's end removes it
     {
@@ -151,7 +151,7 @@ TEST_CASE("sandboxes follow one another, each one new and empty", "[netns][sandb
   const ino_t outside = netns_inode();
   std::vector<ino_t> seen;
   for (int i = 0; i < 3; ++i) {
-    NetnsSandbox sandbox;
+    NetNsSandbox sandbox;
     seen.push_back(netns_inode());
     CHECK(interfaces() == std::vector<std::string>{"lo"});
     // The same name every time: each namespace is new, the previous device went with its own.
@@ -169,11 +169,11 @@ TEST_CASE("sandboxes follow one another, each one new and empty", "[netns][sandb
 
 TEST_CASE("sandboxes nest: the inner one returns to the outer one", "[netns][sandbox]") {
   const ino_t outside = netns_inode();
-  NetnsSandbox outer;
+  NetNsSandbox outer;
   const ino_t outer_ino = netns_inode();
   tunkit::TunDevice outer_dev(tun_named("tkouter0"));
   {
-    NetnsSandbox inner;
+    NetNsSandbox inner;
     CHECK(netns_inode() != outer_ino);
     CHECK(netns_inode() != outside);
     CHECK(interfaces() == std::vector<std::string>{"lo"});
@@ -195,11 +195,11 @@ TEST_CASE("unavailable_reason() probes for real and leaves the thread as it was"
   const std::size_t fds = open_fd_count();
   const auto before = interfaces();
   // main() already checked: the namespace tests only run where sandboxes work.
-  CHECK(NetnsSandbox::unavailable_reason() == std::nullopt);
+  CHECK(NetNsSandbox::unavailable_reason() == std::nullopt);
   CHECK(netns_inode() == outside);
   CHECK(open_fd_count() == fds);
   CHECK(interfaces() == before);
   // prepare_process() is a no-op now: as root, or already done by main().
-  CHECK(NetnsSandbox::prepare_process() == std::nullopt);
+  CHECK(NetNsSandbox::prepare_process() == std::nullopt);
   CHECK(netns_inode() == outside);
 }

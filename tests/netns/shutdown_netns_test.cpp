@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "catch.hpp"
-#include "tunkit/testing/netns.hpp"
+#include "tunkit/testing/netns_sandbox.hpp"
 #include "tunkit/tunkit.hpp"
 
 namespace {
@@ -36,7 +36,7 @@ void report(const char* what, const std::vector<double>& latency_us) {
 }  // namespace
 
 TEST_CASE("interrupt() wakes a blocked reader on every queue, 1000 times", "[netns][shutdown]") {
-  tunkit::testing::NetnsSandbox sandbox;
+  tunkit::testing::NetNsSandbox sandbox;
   // Up, with no address and IPv6 off, so the kernel sends nothing to the device on its own.
   tunkit::TunDevice dev({.name = "tkstop0", .queues = 4});
   constexpr int kIterations = 1000;
@@ -88,7 +88,7 @@ TEST_CASE("interrupt() wakes a blocked reader on every queue, 1000 times", "[net
 
 TEST_CASE("shutting a device down wakes a reader on each of 4 queues, 250 times",
           "[netns][shutdown]") {
-  tunkit::testing::NetnsSandbox sandbox;
+  tunkit::testing::NetNsSandbox sandbox;
   constexpr int kIterations = 250;
   constexpr std::size_t kQueues = 4;
   std::vector<double> latency_us;

@@ -1,11 +1,11 @@
 // The tap_responder example, run for real inside a sandbox: the kernel resolves the addresses
-// over ARP and NDP and pings them. TUNKIT_TAP_RESPONDER comes from examples/CMakeLists.txt.
+// over ARP and NDP and pings them. TUNKIT_TAP_RESPONDER comes from tests/CMakeLists.txt.
 #include <csignal>
 #include <string>
 
 #include "catch.hpp"
 #include "subprocess.hpp"
-#include "tunkit/testing/netns.hpp"
+#include "tunkit/testing/netns_sandbox.hpp"
 
 #ifndef TUNKIT_TAP_RESPONDER
 
@@ -20,7 +20,7 @@ using tunkit::test::count_lines_with;
 using tunkit::test::run;
 
 TEST_CASE("tap_responder answers ARP, NDP and pings", "[netns][example]") {
-  tunkit::testing::NetnsSandbox sandbox;
+  tunkit::testing::NetNsSandbox sandbox;
   tunkit::test::Child responder(
       {TUNKIT_TAP_RESPONDER, "--mac", "02:00:00:79:00:02", "--timeout", "30"});
   const auto ready = responder.wait_for_line("ready: ", 10s);

@@ -6,7 +6,7 @@
 
 #include "catch.hpp"
 #include "subprocess.hpp"
-#include "tunkit/testing/netns.hpp"
+#include "tunkit/testing/netns_sandbox.hpp"
 
 #ifndef TUNKIT_TUN_DUMP
 
@@ -22,7 +22,7 @@ using tunkit::test::count_lines_with;
 using tunkit::test::run;
 
 TEST_CASE("tun_dump prints the packets sent into a device", "[netns][example]") {
-  tunkit::testing::NetnsSandbox sandbox;
+  tunkit::testing::NetNsSandbox sandbox;
 
   SECTION("a TUN device it creates, ended by SIGTERM") {
     Child dump({TUNKIT_TUN_DUMP, "--addr", "10.61.0.1/24", "--timeout", "20"});

@@ -1,5 +1,5 @@
 // The `tunkit` command-line tool, driven as a user would, cross-checked with iproute2.
-// TUNKIT_CLI (the built tool's path) comes from tools/CMakeLists.txt.
+// TUNKIT_CLI (the built tool's path) comes from tests/CMakeLists.txt.
 #include <csignal>
 #include <regex>
 #include <string>
@@ -8,7 +8,7 @@
 #include "catch.hpp"
 #include "subprocess.hpp"
 #include "tunkit/device.hpp"
-#include "tunkit/testing/netns.hpp"
+#include "tunkit/testing/netns_sandbox.hpp"
 
 #ifndef TUNKIT_CLI
 
@@ -46,7 +46,7 @@ void check_json(const std::string& json, const std::string& filter) {
 }  // namespace
 
 TEST_CASE("tunkit create makes a persistent, configured device that ip shows", "[netns][cli]") {
-  tunkit::testing::NetnsSandbox sandbox;
+  tunkit::testing::NetNsSandbox sandbox;
 
   auto r = cli("create --name tkc0 --mtu 1400 --addr 10.55.0.1/24 --addr fd00:55::1/64 --up");
   INFO(r.output);
@@ -101,7 +101,7 @@ TEST_CASE("tunkit create makes a persistent, configured device that ip shows", "
 }
 
 TEST_CASE("tunkit list and show report devices made by ip tuntap", "[netns][cli]") {
-  tunkit::testing::NetnsSandbox sandbox;
+  tunkit::testing::NetNsSandbox sandbox;
   REQUIRE(run("ip tuntap add dev tkip0 mode tap multi_queue vnet_hdr user 1234 group 5678 && "
               "ip tuntap add dev tkip1 mode tun pi && ip link set tkip1 mtu 1280 up")
               .status == 0);
@@ -155,7 +155,7 @@ TEST_CASE("tunkit list and show report devices made by ip tuntap", "[netns][cli]
 
 TEST_CASE("tunkit create removes the persistent device when a configuration step fails",
           "[netns][cli][lifetime]") {
-  tunkit::testing::NetnsSandbox sandbox;
+  tunkit::testing::NetNsSandbox sandbox;
   // Each step fails after the device was created persistent: an MTU below the minimum (68), an
   // IPv6 address on a link whose MTU cannot carry IPv6, an address added twice.
   for (const char* args : {"--mtu 10 --up", "--mtu 1200 --addr fd00:56::1/64",
@@ -170,7 +170,7 @@ TEST_CASE("tunkit create removes the persistent device when a configuration step
 }
 
 TEST_CASE("tunkit delete removes persistent devices only", "[netns][cli]") {
-  tunkit::testing::NetnsSandbox sandbox;
+  tunkit::testing::NetNsSandbox sandbox;
   REQUIRE(run("ip tuntap add dev tkd0 mode tun && ip tuntap add dev tkd1 mode tap multi_queue")
               .status == 0);
   auto r = cli("delete tkd0");
@@ -194,7 +194,7 @@ TEST_CASE("tunkit delete removes persistent devices only", "[netns][cli]") {
 }
 
 TEST_CASE("tunkit dump prints the packets of a ping", "[netns][cli]") {
-  tunkit::testing::NetnsSandbox sandbox;
+  tunkit::testing::NetNsSandbox sandbox;
   REQUIRE(cli("create --name tkdump0 --addr 10.57.0.1/24 --up").status == 0);
 
   SECTION("one line per packet; SIGTERM ends it cleanly") {
@@ -238,7 +238,7 @@ TEST_CASE("tunkit dump prints the packets of a ping", "[netns][cli]") {
 }
 
 TEST_CASE("tunkit: help and usage errors", "[netns][cli]") {
-  tunkit::testing::NetnsSandbox sandbox;
+  tunkit::testing::NetNsSandbox sandbox;
   auto r = cli("--help");
   CHECK(r.status == 0);
   CHECK(r.output.starts_with("usage: tunkit COMMAND"));

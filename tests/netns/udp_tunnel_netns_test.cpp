@@ -6,7 +6,7 @@
 #include "catch.hpp"
 #include "subprocess.hpp"
 #include "tcp_transfer.hpp"
-#include "tunkit/testing/netns.hpp"
+#include "tunkit/testing/netns_sandbox.hpp"
 
 #ifndef TUNKIT_UDP_TUNNEL
 
@@ -22,7 +22,7 @@ using tunkit::test::Netns;
 using tunkit::test::run;
 
 TEST_CASE("udp_tunnel carries TCP between two namespaces", "[netns][example]") {
-  tunkit::testing::NetnsSandbox sandbox;  // nothing of this test touches the host's namespace
+  tunkit::testing::NetNsSandbox sandbox;  // nothing of this test touches the host's namespace
   const Netns a;
   const Netns b;
   // The underlay: a veth pair, one end in each namespace.

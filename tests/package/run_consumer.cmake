@@ -1,18 +1,12 @@
 # cmake -P script: install tunkit, then build and run a consumer of it in three ways (see
 # CMakeLists.txt here). With BUILD_DIR, that build is installed; without, the library alone is
-# configured (BUILD_SHARED_LIBS from KIND), built and installed first.
+# configured (BUILD_SHARED_LIBS from KIND, TUNKIT_ASIO from EXPECT_ASIO), built and installed
+# first.
 # Inputs: SOURCE_DIR WORK_DIR CXX NM JOBS KIND (shared|static) EXPECT_ASIO [BUILD_DIR]
 #   [SANITIZE: the sanitizers BUILD_DIR was built with; consumers then link their runtimes]
 cmake_minimum_required(VERSION 3.20)  # policies for this script (cmake -P)
 
-function(run)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "failed (${rc}): ${ARGN}\n${out}\n${err}")
-  endif()
-  message(STATUS "ok: ${ARGN}")
-  set(last_output "${out}" PARENT_SCOPE)
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/run.cmake)  # run()
 
 file(REMOVE_RECURSE ${WORK_DIR})
 set(sanitize_flags "")
@@ -34,7 +28,7 @@ if(NOT BUILD_DIR)
   set(BUILD_DIR ${WORK_DIR}/library)
   run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${BUILD_DIR} -DCMAKE_BUILD_TYPE=Debug
       -DCMAKE_CXX_COMPILER=${CXX} -DBUILD_SHARED_LIBS=${shared} -DTUNKIT_BUILD_TESTS=OFF
-      -DTUNKIT_BUILD_EXAMPLES=OFF -DTUNKIT_WARNINGS_AS_ERRORS=ON)
+      -DTUNKIT_BUILD_EXAMPLES=OFF -DTUNKIT_WARNINGS_AS_ERRORS=ON -DTUNKIT_ASIO=${EXPECT_ASIO})
   run(${CMAKE_COMMAND} --build ${BUILD_DIR} --parallel ${JOBS})
 endif()
 run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
@@ -46,11 +40,18 @@ if(NOT pc_count EQUAL 1)
 endif()
 get_filename_component(pc_dir ${pc_files} DIRECTORY)
 get_filename_component(libdir ${pc_dir} DIRECTORY)
-foreach(header tunkit/tunkit.hpp tunkit/version.hpp tunkit/export.hpp tunkit/testing/export.hpp)
+foreach(header tunkit/tunkit.hpp tunkit/version.hpp tunkit/export.hpp tunkit/testing/export.hpp
+               tunkit/testing/fake_kernel.hpp)
   if(NOT EXISTS ${prefix}/include/${header})
     message(FATAL_ERROR "${header} was not installed")
   endif()
 endforeach()
+# tunkit/asio.hpp comes with tunkit::asio only.
+if(EXPECT_ASIO AND NOT EXISTS ${prefix}/include/tunkit/asio.hpp)
+  message(FATAL_ERROR "tunkit/asio.hpp was not installed")
+elseif(NOT EXPECT_ASIO AND EXISTS ${prefix}/include/tunkit/asio.hpp)
+  message(FATAL_ERROR "tunkit/asio.hpp was installed without tunkit::asio")
+endif()
 
 if(shared)
   # SOVERSION: libtunkit.so -> libtunkit.so.MAJOR -> libtunkit.so.MAJOR.MINOR.PATCH.
@@ -87,7 +88,8 @@ endif()
 
 # The documentation's complete programs: every ```cpp block of README.md and docs/*.md (```c++
 # marks fragments), compiled by the consumer against the installed package, so the documentation
-# cannot rot; those that say "no privileges needed" are run too.
+# cannot rot; those that say "no privileges needed" are run too. Those that use tunkit::asio
+# only where the package has it.
 set(doc_examples "")
 set(doc_runnable "")
 file(GLOB doc_files ${SOURCE_DIR}/docs/*.md)
@@ -108,6 +110,10 @@ foreach(doc ${SOURCE_DIR}/README.md ${doc_files})
     string(SUBSTRING "${text}" 0 ${end} code)
     string(SUBSTRING "${text}" ${end} -1 text)
     math(EXPR n "${n} + 1")
+    string(FIND "${code}" "<tunkit/asio.hpp>" uses_asio)
+    if(NOT EXPECT_ASIO AND NOT uses_asio EQUAL -1)
+      continue()
+    endif()
     set(source ${WORK_DIR}/doc_examples/${stem}_${n}.cpp)
     file(WRITE ${source} "${code}")
     list(APPEND doc_examples ${source})

@@ -1,18 +1,15 @@
 # cmake -P script: tests/package/subproject adds tunkit with add_subdirectory(), builds and runs;
-# installing the subproject must install only its own program, nothing of tunkit.
+# installing the subproject must install only its own program, nothing of tunkit. Without asking
+# for it, the parent gets no tunkit::testing.
 # Inputs: SOURCE_DIR WORK_DIR CXX JOBS EXPECT_ASIO
 cmake_minimum_required(VERSION 3.20)  # policies for this script (cmake -P)
 
-function(run)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "failed (${rc}): ${ARGN}\n${out}\n${err}")
-  endif()
-  message(STATUS "ok: ${ARGN}")
-  set(last_output "${out}" PARENT_SCOPE)
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/run.cmake)  # run()
 
 file(REMOVE_RECURSE ${WORK_DIR})
+# tunkit::testing is left out unless the parent asks for it (configure only: nothing to build).
+run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/package/subproject -B ${WORK_DIR}/no_testing
+    -DCMAKE_CXX_COMPILER=${CXX} -DTUNKIT_SOURCE_DIR=${SOURCE_DIR} -DWANT_TESTING=OFF)
 # Debug: no optimisation, the quickest build (the main build checks optimised code).
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/package/subproject -B ${WORK_DIR}/build
     -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=${CXX} -DTUNKIT_SOURCE_DIR=${SOURCE_DIR} -DEXPECT_ASIO=${EXPECT_ASIO})

@@ -15,15 +15,15 @@
 #endif
 
 int main(int argc, char** argv) {
-  using tunkit::testing::NetnsSandbox;
+  using tunkit::testing::NetNsSandbox;
   // Listing tests (CTest discovery) needs no namespace.
   bool listing = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--list", 6) == 0) listing = true;
   }
   if (!listing) {
-    auto why = NetnsSandbox::prepare_process();
-    if (!why) why = NetnsSandbox::unavailable_reason();
+    auto why = NetNsSandbox::prepare_process();
+    if (!why) why = NetNsSandbox::unavailable_reason();
     if (why) {
       const char* ci = std::getenv("CI");
       if (ci != nullptr && std::strcmp(ci, "true") == 0) {

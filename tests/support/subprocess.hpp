@@ -4,7 +4,7 @@
 // wait is bounded; a program still running when its Child is destroyed is killed.
 //
 // A child process inherits the network namespace of the thread that forks it, so a test inside a
-// NetnsSandbox runs its commands there; `Netns` adds namespaces that a child enters with setns(2)
+// NetNsSandbox runs its commands there; `Netns` adds namespaces that a child enters with setns(2)
 // before exec (as `ip netns exec` does), so that one test can use several.
 
 #include <fcntl.h>
@@ -37,7 +37,7 @@ class Netns {
  public:
   /// A fresh namespace with loopback up.
   Netns() {
-    const testing::NetnsSandbox sandbox;  // enters it; the destructor comes back
+    const testing::NetNsSandbox sandbox;  // enters it; the destructor comes back
     fd_ = ::fcntl(sandbox.netns_fd(), F_DUPFD_CLOEXEC, 0);
     if (fd_ < 0) throw std::runtime_error("dup of a namespace descriptor failed");
   }

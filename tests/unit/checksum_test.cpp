@@ -1,4 +1,4 @@
-#include "tunkit/checksum.hpp"
+#include "tunkit/packet/checksum.hpp"
 
 #include <random>
 #include <vector>

@@ -2,9 +2,9 @@
 
 #include <cerrno>
 #include <string>
+#include <string_view>
 
 #include "catch.hpp"
-#include "detail/errors.hpp"
 #include "tunkit/device.hpp"
 
 TEST_CASE("tunkit::errc codes live in the tunkit category and read as plain words", "[error]") {
@@ -52,8 +52,11 @@ TEST_CASE("tunkit::Error is a system_error whose what() is exactly the message",
 }
 
 TEST_CASE("error messages name operation, device, cause and hint", "[error]") {
-  using tunkit::detail::message;
-  const auto busy = tunkit::detail::sys_error(EBUSY);
+  const auto message = [](std::error_code ec, std::string_view op, std::string_view device,
+                          std::string_view hint = {}) {
+    return std::string(tunkit::make_error(ec, op, device, hint).what());
+  };
+  const std::error_code busy(EBUSY, std::system_category());
   CHECK(message(busy, "TUNSETIFF", "tun0", "why") ==
         "tunkit: TUNSETIFF \"tun0\": device busy (why)");
   CHECK(message(busy, "TUNSETIFF", "tun0") == "tunkit: TUNSETIFF \"tun0\": device busy");
@@ -61,19 +64,7 @@ TEST_CASE("error messages name operation, device, cause and hint", "[error]") {
   CHECK(message(tunkit::errc::invalid_name, "open", "a/b") ==
         "tunkit: open \"a/b\": invalid interface name");
   // An errno without a tailored text still reads as words, never as a bare number.
-  CHECK(tunkit::detail::cause(tunkit::detail::sys_error(ETIMEDOUT)) == "connection timed out");
-}
-
-TEST_CASE("Flags render as the kernel's names", "[flags]") {
-  using tunkit::Flag;
-  CHECK(tunkit::to_string(Flag::tun | Flag::no_pi | Flag::persist) == "TUN|PERSIST|NO_PI");
-  CHECK(tunkit::to_string(tunkit::Flags{}) == "none");
-  CHECK(tunkit::to_string(tunkit::Flags::from_bits(0x0004)) == "0x0004");
-  const tunkit::Flags f = Flag::tap | Flag::multi_queue;
-  CHECK(f.has(Flag::tap));
-  CHECK(f.has(Flag::tap | Flag::multi_queue));
-  CHECK_FALSE(f.has(Flag::tun));
-  CHECK(f.bits() == 0x0102);
-  CHECK((f & Flag::tap) == tunkit::Flags(Flag::tap));
-  CHECK(tunkit::to_string(tunkit::Mode::tap) == "tap");
+  CHECK(message(std::error_code(ETIMEDOUT, std::system_category()), "op", "") ==
+        "tunkit: op: connection timed out");
+  CHECK(tunkit::make_error(busy, "op").code() == busy);
 }

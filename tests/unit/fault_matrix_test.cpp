@@ -36,7 +36,7 @@
 #include "tunkit/queue.hpp"
 #include "tunkit/testing/fake_kernel.hpp"
 #include "tunkit/testing/fake_rtnetlink.hpp"
-#include "tunkit/tun_devices.hpp"
+#include "tunkit/tun_info.hpp"
 
 namespace {
 

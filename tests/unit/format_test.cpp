@@ -44,9 +44,9 @@ TEST_CASE("value types format through their to_string", "[format]") {
   CHECK(fmt::format("{}", tunkit::MacAddress{{0xaa, 0xbb, 0xcc, 0x0d, 0x0e, 0xff}}) ==
         "aa:bb:cc:0d:0e:ff");
   CHECK(fmt::format("{}", tunkit::ParseError{tunkit::Layer::ipv4,
-                                             tunkit::ParseErrc::total_length_beyond_buffer, 1500,
+                                             tunkit::ParseReason::total_length_beyond_buffer, 1500,
                                              60}) == "IPv4: total length 1500 beyond buffer 60");
-  CHECK(fmt::format("{}", tunkit::BuildError{tunkit::BuildErrc::buffer_too_small, 84}) ==
+  CHECK(fmt::format("{}", tunkit::BuildError{tunkit::BuildReason::buffer_too_small, 84}) ==
         "output buffer too small (need 84 bytes)");
 }
 

@@ -1,7 +1,8 @@
 #pragma once
-// Golden packets shared by packet_test.cpp, checksum_test.cpp and format_test.cpp, written out
-// byte by byte as 16-bit groups (as `tcpdump -x` shows them), checksums included. They were
-// assembled field by field; each is described above its bytes.
+// Golden packets shared by the packet, checksum, offload and format tests, written out byte by
+// byte as 16-bit groups (as `tcpdump -x` shows them), checksums included. They were assembled
+// field by field; each is described above its bytes. Also the byte-level helpers those tests
+// read and edit packets with, written independently of tunkit's own.
 
 #include <cstddef>
 #include <cstdint>
@@ -9,6 +10,8 @@
 #include <stdexcept>
 #include <string_view>
 #include <vector>
+
+#include "tunkit/mac.hpp"
 
 namespace tunkit_test {
 
@@ -44,6 +47,41 @@ inline std::vector<std::byte> hex(std::string_view text) {
   if (half) throw std::invalid_argument("odd number of hex digits");
   return out;
 }
+
+/// Byte `i` of `b`.
+inline std::uint8_t u8(std::span<const std::byte> b, std::size_t i) {
+  return std::to_integer<std::uint8_t>(b[i]);
+}
+/// The big-endian 16-bit field at `i`.
+inline std::uint16_t be16(std::span<const std::byte> b, std::size_t i) {
+  return static_cast<std::uint16_t>((u8(b, i) << 8) | u8(b, i + 1));
+}
+/// The big-endian 32-bit field at `i`.
+inline std::uint32_t be32(std::span<const std::byte> b, std::size_t i) {
+  return (std::uint32_t{be16(b, i)} << 16) | be16(b, i + 2);
+}
+/// Stores byte `i`; any integer type (the tests compute fields in int).
+template <class T>
+void put8(std::vector<std::byte>& b, std::size_t i, T v) {
+  b[i] = static_cast<std::byte>(static_cast<unsigned>(v) & 0xFFU);
+}
+/// Stores a big-endian 16-bit field.
+template <class T>
+void put16(std::vector<std::byte>& b, std::size_t i, T v) {
+  const auto u = static_cast<unsigned>(v);
+  put8(b, i, u >> 8);
+  put8(b, i + 1, u);
+}
+/// Stores a big-endian 32-bit field.
+template <class T>
+void put32(std::vector<std::byte>& b, std::size_t i, T v) {
+  const auto u = static_cast<std::uint32_t>(v);
+  put16(b, i, u >> 16);
+  put16(b, i + 2, u & 0xFFFFU);
+}
+
+/// The MAC address the reply builders are asked to answer with.
+inline constexpr tunkit::MacAddress kOurMac{{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}};
 
 /// The internet checksum the slow, obvious way: big-endian 16-bit words from byte pairs, a
 /// zero-padded last byte, end-around carries (RFC 1071 section 4.1).

@@ -18,7 +18,6 @@
 #include <tunkit/format.hpp>
 #include <tunkit/tunkit.hpp>
 
-#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
@@ -27,8 +26,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
-#include <ctime>
 #include <exception>
 #include <iterator>
 #include <optional>
@@ -37,6 +34,9 @@
 #include <string_view>
 #include <system_error>
 #include <vector>
+
+#include "common/dump.hpp"
+#include "common/helpers.hpp"
 
 namespace {
 
@@ -143,45 +143,29 @@ class Args {
   std::string_view command_;
 };
 
-std::optional<unsigned long> to_number(std::string_view text) {
-  if (text.empty() || text.size() > 10) return std::nullopt;
-  unsigned long v = 0;
-  for (const char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + static_cast<unsigned long>(c - '0');
-  }
-  return v;
-}
-
 unsigned long number(Args& args, std::string_view opt, unsigned long max) {
   const std::string_view text = args.value(opt);
-  const auto v = to_number(text);
+  const auto v = example::to_number(text, 10);
   if (!v || *v > max)
     args.fail(fmt::format("{}: \"{}\" is not a number from 0 to {}", opt, text, max));
   return *v;
 }
 
-// A user or group given by name or number (getpwnam_r/getgrnam_r, as tunctl and ip do).
-uid_t lookup_user(Args& args, std::string_view text) {
-  if (const auto n = to_number(text); n && *n < 0xFFFFFFFFUL) return static_cast<uid_t>(*n);
+// A user or group (`kind`) given by name or number: getpwnam_r(3) or getgrnam_r(3) as `find`,
+// as tunctl and ip do.
+template <class Entry, class Id>
+Id lookup_id(Args& args, std::string_view kind, std::string_view text,
+             int (*find)(const char*, Entry*, char*, std::size_t, Entry**), Id Entry::*id) {
+  if (const auto n = example::to_number(text, 10); n && *n < 0xFFFFFFFFUL) {
+    return static_cast<Id>(*n);
+  }
   std::array<char, 16384> buf{};
-  passwd pw{};
-  passwd* found = nullptr;
+  Entry entry{};
+  Entry* found = nullptr;
   const std::string name(text);
-  const int err = ::getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found);
-  if (err != 0 || found == nullptr) args.fail(fmt::format("--user: no user \"{}\"", text));
-  return found->pw_uid;
-}
-
-gid_t lookup_group(Args& args, std::string_view text) {
-  if (const auto n = to_number(text); n && *n < 0xFFFFFFFFUL) return static_cast<gid_t>(*n);
-  std::array<char, 16384> buf{};
-  group gr{};
-  group* found = nullptr;
-  const std::string name(text);
-  const int err = ::getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &found);
-  if (err != 0 || found == nullptr) args.fail(fmt::format("--group: no group \"{}\"", text));
-  return found->gr_gid;
+  const int err = find(name.c_str(), &entry, buf.data(), buf.size(), &found);
+  if (err != 0 || found == nullptr) args.fail(fmt::format("--{}: no {} \"{}\"", kind, kind, text));
+  return found->*id;
 }
 
 bool is_help(std::string_view a) {
@@ -291,9 +275,9 @@ int cmd_create(Args& args) {
     } else if (a == "-n" || a == "--name") {
       options.name = args.value(a);
     } else if (a == "-u" || a == "--user") {
-      options.owner = lookup_user(args, args.value(a));
+      options.owner = lookup_id(args, "user", args.value(a), ::getpwnam_r, &passwd::pw_uid);
     } else if (a == "-g" || a == "--group") {
-      options.group = lookup_group(args, args.value(a));
+      options.group = lookup_id(args, "group", args.value(a), ::getgrnam_r, &group::gr_gid);
     } else if (a == "--multi-queue") {
       options.multi_queue = true;
     } else if (a == "--vnet-hdr") {
@@ -441,30 +425,6 @@ extern "C" void on_signal(int /*signo*/) {
   if (tunkit::TunDevice* dev = g_device.load()) dev->interrupt();  // async-signal-safe
 }
 
-// "HH:MM:SS.uuuuuu", local time, as tcpdump prints it.
-std::string timestamp() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  tm local{};
-  ::localtime_r(&ts.tv_sec, &local);
-  return fmt::format("{:02}:{:02}:{:02}.{:06}", local.tm_hour, local.tm_min, local.tm_sec,
-                     ts.tv_nsec / 1000);
-}
-
-// The virtio-net header's GSO note (little-endian fields: virtio 1.0, and the x86 default),
-// e.g. "gso tcpv4 size 1448, " for a super-packet; empty for a plain packet.
-std::string vnet_note(std::span<const std::byte> h) {
-  if (h.size() < 10) return {};
-  const auto b = [&](std::size_t i) { return std::to_integer<unsigned>(h[i]); };
-  const unsigned gso_type = b(1) & 0x7FU;  // without VIRTIO_NET_HDR_GSO_ECN (0x80)
-  const unsigned gso_size = b(4) | (b(5) << 8U);
-  static constexpr std::array<std::string_view, 6> kTypes{"none", "tcpv4", "?",
-                                                          "udp",  "tcpv6", "udp_l4"};
-  if (gso_type == 0) return {};
-  const std::string_view type = gso_type < kTypes.size() ? kTypes[gso_type] : "?";
-  return fmt::format("gso {} size {}, ", type, gso_size);
-}
-
 int cmd_dump(Args& args) {
   std::optional<std::string_view> name;
   bool hex = false;
@@ -498,18 +458,14 @@ int cmd_dump(Args& args) {
   std::signal(SIGTERM, on_signal);
   fmt::print("listening on {}, {} ({})\n", dev.name(), info.mode, info.flags());
 
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  const example::Deadline deadline{std::chrono::seconds(timeout_s)};
   std::vector<std::byte> buf(65536 + vnet + 64);
   unsigned long seen = 0;
   while (count == 0 || seen < count) {
-    std::chrono::milliseconds wait{-1};
-    if (timeout_s != 0) {
-      wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (wait.count() <= 0) break;
-    }
+    const auto wait = deadline.left();  // -1 ms: forever
+    if (!wait) break;
     std::error_code ec;
-    const tunkit::WaitResult w = dev.wait_readable(wait, ec);
+    const tunkit::WaitResult w = dev.wait_readable(*wait, ec);
     if (ec)
       throw tunkit::Error(ec, fmt::format("tunkit: wait on {}: {}", dev.name(), ec.message()));
     if (w != tunkit::WaitResult::ready) break;  // timeout, or interrupted by a signal
@@ -521,25 +477,9 @@ int cmd_dump(Args& args) {
       throw tunkit::Error(ec, fmt::format("tunkit: read from {}: {}", dev.name(), ec.message()));
     }
     ++seen;
-    const auto all = std::span<const std::byte>(buf).first(n);
-    const auto packet = all.subspan(std::min(vnet, all.size()));
-    const std::string note = vnet != 0 ? vnet_note(all.first(std::min(vnet, all.size()))) : "";
-    std::string line;
-    bool parsed = false;
-    if (info.mode == tunkit::Mode::tap) {
-      const auto frame = tunkit::parse_frame(packet);
-      parsed = frame.has_value();
-      line = hex && parsed ? fmt::format("{:x}", *frame) : fmt::format("{}", frame);
-    } else {
-      const auto ip = tunkit::parse_ip(packet);
-      parsed = ip.has_value();
-      line = hex && parsed ? fmt::format("{:x}", *ip) : fmt::format("{}", ip);
-    }
-    fmt::print("{} {}{}{}\n", timestamp(), note, line,
-               ec == tunkit::errc::packet_truncated ? " [truncated]" : "");
-    // A malformed packet has no summary to dump after: its bytes alone.
-    if (hex && !parsed && !packet.empty()) fmt::print("{:x}\n", tunkit::hex_dump(packet));
-    std::fflush(stdout);
+    example::print_packet(std::span<const std::byte>(buf).first(n), vnet,
+                          info.mode == tunkit::Mode::tap, hex,
+                          ec == tunkit::errc::packet_truncated);
   }
   g_device.store(nullptr);
   fmt::print("{} packet{}\n", seen, seen == 1 ? "" : "s");

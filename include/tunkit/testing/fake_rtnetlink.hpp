@@ -335,7 +335,7 @@ class TUNKIT_TESTING_EXPORT FakeRtnetlink {
     std::string netns;
     std::deque<std::vector<std::byte>> queue;
   };
-  class Handler;  // answers one request (fake_rtnetlink.cpp)
+  class Handler;  // answers one request (src/testing/fake_rtnetlink/internal.hpp)
 
   int autobind(Socket& socket);
   LinkRecord* find_link(unsigned ifindex);

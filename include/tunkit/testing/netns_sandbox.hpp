@@ -1,6 +1,6 @@
 #pragma once
 /// @file
-/// `tunkit::testing::NetnsSandbox`: run test code inside a fresh, private network namespace.
+/// `tunkit::testing::NetNsSandbox`: run test code inside a fresh, private network namespace.
 
 #include <sys/types.h>
 
@@ -33,11 +33,11 @@ namespace tunkit::testing {
 /// to allow your user.
 ///
 /// @code
-/// if (auto why = tunkit::testing::NetnsSandbox::unavailable_reason()) skip(*why);
-/// tunkit::testing::NetnsSandbox sandbox;   // this thread is now in an empty namespace
+/// if (auto why = tunkit::testing::NetNsSandbox::unavailable_reason()) skip(*why);
+/// tunkit::testing::NetNsSandbox sandbox;   // this thread is now in an empty namespace
 /// tunkit::TunDevice dev({.name = "tun0"}); // created inside it
 /// @endcode
-class TUNKIT_TESTING_EXPORT NetnsSandbox {
+class TUNKIT_TESTING_EXPORT NetNsSandbox {
  public:
   /// Enters a fresh network namespace with loopback up. On failure the calling thread is back in
   /// its original namespace and no descriptor is left open.
@@ -45,14 +45,14 @@ class TUNKIT_TESTING_EXPORT NetnsSandbox {
   ///   setns(2) probe that the way back will be permitted, which fails where the thread is
   ///   privileged only in a child user namespace; unshare(CLONE_NEWNET); loopback up), e.g.
   ///   `tunkit: unshare(CLONE_NEWNET): operation not permitted (needs CAP_SYS_ADMIN: ...)`.
-  NetnsSandbox();
+  NetNsSandbox();
   /// Returns the calling thread to its previous namespace (setns(2)) and closes both namespace
   /// descriptors. Never throws. Must run on the constructing thread: run on another thread it
   /// only closes the descriptors (moving that other thread would be wrong), leaving the
   /// constructing thread in the sandbox.
-  ~NetnsSandbox();
-  NetnsSandbox(const NetnsSandbox&) = delete;
-  NetnsSandbox& operator=(const NetnsSandbox&) = delete;
+  ~NetNsSandbox();
+  NetNsSandbox(const NetNsSandbox&) = delete;
+  NetNsSandbox& operator=(const NetNsSandbox&) = delete;
 
   /// A descriptor of the sandbox's namespace (owned by the sandbox), e.g. for setns(2).
   [[nodiscard]] int netns_fd() const noexcept { return ns_fd_; }
@@ -77,5 +77,8 @@ class TUNKIT_TESTING_EXPORT NetnsSandbox {
   int ns_fd_ = -1;
   pid_t thread_ = 0;  // the constructing thread (gettid), the only one the destructor moves back
 };
+
+/// The tunkit 0.1 name of `NetNsSandbox` (spelled as `tunkit::NetNs` now).
+using NetnsSandbox [[deprecated("use NetNsSandbox")]] = NetNsSandbox;
 
 }  // namespace tunkit::testing

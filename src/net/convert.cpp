@@ -1,0 +1,48 @@
+#include "net/convert.hpp"
+
+#include <linux/if.h>
+#include <linux/if_addr.h>
+#include <linux/rtnetlink.h>
+
+#include <utility>
+
+namespace tunkit::detail {
+
+// The public enum carries the kernel's values; keep it honest.
+static_assert(static_cast<unsigned>(AddressScope::global) == RT_SCOPE_UNIVERSE);
+static_assert(static_cast<unsigned>(AddressScope::site) == RT_SCOPE_SITE);
+static_assert(static_cast<unsigned>(AddressScope::link) == RT_SCOPE_LINK);
+static_assert(static_cast<unsigned>(AddressScope::host) == RT_SCOPE_HOST);
+static_assert(static_cast<unsigned>(AddressScope::nowhere) == RT_SCOPE_NOWHERE);
+
+LinkState to_link_state(netlink::LinkMessage&& message) noexcept {
+  LinkState s;
+  s.name = std::move(message.name);  // moves, never allocates
+  s.ifindex = message.ifindex;
+  s.mtu = message.mtu.value_or(0);
+  s.min_mtu = message.min_mtu.value_or(0);
+  s.max_mtu = message.max_mtu.value_or(0);
+  s.flags = message.flags;
+  s.up = (message.flags & IFF_UP) != 0;
+  s.running = (message.flags & IFF_RUNNING) != 0;
+  s.lower_up = (message.flags & IFF_LOWER_UP) != 0;
+  s.txqueuelen = message.txqlen.value_or(0);
+  if (message.mac) s.mac = MacAddress{*message.mac};  // braces: clang 14 has no aggregate ()-init
+  if (message.stats) {
+    const netlink::LinkCounters& c = *message.stats;
+    s.stats = {c.rx_packets, c.tx_packets, c.rx_bytes,   c.tx_bytes,
+               c.rx_errors,  c.tx_errors,  c.rx_dropped, c.tx_dropped};
+  }
+  return s;
+}
+
+AddressInfo to_address_info(const netlink::AddressMessage& message) noexcept {
+  return AddressInfo{message.prefix,
+                     message.peer,
+                     static_cast<AddressScope>(message.scope),
+                     (message.flags & IFA_F_SECONDARY) != 0,
+                     (message.flags & IFA_F_TENTATIVE) != 0,
+                     message.flags};
+}
+
+}  // namespace tunkit::detail

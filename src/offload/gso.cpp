@@ -1,0 +1,204 @@
+#include "tunkit/offload/gso.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+#include "offload/vnet_internal.hpp"
+#include "packet/checksum_kernels.hpp"
+#include "packet/parse_helpers.hpp"
+
+namespace tunkit {
+namespace {
+
+using detail::kTcp;
+using detail::kTcpChecksumOffset;
+using detail::kUdpChecksumOffset;
+using detail::load16;
+using detail::load32;
+using detail::load8;
+using detail::offload_error;
+using detail::PacketLayout;
+using detail::store16;
+using detail::store32;
+using detail::store8;
+
+// The segments left of an IPv6 routing header among the extension headers before `upper` (which
+// parse_ip validated), or 0. With segments left, the pseudo header carries the final destination
+// (RFC 8200 section 8.1), which is not in the IPv6 header.
+std::size_t routing_segments_left(std::span<const std::byte> packet, std::size_t upper) noexcept {
+  const std::byte* b = packet.data();
+  std::uint8_t next = load8(b + 6);
+  for (std::size_t off = 40; off < upper;) {
+    const auto type = static_cast<IpProtocol>(next);
+    if (type == IpProtocol::routing && load8(b + off + 3) != 0) return load8(b + off + 3);
+    next = load8(b + off);
+    off += detail::ipv6_extension_length(type, b + off);
+  }
+  return 0;
+}
+
+// What every segment of one split shares, summed once: the pseudo header without its length and
+// the transport header with its per-segment fields zeroed (`l4`), and the IPv4 header with its
+// total length, id and checksum zeroed (`ip`). The per-segment values are then added as words at
+// the same (even) positions.
+struct SegmentTemplate {
+  Checksum l4;
+  Checksum ip;
+  std::uint16_t first_id = 0;   // IPv4 id of the first segment
+  std::uint32_t first_seq = 0;  // TCP sequence number of the first segment
+  TcpFlags flags;               // TCP flags of the super-packet
+};
+
+SegmentTemplate segment_template(std::span<const std::byte> packet,
+                                 const PacketLayout& l) noexcept {
+  const std::byte* src = packet.data();
+  const bool tcp = l.protocol == kTcp;
+  SegmentTemplate t;
+  std::array<std::byte, 60> th{};  // the transport header, per-segment fields zeroed
+  std::memcpy(th.data(), src + l.ip_len, l.l4_len);
+  if (tcp) {
+    t.flags = TcpFlags::from_bits(load8(src + l.ip_len + 13));
+    t.first_seq = load32(src + l.ip_len + 4);
+    store32(th.data() + 4, 0);  // sequence number
+    store8(th.data() + 13, 0);  // flags
+    store16(th.data() + kTcpChecksumOffset, 0);
+  } else {
+    store16(th.data() + 4, 0);  // length
+    store16(th.data() + kUdpChecksumOffset, 0);
+  }
+  t.l4 = detail::address_sum(src, l.version == 4);
+  t.l4.add_u16(l.protocol).add(std::span(th).first(l.l4_len));
+
+  if (l.version == 4) {
+    std::array<std::byte, 60> ih{};
+    std::memcpy(ih.data(), src, l.ip_len);
+    t.first_id = load16(src + 4);
+    store16(ih.data() + 2, 0);
+    store16(ih.data() + 4, 0);
+    store16(ih.data() + 10, 0);
+    t.ip.add(std::span(ih).first(l.ip_len));
+  }
+  return t;
+}
+
+// Rewrites the per-segment fields of segment `index` of `count` at `d` (`len` bytes, its headers
+// copied from the super-packet, its payload summing to `payload_sum`, starting `offset` bytes
+// into the super-packet's payload): transport length or sequence number and flags, transport
+// checksum, IP length, IPv4 id and header checksum.
+void finish_segment(std::byte* d, std::size_t len, const PacketLayout& l, const SegmentTemplate& t,
+                    std::size_t index, std::size_t count, std::size_t offset,
+                    std::uint16_t payload_sum) noexcept {
+  const auto l4_length = static_cast<std::uint16_t>(len - l.ip_len);
+  Checksum sum = t.l4;
+  // The pseudo header's length: a 16-bit word for IPv4, 32 bits for IPv6 (RFC 8200 8.1); either
+  // way the value of the words is the length.
+  sum.add_u16(l4_length);
+  std::byte* th = d + l.ip_len;
+  if (l.protocol == kTcp) {
+    TcpFlags f = t.flags;
+    if (index + 1 < count) f = f - detail::kTcpEndFlags;
+    if (index > 0) f = f - TcpFlag::cwr;
+    const std::uint32_t seq = t.first_seq + static_cast<std::uint32_t>(offset);
+    store32(th + 4, seq);
+    store8(th + 13, f.bits());
+    sum.add_u32(seq).add_u16(f.bits()).add_u16(payload_sum);
+    store16(th + kTcpChecksumOffset, sum.checksum());
+  } else {
+    store16(th + 4, l4_length);
+    sum.add_u16(l4_length).add_u16(payload_sum);
+    const std::uint16_t c = sum.checksum();
+    store16(th + kUdpChecksumOffset, c == 0 ? std::uint16_t{0xFFFF} : c);  // RFC 768
+  }
+  if (l.version == 4) {
+    const auto id = static_cast<std::uint16_t>(t.first_id + index);
+    store16(d + 2, static_cast<std::uint16_t>(len));
+    store16(d + 4, id);
+    Checksum ip = t.ip;
+    store16(d + 10, ip.add_u16(static_cast<std::uint16_t>(len)).add_u16(id).checksum());
+  } else {
+    store16(d + 4, static_cast<std::uint16_t>(len - 40));
+  }
+}
+
+// GSO NONE: the packet copied to out[0], its partial checksum completed.
+OffloadResult<std::size_t> copy_whole(const VirtioNetHeader& h, std::span<const std::byte> packet,
+                                      std::span<const std::span<std::byte>> out,
+                                      std::size_t capacity) noexcept {
+  if (capacity < 1) return offload_error(OffloadReason::too_many_segments, 1, capacity);
+  if (out[0].size() < packet.size()) {
+    return offload_error(OffloadReason::buffer_too_small, packet.size(), out[0].size());
+  }
+  std::memcpy(out[0].data(), packet.data(), packet.size());
+  if (auto e = complete_checksum(h, out[0].first(packet.size()))) return *e;
+  return std::size_t{1};
+}
+
+}  // namespace
+
+std::optional<OffloadError> complete_checksum(const VirtioNetHeader& h,
+                                              std::span<std::byte> packet) noexcept {
+  if (!h.needs_csum) return std::nullopt;
+  const std::size_t size = packet.size();
+  if (h.csum_start > size) {
+    return offload_error(OffloadReason::csum_start_beyond_packet, h.csum_start, size);
+  }
+  const std::size_t field = std::size_t{h.csum_start} + h.csum_offset;
+  if (field + 2 > size) {
+    return offload_error(OffloadReason::csum_offset_beyond_packet, field + 2, size);
+  }
+  // The field holds the pseudo-header sum; the bytes from csum_start on (field included) add
+  // up to the whole sum. The kernel's skb_checksum_help stores a zero result as 0xFFFF
+  // (CSUM_MANGLED_0) so that UDP does not read it as "no checksum"; for TCP both are valid.
+  const std::uint16_t c = Checksum().add(packet.subspan(h.csum_start)).checksum();
+  store16(packet.data() + field, c == 0 ? std::uint16_t{0xFFFF} : c);
+  return std::nullopt;
+}
+
+OffloadResult<std::size_t> gso_split(const VirtioNetHeader& h, std::span<const std::byte> packet,
+                                     std::span<const std::span<std::byte>> out,
+                                     std::span<std::size_t> sizes) noexcept {
+  PacketLayout l;
+  if (auto e = detail::check_vnet_header(h, packet, &l)) return *e;
+  const std::size_t capacity = std::min(out.size(), sizes.size());
+  if (h.gso_type == GsoType::none) {
+    auto n = copy_whole(h, packet, out, capacity);
+    if (n) sizes[0] = packet.size();
+    return n;
+  }
+  if (h.gso_type == GsoType::udp) {
+    return offload_error(OffloadReason::gso_unsupported, detail::raw_gso_type(h));
+  }
+  if (l.version == 6 && l.ip_len > 40) {
+    if (const std::size_t left = routing_segments_left(packet, l.ip_len); left != 0) {
+      return offload_error(OffloadReason::routing_header, left);
+    }
+  }
+
+  const std::size_t headers = l.ip_len + l.l4_len;
+  const std::size_t payload = l.total - headers;
+  const std::size_t mss = h.gso_size;
+  const std::size_t count = payload == 0 ? 1 : (payload + mss - 1) / mss;
+  if (capacity < count) return offload_error(OffloadReason::too_many_segments, count, capacity);
+
+  const SegmentTemplate t = segment_template(packet, l);
+  const std::byte* src = packet.data();
+  std::size_t offset = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::size_t chunk = std::min(mss, payload - offset);
+    const std::size_t len = headers + chunk;
+    if (out[i].size() < len) {
+      return offload_error(OffloadReason::buffer_too_small, len, out[i].size());
+    }
+    std::byte* d = out[i].data();
+    std::memcpy(d, src, headers);
+    const std::uint16_t payload_sum =
+        detail::copy_and_sum(d + headers, src + headers + offset, chunk);
+    finish_segment(d, len, l, t, i, count, offset, payload_sum);
+    sizes[i] = len;
+    offset += chunk;
+  }
+  return count;
+}
+
+}  // namespace tunkit

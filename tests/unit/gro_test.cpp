@@ -1,0 +1,396 @@
+#include "tunkit/offload/gro.hpp"
+
+#include <algorithm>
+#include <span>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "catch.hpp"
+#include "offload_samples.hpp"
+#include "tunkit/offload.hpp"
+
+namespace {
+
+using tunkit::OffloadReason;
+using tunkit::VirtioNetHeader;
+using tunkit_test::append;
+using tunkit_test::be16;
+using tunkit_test::Bytes;
+using tunkit_test::coalesce;
+using tunkit_test::fill_ipv4_checksum;
+using tunkit_test::fill_transport_checksum;
+using tunkit_test::hex;
+using tunkit_test::kAck;
+using tunkit_test::kCwr;
+using tunkit_test::kFin;
+using tunkit_test::kPsh;
+using tunkit_test::make_super;
+using tunkit_test::put16;
+using tunkit_test::put32;
+using tunkit_test::put8;
+using tunkit_test::split;
+using tunkit_test::Super;
+using tunkit_test::u8;
+
+}  // namespace
+
+TEST_CASE("split then coalesce gives back the super-packet byte for byte", "[offload]") {
+  const bool verify = GENERATE(true, false);
+  const std::size_t header_size = GENERATE(std::size_t{10}, std::size_t{12});
+  tunkit::Coalescer gro({.max_batch = 256, .header_size = header_size, .verify_checksums = verify});
+  for (const int version : {4, 6}) {
+    for (const bool tcp : {true, false}) {
+      const std::size_t headers = (version == 4 ? 20U : 40U) + (tcp ? 32U : 8U);
+      for (const std::size_t payload : {std::size_t{1449}, std::size_t{2896}, std::size_t{10000},
+                                        std::size_t{30001}, 65535 - headers}) {
+        for (const std::uint8_t flags :
+             {kAck, std::uint8_t(kAck | kPsh), std::uint8_t(kAck | kCwr | kPsh | kFin)}) {
+          if (!tcp && flags != kAck) continue;
+          INFO("IPv" << version << (tcp ? " TCP" : " UDP") << " payload " << payload << " flags "
+                     << int{flags} << " verify " << verify << " header " << header_size);
+          const Super sp = make_super({.version = version,
+                                       .tcp = tcp,
+                                       .payload = payload,
+                                       .gso_size = static_cast<std::uint16_t>(tcp ? 1448 : 1400),
+                                       .flags = flags});
+          const auto segs = split(sp).segments;
+          REQUIRE(segs.size() > 1);
+          const auto writes = coalesce(gro, segs);
+          REQUIRE(writes.size() == 1);
+          CHECK(writes[0].count == segs.size());
+          CHECK(writes[0].first == 0);
+          CHECK(writes[0].header == sp.header);
+          CHECK(writes[0].packet == sp.packet);
+          Bytes wire(header_size);
+          REQUIRE(sp.header.serialize(wire, header_size).has_value());
+          append(wire, sp.packet);
+          CHECK(writes[0].wire == wire);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("coalesce: interleaved flows each come back whole, in first-packet order", "[offload]") {
+  tunkit::Coalescer gro;
+  const Super a = make_super({.payload = 20000, .src_port = 1000, .seed = 1});
+  const Super b = make_super({.version = 6, .payload = 15000, .src_port = 1000, .seed = 2});
+  const Super c = make_super({.tcp = false, .payload = 9000, .src_port = 1000, .seed = 3});
+  const Super d = make_super({.tcp = false, .payload = 9000, .src_port = 1001, .seed = 4});
+  const std::vector<const Super*> supers = {&a, &b, &c, &d};
+  std::vector<std::vector<Bytes>> parts;
+  for (const Super* s : supers)
+    parts.push_back(split(*s).segments);
+  std::vector<Bytes> batch;
+  for (std::size_t i = 0; i < 20; ++i) {
+    for (auto& p : parts) {
+      if (i < p.size()) batch.push_back(p[i]);
+    }
+  }
+  const auto writes = coalesce(gro, batch);
+  REQUIRE(writes.size() == 4);
+  for (std::size_t i = 0; i < 4; ++i) {
+    INFO("flow " << i);
+    CHECK(writes[i].first == i);
+    CHECK(writes[i].count == parts[i].size());
+    CHECK(writes[i].header == supers[i]->header);
+    CHECK(writes[i].packet == supers[i]->packet);
+  }
+}
+
+TEST_CASE("coalesce: packets that cannot merge pass through unchanged", "[offload]") {
+  tunkit::Coalescer gro;
+  const auto segs = split(make_super({.payload = 1448 * 4, .flags = kAck})).segments;
+  REQUIRE(segs.size() == 4);
+  const auto unchanged = [&](const std::vector<Bytes>& batch) {
+    const auto writes = coalesce(gro, batch);
+    REQUIRE(writes.size() == batch.size());
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      INFO("packet " << i);
+      CHECK(writes[i].count == 1);
+      CHECK(writes[i].first == i);
+      CHECK(writes[i].header == VirtioNetHeader{});
+      CHECK(writes[i].packet == batch[i]);
+      CHECK(std::all_of(writes[i].wire.begin(), writes[i].wire.begin() + 10,
+                        [](std::byte x) { return x == std::byte{0}; }));
+    }
+  };
+  const auto edited = [&](std::size_t index, auto edit) {
+    std::vector<Bytes> batch = {segs[0], segs[1]};
+    edit(batch[index]);
+    if (u8(batch[index], 0) >> 4 == 4) fill_ipv4_checksum(batch[index]);
+    fill_transport_checksum(batch[index]);
+    return batch;
+  };
+
+  SECTION("not TCP/UDP, SYN, fragments, IPv4 options, IPv6 extension headers") {
+    unchanged({hex(tunkit_test::kIcmp4Echo), hex(tunkit_test::kTcp4Syn),
+               hex(tunkit_test::kIcmp4Echo), hex(tunkit_test::kTcp4Syn),
+               hex(tunkit_test::kIpv4Options), hex(tunkit_test::kIpv6Frag),
+               hex(tunkit_test::kIpv6Ext), hex(tunkit_test::kIpv6Ext)});
+  }
+  SECTION("sequence gap") {
+    unchanged({segs[0], segs[2]});
+  }
+  SECTION("out of order") {
+    unchanged({segs[1], segs[0]});
+  }
+  SECTION("duplicate") {
+    unchanged({segs[0], segs[0]});
+  }
+  SECTION("different ack") {
+    unchanged(edited(1, [](Bytes& b) { put32(b, 28, 0x01020305); }));
+  }
+  SECTION("different window") {
+    unchanged(edited(1, [](Bytes& b) { put16(b, 34, 600); }));
+  }
+  SECTION("different timestamp") {
+    unchanged(edited(1, [](Bytes& b) { put8(b, 47, 0x41); }));
+  }
+  SECTION("different TTL") {
+    unchanged(edited(1, [](Bytes& b) { put8(b, 8, 63); }));
+  }
+  SECTION("different TOS") {
+    unchanged(edited(1, [](Bytes& b) { put8(b, 1, 0); }));
+  }
+  SECTION("non-consecutive IPv4 id") {
+    unchanged(edited(1, [](Bytes& b) { put16(b, 4, be16(b, 4) + 1); }));
+  }
+  SECTION("different port") {
+    unchanged(edited(1, [](Bytes& b) { put16(b, 20, 999); }));
+  }
+  SECTION("different reserved TCP bits (the split would clear them; found by coalesce_fuzz)") {
+    unchanged(edited(1, [](Bytes& b) { put8(b, 32, u8(b, 32) | 0x01); }));
+  }
+  SECTION("the reserved IPv4 flag bit (the split would clear it; found by coalesce_fuzz)") {
+    unchanged(edited(1, [](Bytes& b) { put16(b, 6, be16(b, 6) | 0x8000); }));
+  }
+  SECTION("ECE on one only") {
+    unchanged(edited(1, [](Bytes& b) { put8(b, 33, kAck | 0x40); }));
+  }
+  SECTION("CWR may not join") {
+    unchanged(edited(1, [](Bytes& b) { put8(b, 33, kAck | kCwr); }));
+  }
+  SECTION("URG and RST never merge") {
+    unchanged(edited(0, [](Bytes& b) { put8(b, 33, kAck | 0x20); }));
+    unchanged(edited(1, [](Bytes& b) { put8(b, 33, kAck | 0x04); }));
+  }
+  SECTION("a larger segment after the first") {
+    const auto big = split(make_super({.payload = 1448 * 2, .seq = 0xFFFFF000 + 1448})).segments;
+    std::vector<Bytes> batch = {
+        split(make_super({.payload = 1000, .gso_size = 1000, .flags = kAck})).segments[0]};
+    batch.push_back(big[0]);
+    put16(batch[1], 4, 0x1235);
+    put32(batch[1], 24, 0xFFFFF000 + 1000);
+    fill_ipv4_checksum(batch[1]);
+    fill_transport_checksum(batch[1]);
+    unchanged(batch);
+  }
+  SECTION("UDP: a datagram larger than the first, a bad UDP length") {
+    const auto u = split(make_super({.tcp = false, .payload = 3000, .gso_size = 1000})).segments;
+    auto small = split(make_super({.tcp = false, .payload = 500, .gso_size = 500})).segments;
+    put16(small[0], 4, be16(u[0], 4) - 1);
+    fill_ipv4_checksum(small[0]);
+    unchanged({small[0], u[0]});
+    Bytes bad_len = u[1];
+    put16(bad_len, 24, 1009);
+    fill_transport_checksum(bad_len);
+    unchanged({u[0], bad_len});
+  }
+  SECTION("a damaged IPv4 header checksum is not repaired") {
+    std::vector<Bytes> batch = {segs[0], segs[1]};
+    put16(batch[1], 10, be16(batch[1], 10) ^ 0x0100);
+    unchanged(batch);
+  }
+}
+
+TEST_CASE("coalesce: PSH and FIN end a super-packet, a short segment too", "[offload]") {
+  tunkit::Coalescer gro;
+  const auto segs = split(make_super({.payload = 1448 * 6, .flags = kAck})).segments;
+  REQUIRE(segs.size() == 6);
+  for (const std::uint8_t end_flag : {kPsh, kFin}) {
+    std::vector<Bytes> batch = segs;
+    put8(batch[2], 33, kAck | end_flag);
+    fill_transport_checksum(batch[2]);
+    const auto writes = coalesce(gro, batch);
+    REQUIRE(writes.size() == 2);
+    CHECK(writes[0].count == 3);
+    CHECK((u8(writes[0].packet, 33) & end_flag) != 0);
+    CHECK(writes[1].count == 3);
+    CHECK(writes[1].first == 3);
+    // And the first super-packet splits back into the first three segments.
+    Super back{writes[0].header, writes[0].packet};
+    const auto again = split(back).segments;
+    REQUIRE(again.size() == 3);
+    for (std::size_t i = 0; i < 3; ++i)
+      CHECK(again[i] == batch[i]);
+  }
+}
+
+TEST_CASE("coalesce: a packet of the flow that cannot merge keeps its place", "[offload]") {
+  tunkit::Coalescer gro;
+  const auto segs = split(make_super({.payload = 1448 * 4, .flags = kAck})).segments;
+  // A bare ACK of the same flow between the data segments: the segments after it may not join
+  // the super-packet before it.
+  Bytes bare = Bytes(segs[1].begin(), segs[1].begin() + 52);
+  put16(bare, 2, 52);
+  put16(bare, 4, 0x7777);
+  fill_ipv4_checksum(bare);
+  fill_transport_checksum(bare);
+  const auto writes = coalesce(gro, {segs[0], segs[1], bare, segs[2], segs[3]});
+  REQUIRE(writes.size() == 3);
+  CHECK(writes[0].count == 2);
+  CHECK(writes[1].packet == bare);
+  // segs[2] may not join the first super-packet, but starts the next one.
+  CHECK(writes[2].first == 3);
+  CHECK(writes[2].count == 2);
+  const auto again = split({writes[2].header, writes[2].packet}).segments;
+  REQUIRE(again.size() == 2);
+  CHECK(again[0] == segs[2]);
+  CHECK(again[1] == segs[3]);
+}
+
+TEST_CASE("coalesce: a packet of the flow behind IPv6 extension headers keeps its place",
+          "[offload]") {
+  tunkit::Coalescer gro;
+  const auto segs = split(make_super({.version = 6, .payload = 1448 * 4, .flags = kAck})).segments;
+  // A bare ACK of the flow behind an 8-byte destination options header, between segs[1] and
+  // segs[2]: it cannot merge, and segs[2] may not join the super-packet before it.
+  Bytes ack(segs[1].begin(), segs[1].begin() + 40);
+  put16(ack, 4, 8 + 32);
+  put8(ack, 6, 60);
+  append(ack, hex("0600 0104 0000 0000"));
+  ack.insert(ack.end(), segs[1].begin() + 40, segs[1].begin() + 72);
+  fill_transport_checksum(ack);
+  const auto writes = coalesce(gro, {segs[0], segs[1], ack, segs[2], segs[3]});
+  REQUIRE(writes.size() == 3);
+  CHECK(writes[0].count == 2);
+  CHECK(writes[1].packet == ack);
+  CHECK(writes[2].first == 3);
+  CHECK(writes[2].count == 2);
+}
+
+TEST_CASE("coalesce: switches turn TCP and UDP merging off separately", "[offload]") {
+  const auto t = split(make_super({.payload = 5000})).segments;
+  const auto u = split(make_super({.tcp = false, .payload = 5000, .src_port = 5})).segments;
+  std::vector<Bytes> batch = t;
+  batch.insert(batch.end(), u.begin(), u.end());
+
+  tunkit::Coalescer gro;
+  CHECK(coalesce(gro, batch).size() == 2);
+  gro.set_tcp(false);
+  auto writes = coalesce(gro, batch);
+  REQUIRE(writes.size() == t.size() + 1);
+  for (std::size_t i = 0; i < t.size(); ++i)
+    CHECK(writes[i].packet == t[i]);
+  CHECK(writes.back().count == u.size());
+  gro.set_udp(false);
+  writes = coalesce(gro, batch);
+  REQUIRE(writes.size() == batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i)
+    CHECK(writes[i].packet == batch[i]);
+  gro.set_tcp(true);
+  writes = coalesce(gro, batch);
+  REQUIRE(writes.size() == 1 + u.size());
+  CHECK(writes[0].count == t.size());
+  CHECK_FALSE(gro.options().udp);
+}
+
+TEST_CASE("coalesce: a segment whose checksum is wrong is not merged", "[offload]") {
+  const auto segs = split(make_super({.version = 6, .payload = 1448 * 5, .flags = kAck})).segments;
+  for (const std::size_t bad : {std::size_t{0}, std::size_t{2}, std::size_t{4}}) {
+    INFO("bad segment " << bad);
+    std::vector<Bytes> batch = segs;
+    put8(batch[bad], 100, u8(batch[bad], 100) ^ 0x01);
+    tunkit::Coalescer gro;
+    const auto writes = coalesce(gro, batch);
+    std::size_t covered = 0;
+    for (const auto& w : writes) {
+      if (w.first == bad) {
+        CHECK(w.count == 1);
+        CHECK(w.packet == batch[bad]);  // unchanged: the kernel will drop it
+      } else {
+        CHECK((w.first > bad || w.first + w.count <= bad));
+      }
+      covered += w.count;
+    }
+    CHECK(covered == batch.size());
+    CHECK(writes.size() == (bad == 0 || bad == 4 ? 2 : 3));
+
+    tunkit::Coalescer trusting({.verify_checksums = false});
+    CHECK(coalesce(trusting, batch).size() == 1);
+  }
+}
+
+TEST_CASE("coalesce: limits are checked before anything is written", "[offload]") {
+  const auto segs = split(make_super({.payload = 5000})).segments;
+  std::vector<std::span<const std::byte>> in(segs.begin(), segs.end());
+  std::vector<tunkit::CoalescedPacket> out(segs.size());
+  Bytes arena(tunkit::Coalescer::arena_size(5000 + 4 * 52, 4, 10));
+
+  tunkit::Coalescer small({.max_batch = 3});
+  auto r = small.coalesce(in, arena, out);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().reason == OffloadReason::batch_too_large);
+  CHECK(tunkit::to_string(r.error()) == "batch of 4 packets above the capacity of 3");
+  CHECK(tunkit::make_error_code(r.error()) == tunkit::errc::batch_too_large);
+
+  tunkit::Coalescer gro;
+  r = gro.coalesce(in, arena, std::span(out).first(3));
+  CHECK(r.error().reason == OffloadReason::too_many_segments);
+  r = gro.coalesce(in, std::span(arena).first(arena.size() - 1), out);
+  CHECK(r.error().reason == OffloadReason::buffer_too_small);
+  r = gro.coalesce(in, arena, out);
+  REQUIRE(r.has_value());
+  CHECK(*r == 1);
+  r = gro.coalesce({}, {}, {});
+  REQUIRE(r.has_value());
+  CHECK(*r == 0);
+
+  // Bad options: tunkit::Error, errc::out_of_range (which compares equal to
+  // std::errc::invalid_argument, the kernel's answer to such values).
+  const auto refusal = [](tunkit::CoalescerOptions o) -> std::string {
+    try {
+      const tunkit::Coalescer refused(o);
+    } catch (const tunkit::Error& e) {
+      CHECK(e.code() == tunkit::errc::out_of_range);
+      CHECK(e.code() == std::errc::invalid_argument);
+      return e.what();
+    }
+    return "no exception";
+  };
+  CHECK(refusal({.header_size = 8}) ==
+        "tunkit: Coalescer: out of range (virtio-net header size 8 below 10)");
+  CHECK(refusal({.max_batch = 0}) ==
+        "tunkit: Coalescer: out of range (max_batch 0 outside 1..2^24)");
+  CHECK(refusal({.max_batch = (std::size_t{1} << 24) + 1}) ==
+        "tunkit: Coalescer: out of range (max_batch 16777217 outside 1..2^24)");
+
+  // Moves keep the tables.
+  tunkit::Coalescer moved = std::move(gro);
+  r = moved.coalesce(in, arena, out);
+  REQUIRE(r.has_value());
+  CHECK(*r == 1);
+}
+
+TEST_CASE("coalesce: many flows in one batch, tables reused across batches", "[offload]") {
+  tunkit::Coalescer gro({.max_batch = 64});
+  for (int round = 0; round < 3; ++round) {
+    std::vector<Bytes> batch;
+    std::vector<Super> supers;
+    for (std::uint16_t f = 0; f < 32; ++f)
+      supers.push_back(make_super({.payload = 2000,
+                                   .src_port = static_cast<std::uint16_t>(f + 1),
+                                   .seed = static_cast<unsigned>(f + 100 * round)}));
+    for (std::size_t i = 0; i < 2; ++i) {
+      for (auto& s : supers)
+        batch.push_back(split(s).segments[i]);
+    }
+    const auto writes = coalesce(gro, batch);
+    REQUIRE(writes.size() == 32);
+    for (std::size_t f = 0; f < 32; ++f)
+      CHECK(writes[f].packet == supers[f].packet);
+  }
+}

@@ -1,0 +1,306 @@
+#include "tunkit/offload/gso.hpp"
+
+#include <span>
+#include <vector>
+
+#include "catch.hpp"
+#include "offload_samples.hpp"
+#include "tunkit/offload.hpp"
+#include "tunkit/packet.hpp"
+
+namespace {
+
+using tunkit::GsoType;
+using tunkit::OffloadReason;
+using tunkit::VirtioNetHeader;
+using tunkit_test::be16;
+using tunkit_test::be32;
+using tunkit_test::Bytes;
+using tunkit_test::fill_transport_checksum;
+using tunkit_test::ipv4_header_ok;
+using tunkit_test::kAck;
+using tunkit_test::kCwr;
+using tunkit_test::kFin;
+using tunkit_test::kPsh;
+using tunkit_test::l4_offset;
+using tunkit_test::l4_protocol;
+using tunkit_test::make_super;
+using tunkit_test::put16;
+using tunkit_test::Spec;
+using tunkit_test::split;
+using tunkit_test::Super;
+using tunkit_test::transport_checksum_ok;
+using tunkit_test::u8;
+
+// Every check on the segments of one split, against the super-packet they came from.
+void check_segments(const Super& sp, const std::vector<Bytes>& segs) {
+  const Bytes& o = sp.packet;
+  const std::size_t ip_len = l4_offset(o);
+  const bool tcp = l4_protocol(o) == 6;
+  const bool v4 = u8(o, 0) >> 4 == 4;
+  const std::size_t l4_len = tcp ? std::size_t{4} * (u8(o, ip_len + 12) >> 4) : 8;
+  const std::size_t headers = ip_len + l4_len;
+  const std::size_t payload = o.size() - headers;
+  const std::size_t mss = sp.header.gso_size;
+  const std::size_t want = payload == 0 ? 1 : (payload + mss - 1) / mss;
+  REQUIRE(segs.size() == want);
+
+  Bytes stream;
+  for (std::size_t i = 0; i < segs.size(); ++i) {
+    INFO("segment " << i << " of " << segs.size());
+    const Bytes& s = segs[i];
+    const bool last = i + 1 == segs.size();
+    const std::size_t chunk = last ? payload - i * mss : mss;
+    REQUIRE(s.size() == headers + chunk);
+    CHECK(transport_checksum_ok(s));
+    // tunkit's own parser agrees that the result is a well-formed packet.
+    const auto parsed = tunkit::parse_ip(s);
+    REQUIRE(parsed.has_value());
+    CHECK(tunkit::transport_checksum_ok(*parsed));
+    if (v4) {
+      CHECK(ipv4_header_ok(s));
+      CHECK(be16(s, 2) == s.size());
+      CHECK(be16(s, 4) == static_cast<std::uint16_t>(be16(o, 4) + i));
+      // Every other IPv4 header byte is the super-packet's.
+      for (std::size_t b = 0; b < ip_len; ++b) {
+        if (b < 2 || (b >= 6 && b < 10) || b >= 12) CHECK(u8(s, b) == u8(o, b));
+      }
+    } else {
+      CHECK(be16(s, 4) == s.size() - 40);
+      CHECK(Bytes(s.begin(), s.begin() + 4) == Bytes(o.begin(), o.begin() + 4));
+      CHECK(Bytes(s.begin() + 6, s.begin() + static_cast<std::ptrdiff_t>(ip_len)) ==
+            Bytes(o.begin() + 6, o.begin() + static_cast<std::ptrdiff_t>(ip_len)));
+    }
+    const std::size_t t = ip_len;
+    if (tcp) {
+      CHECK(be32(s, t + 4) == static_cast<std::uint32_t>(be32(o, t + 4) + i * mss));
+      const std::uint8_t f = u8(o, t + 13);
+      std::uint8_t expect = f;
+      if (!last) expect = static_cast<std::uint8_t>(expect & ~(kFin | kPsh));
+      if (i > 0) expect = static_cast<std::uint8_t>(expect & ~kCwr);
+      CHECK(u8(s, t + 13) == expect);
+      // ports, ack, offset, window, urgent pointer, options unchanged
+      CHECK(Bytes(s.begin() + static_cast<std::ptrdiff_t>(t),
+                  s.begin() + static_cast<std::ptrdiff_t>(t + 4)) ==
+            Bytes(o.begin() + static_cast<std::ptrdiff_t>(t),
+                  o.begin() + static_cast<std::ptrdiff_t>(t + 4)));
+      CHECK(be32(s, t + 8) == be32(o, t + 8));
+      CHECK(u8(s, t + 12) == u8(o, t + 12));
+      CHECK(be16(s, t + 14) == be16(o, t + 14));
+      CHECK(Bytes(s.begin() + static_cast<std::ptrdiff_t>(t + 18),
+                  s.begin() + static_cast<std::ptrdiff_t>(headers)) ==
+            Bytes(o.begin() + static_cast<std::ptrdiff_t>(t + 18),
+                  o.begin() + static_cast<std::ptrdiff_t>(headers)));
+    } else {
+      CHECK(be16(s, t) == be16(o, t));
+      CHECK(be16(s, t + 2) == be16(o, t + 2));
+      CHECK(be16(s, t + 4) == s.size() - t);
+    }
+    stream.insert(stream.end(), s.begin() + static_cast<std::ptrdiff_t>(headers), s.end());
+  }
+  CHECK(stream == Bytes(o.begin() + static_cast<std::ptrdiff_t>(headers), o.end()));
+}
+
+}  // namespace
+
+TEST_CASE("complete_checksum finishes a NEEDS_CSUM packet", "[offload]") {
+  for (const bool tcp : {true, false}) {
+    for (const int version : {4, 6}) {
+      INFO("tcp " << tcp << " IPv" << version);
+      Super sp =
+          make_super({.version = version, .tcp = tcp, .payload = 777, .gso_size = 1448, .seed = 7});
+      VirtioNetHeader h = sp.header;
+      h.gso_type = GsoType::none;
+      h.gso_size = 0;
+      Bytes expected = sp.packet;
+      fill_transport_checksum(expected);
+      REQUIRE_FALSE(tunkit::complete_checksum(h, sp.packet).has_value());
+      CHECK(sp.packet == expected);
+      CHECK(transport_checksum_ok(sp.packet));
+    }
+  }
+
+  SECTION("a UDP checksum that computes to 0 is stored as 0xFFFF") {
+    Super sp = make_super({.tcp = false, .payload = 64});
+    // Choose the last two payload bytes so that the whole sum is 0xFFFF (checksum 0).
+    Bytes& p = sp.packet;
+    put16(p, p.size() - 2, 0);
+    Bytes probe = p;
+    fill_transport_checksum(probe);  // reference checksum with those bytes zero
+    put16(p, p.size() - 2, be16(probe, 26) == 0xFFFF ? 0 : be16(probe, 26));
+    VirtioNetHeader h = sp.header;
+    h.gso_type = GsoType::none;
+    REQUIRE_FALSE(tunkit::complete_checksum(h, p).has_value());
+    CHECK(be16(p, 26) == 0xFFFF);
+    CHECK(transport_checksum_ok(p));
+  }
+
+  SECTION("without NEEDS_CSUM nothing changes; a field beyond the packet is an error") {
+    Super sp = make_super({.payload = 100});
+    const Bytes before = sp.packet;
+    CHECK_FALSE(tunkit::complete_checksum(VirtioNetHeader{}, sp.packet).has_value());
+    CHECK(sp.packet == before);
+    VirtioNetHeader h;
+    h.needs_csum = true;
+    h.csum_start = 150;
+    h.csum_offset = 16;
+    const auto e = tunkit::complete_checksum(h, sp.packet);
+    REQUIRE(e.has_value());
+    CHECK(e->reason == OffloadReason::csum_offset_beyond_packet);
+    CHECK(sp.packet == before);
+  }
+}
+
+TEST_CASE("gso_split: IPv4/IPv6 x TCP/UDP super-packets of every shape", "[offload]") {
+  struct Shape {
+    std::size_t payload;
+    std::uint16_t gso_size;
+  };
+  // 1 segment (short), exactly 1 full segment, exact multiple, not a multiple, odd segment size,
+  // and the largest super-packet (65535 bytes of IP packet).
+  const std::vector<Shape> shapes = {{100, 1448},   {1448, 1448}, {1448 * 7, 1448},
+                                     {10000, 1448}, {5000, 1001}, {0, 1200}};
+  for (const int version : {4, 6}) {
+    for (const bool tcp : {true, false}) {
+      Spec base{.version = version, .tcp = tcp};
+      const std::size_t headers = (version == 4 ? 20U : 40U) + (tcp ? 32U : 8U);
+      std::vector<Shape> all = shapes;
+      all.push_back({65535 - headers, static_cast<std::uint16_t>(tcp ? 1448 : 1472)});
+      all.push_back({65535 - headers, 536});
+      for (const Shape& shape : all) {
+        if (!tcp && shape.payload == 0) continue;  // TCP only: a bare ACK super-packet
+        Spec s = base;
+        s.payload = shape.payload;
+        s.gso_size = shape.gso_size;
+        s.seed = static_cast<unsigned>(shape.payload + shape.gso_size);
+        INFO("IPv" << version << (tcp ? " TCP" : " UDP") << " payload " << shape.payload
+                   << " gso_size " << shape.gso_size);
+        const Super sp = make_super(s);
+        REQUIRE_FALSE(sp.header.check(sp.packet).has_value());
+        check_segments(sp, split(sp).segments);
+      }
+    }
+  }
+}
+
+TEST_CASE("gso_split: FIN and PSH only on the last segment, CWR only on the first", "[offload]") {
+  const std::uint8_t flags =
+      GENERATE(kAck, kAck | kPsh, kAck | kPsh | kFin, kAck | kFin, kAck | kCwr, kAck | kCwr | kPsh);
+  const int version = GENERATE(4, 6);
+  INFO("flags " << int{flags} << " IPv" << version);
+  const Super sp = make_super({.version = version, .payload = 5000, .flags = flags});
+  CHECK(sp.header.gso_ecn == ((flags & kCwr) != 0));
+  const auto segs = split(sp).segments;
+  REQUIRE(segs.size() == 4);
+  const std::size_t t = version == 4 ? 20 : 40;
+  CHECK(u8(segs[0], t + 13) == (flags & ~(kFin | kPsh)));
+  CHECK(u8(segs[1], t + 13) == (flags & ~(kFin | kPsh | kCwr)));
+  CHECK(u8(segs[2], t + 13) == (flags & ~(kFin | kPsh | kCwr)));
+  CHECK(u8(segs[3], t + 13) == (flags & ~kCwr));
+  check_segments(sp, segs);
+}
+
+TEST_CASE("gso_split: IPv4 ids wrap, IPv4 options and IPv6 extension headers are copied",
+          "[offload]") {
+  SECTION("ids wrap at 0xFFFF") {
+    const Super sp = make_super({.payload = 4000, .ip_id = 0xFFFE});
+    const auto segs = split(sp).segments;
+    REQUIRE(segs.size() == 3);
+    CHECK(be16(segs[0], 4) == 0xFFFE);
+    CHECK(be16(segs[1], 4) == 0xFFFF);
+    CHECK(be16(segs[2], 4) == 0x0000);
+    check_segments(sp, segs);
+  }
+  SECTION("IPv4 options") {
+    for (const bool tcp : {true, false}) {
+      const Super sp = make_super({.tcp = tcp, .payload = 4000, .ipv4_options = true});
+      REQUIRE(sp.header.csum_start == 24);
+      check_segments(sp, split(sp).segments);
+    }
+  }
+  SECTION("IPv6 destination options") {
+    for (const bool tcp : {true, false}) {
+      const Super sp =
+          make_super({.version = 6, .tcp = tcp, .payload = 4000, .ipv6_extension = true});
+      REQUIRE(sp.header.csum_start == 48);
+      check_segments(sp, split(sp).segments);
+    }
+  }
+  SECTION("IPv6 routing header: split without segments left, refused with") {
+    const Super done = make_super({.version = 6, .payload = 4000, .ipv6_routing = 0});
+    REQUIRE(done.header.csum_start == 64);
+    check_segments(done, split(done).segments);
+
+    const Super left = make_super({.version = 6, .payload = 4000, .ipv6_routing = 1});
+    CHECK_FALSE(left.header.check(left.packet).has_value());  // the kernel takes it
+    std::vector<Bytes> storage(4, Bytes(2048));
+    std::vector<std::span<std::byte>> out(storage.begin(), storage.end());
+    std::vector<std::size_t> sizes(4);
+    const auto r = tunkit::gso_split(left.header, left.packet, out, sizes);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().reason == OffloadReason::routing_header);
+    CHECK(tunkit::make_error_code(r.error()) == tunkit::errc::gso_unsupported);
+    CHECK(tunkit::to_string(r.error()) ==
+          "IPv6 routing header with 1 segments left: the checksum's destination is not the "
+          "packet's (not split by tunkit)");
+  }
+  SECTION("no NEEDS_CSUM: the field's old value does not matter") {
+    Super sp = make_super({.payload = 4000});
+    sp.header.needs_csum = false;
+    sp.header.csum_start = sp.header.csum_offset = 0;
+    put16(sp.packet, 36, 0xBEEF);
+    const auto segs = split(sp).segments;
+    for (const auto& s : segs)
+      CHECK(transport_checksum_ok(s));
+  }
+}
+
+TEST_CASE("gso_split: output buffers too few or too small, UFO, GSO NONE", "[offload]") {
+  const Super sp = make_super({.payload = 10000});  // 7 segments of up to 1500 bytes
+  std::vector<Bytes> storage(7, Bytes(1500));
+  std::vector<std::span<std::byte>> out(storage.begin(), storage.end());
+  std::vector<std::size_t> sizes(7);
+
+  auto r = tunkit::gso_split(sp.header, sp.packet, std::span(out).first(6), sizes);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().reason == OffloadReason::too_many_segments);
+  CHECK(tunkit::to_string(r.error()) == "7 segments, only 6 output buffers");
+  CHECK(tunkit::make_error_code(r.error()) == tunkit::errc::output_too_small);
+  r = tunkit::gso_split(sp.header, sp.packet, out, std::span(sizes).first(3));
+  CHECK(r.error().reason == OffloadReason::too_many_segments);
+
+  out[4] = std::span(storage[4]).first(1499);
+  r = tunkit::gso_split(sp.header, sp.packet, out, sizes);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error() == tunkit::OffloadError{OffloadReason::buffer_too_small, 1500, 1499, {}});
+  CHECK(tunkit::to_string(r.error()) == "output buffer of 1499 bytes, 1500 needed");
+  out[4] = storage[4];
+  r = tunkit::gso_split(sp.header, sp.packet, out, sizes);
+  REQUIRE(r.has_value());
+  CHECK(*r == 7);
+  CHECK(sizes[6] == 10000 - 6 * 1448 + 52);
+
+  // UFO is valid for the kernel but never sent by it since Linux 4.14: not split.
+  const Super udp = make_super({.tcp = false, .payload = 3000});
+  VirtioNetHeader ufo = udp.header;
+  ufo.gso_type = GsoType::udp;
+  CHECK_FALSE(ufo.check(udp.packet).has_value());
+  r = tunkit::gso_split(ufo, udp.packet, out, sizes);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().reason == OffloadReason::gso_unsupported);
+  CHECK(tunkit::make_error_code(r.error()) == tunkit::errc::gso_unsupported);
+  CHECK(tunkit::to_string(r.error()) ==
+        "gso_type UDP is not split by tunkit (UFO: IP fragmentation)");
+
+  // GSO NONE: copied, partial checksum completed.
+  Super one = make_super({.tcp = false, .payload = 1000});
+  one.header.gso_type = GsoType::none;
+  one.header.gso_size = 0;
+  r = tunkit::gso_split(one.header, one.packet, out, sizes);
+  REQUIRE(r.has_value());
+  REQUIRE(*r == 1);
+  const Bytes copy(storage[0].begin(), storage[0].begin() + static_cast<std::ptrdiff_t>(sizes[0]));
+  Bytes expected = one.packet;
+  fill_transport_checksum(expected);
+  CHECK(copy == expected);
+}
