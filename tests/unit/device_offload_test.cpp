@@ -86,7 +86,7 @@ TEST_CASE("flags too new for the kernel are dropped, newest first", "[device][of
     std::error_code ec;
     (void)dev.set_offloads(wanted, ec);
     CHECK(ec == std::error_code(EBADFD, std::system_category()));
-    CHECK(k.count_ioctl(TUNSETOFFLOAD) == 2);  // the one at open, and this one
+    CHECK(k.count_ioctl(TUNSETOFFLOAD) == 1);  // this one only: the open asked for none
   }
 }
 
@@ -178,4 +178,41 @@ TEST_CASE("a queue attached to an existing device takes its virtio-net header fr
   std::error_code ec;
   CHECK(second.write(std::as_bytes(std::span(eleven)), ec) == 0);
   CHECK(ec == tunkit::errc::invalid_vnet_header);
+}
+
+TEST_CASE("a queue with a virtio-net header attached without asking leaves the offloads alone",
+          "[device][offload]") {
+  // Attaching changes nothing the device's other users rely on: a forwarder set TSO, a capture
+  // attaches a queue to watch.
+  FakeKernel k;
+  const Offloads forwarder_set = Offload::csum | Offload::tso4;
+  tunkit::TunDevice forwarder(
+      {.name = "keep0", .multi_queue = true, .vnet_hdr = true, .offloads = forwarder_set}, k);
+  REQUIRE(k.device("keep0")->offloads == forwarder_set);
+  const std::size_t before = k.count_ioctl(TUNSETOFFLOAD);
+  tunkit::TunDevice watcher({.name = "keep0", .multi_queue = true, .vnet_hdr = true}, k);
+  CHECK(k.count_ioctl(TUNSETOFFLOAD) == before);
+  CHECK(k.device("keep0")->offloads == forwarder_set);
+  CHECK(watcher.offloads().empty());  // it set none itself
+  // Asked for explicitly, none is set.
+  tunkit::TunDevice off(
+      {.name = "keep0", .multi_queue = true, .vnet_hdr = true, .offloads = Offloads{}}, k);
+  CHECK(k.device("keep0")->offloads.empty());
+}
+
+TEST_CASE("a queue asking for another virtio-net header than the device's other queues is refused",
+          "[device][vnet]") {
+  // The kernel would attach it with the device's flags, and it would misread every packet.
+  FakeKernel k;
+  tunkit::TunDevice with({.name = "mix0", .multi_queue = true, .vnet_hdr = true}, k);
+  CHECK_THROWS_WITH(tunkit::TunDevice({.name = "mix0", .multi_queue = true}, k),
+                    "tunkit: TUNSETIFF \"mix0\": invalid argument (other queues hold the device "
+                    "with a virtio-net header (IFF_VNET_HDR): open it with Options::vnet_hdr)");
+  tunkit::TunDevice without({.name = "mix1", .multi_queue = true}, k);
+  std::error_code ec;
+  tunkit::TunDevice refused;
+  refused.open({.name = "mix1", .multi_queue = true, .vnet_hdr = true}, ec, k);
+  CHECK(ec == std::errc::invalid_argument);
+  CHECK_FALSE(refused.is_open());
+  CHECK(k.device("mix1")->queues == 1);  // the refused queue is detached again
 }
