@@ -23,10 +23,10 @@ else()
 endif()
 
 if(NOT BUILD_DIR)
-  # The library only, warnings as errors; Debug (no optimisation) is the quickest build, and the
-  # main build checks optimised code.
+  # The library only, warnings as errors; build type None (no optimisation, no debug
+  # information) is the quickest build, and the main build checks optimised code.
   set(BUILD_DIR ${WORK_DIR}/library)
-  run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${BUILD_DIR} -DCMAKE_BUILD_TYPE=Debug
+  run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${BUILD_DIR} -DCMAKE_BUILD_TYPE=None
       -DCMAKE_CXX_COMPILER=${CXX} -DBUILD_SHARED_LIBS=${shared} -DTUNKIT_BUILD_TESTS=OFF
       -DTUNKIT_BUILD_EXAMPLES=OFF -DTUNKIT_WARNINGS_AS_ERRORS=ON -DTUNKIT_ASIO=${EXPECT_ASIO})
   run(${CMAKE_COMMAND} --build ${BUILD_DIR} --parallel ${JOBS})
