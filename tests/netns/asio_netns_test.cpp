@@ -32,6 +32,7 @@
 #include <asio/use_future.hpp>
 
 #include "catch.hpp"
+#include "netns_helpers.hpp"
 #include "tunkit/asio.hpp"
 #include "tunkit/packet.hpp"
 #include "tunkit/packet/checksum.hpp"
@@ -65,13 +66,7 @@ struct Tun {
   }
 };
 
-struct Socket {
-  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  Socket() { REQUIRE(fd >= 0); }
-  ~Socket() { ::close(fd); }
-  Socket(const Socket&) = delete;
-  Socket& operator=(const Socket&) = delete;
-};
+using netns_test::UdpSocket;
 
 sockaddr_in address(const char* ip, std::uint16_t port) {
   sockaddr_in a{};
@@ -83,14 +78,14 @@ sockaddr_in address(const char* ip, std::uint16_t port) {
 
 // Sends a datagram to kPeer:`port`, which the kernel routes into the device.
 void send_to_peer(const std::string& payload, std::uint16_t port = 9000) {
-  Socket s;
+  UdpSocket s;
   const sockaddr_in a = address(kPeer, port);
   REQUIRE(::sendto(s.fd, payload.data(), payload.size(), 0, reinterpret_cast<const sockaddr*>(&a),
                    sizeof a) == static_cast<ssize_t>(payload.size()));
 }
 
 // A UDP socket bound to kLocal:`port`, for packets written into the device.
-struct Receiver : Socket {
+struct Receiver : UdpSocket {
   explicit Receiver(std::uint16_t port) {
     const sockaddr_in a = address(kLocal, port);
     REQUIRE(::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0);

@@ -2,6 +2,8 @@
 // as the kernel does.
 #include "tunkit/link_events.hpp"
 
+#include <net/if.h>  // first: <linux/if.h> then leaves glibc's definitions alone
+
 #include <linux/if.h>
 #include <linux/rtnetlink.h>
 #include <poll.h>

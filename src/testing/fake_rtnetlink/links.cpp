@@ -3,6 +3,8 @@
 // FakeKernel's own calls (add_link, set_carrier, set_admin_up...).
 #include "testing/fake_rtnetlink/internal.hpp"
 
+#include <net/if.h>  // first: <linux/if.h> then leaves glibc's definitions alone
+
 #include <linux/if.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
