@@ -582,7 +582,8 @@ TEST_CASE("move_to_netns moves a device; its descriptor keeps working", "[netns]
   const auto packet = udp_packet("10.0.0.2", "10.0.0.1", 4);
   CHECK(dev.write(packet) == packet.size());
   CHECK(inside.statistics().rx_packets == 1);
-  const std::string there = tunkit::in_netns(other, [] { return output_of("ip -j link show tun0"); });
+  const std::string there =
+      tunkit::in_netns(other, [] { return output_of("ip -j link show tun0"); });
   CHECK(json::parse(there).array().size() == 1);
 
   // Back into the namespace of this process (its main thread: the sandbox).
