@@ -1,6 +1,6 @@
 // Per-packet cost of tunkit's I/O against raw read(2)/write(2) on the same descriptor.
 //
-// Both use a buffer of 64 KiB + 64 bytes, as ../shared/bench/ref-forwarder.c does (tunkit then
+// Both use a buffer of 64 KiB + 64 bytes, as a plain C forwarder does (tunkit then
 // uses read(2); with a buffer smaller than the largest packet it uses a two-entry readv(2) to
 // detect truncation, which costs a little more in the kernel).
 //

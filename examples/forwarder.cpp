@@ -1,11 +1,11 @@
 // forwarder: joins two existing TUN devices; every packet read from one is written to the other.
 //
-// It is the candidate of tunkit's data-plane benchmark (../shared/bench/netns-bench.sh): the
-// harness creates two persistent devices (`ip tuntap add ... mode tun [vnet_hdr] [multi_queue]`),
-// starts `forwarder [options] A B`, moves the devices into two namespaces and measures TCP and
-// UDP through it. So the forwarder attaches with the flags the devices were created with (read
-// over rtnetlink: tunkit::find_tun_device), keeps working after the devices change namespace (an
-// open descriptor follows its device), and runs until SIGTERM.
+// It is the candidate of tunkit's data-plane benchmark (`./dev bench` with a namespace harness):
+// the harness creates two persistent devices (`ip tuntap add ... mode tun [vnet_hdr]
+// [multi_queue]`), starts `forwarder [options] A B`, moves the devices into two namespaces and
+// measures TCP and UDP through it. So the forwarder attaches with the flags the devices were
+// created with (read over rtnetlink: tunkit::find_tun_device), keeps working after the devices
+// change namespace (an open descriptor follows its device), and runs until SIGTERM.
 //
 //   ip tuntap add dev fwa mode tun; ip tuntap add dev fwb mode tun
 //   ./forwarder fwa fwb &

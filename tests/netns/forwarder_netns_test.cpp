@@ -1,4 +1,4 @@
-// The forwarder example run as the benchmark harness runs it (../shared/bench/netns-bench.sh):
+// The forwarder example run as the data-plane benchmark harness (`./dev bench`) runs it:
 // two persistent TUN devices made by `ip tuntap add`, the forwarder attached to both, then the
 // devices moved into two namespaces, addressed and routed; a ping and a 64 MiB TCP transfer go
 // through it, then a burst of small UDP datagrams. Every mode of the forwarder: plain, with
