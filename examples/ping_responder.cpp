@@ -20,10 +20,8 @@
 #include <tunkit/tunkit.hpp>
 
 #include <array>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -260,25 +258,6 @@ void make_reply(const Parsed& pk, std::span<std::byte> p) {
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Signals: the handler only calls TunDevice::interrupt(), which is async-signal-safe (one write
-// to an eventfd); the main loop then sees WaitResult::interrupted and exits cleanly.
-
-std::atomic<tunkit::TunDevice*> g_device{nullptr};
-static_assert(std::atomic<tunkit::TunDevice*>::is_always_lock_free);
-
-extern "C" void on_signal(int /*signo*/) {
-  if (tunkit::TunDevice* dev = g_device.load()) dev->interrupt();
-}
-
-void install_signal_handlers() {
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  (void)sigaction(SIGINT, &sa, nullptr);
-  (void)sigaction(SIGTERM, &sa, nullptr);
-}
-
 int run(const Config& cfg) {
   const example::Deadline deadline{cfg.timeout};
   tunkit::Options options;  // defaults: TUN, no packet-information header, blocking I/O
@@ -295,8 +274,9 @@ int run(const Config& cfg) {
                cfg.v6.address.to_string());
   }
 
-  g_device.store(&dev);
-  install_signal_handlers();
+  // SIGINT and SIGTERM interrupt the device; the guard stops that before `dev` goes, on every
+  // exit path (a write that throws included), so a late signal never reaches a destroyed device.
+  const example::StopOnSignal stop_on_signal(dev);
   fmt::print("ready: {} {} {}\n", dev.name(), cfg.v4.to_string(), cfg.v6.to_string());
   std::fflush(stdout);
 
@@ -326,7 +306,6 @@ int run(const Config& cfg) {
     fmt::print("tx {} B  {}\n", reply.size(), describe(*parse(reply), reply));
     std::fflush(stdout);
   }
-  g_device.store(nullptr);  // single-threaded: no handler can be running while we get here
   fmt::print("done: {} repl{}\n", replies, replies == 1 ? "y" : "ies");
   return 0;
 }

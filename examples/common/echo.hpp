@@ -44,12 +44,11 @@ struct EchoConfig {
 /// mistake prints "NAME: what" and the usage and exits 2; --help prints the usage and exits 0.
 inline EchoConfig parse_echo_args(int argc, char** argv, const Program& program, EchoConfig config,
                                   bool with_threads = false) {
+  // Digits only, at most 9 (std::strtoul took "-1" as ULONG_MAX and saturated on overflow).
   auto to_number = [&](std::string_view opt, const char* text) {
-    char* end = nullptr;
-    const unsigned long v = std::strtoul(text, &end, 10);
-    if (end == text || *end != '\0')
-      usage_exit(program, fmt::format("{} needs a number, not \"{}\"", opt, text));
-    return v;
+    const auto v = example::to_number(text);
+    if (!v) usage_exit(program, fmt::format("{} needs a number, not \"{}\"", opt, text));
+    return *v;
   };
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];

@@ -12,6 +12,7 @@
 
 #include <array>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -43,13 +44,16 @@ struct Program {
 };
 
 /// A decimal number of at most `max_digits` digits (no sign, no space), or nullopt.
+/// std::from_chars reports a value that does not fit `unsigned long` (32 bits on some targets)
+/// instead of wrapping it, whatever `max_digits` allows.
 inline std::optional<unsigned long> to_number(std::string_view text, std::size_t max_digits = 9) {
-  if (text.empty() || text.size() > max_digits) return std::nullopt;
-  unsigned long v = 0;
-  for (const char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + static_cast<unsigned long>(c - '0');
+  if (text.empty() || text.size() > max_digits || text.front() < '0' || text.front() > '9') {
+    return std::nullopt;
   }
+  unsigned long v = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, v, 10);
+  if (ec != std::errc{} || ptr != end) return std::nullopt;
   return v;
 }
 
@@ -123,6 +127,11 @@ int run_main(const Program& program, int argc, char** argv, Parse parse, Run run
 
 inline std::atomic<bool> g_stop{false};
 inline std::array<std::atomic<tunkit::TunDevice*>, 2> g_stop_devices{};
+// How many request_stop() calls are running now, on any thread (a signal handler runs on
+// whichever thread the kernel picks): ~StopOnSignal waits for them before its devices may go.
+inline std::atomic<int> g_stop_in_flight{0};
+static_assert(std::atomic<tunkit::TunDevice*>::is_always_lock_free);
+static_assert(std::atomic<int>::is_always_lock_free);
 
 /// True once SIGINT or SIGTERM arrived, or request_stop() was called.
 inline bool stop_requested() noexcept {
@@ -130,19 +139,28 @@ inline bool stop_requested() noexcept {
 }
 
 /// Sets the stop flag and interrupts the devices a StopOnSignal holds, so that their blocked
-/// waits return. Async-signal-safe: TunDevice::interrupt() is one write to an eventfd.
+/// waits return. Async-signal-safe: lock-free atomics, and TunDevice::interrupt() is one write
+/// to an eventfd.
 inline void request_stop() noexcept {
+  // Counted before the devices are read: a ~StopOnSignal that cleared them after this point
+  // waits for the decrement, and one that cleared them before it makes the loads see null
+  // (sequentially consistent order), so interrupt() never reaches a destroyed device.
+  g_stop_in_flight.fetch_add(1);
   g_stop.store(true);
   for (auto& d : g_stop_devices) {
     if (tunkit::TunDevice* dev = d.load()) dev->interrupt();
   }
+  g_stop_in_flight.fetch_sub(1);
 }
 
 extern "C" inline void example_on_stop_signal(int /*signo*/) {
   request_stop();
 }
 
-/// While it lives, SIGINT and SIGTERM call request_stop() for `a` (and `b`).
+/// While it lives, SIGINT and SIGTERM call request_stop() for `a` (and `b`). Declare it after
+/// the devices: it goes first, on every exit path (a return or an exception), and once it is
+/// gone no handler still running or yet to come touches them. The handler stays installed and
+/// then only sets the stop flag.
 class StopOnSignal {
  public:
   explicit StopOnSignal(tunkit::TunDevice& a, tunkit::TunDevice* b = nullptr) {
@@ -154,6 +172,10 @@ class StopOnSignal {
   ~StopOnSignal() {
     for (auto& d : g_stop_devices)
       d.store(nullptr);
+    // A handler on another thread may have read a device just before: let it finish (one
+    // eventfd write). A handler interrupting this thread finishes before the loop resumes.
+    while (g_stop_in_flight.load() != 0)
+      std::this_thread::yield();
   }
   StopOnSignal(const StopOnSignal&) = delete;
   StopOnSignal& operator=(const StopOnSignal&) = delete;

@@ -64,6 +64,18 @@ struct AsioScratch {
 
 /// The composed read: one `async_read_some` (one read(2) of the TUN descriptor is exactly one
 /// packet), then the packet-information header is stripped and truncation reported.
+/// Asio reports the kernel's errno in its own category ("asio.system"); Queue::read and
+/// Queue::write report it in std::system_category(), and so does the adapter, so that one
+/// comparison serves both. Asio's own outcomes (a cancelled operation, a closed object) keep
+/// Asio's codes, which callers compare with `asio::error::operation_aborted` and `bad_descriptor`.
+inline std::error_code kernel_error(std::error_code ec) noexcept {
+  if (ec && ec.category() == ::asio::error::get_system_category() &&
+      ec != ::asio::error::operation_aborted && ec != ::asio::error::bad_descriptor) {
+    return {ec.value(), std::system_category()};
+  }
+  return ec;
+}
+
 template <class Descriptor>
 struct AsioReadOp {
   Descriptor* descriptor;                ///< the queue's descriptor
@@ -88,6 +100,7 @@ struct AsioReadOp {
   /// The read completed.
   template <class Self>
   void operator()(Self& self, std::error_code ec, std::size_t n) {
+    ec = kernel_error(ec);
     if (!ec) {
       // The same rules as Queue::read: the header's TUN_PKT_STRIP, or the spare byte filled.
       const ReadOutcome out =
@@ -143,6 +156,7 @@ struct AsioWriteOp {
   /// The write completed.
   template <class Self>
   void operator()(Self& self, std::error_code ec, std::size_t n) {
+    ec = kernel_error(ec);
     if (packet.empty()) {
       self.complete(ec ? ec : std::error_code(errc::empty_packet), 0);
       return;
@@ -161,7 +175,8 @@ struct AsioWriteOp {
 /// a callback `void(std::error_code, std::size_t)`, `asio::use_awaitable` (C++20 coroutines),
 /// `asio::use_future`, `asio::redirect_error`, ...; the completion signature is
 /// `void(std::error_code, std::size_t)` and the errors are those of `Queue::read` and
-/// `Queue::write` (errno codes from the kernel, `tunkit::errc::packet_truncated`,
+/// `Queue::write` (errno codes from the kernel in `std::system_category()`, e.g. EBADFD once the
+/// interface is deleted, `tunkit::errc::packet_truncated`,
 /// `tunkit::errc::empty_packet`), plus `asio::error::operation_aborted` for a cancelled operation
 /// and `asio::error::bad_descriptor` on a closed object.
 ///

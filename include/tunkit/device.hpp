@@ -307,7 +307,9 @@ class TUNKIT_EXPORT TunDevice {
   Offloads set_offloads(Offloads wanted);
   /// Non-throwing form: on failure `ec` is set and the result is none.
   Offloads set_offloads(Offloads wanted, std::error_code& ec) noexcept;
-  /// The offloads granted by the last `set_offloads` (or at open), none by default.
+  /// The offloads granted by the last `set_offloads` (or at open). None when this object never
+  /// set them: the device may still have the offloads its other users set (the kernel has no
+  /// call that reads them back).
   [[nodiscard]] Offloads offloads() const noexcept { return offloads_; }
 
   /// Probes the running kernel: the flags /dev/net/tun accepts (TUNGETFEATURES).

@@ -48,15 +48,37 @@ struct LinkEvent {
 /// A subscription to the kernel's interface notifications (a NETLINK_ROUTE socket bound to
 /// RTMGRP_LINK, RTMGRP_IPV4_IFADDR and RTMGRP_IPV6_IFADDR), turned into typed events: of one
 /// interface, or of every interface in the namespace. The kernel announces a link's whole state
-/// on each change; LinkEvents compares it with what it saw before (it reads the current state
-/// when it is made, so only changes after that are reported) and reports each difference as its
-/// own event, in order. Repeated announcements that change nothing are not reported.
+/// on each change; LinkEvents compares it with what it saw before and reports each difference as
+/// its own event, in order. It reads the current state when it is made (what changes while it
+/// does so is part of that state), so only changes after that are reported. Repeated
+/// announcements that change nothing are not reported.
 ///
 /// Waiting: `next_event(timeout)`, or poll `native_handle()` for POLLIN (in an event loop) and
-/// call `dispatch(handler)`. If the kernel drops notifications because they were not read fast
-/// enough (ENOBUFS), LinkEvents reads the current state again and reports the differences, so
-/// no change is lost, though intermediate states may be (an up then down in between is not
-/// seen).
+/// call `dispatch(handler)`.
+///
+/// Lost notifications: the kernel drops the notifications that do not fit in the socket's
+/// receive buffer (SO_RCVBUF: `setsockopt` on `native_handle()` changes it) and reports that
+/// once (ENOBUFS; `overflows()` counts these). LinkEvents then recovers, and guarantees:
+/// - Order. First come the events of the notifications the kernel had queued before it dropped
+///   any, as usual: they are older than the loss. Then LinkEvents reads the current state and
+///   reports how it differs from what the events said so far: the interfaces that went
+///   (`address_removed` for each of their addresses, then `removed`), then the changes of the
+///   others (`renamed`, `up` or `down`, `running` or `not_running`, `mtu_changed`,
+///   `address_removed`, `address_added`), then the interfaces that came (`added`, then
+///   `address_added` for each of their addresses); within each group by interface index. Then
+///   the events of later notifications, as usual.
+/// - No step back. No notification older than that reading of the state is applied after it:
+///   those the kernel queued while it was being read are part of it, so a change made meanwhile
+///   is reported once, in the step to the current state, never replayed after it.
+/// - Final state. After those events, the interfaces present and their names, flags, MTUs and
+///   addresses are the kernel's as of the reading: an interface that is gone is never left
+///   reported present, nor one that is present reported gone. (One exception: a dump that the
+///   kernel still marks inconsistent, NLM_F_DUMP_INTR, after 4 attempts is taken as it is, as
+///   `ip` takes it; an interface or address it skipped is reported gone until it next changes.)
+/// - What is lost is the detail within the gap: an up then down in it is not reported, nor an
+///   interface made and deleted in it.
+/// If notifications are lost again while the state is read, it is read again; a call may then
+/// return without events while the descriptor stays readable, and the next call carries on.
 ///
 /// Move-only; not thread-safe (one thread reads events). The socket is made in the calling
 /// thread's network namespace and reports that namespace's interfaces.
@@ -109,6 +131,11 @@ class TUNKIT_EXPORT LinkEvents {
   /// the dispatch; the events after it stay queued.
   /// @throws tunkit::Error
   std::size_t dispatch(const std::function<void(const LinkEvent&)>& handler);
+
+  /// How many times the kernel reported that it dropped notifications of this subscription
+  /// because they were not read fast enough (ENOBUFS); each time, LinkEvents read the state
+  /// again (see above). 0 when closed.
+  [[nodiscard]] std::uint64_t overflows() const noexcept;
 
  private:
   struct State;

@@ -121,9 +121,12 @@ struct Options {
   bool vnet_hdr = false;
   /// TUNSETOFFLOAD at open (needs `vnet_hdr`): what the kernel may hand over unsegmented or
   /// with a partial checksum. Flags the running kernel refuses are dropped (see
-  /// `TunDevice::offloads()` for what was granted). Without `vnet_hdr` the mask is reset to none,
-  /// so a persistent device used with offloads before never sends super-packets to this reader.
-  Offloads offloads{};
+  /// `TunDevice::offloads()` for what was granted). Unset, the device's offloads are left as its
+  /// other users set them (attaching changes nothing they rely on), except that a reader without
+  /// `vnet_hdr` resets them to none: such a device cannot hand anyone super-packets or partial
+  /// checksums, and one left with offloads by an earlier user would. Set it to `Offloads{}` to
+  /// turn offloads off.
+  std::optional<Offloads> offloads{};
   /// IFF_NO_CARRIER: create the device with carrier off (turn it on with `set_carrier(true)`).
   bool no_carrier = false;
   /// IFF_NAPI: the kernel receives written packets through NAPI.

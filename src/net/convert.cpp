@@ -1,5 +1,7 @@
 #include "net/convert.hpp"
 
+#include <net/if.h>  // first: <linux/if.h> then leaves glibc's definitions alone
+
 #include <linux/if.h>
 #include <linux/if_addr.h>
 #include <linux/rtnetlink.h>

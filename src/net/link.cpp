@@ -1,5 +1,7 @@
 #include "tunkit/link.hpp"
 
+#include <net/if.h>  // first: <linux/if.h> then leaves glibc's definitions alone
+
 #include <fmt/format.h>
 #include <linux/if.h>
 #include <linux/rtnetlink.h>

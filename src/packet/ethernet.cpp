@@ -7,17 +7,17 @@ namespace {
 
 using detail::load16;
 
-constexpr detail::LayerErrors fail{Layer::ethernet};
+constexpr detail::LayerErrors fail_ethernet{Layer::ethernet};
 
 }  // namespace
 
 ParseResult<EthernetView> EthernetView::parse(std::span<const std::byte> frame) noexcept {
-  if (frame.size() < 14) return fail(ParseReason::truncated, frame.size(), 14);
+  if (frame.size() < 14) return fail_ethernet(ParseReason::truncated, frame.size(), 14);
   const std::uint16_t type = load16(frame.data() + 12);
   const bool tagged =
       type == detail::field(EtherType::vlan) || type == detail::field(EtherType::qinq);
   if (tagged && frame.size() < 18) {
-    return fail(ParseReason::truncated, frame.size(), 18);
+    return fail_ethernet(ParseReason::truncated, frame.size(), 18);
   }
   return EthernetView(frame, tagged);
 }

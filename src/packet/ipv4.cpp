@@ -9,29 +9,29 @@ namespace {
 using detail::load16;
 using detail::load8;
 
-constexpr detail::LayerErrors fail{Layer::ipv4};
+constexpr detail::LayerErrors fail_ipv4{Layer::ipv4};
 
 }  // namespace
 
 ParseResult<Ipv4View> Ipv4View::parse(std::span<const std::byte> packet) noexcept {
   if (!packet.empty() && (load8(packet.data()) >> 4) != 4) {
-    return fail(ParseReason::bad_version, load8(packet.data()) >> 4);
+    return fail_ipv4(ParseReason::bad_version, load8(packet.data()) >> 4);
   }
-  if (packet.size() < 20) return fail(ParseReason::truncated, packet.size(), 20);
+  if (packet.size() < 20) return fail_ipv4(ParseReason::truncated, packet.size(), 20);
   const std::size_t header = std::size_t{4} * (load8(packet.data()) & 0x0FU);
-  if (header < 20) return fail(ParseReason::bad_header_length, header, 20);
+  if (header < 20) return fail_ipv4(ParseReason::bad_header_length, header, 20);
   if (header > packet.size()) {
-    return fail(ParseReason::header_beyond_buffer, header, packet.size());
+    return fail_ipv4(ParseReason::header_beyond_buffer, header, packet.size());
   }
   const std::size_t total = load16(packet.data() + 2);
   if (total < header) {
-    return fail(ParseReason::total_length_too_small, total, header);
+    return fail_ipv4(ParseReason::total_length_too_small, total, header);
   }
   if (total > packet.size()) {
-    return fail(ParseReason::total_length_beyond_buffer, total, packet.size());
+    return fail_ipv4(ParseReason::total_length_beyond_buffer, total, packet.size());
   }
   if (auto bad = detail::check_options(packet.subspan(20, header - 20))) {
-    return fail(ParseReason::bad_option, 20 + *bad);
+    return fail_ipv4(ParseReason::bad_option, 20 + *bad);
   }
   return Ipv4View(packet.first(total));
 }

@@ -9,18 +9,18 @@ using detail::load16;
 using detail::load32;
 using detail::load8;
 
-constexpr detail::LayerErrors fail{Layer::ipv6};
+constexpr detail::LayerErrors fail_ipv6{Layer::ipv6};
 
 }  // namespace
 
 ParseResult<Ipv6View> Ipv6View::parse(std::span<const std::byte> packet) noexcept {
   if (!packet.empty() && (load8(packet.data()) >> 4) != 6) {
-    return fail(ParseReason::bad_version, load8(packet.data()) >> 4);
+    return fail_ipv6(ParseReason::bad_version, load8(packet.data()) >> 4);
   }
-  if (packet.size() < 40) return fail(ParseReason::truncated, packet.size(), 40);
+  if (packet.size() < 40) return fail_ipv6(ParseReason::truncated, packet.size(), 40);
   const std::size_t payload = load16(packet.data() + 4);
   if (payload > packet.size() - 40) {
-    return fail(ParseReason::payload_beyond_buffer, payload, packet.size() - 40);
+    return fail_ipv6(ParseReason::payload_beyond_buffer, payload, packet.size() - 40);
   }
   Ipv6View v;
   v.bytes_ = packet.first(40 + payload);
@@ -39,14 +39,14 @@ ParseResult<Ipv6View> Ipv6View::parse(std::span<const std::byte> packet) noexcep
       return v;
     }
     if (type == IpProtocol::hop_by_hop && off != 40) {
-      return fail(ParseReason::hop_by_hop_not_first, off);
+      return fail_ipv6(ParseReason::hop_by_hop_not_first, off);
     }
     // Every extension header but the fragment header has its length in its second byte.
     if (type != IpProtocol::fragment && end - off < 2) {
-      return fail(ParseReason::extension_truncated, off, end);
+      return fail_ipv6(ParseReason::extension_truncated, off, end);
     }
     const std::size_t len = detail::ipv6_extension_length(type, p + off);
-    if (len > end - off) return fail(ParseReason::extension_truncated, off, end);
+    if (len > end - off) return fail_ipv6(ParseReason::extension_truncated, off, end);
     const std::uint8_t following = load8(p + off);
     if (type == IpProtocol::fragment) {
       const std::uint16_t field = load16(p + off + 2);

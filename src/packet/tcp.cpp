@@ -8,19 +8,19 @@ namespace {
 using detail::load16;
 using detail::load8;
 
-constexpr detail::LayerErrors fail{Layer::tcp};
+constexpr detail::LayerErrors fail_tcp{Layer::tcp};
 
 }  // namespace
 
 ParseResult<TcpView> TcpView::parse(std::span<const std::byte> segment) noexcept {
-  if (segment.size() < 20) return fail(ParseReason::truncated, segment.size(), 20);
+  if (segment.size() < 20) return fail_tcp(ParseReason::truncated, segment.size(), 20);
   const std::size_t header = std::size_t{4} * (load8(segment.data() + 12) >> 4);
-  if (header < 20) return fail(ParseReason::bad_data_offset, header, 20);
+  if (header < 20) return fail_tcp(ParseReason::bad_data_offset, header, 20);
   if (header > segment.size()) {
-    return fail(ParseReason::header_beyond_buffer, header, segment.size());
+    return fail_tcp(ParseReason::header_beyond_buffer, header, segment.size());
   }
   if (auto bad = detail::check_options(segment.subspan(20, header - 20))) {
-    return fail(ParseReason::bad_option, 20 + *bad);
+    return fail_tcp(ParseReason::bad_option, 20 + *bad);
   }
   return TcpView(segment);
 }

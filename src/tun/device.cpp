@@ -103,15 +103,17 @@ detail::Failure TunDevice::open_impl(const Options& options, sys::Syscalls& sys)
     // The queue's own failure names the step that failed.
     if (auto f = add_queue_impl(); f.code) return f;
   }
-  // Offloads are per device: set what was asked, or reset them to none for a reader without a
-  // virtio-net header, so a device left with offloads by an earlier user never hands this reader
-  // a super-packet it cannot recognise.
-  {
+  // Offloads are per device: set what was asked. Unasked, a reader with a virtio-net header
+  // leaves them as the device's other users set them; one without resets them to none, since
+  // the device then has no header (a mismatch was refused above) and offloads would hand every
+  // reader super-packets or partial checksums it cannot recognise.
+  const std::optional<Offloads> offloads =
+      options.offloads ? options.offloads
+                       : (options.vnet_hdr ? std::nullopt : std::optional<Offloads>(Offloads{}));
+  if (offloads) {
     std::error_code ec;
-    (void)set_offloads(options.offloads, ec);
-    if (ec) {
-      return fail(ec, "TUNSETOFFLOAD", detail::offload_problem(options.offloads, options.vnet_hdr));
-    }
+    (void)set_offloads(*offloads, ec);
+    if (ec) return fail(ec, "TUNSETOFFLOAD", detail::offload_problem(*offloads, options.vnet_hdr));
   }
   if (options.persist) {
     if (auto ec = ioctl_value(TUNSETPERSIST, 1)) {

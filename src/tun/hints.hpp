@@ -38,6 +38,14 @@ namespace tunkit::detail {
 /// A write with a virtio-net header refused with EINVAL, where tunkit's checks found no reason.
 inline constexpr std::string_view kVnetWriteRefused =
     "the kernel refused the virtio-net header or the packet (a TUN device takes IPv4 or IPv6)";
+/// A queue joining a device whose other queues frame packets with a virtio-net header.
+inline constexpr std::string_view kDeviceHasVnet =
+    "other queues hold the device with a virtio-net header (IFF_VNET_HDR): open it with "
+    "Options::vnet_hdr";
+/// A queue with a virtio-net header joining a device whose other queues have none.
+inline constexpr std::string_view kDeviceHasNoVnet =
+    "other queues hold the device without a virtio-net header (IFF_VNET_HDR): open it without "
+    "Options::vnet_hdr";
 /// TUNGETVNETBE/TUNSETVNETBE's EINVAL.
 inline constexpr std::string_view kCrossLeHint = "kernel built without CONFIG_TUN_VNET_CROSS_LE?";
 /// TUNSETIFF answered success but left a queue with packet information unattached.

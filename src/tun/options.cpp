@@ -110,7 +110,7 @@ std::string to_string(const Options& o) {
   std::string out =
       std::string(to_string(o.mode)) + " \"" + std::string(detail::shown_name(o)) + "\"";
   out += " queues " + std::to_string(o.queues) + " " + to_string(flags);
-  if (!o.offloads.empty()) out += " offloads " + to_string(o.offloads);
+  if (o.offloads) out += " offloads " + to_string(*o.offloads);
   if (o.persist) out += " persist";
   if (o.owner) out += " owner " + std::to_string(*o.owner);
   if (o.group) out += " group " + std::to_string(*o.group);

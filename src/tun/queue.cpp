@@ -182,17 +182,24 @@ detail::Failure Queue::open_impl(const Options& options, sys::Syscalls& sys) noe
   auto fail_named = [&](std::error_code e, std::string_view op, std::string_view hint) {
     return detail::Failure{e, op, name_, hint};
   };
-  if (options.mode == Mode::tap && options.packet_info) {
-    // While a classic BPF filter is attached to a TAP device, Linux (6.18, measured) answers 0 to
-    // a TUNSETIFF without IFF_NO_PI (a bit it also reads as IFF_NOFILTER) yet leaves the
-    // descriptor unattached: tun_attach() returns early after attaching the filter. Ask.
-    ifreq check{};
-    if (int r = retry_eintr([&] { return sys.ioctl(fd.get(), TUNGETIFF, &check); }); r < 0) {
-      if (r == -EBADFD) {
-        return fail_named(sys_error(EBADFD), "TUNSETIFF", detail::kFilterBlocksAttach);
-      }
-      return fail_named(sys_error(-r), "TUNGETIFF", {});
+  // Ask the kernel how it frames this queue's packets. A queue joining a multi-queue device that
+  // other queues hold gets the device's flags, not the ones asked for (tun_set_iff() returns
+  // before it sets them; measured): a different virtio-net header would misframe every packet,
+  // so refuse it. And while a classic BPF filter is attached to a TAP device, a TUNSETIFF
+  // without IFF_NO_PI (a bit it also reads as IFF_NOFILTER) answers 0 yet leaves the descriptor
+  // unattached (Linux 6.18, measured): TUNGETIFF then fails with EBADFD.
+  ifreq check{};
+  if (int r = retry_eintr([&] { return sys.ioctl(fd.get(), TUNGETIFF, &check); }); r < 0) {
+    if (r == -EBADFD && options.mode == Mode::tap && options.packet_info) {
+      return fail_named(sys_error(EBADFD), "TUNSETIFF", detail::kFilterBlocksAttach);
     }
+    return fail_named(sys_error(-r), "TUNGETIFF", {});
+  }
+  const bool device_vnet =
+      (static_cast<unsigned>(check.ifr_flags) & static_cast<unsigned>(Flag::vnet_hdr)) != 0;
+  if (device_vnet != options.vnet_hdr) {
+    return fail_named(sys_error(EINVAL), "TUNSETIFF",
+                      device_vnet ? detail::kDeviceHasVnet : detail::kDeviceHasNoVnet);
   }
 
   // The virtio-net header is the device's: an existing device may have been given another size

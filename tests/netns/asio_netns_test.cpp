@@ -12,6 +12,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <future>
 #include <optional>
@@ -32,6 +33,7 @@
 #include <asio/use_future.hpp>
 
 #include "catch.hpp"
+#include "netns_helpers.hpp"
 #include "tunkit/asio.hpp"
 #include "tunkit/packet.hpp"
 #include "tunkit/packet/checksum.hpp"
@@ -65,13 +67,7 @@ struct Tun {
   }
 };
 
-struct Socket {
-  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  Socket() { REQUIRE(fd >= 0); }
-  ~Socket() { ::close(fd); }
-  Socket(const Socket&) = delete;
-  Socket& operator=(const Socket&) = delete;
-};
+using netns_test::UdpSocket;
 
 sockaddr_in address(const char* ip, std::uint16_t port) {
   sockaddr_in a{};
@@ -83,14 +79,14 @@ sockaddr_in address(const char* ip, std::uint16_t port) {
 
 // Sends a datagram to kPeer:`port`, which the kernel routes into the device.
 void send_to_peer(const std::string& payload, std::uint16_t port = 9000) {
-  Socket s;
+  UdpSocket s;
   const sockaddr_in a = address(kPeer, port);
   REQUIRE(::sendto(s.fd, payload.data(), payload.size(), 0, reinterpret_cast<const sockaddr*>(&a),
                    sizeof a) == static_cast<ssize_t>(payload.size()));
 }
 
 // A UDP socket bound to kLocal:`port`, for packets written into the device.
-struct Receiver : Socket {
+struct Receiver : UdpSocket {
   explicit Receiver(std::uint16_t port) {
     const sockaddr_in a = address(kLocal, port);
     REQUIRE(::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0);
@@ -394,4 +390,24 @@ TEST_CASE("AsyncQueue owns a duplicate descriptor", "[netns][asio]") {
     io.run_for(5s);
     CHECK(udp_payload(std::span(buf).first(n)) == "moved");
   }
+}
+
+TEST_CASE("AsyncQueue reports a deleted interface with Queue::read's error code", "[netns][asio]") {
+  // tunkit/asio.hpp: "the errors are those of Queue::read". After `ip link del`, Queue::read
+  // fails with EBADFD in std::system_category() (lifetime_netns_test.cpp), so an async_read
+  // waiting at that moment must complete with that error_code, which a caller compares with the
+  // one it knows from Queue::read. (Found by ./dev stress, part link-del.)
+  Tun tun({.name = "asiodel0"});
+  asio::io_context io;
+  tunkit::AsyncQueue q(io, tun.dev.queue(0));
+  std::array<std::byte, 2048> buf{};
+  std::optional<std::error_code> result;
+  q.async_read(buf, [&](std::error_code e, std::size_t) { result = e; });
+  io.run_for(50ms);  // the read now waits in the reactor
+  REQUIRE_FALSE(result);
+  REQUIRE(std::system("ip link del asiodel0") == 0);
+  io.run_for(5s);  // returns as soon as the read completes
+  REQUIRE(result);
+  CHECK(result->value() == EBADFD);
+  CHECK(*result == std::error_code(EBADFD, std::system_category()));
 }

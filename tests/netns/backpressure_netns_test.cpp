@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "netns_helpers.hpp"
 #include "tunkit/testing/netns_sandbox.hpp"
 #include "tunkit/tunkit.hpp"
 
@@ -63,13 +64,7 @@ std::uint64_t udp_counter(const std::string& name) {
   return 0;
 }
 
-struct Socket {
-  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  Socket() { REQUIRE(fd >= 0); }
-  Socket(const Socket&) = delete;
-  Socket& operator=(const Socket&) = delete;
-  ~Socket() { ::close(fd); }
-};
+using netns_test::UdpSocket;
 
 sockaddr_in endpoint(const char* ip, std::uint16_t port) {
   sockaddr_in a{};
@@ -120,7 +115,7 @@ TEST_CASE("a reader slower than the stack: every packet sent is read or counted 
   link.set_txqueuelen(32);
   link.configure({.addresses = {tunkit::IpPrefix::parse("10.58.0.1/24")}, .up = true});
 
-  Socket s;
+  UdpSocket s;
   const auto local = endpoint("10.58.0.1", 0);
   REQUIRE(::bind(s.fd, reinterpret_cast<const sockaddr*>(&local), sizeof local) == 0);
   const auto peer = endpoint("10.58.0.2", 9999);  // on the TUN's subnet: routed into it
@@ -176,7 +171,7 @@ TEST_CASE("a writer faster than the socket drains: every packet written is recei
   tunkit::Link link(dev.ifindex());
   link.configure({.addresses = {tunkit::IpPrefix::parse("10.59.0.1/24")}, .up = true});
 
-  Socket s;
+  UdpSocket s;
   const int small = 4096;  // the kernel doubles it; still only a few dozen datagrams
   REQUIRE(::setsockopt(s.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small) == 0);
   const auto local = endpoint("10.59.0.1", 9998);

@@ -165,7 +165,7 @@ TEST_CASE("BatchIo with io_uring follows its queue through close() and open()", 
   // objects. The ring's wake-up poll was armed on the old eventfd: it must follow the queue, or
   // interrupt() no longer wakes a blocked read_batch.
   if (!uring_or_skip()) return;
-  tunkit::testing::NetnsSandbox sandbox;
+  tunkit::testing::NetNsSandbox sandbox;
   tunkit::TunDevice dev({.name = "tkbat2"});
   tunkit::BatchIo io(dev.queue(0), {.backend = BatchBackend::uring});
   tunkit::PacketBuffers buffers(4, 2048);

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "netns_helpers.hpp"
 #include "tunkit/address.hpp"
 #include "tunkit/device.hpp"
 #include "tunkit/error.hpp"
@@ -64,19 +65,9 @@ struct Fd {
   }
 };
 
-std::size_t open_fd_count() {
-  std::size_t n = 0;
-  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd"))
-    ++n;
-  return n;
-}
+using netns_test::open_fd_count;
 
-tunkit::Options named(const std::string& name, Mode mode = Mode::tun) {
-  tunkit::Options o;
-  o.name = name;
-  o.mode = mode;
-  return o;
-}
+using netns_test::named;
 
 // True when the calling thread's namespace has an interface of that name (SIOCGIFINDEX).
 bool exists(const std::string& name) {

@@ -42,7 +42,7 @@ using tunkit::test::run;
 
 namespace {
 
-struct Mode {
+struct Setup {
   const char* name;
   const char* tuntap_flags;  // for `ip tuntap add`
   std::vector<std::string> args;
@@ -119,28 +119,28 @@ UdpResult udp_burst(const Netns& to, const Netns& from, const char* addr, int po
 }  // namespace
 
 TEST_CASE("forwarder joins two TUN devices in two namespaces", "[netns][example]") {
-  const Mode mode = GENERATE(
-      Mode{"plain", "", {"--backend", "loop"}, "queues 1 vnet off offload off backend loop"},
-      Mode{"offload",
-           "vnet_hdr",
-           {"--offload"},
-           "queues 1 vnet on offload CSUM|TSO4|TSO6",
-           false,
-           true},
-      Mode{
+  const Setup mode = GENERATE(
+      Setup{"plain", "", {"--backend", "loop"}, "queues 1 vnet off offload off backend loop"},
+      Setup{"offload",
+            "vnet_hdr",
+            {"--offload"},
+            "queues 1 vnet on offload CSUM|TSO4|TSO6",
+            false,
+            true},
+      Setup{
           "split", "vnet_hdr", {"--split"}, "queues 1 vnet on offload CSUM|TSO4|TSO6", false, true},
-      Mode{"uring",
-           "",
-           {"--backend", "uring"},
-           "vnet off offload off backend uring split off",
-           true},
-      Mode{"uring-split",
-           "vnet_hdr",
-           {"--split", "--backend", "uring"},
-           "backend uring split on",
-           true,
-           true},
-      Mode{"multi-queue", "multi_queue", {"--queues", "2"}, "queues 2 vnet off offload off"});
+      Setup{"uring",
+            "",
+            {"--backend", "uring"},
+            "vnet off offload off backend uring split off",
+            true},
+      Setup{"uring-split",
+            "vnet_hdr",
+            {"--split", "--backend", "uring"},
+            "backend uring split on",
+            true,
+            true},
+      Setup{"multi-queue", "multi_queue", {"--queues", "2"}, "queues 2 vnet off offload off"});
   INFO("mode " << mode.name);
   // Under TUNKIT_TEST_LAUNCHER (./dev valgrind) the forwarder runs about ten times slower, and
   // valgrind cannot follow io_uring (the kernel fills the ring behind its back): the io_uring

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "netns_helpers.hpp"
 #include "tunkit/testing/netns_sandbox.hpp"
 #include "tunkit/tunkit.hpp"
 
@@ -19,12 +20,7 @@ using tunkit::Mode;
 using tunkit::Options;
 using tunkit::TunDevice;
 
-std::size_t open_fd_count() {
-  std::size_t n = 0;
-  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd"))
-    ++n;
-  return n;
-}
+using netns_test::open_fd_count;
 
 std::size_t tun_device_count() {
   return tunkit::list_tun_devices().size();

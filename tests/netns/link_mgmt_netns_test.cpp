@@ -24,6 +24,7 @@
 
 #include "catch.hpp"
 #include "json.hpp"
+#include "netns_helpers.hpp"
 #include "tunkit/device.hpp"
 #include "tunkit/error.hpp"
 #include "tunkit/link.hpp"
@@ -46,29 +47,13 @@ using tunkit::TunDevice;
 using tunkit::testing::NetNsSandbox;
 namespace json = test::json;
 
-tunkit::Options named(const std::string& name, tunkit::Mode mode = tunkit::Mode::tun) {
-  tunkit::Options o;
-  o.name = name;
-  o.mode = mode;
-  return o;
-}
+using netns_test::named;
 
-// The output of a command run in the calling thread's namespace (children inherit it).
-std::string run(const std::string& command) {
-  std::string out;
-  FILE* f = ::popen((command + " 2>&1").c_str(), "r");
-  REQUIRE(f != nullptr);
-  std::array<char, 4096> buf{};
-  std::size_t n = 0;
-  while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0)
-    out.append(buf.data(), n);
-  ::pclose(f);
-  return out;
-}
+using netns_test::output_of;
 
 // `ip -j ...` parsed; a test failure when it is not JSON.
 json::Value ip(const std::string& args) {
-  const std::string out = run("ip -j " + args);
+  const std::string out = output_of("ip -j " + args);
   CAPTURE(args, out);
   try {
     return json::parse(out);
@@ -108,20 +93,9 @@ std::optional<json::Value> ip_address(const std::string& name, const IpAddress& 
   return std::nullopt;
 }
 
-template <typename F>
-tunkit::Error thrown_by(F&& f) {
-  try {
-    f();
-  } catch (const tunkit::Error& e) {
-    return e;
-  }
-  FAIL("no tunkit::Error thrown");
-  return tunkit::Error({}, "");
-}
+using netns_test::thrown_by;
 
-std::error_code sys(int err) {
-  return {err, std::system_category()};
-}
+using netns_test::sys;
 
 Route route_to(const char* dst, std::optional<const char*> gateway = {}, std::uint32_t metric = 0) {
   Route r;
@@ -543,10 +517,10 @@ TEST_CASE("open_in_netns creates a device inside another namespace; the caller s
   link.set_up();
   link.add_route(route_to("10.9.0.0/16", "10.0.0.2"));
   const json::Value inside =
-      json::parse(tunkit::in_netns(other, [] { return run("ip -j addr show dev tun0"); }));
+      json::parse(tunkit::in_netns(other, [] { return output_of("ip -j addr show dev tun0"); }));
   REQUIRE(inside.array().size() == 1);
   CHECK(inside.array()[0].number("ifindex") == dev.ifindex());
-  const std::string routes = tunkit::in_netns(other, [] { return run("ip -j route"); });
+  const std::string routes = tunkit::in_netns(other, [] { return output_of("ip -j route"); });
   CHECK(routes.find("\"dst\":\"10.9.0.0/16\"") != std::string::npos);
 
   // The descriptor works from this thread.
@@ -608,7 +582,8 @@ TEST_CASE("move_to_netns moves a device; its descriptor keeps working", "[netns]
   const auto packet = udp_packet("10.0.0.2", "10.0.0.1", 4);
   CHECK(dev.write(packet) == packet.size());
   CHECK(inside.statistics().rx_packets == 1);
-  const std::string there = tunkit::in_netns(other, [] { return run("ip -j link show tun0"); });
+  const std::string there =
+      tunkit::in_netns(other, [] { return output_of("ip -j link show tun0"); });
   CHECK(json::parse(there).array().size() == 1);
 
   // Back into the namespace of this process (its main thread: the sandbox).

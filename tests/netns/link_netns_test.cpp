@@ -1,5 +1,7 @@
 // tunkit::Link against the real kernel's rtnetlink, each test in its own network namespace: the
 // configuration is read back through Link itself and cross-checked with `ip -j addr show`.
+#include <net/if.h>  // first: <linux/if.h> then leaves glibc's definitions alone
+
 #include <linux/capability.h>
 #include <linux/if.h>
 #include <sys/syscall.h>
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "netns_helpers.hpp"
 #include "tunkit/address.hpp"
 #include "tunkit/device.hpp"
 #include "tunkit/error.hpp"
@@ -30,24 +33,9 @@ using tunkit::Link;
 using tunkit::TunDevice;
 using tunkit::testing::NetNsSandbox;
 
-tunkit::Options named(const std::string& name) {
-  tunkit::Options o;
-  o.name = name;
-  return o;
-}
+using netns_test::named;
 
-// The output of a shell command run in the calling thread's namespace (children inherit it).
-std::string run(const std::string& command) {
-  std::string out;
-  FILE* f = ::popen((command + " 2>&1").c_str(), "r");
-  REQUIRE(f != nullptr);
-  std::array<char, 4096> buf{};
-  std::size_t n = 0;
-  while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0)
-    out.append(buf.data(), n);
-  ::pclose(f);
-  return out;
-}
+using netns_test::output_of;
 
 // `ip -j addr show dev NAME`: the JSON holds "local":"ADDRESS","prefixlen":LEN per address.
 bool ip_shows(const std::string& json, const IpPrefix& p) {
@@ -59,27 +47,11 @@ bool contains(const std::vector<IpPrefix>& list, const IpPrefix& p) {
   return std::find(list.begin(), list.end(), p) != list.end();
 }
 
-std::size_t open_fd_count() {
-  std::size_t n = 0;
-  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd"))
-    ++n;
-  return n;
-}
+using netns_test::open_fd_count;
 
-template <typename F>
-tunkit::Error thrown_by(F&& f) {
-  try {
-    f();
-  } catch (const tunkit::Error& e) {
-    return e;
-  }
-  FAIL("no tunkit::Error thrown");
-  return tunkit::Error({}, "");
-}
+using netns_test::thrown_by;
 
-std::error_code sys(int err) {
-  return {err, std::system_category()};
-}
+using netns_test::sys;
 
 // Drops CAP_NET_ADMIN from the calling thread's effective set (capabilities are per thread) and
 // restores it on destruction; the permitted set keeps it, so it can come back.
@@ -137,7 +109,7 @@ TEST_CASE("Link configures a TUN device and reads it back", "[netns][link]") {
     return p.address.to_string().rfind("127.", 0) == 0;  // lo's addresses are not tun0's
   }));
 
-  std::string json = run("ip -j addr show dev tun0");
+  std::string json = output_of("ip -j addr show dev tun0");
   CAPTURE(json);
   CHECK(ip_shows(json, v4));
   CHECK(ip_shows(json, v6));
@@ -151,7 +123,7 @@ TEST_CASE("Link configures a TUN device and reads it back", "[netns][link]") {
   link.remove_address(v4);
   CHECK_FALSE(contains(link.addresses(), v4));
   CHECK(contains(link.addresses(), v6));
-  json = run("ip -j addr show dev tun0");
+  json = output_of("ip -j addr show dev tun0");
   CHECK_FALSE(ip_shows(json, v4));
   CHECK(ip_shows(json, v6));
 
@@ -159,7 +131,7 @@ TEST_CASE("Link configures a TUN device and reads it back", "[netns][link]") {
   const tunkit::LinkState down = link.state();
   CHECK_FALSE(down.up);
   CHECK_FALSE(down.running);
-  CHECK(run("ip -j link show dev tun0").find("\"UP\"") == std::string::npos);
+  CHECK(output_of("ip -j link show dev tun0").find("\"UP\"") == std::string::npos);
 }
 
 TEST_CASE("list_tun_devices and find_tun_device report the link as Link::state does",

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "netns_helpers.hpp"
 #include "tunkit/device.hpp"
 #include "tunkit/testing/netns_sandbox.hpp"
 
@@ -39,12 +40,7 @@ ino_t fd_inode(int fd) {
   return st.st_ino;
 }
 
-std::size_t open_fd_count() {
-  std::size_t n = 0;
-  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd"))
-    ++n;
-  return n;
-}
+using netns_test::open_fd_count;
 
 // Interface names in the calling thread's namespace, from /proc/thread-self/net/dev. (Not
 // /sys/class/net: sysfs shows the namespace it was mounted in, whatever the thread's.)

@@ -4,6 +4,7 @@
 # first.
 # Inputs: SOURCE_DIR WORK_DIR CXX NM JOBS KIND (shared|static) EXPECT_ASIO [BUILD_DIR]
 #   [SANITIZE: the sanitizers BUILD_DIR was built with; consumers then link their runtimes]
+#   [DOCS: OFF leaves out the documentation's programs (one kind of library checks them)]
 cmake_minimum_required(VERSION 3.20)  # policies for this script (cmake -P)
 
 include(${CMAKE_CURRENT_LIST_DIR}/run.cmake)  # run()
@@ -23,11 +24,12 @@ else()
 endif()
 
 if(NOT BUILD_DIR)
-  # The library only, warnings as errors; Debug (no optimisation) is the quickest build, and the
-  # main build checks optimised code.
+  # The library only, warnings as errors; build type None (no optimisation, no debug
+  # information) as a unity build is the quickest, and proves tunkit builds that way (the main
+  # build checks optimised code, one file at a time).
   set(BUILD_DIR ${WORK_DIR}/library)
-  run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${BUILD_DIR} -DCMAKE_BUILD_TYPE=Debug
-      -DCMAKE_CXX_COMPILER=${CXX} -DBUILD_SHARED_LIBS=${shared} -DTUNKIT_BUILD_TESTS=OFF
+  run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${BUILD_DIR} -DCMAKE_BUILD_TYPE=None
+      -DCMAKE_UNITY_BUILD=ON -DCMAKE_CXX_COMPILER=${CXX} -DBUILD_SHARED_LIBS=${shared} -DTUNKIT_BUILD_TESTS=OFF
       -DTUNKIT_BUILD_EXAMPLES=OFF -DTUNKIT_WARNINGS_AS_ERRORS=ON -DTUNKIT_ASIO=${EXPECT_ASIO})
   run(${CMAKE_COMMAND} --build ${BUILD_DIR} --parallel ${JOBS})
 endif()
@@ -92,8 +94,12 @@ endif()
 # only where the package has it.
 set(doc_examples "")
 set(doc_runnable "")
-file(GLOB doc_files ${SOURCE_DIR}/docs/*.md)
-foreach(doc ${SOURCE_DIR}/README.md ${doc_files})
+set(doc_sources "")
+if(NOT DEFINED DOCS OR DOCS)
+  file(GLOB doc_files ${SOURCE_DIR}/docs/*.md)
+  set(doc_sources ${SOURCE_DIR}/README.md ${doc_files})
+endif()
+foreach(doc ${doc_sources})
   file(READ ${doc} text)
   get_filename_component(stem ${doc} NAME_WE)
   string(REPLACE "-" "_" stem "${stem}")
@@ -123,7 +129,7 @@ foreach(doc ${SOURCE_DIR}/README.md ${doc_files})
     endif()
   endwhile()
 endforeach()
-if(NOT doc_examples)
+if(doc_sources AND NOT doc_examples)
   message(FATAL_ERROR "no ```cpp example found in README.md and docs/")
 endif()
 string(REPLACE ";" "|" doc_examples_arg "${doc_examples}")

@@ -10,9 +10,12 @@ file(REMOVE_RECURSE ${WORK_DIR})
 # tunkit::testing is left out unless the parent asks for it (configure only: nothing to build).
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/package/subproject -B ${WORK_DIR}/no_testing
     -DCMAKE_CXX_COMPILER=${CXX} -DTUNKIT_SOURCE_DIR=${SOURCE_DIR} -DWANT_TESTING=OFF)
-# Debug: no optimisation, the quickest build (the main build checks optimised code).
+# Build type None (no optimisation, no debug information) as a unity build: the quickest build
+# (the main build checks optimised code, one file at a time), and a parent that builds
+# everything as a unity build is common.
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/package/subproject -B ${WORK_DIR}/build
-    -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=${CXX} -DTUNKIT_SOURCE_DIR=${SOURCE_DIR} -DEXPECT_ASIO=${EXPECT_ASIO})
+    -DCMAKE_BUILD_TYPE=None -DCMAKE_UNITY_BUILD=ON -DCMAKE_CXX_COMPILER=${CXX}
+    -DTUNKIT_SOURCE_DIR=${SOURCE_DIR} -DEXPECT_ASIO=${EXPECT_ASIO})
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build --parallel ${JOBS})
 run(${WORK_DIR}/build/consumer)
 message(STATUS "${last_output}")

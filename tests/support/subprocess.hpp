@@ -161,6 +161,9 @@ class Child {
     }
   }
 
+  /// The program's process id (-1 once it has been waited for).
+  [[nodiscard]] pid_t pid() const noexcept { return pid_; }
+
   /// Everything the program printed so far.
   [[nodiscard]] const std::string& output() const noexcept { return text_; }
 

@@ -1,3 +1,6 @@
-// Catch2 v2's main (v3 links Catch2::Catch2WithMain instead).
-#define CATCH_CONFIG_MAIN
-#include <catch2/catch.hpp>
+// The unit tests need nothing before they run (Catch2 v2; v3 links Catch2::Catch2WithMain).
+#include "test_main.hpp"
+
+int tunkit_test::before_tests(int /*argc*/, char** /*argv*/) {
+  return -1;
+}

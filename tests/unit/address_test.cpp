@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "fake_world.hpp"
 #include "tunkit/error.hpp"
 
 using tunkit::IpAddress;
@@ -13,17 +14,7 @@ using tunkit::IpPrefix;
 
 namespace {
 
-// The exception a call throws, so a test can check its code and its exact message.
-template <typename F>
-tunkit::Error thrown_by(F&& f) {
-  try {
-    f();
-  } catch (const tunkit::Error& e) {
-    return e;
-  }
-  FAIL("no tunkit::Error thrown");
-  return tunkit::Error({}, "");
-}
+using test::thrown_by;  // the exception a call throws, to check its code and exact message
 
 }  // namespace
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "fake_world.hpp"
 #include "tunkit/device.hpp"
 #include "tunkit/error.hpp"
 #include "tunkit/testing/fake_kernel.hpp"
@@ -26,23 +27,14 @@ using tunkit::PacketBuffers;
 using tunkit::testing::FakeKernel;
 using Call = FakeKernel::Call;
 
-std::error_code sys_err(int e) {
-  return {e, std::system_category()};
-}
-
-std::vector<std::byte> ipv4(std::size_t size, unsigned seed = 1) {
-  std::vector<std::byte> p(size);
-  for (std::size_t i = 0; i < size; ++i)
-    p[i] = static_cast<std::byte>((seed * 31 + i) & 0xFFU);
-  if (size > 0) p[0] = std::byte{0x45};
-  return p;
-}
+using test::ipv4;
+using test::sys;
 
 // A fake kernel with TUN "tun0" up, opened non-blocking unless asked otherwise.
-struct World {
+struct BatchWorld {
   FakeKernel kernel;
   tunkit::TunDevice dev;
-  explicit World(bool non_blocking = true) {
+  explicit BatchWorld(bool non_blocking = true) {
     tunkit::Options options;
     options.name = "tun0";
     options.non_blocking = non_blocking;
@@ -59,7 +51,7 @@ std::vector<std::byte> bytes_of(std::span<const std::byte> s) {
 }  // namespace
 
 TEST_CASE("BatchIo picks the loop backend over a fake kernel", "[batch]") {
-  World w;
+  BatchWorld w;
   BatchIo io(w.dev.queue(0));
   CHECK(io.is_open());
   CHECK(io.backend() == BatchBackend::loop);
@@ -107,7 +99,7 @@ TEST_CASE("BatchIo picks the loop backend over a fake kernel", "[batch]") {
 }
 
 TEST_CASE("read_batch takes every queued packet into the slots, one readv each", "[batch]") {
-  World w;
+  BatchWorld w;
   BatchIo io(w.dev.queue(0));
   const auto p1 = ipv4(60, 1);
   const auto p2 = ipv4(1500, 2);
@@ -136,7 +128,7 @@ TEST_CASE("read_batch takes every queued packet into the slots, one readv each",
 }
 
 TEST_CASE("read_batch is bounded by the capacity and by max_packets", "[batch]") {
-  World w;
+  BatchWorld w;
   for (unsigned i = 0; i < 5; ++i)
     w.inject(ipv4(40 + i, i));
   PacketBuffers buf(4, 256);
@@ -158,7 +150,7 @@ TEST_CASE("read_batch is bounded by the capacity and by max_packets", "[batch]")
 }
 
 TEST_CASE("read_batch leaves the headroom free", "[batch]") {
-  World w;
+  BatchWorld w;
   const auto p = ipv4(100);
   w.inject(p);
   PacketBuffers buf(2, 300, 12);
@@ -174,7 +166,7 @@ TEST_CASE("read_batch leaves the headroom free", "[batch]") {
 }
 
 TEST_CASE("read_batch retries EINTR", "[batch]") {
-  World w;
+  BatchWorld w;
   w.inject(ipv4(60, 1));
   w.inject(ipv4(61, 2));
   w.kernel.fail_next(Call::readv, EINTR);
@@ -189,7 +181,7 @@ TEST_CASE("read_batch retries EINTR", "[batch]") {
 TEST_CASE("read_batch errors: first packet reported, later ones left for the next call",
           "[batch]") {
   const int err = GENERATE(EIO, EBADFD, EFAULT);
-  World w;
+  BatchWorld w;
   w.inject(ipv4(60, 1));
   w.inject(ipv4(60, 2));
   BatchIo io(w.dev.queue(0));
@@ -198,7 +190,7 @@ TEST_CASE("read_batch errors: first packet reported, later ones left for the nex
   SECTION("before the first packet") {
     w.kernel.fail_next(Call::readv, err);
     CHECK(io.read_batch(buf.batch(), ec) == 0);
-    CHECK(ec == sys_err(err));
+    CHECK(ec == sys(err));
     CHECK(io.read_batch(buf.batch(), ec) == 2);  // nothing was lost
   }
   SECTION("after the first packet: the batch ends there, without error") {
@@ -210,7 +202,7 @@ TEST_CASE("read_batch errors: first packet reported, later ones left for the nex
 }
 
 TEST_CASE("read_batch drops packets longer than their slot", "[batch]") {
-  World w;
+  BatchWorld w;
   BatchIo io(w.dev.queue(0));
   PacketBuffers buf(4, 64);
   std::error_code ec;
@@ -242,7 +234,7 @@ TEST_CASE("read_batch drops packets longer than their slot", "[batch]") {
 }
 
 TEST_CASE("read_batch rejects unusable batches before any syscall", "[batch]") {
-  World w;
+  BatchWorld w;
   BatchIo io(w.dev.queue(0));
   std::error_code ec;
   const std::size_t before = w.kernel.count(Call::readv);
@@ -266,7 +258,7 @@ TEST_CASE("read_batch rejects unusable batches before any syscall", "[batch]") {
 }
 
 TEST_CASE("read_batch on a blocking queue waits, and interrupt() ends the wait", "[batch]") {
-  World w(false);
+  BatchWorld w(false);
   BatchIo io(w.dev.queue(0));
   PacketBuffers buf(4, 256);
   std::error_code ec;
@@ -284,7 +276,7 @@ TEST_CASE("read_batch on a blocking queue waits, and interrupt() ends the wait",
 }
 
 TEST_CASE("write_batch writes the packets in order, one writev each", "[batch]") {
-  World w;
+  BatchWorld w;
   BatchIo io(w.dev.queue(0));
   PacketBuffers buf(4, 256, 10);
   PacketBatch& batch = buf.batch();
@@ -312,7 +304,7 @@ TEST_CASE("write_batch writes the packets in order, one writev each", "[batch]")
     w.kernel.clear_written();
     w.kernel.fail_next(Call::writev, EINVAL, 1);
     CHECK(io.write_batch(batch, ec) == 1);
-    CHECK(ec == sys_err(EINVAL));
+    CHECK(ec == sys(EINVAL));
     CHECK(io.write_batch(batch.tail(2), ec) == 1);
     CHECK_FALSE(ec);
     const auto w2 = w.kernel.written("tun0");
@@ -327,7 +319,7 @@ TEST_CASE("write_batch writes the packets in order, one writev each", "[batch]")
   SECTION("EIO while the device is down") {
     w.kernel.set_up("tun0", false);
     CHECK(io.write_batch(batch, ec) == 0);
-    CHECK(ec == sys_err(EIO));
+    CHECK(ec == sys(EIO));
     try {
       (void)io.write_batch(batch);
       FAIL("no exception");
@@ -356,7 +348,7 @@ TEST_CASE("write_batch writes the packets in order, one writev each", "[batch]")
 }
 
 TEST_CASE("write_batch on a blocking queue waits out EAGAIN", "[batch]") {
-  World w(false);
+  BatchWorld w(false);
   BatchIo io(w.dev.queue(0));
   const auto p = ipv4(60);
   const std::array<std::span<const std::byte>, 2> packets{p, p};

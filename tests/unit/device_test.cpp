@@ -41,7 +41,7 @@ using namespace std::chrono_literals;
 using test::calls_of;
 using test::ioctls;
 using test::ipv4;
-constexpr auto& sys_err = test::sys;  // this file's name for it
+using test::sys;
 
 std::vector<std::string> device_names(const FakeKernel& k) {
   std::vector<std::string> names;
@@ -50,13 +50,13 @@ std::vector<std::string> device_names(const FakeKernel& k) {
   return names;
 }
 
-std::vector<std::byte> ipv6(std::size_t size) {
+std::vector<std::byte> ipv6_packet(std::size_t size) {
   auto p = ipv4(size, 7);
   p[0] = std::byte{0x60};
   return p;
 }
 
-std::vector<std::byte> frame(std::size_t size, std::uint16_t type) {
+std::vector<std::byte> tap_frame(std::size_t size, std::uint16_t type) {
   std::vector<std::byte> f(size, std::byte{0x22});
   if (size < 14) return f;  // shorter than an Ethernet header: no type field
   f[12] = static_cast<std::byte>(type >> 8U);
@@ -266,39 +266,39 @@ TEST_CASE("every failing step of open is reported and cleaned up", "[device][ope
     return [=](FakeKernel& kernel) { kernel.fail_next(call, err); };
   };
   const auto failure = GENERATE_COPY(values<OpenFailure>({
-      {"open ENOENT", fail(Call::open, ENOENT), sys_err(ENOENT),
+      {"open ENOENT", fail(Call::open, ENOENT), sys(ENOENT),
        "tunkit: open /dev/net/tun for \"vpn0\": no such file or device (no TUN/TAP support: load "
        "it with 'modprobe tun')"},
-      {"open EACCES", fail(Call::open, EACCES), sys_err(EACCES),
+      {"open EACCES", fail(Call::open, EACCES), sys(EACCES),
        "tunkit: open /dev/net/tun for \"vpn0\": permission denied (needs read and write access "
        "to /dev/net/tun)"},
-      {"open EMFILE", fail(Call::open, EMFILE), sys_err(EMFILE),
+      {"open EMFILE", fail(Call::open, EMFILE), sys(EMFILE),
        "tunkit: open /dev/net/tun for \"vpn0\": too many open files in this process"},
-      {"TUNSETIFF EPERM", fail_ioctl(TUNSETIFF, EPERM), sys_err(EPERM),
+      {"TUNSETIFF EPERM", fail_ioctl(TUNSETIFF, EPERM), sys(EPERM),
        "tunkit: TUNSETIFF \"vpn0\": operation not permitted (needs CAP_NET_ADMIN, or to be the "
        "device's owner or in its group)"},
-      {"TUNSETIFF EBUSY", fail_ioctl(TUNSETIFF, EBUSY), sys_err(EBUSY),
+      {"TUNSETIFF EBUSY", fail_ioctl(TUNSETIFF, EBUSY), sys(EBUSY),
        "tunkit: TUNSETIFF \"vpn0\": device busy (another process has it open without "
        "IFF_MULTI_QUEUE)"},
-      {"TUNSETIFF EINVAL", fail_ioctl(TUNSETIFF, EINVAL), sys_err(EINVAL),
+      {"TUNSETIFF EINVAL", fail_ioctl(TUNSETIFF, EINVAL), sys(EINVAL),
        "tunkit: TUNSETIFF \"vpn0\": invalid argument (the name belongs to a device of another "
        "kind, or the existing device differs in TUN/TAP mode or multi-queue setting)"},
-      {"TUNSETIFF EEXIST", fail_ioctl(TUNSETIFF, EEXIST), sys_err(EEXIST),
+      {"TUNSETIFF EEXIST", fail_ioctl(TUNSETIFF, EEXIST), sys(EEXIST),
        "tunkit: TUNSETIFF \"vpn0\": already exists"},
-      {"TUNSETOWNER EPERM", fail_ioctl(TUNSETOWNER, EPERM), sys_err(EPERM),
+      {"TUNSETOWNER EPERM", fail_ioctl(TUNSETOWNER, EPERM), sys(EPERM),
        "tunkit: TUNSETOWNER \"vpn0\": operation not permitted (needs CAP_NET_ADMIN)"},
-      {"TUNSETGROUP EPERM", fail_ioctl(TUNSETGROUP, EPERM), sys_err(EPERM),
+      {"TUNSETGROUP EPERM", fail_ioctl(TUNSETGROUP, EPERM), sys(EPERM),
        "tunkit: TUNSETGROUP \"vpn0\": operation not permitted (needs CAP_NET_ADMIN)"},
-      {"eventfd EMFILE", fail(Call::eventfd, EMFILE), sys_err(EMFILE),
+      {"eventfd EMFILE", fail(Call::eventfd, EMFILE), sys(EMFILE),
        "tunkit: eventfd for \"vpn0\": too many open files in this process"},
-      {"socket ENFILE", fail(Call::socket, ENFILE), sys_err(ENFILE),
+      {"socket ENFILE", fail(Call::socket, ENFILE), sys(ENFILE),
        "tunkit: socket for SIOCGIFINDEX of \"vpn0\": too many open files in the system"},
-      {"SIOCGIFINDEX ENODEV", fail_ioctl(SIOCGIFINDEX, ENODEV), sys_err(ENODEV),
+      {"SIOCGIFINDEX ENODEV", fail_ioctl(SIOCGIFINDEX, ENODEV), sys(ENODEV),
        "tunkit: SIOCGIFINDEX \"vpn0\": no such device"},
-      {"TUNSETPERSIST EPERM", fail_ioctl(TUNSETPERSIST, EPERM), sys_err(EPERM),
+      {"TUNSETPERSIST EPERM", fail_ioctl(TUNSETPERSIST, EPERM), sys(EPERM),
        "tunkit: TUNSETPERSIST \"vpn0\": operation not permitted (needs CAP_NET_ADMIN)"},
       // No CAP_NET_ADMIN hint for an errno that has nothing to do with privileges.
-      {"TUNSETPERSIST ENOMEM", fail_ioctl(TUNSETPERSIST, ENOMEM), sys_err(ENOMEM),
+      {"TUNSETPERSIST ENOMEM", fail_ioctl(TUNSETPERSIST, ENOMEM), sys(ENOMEM),
        "tunkit: TUNSETPERSIST \"vpn0\": out of memory"},
   }));
   CAPTURE(failure.step);
@@ -379,7 +379,7 @@ TEST_CASE("open failures the kernel itself produces", "[device][open]") {
       TunDevice second({.name = "vpn0"}, k);
       FAIL("no exception");
     } catch (const tunkit::Error& e) {
-      CHECK(e.code() == sys_err(EBUSY));
+      CHECK(e.code() == sys(EBUSY));
       CHECK(std::string(e.what()) ==
             "tunkit: TUNSETIFF \"vpn0\": device busy (another process has it open without "
             "IFF_MULTI_QUEUE)");
@@ -393,7 +393,7 @@ TEST_CASE("open failures the kernel itself produces", "[device][open]") {
     std::error_code ec;
     TunDevice second;
     second.open({.name = "vpn0", .exclusive = true}, ec, k);
-    CHECK(ec == sys_err(EBUSY));
+    CHECK(ec == sys(EBUSY));
     CHECK_THROWS_WITH(TunDevice({.name = "vpn0", .exclusive = true}, k),
                       "tunkit: TUNSETIFF \"vpn0\": device busy (the device exists and "
                       "Options::exclusive (IFF_TUN_EXCL) is set)");
@@ -413,7 +413,7 @@ TEST_CASE("open failures the kernel itself produces", "[device][open]") {
     std::error_code ec;
     TunDevice dev;
     dev.open({.name = "vpn0"}, ec, k);
-    CHECK(ec == sys_err(EPERM));
+    CHECK(ec == sys(EPERM));
     CHECK(k.device("vpn0")->queues == 0);  // someone else's persistent device stays
   }
   SECTION("the owner may attach without CAP_NET_ADMIN") {
@@ -426,7 +426,7 @@ TEST_CASE("open failures the kernel itself produces", "[device][open]") {
     std::error_code ec;
     TunDevice dev;
     dev.open({.name = "lo"}, ec, k);
-    CHECK(ec == sys_err(EINVAL));
+    CHECK(ec == sys(EINVAL));
     CHECK(k.exists("lo"));
     CHECK(k.open_fd_count() == 0);
   }
@@ -439,7 +439,7 @@ TEST_CASE("open failures the kernel itself produces", "[device][open]") {
     std::error_code ec;
     TunDevice dev;
     dev.open({.name = "vpn0", .owner = static_cast<uid_t>(-1)}, ec, k);
-    CHECK(ec == sys_err(EINVAL));
+    CHECK(ec == sys(EINVAL));
     CHECK(k.devices().empty());
   }
   SECTION("a later step fails on an existing persistent device: it stays") {
@@ -448,7 +448,7 @@ TEST_CASE("open failures the kernel itself produces", "[device][open]") {
     std::error_code ec;
     TunDevice dev;
     dev.open({.name = "vpn0"}, ec, k);
-    CHECK(ec == sys_err(EMFILE));
+    CHECK(ec == sys(EMFILE));
     REQUIRE(k.device("vpn0"));
     CHECK(k.device("vpn0")->queues == 0);
     CHECK(k.open_fd_count() == 0);
@@ -541,7 +541,7 @@ TEST_CASE("packets are read and written byte for byte", "[device][io]") {
     CHECK(std::equal(p.begin(), p.end(), buf.begin()));
   }
   SECTION("read with info: the protocol comes from the IP version") {
-    REQUIRE(k.inject("t0", ipv6(60)) >= 0);
+    REQUIRE(k.inject("t0", ipv6_packet(60)) >= 0);
     std::vector<std::byte> buf(1500);
     tunkit::PacketInfo info;
     std::error_code ec;
@@ -615,13 +615,13 @@ TEST_CASE("no packet: EAGAIN in non-blocking mode", "[device][io]") {
   std::vector<std::byte> buf(100);
   std::error_code ec;
   CHECK(dev.read(buf, ec) == 0);
-  CHECK(ec == sys_err(EAGAIN));
+  CHECK(ec == sys(EAGAIN));
   CHECK(ec == std::errc::operation_would_block);
   try {
     (void)dev.read(buf);
     FAIL("no exception");
   } catch (const std::system_error& e) {
-    CHECK(e.code() == sys_err(EAGAIN));
+    CHECK(e.code() == sys(EAGAIN));
     CHECK(std::string(e.what()) == "tunkit: read \"t0\": would block (no packet ready)");
   }
 }
@@ -646,7 +646,7 @@ TEST_CASE("write errors: empty, not IP, interface down", "[device][io]") {
       dev.write(bad);
       FAIL("no exception");
     } catch (const tunkit::Error& e) {
-      CHECK(e.code() == sys_err(EINVAL));
+      CHECK(e.code() == sys(EINVAL));
       CHECK(std::string(e.what()) ==
             "tunkit: write \"t0\": invalid argument (the kernel accepts only IPv4 or IPv6 packets "
             "here)");
@@ -656,7 +656,7 @@ TEST_CASE("write errors: empty, not IP, interface down", "[device][io]") {
   SECTION("interface down: EIO") {
     std::error_code ec;
     CHECK(dev.write(ipv4(40), ec) == 0);
-    CHECK(ec == sys_err(EIO));
+    CHECK(ec == sys(EIO));
     CHECK_THROWS_WITH(dev.write(ipv4(40)), ContainsSubstring("write \"t0\": input/output error"));
   }
 }
@@ -666,7 +666,7 @@ TEST_CASE("packet information: read returns it, write builds it", "[device][pi]"
 
   SECTION("TUN read") {
     TunDevice dev({.name = "t0", .packet_info = true, .non_blocking = true}, k);
-    const auto p = ipv6(48);
+    const auto p = ipv6_packet(48);
     REQUIRE(k.inject("t0", p) >= 0);
     std::vector<std::byte> buf(1500);
     tunkit::PacketInfo info;
@@ -704,7 +704,7 @@ TEST_CASE("packet information: read returns it, write builds it", "[device][pi]"
     TunDevice dev({.name = "t0", .packet_info = true, .non_blocking = true}, k);
     k.set_up("t0", true);
     const auto p4 = ipv4(40);
-    const auto p6 = ipv6(60);
+    const auto p6 = ipv6_packet(60);
     CHECK(dev.write(p4) == 40);  // the header is not counted
     CHECK(dev.write(p6) == 60);
     const auto w = k.written("t0");
@@ -717,12 +717,12 @@ TEST_CASE("packet information: read returns it, write builds it", "[device][pi]"
   SECTION("TAP write and read: the frame's EtherType") {
     TunDevice dev({.name = "e0", .mode = Mode::tap, .packet_info = true, .non_blocking = true}, k);
     k.set_up("e0", true);
-    const auto f = frame(60, 0x0806);
+    const auto f = tap_frame(60, 0x0806);
     CHECK(dev.write(f) == 60);
     REQUIRE(k.written("e0").size() == 1);
     CHECK(k.written("e0")[0].protocol == 0x0806);
     CHECK(k.written("e0")[0].data == f);
-    REQUIRE(k.inject("e0", frame(60, 0x86DD)) >= 0);
+    REQUIRE(k.inject("e0", tap_frame(60, 0x86DD)) >= 0);
     std::vector<std::byte> buf(100);
     tunkit::PacketInfo info;
     std::error_code ec;
@@ -754,7 +754,7 @@ TEST_CASE("after ip link del: EBADFD, with the reason", "[device][io]") {
   std::vector<std::byte> buf(100);
   std::error_code ec;
   (void)dev.read(buf, ec);
-  CHECK(ec == sys_err(EBADFD));
+  CHECK(ec == sys(EBADFD));
   CHECK_THROWS_WITH((void)dev.read(buf),
                     "tunkit: read \"t0\": device removed or not attached (the interface was "
                     "deleted)");
@@ -763,7 +763,7 @@ TEST_CASE("after ip link del: EBADFD, with the reason", "[device][io]") {
                     "deleted)");
   CHECK(dev.wait_readable(0ms) == WaitResult::ready);  // POLLERR: the next I/O reports it
   (void)dev.flags(ec);
-  CHECK(ec == sys_err(EBADFD));
+  CHECK(ec == sys(EBADFD));
   // The object still owns its descriptors and closes them.
   CHECK(k.open_fd_count() == 2);
   dev.close();
@@ -962,7 +962,7 @@ TEST_CASE("features() reports TUNGETFEATURES as typed flags", "[device][features
     k.fail_next(Call::open, ENOENT);
     std::error_code ec;
     CHECK(TunDevice::features(ec, k).empty());
-    CHECK(ec == sys_err(ENOENT));
+    CHECK(ec == sys(ENOENT));
     k.fail_next(Call::open, ENOENT);
     CHECK_THROWS_WITH(TunDevice::features(k),
                       "tunkit: TUNGETFEATURES on /dev/net/tun: no such file or device (no TUN/TAP "
@@ -972,7 +972,7 @@ TEST_CASE("features() reports TUNGETFEATURES as typed flags", "[device][features
     k.fail_next_ioctl(TUNGETFEATURES, EINVAL);
     std::error_code ec;
     (void)TunDevice::features(ec, k);
-    CHECK(ec == sys_err(EINVAL));
+    CHECK(ec == sys(EINVAL));
     CHECK(k.open_fd_count() == 0);
     CHECK(k.count(Call::close) == 1);
   }
@@ -1011,7 +1011,7 @@ TEST_CASE("add_queue() on a device opened without multi-queue says how to fix it
   TunDevice dev({.name = "vpn0"}, k);
   std::error_code ec;
   CHECK(dev.add_queue(ec) == nullptr);
-  CHECK(ec == sys_err(EINVAL));
+  CHECK(ec == sys(EINVAL));
   CHECK_THROWS_WITH(dev.add_queue(), ContainsSubstring("add queue \"vpn0\": invalid argument") &&
                                          ContainsSubstring("opened without Options::multi_queue"));
   CHECK(dev.queue_count() == 1);

@@ -29,38 +29,38 @@ TEST_CASE("TUNSETTXFILTER: TAP only, recorded and applied as the driver does", "
     CHECK(f.addresses == std::vector<tunkit::MacAddress>{unicast[0], unicast[1], unicast[2]});
     CHECK_FALSE(f.all_multicast);
     CHECK(f.active);
-    CHECK(k.inject("e0", frame_to(unicast[1])) == tap);
-    CHECK(k.inject("e0", frame_to(unicast[5])) == -1);
-    CHECK(k.inject("e0", frame_to(tunkit::MacAddress::broadcast())) == -1);
-    CHECK(k.inject("e0", frame(5, 0)) == -1);  // no whole destination address
+    CHECK(k.inject("e0", fake_frame_to(unicast[1])) == tap);
+    CHECK(k.inject("e0", fake_frame_to(unicast[5])) == -1);
+    CHECK(k.inject("e0", fake_frame_to(tunkit::MacAddress::broadcast())) == -1);
+    CHECK(k.inject("e0", fake_frame(5, 0)) == -1);  // no whole destination address
   }
   SECTION("a unicast address past the eighth turns filtering off (returns 0)") {
     CHECK(set_tx_filter(k, tap, unicast) == 0);
     CHECK(k.device("e0")->tx_filter.addresses.size() == 9);
     CHECK_FALSE(k.device("e0")->tx_filter.active);
-    CHECK(k.inject("e0", frame_to(mac(0x02, 0x77))) == tap);
+    CHECK(k.inject("e0", fake_frame_to(mac(0x02, 0x77))) == tap);
   }
   SECTION("multicast past the eighth is hashed") {
     auto macs = std::vector<tunkit::MacAddress>(unicast.begin(), unicast.begin() + 8);
     macs.push_back(mac(0x01, 0x01));
     CHECK(set_tx_filter(k, tap, macs) == 8);
     CHECK(k.device("e0")->tx_filter.active);
-    CHECK(k.inject("e0", frame_to(mac(0x01, 0x01))) == tap);
-    CHECK(k.inject("e0", frame_to(mac(0x01, 0x02))) == -1);  // another hash bit
-    CHECK(k.inject("e0", frame_to(mac(0x02, 0x77))) == -1);
+    CHECK(k.inject("e0", fake_frame_to(mac(0x01, 0x01))) == tap);
+    CHECK(k.inject("e0", fake_frame_to(mac(0x01, 0x02))) == -1);  // another hash bit
+    CHECK(k.inject("e0", fake_frame_to(mac(0x02, 0x77))) == -1);
   }
   SECTION("all-multicast passes every group address") {
     CHECK(set_tx_filter(k, tap, {unicast[0]}, true) == 1);
     CHECK(k.device("e0")->tx_filter.all_multicast);
-    CHECK(k.inject("e0", frame_to(mac(0x01, 0x02))) == tap);
-    CHECK(k.inject("e0", frame_to(tunkit::MacAddress::broadcast())) == tap);
-    CHECK(k.inject("e0", frame_to(unicast[4])) == -1);
+    CHECK(k.inject("e0", fake_frame_to(mac(0x01, 0x02))) == tap);
+    CHECK(k.inject("e0", fake_frame_to(tunkit::MacAddress::broadcast())) == tap);
+    CHECK(k.inject("e0", fake_frame_to(unicast[4])) == -1);
   }
   SECTION("no address: filtering off, whatever the flag") {
     CHECK(set_tx_filter(k, tap, {unicast[0]}) == 1);
     CHECK(set_tx_filter(k, tap, {}, true) == 0);
     CHECK_FALSE(k.device("e0")->tx_filter.active);
-    CHECK(k.inject("e0", frame_to(unicast[4])) == tap);
+    CHECK(k.inject("e0", fake_frame_to(unicast[4])) == tap);
   }
 }
 

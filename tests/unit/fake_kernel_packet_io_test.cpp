@@ -25,7 +25,7 @@ TEST_CASE("before TUNSETIFF: read and write give EBADFD, poll POLLERR", "[fake]"
   std::vector<std::byte> buf(64);
   CHECK(read_into(k, fd, buf) == -EBADFD);
   CHECK(k.read(fd, buf.data(), 0) == -EBADFD);
-  CHECK(write_bytes(k, fd, ipv4(20)) == -EBADFD);
+  CHECK(write_bytes(k, fd, fake_ipv4(20)) == -EBADFD);
   CHECK(k.write(fd, buf.data(), 0) == -EBADFD);
   int r = 0;
   CHECK(poll_one(k, fd, POLLIN | POLLOUT, &r) == POLLERR);
@@ -35,11 +35,11 @@ TEST_CASE("before TUNSETIFF: read and write give EBADFD, poll POLLERR", "[fake]"
 TEST_CASE("reading packets: one per call, min(length, buffer)", "[fake][read]") {
   FakeKernel k;
   const int fd = attach(k, "t0", IFF_TUN | IFF_NO_PI);
-  const auto p = ipv4(60);
+  const auto p = fake_ipv4(60);
 
   SECTION("byte-exact") {
     REQUIRE(k.inject("t0", p) == fd);
-    REQUIRE(k.inject("t0", ipv6(40)) == fd);
+    REQUIRE(k.inject("t0", fake_ipv6(40)) == fd);
     CHECK(k.device("t0")->queued_packets == 2);
     std::vector<std::byte> buf(1500);
     REQUIRE(read_into(k, fd, buf) == 60);
@@ -91,7 +91,7 @@ TEST_CASE("reading with packet information", "[fake][read][pi]") {
 
   SECTION("TUN: header with the IP EtherType, then the packet") {
     const int fd = attach(k, "t0", IFF_TUN);
-    const auto p = ipv6(48);
+    const auto p = fake_ipv6(48);
     REQUIRE(k.inject("t0", p) == fd);
     std::vector<std::byte> buf(100);
     REQUIRE(read_into(k, fd, buf) == 52);
@@ -102,7 +102,7 @@ TEST_CASE("reading with packet information", "[fake][read][pi]") {
   }
   SECTION("TUN_PKT_STRIP when the packet does not fit") {
     const int fd = attach(k, "t0", IFF_TUN);
-    REQUIRE(k.inject("t0", ipv4(60)) == fd);
+    REQUIRE(k.inject("t0", fake_ipv4(60)) == fd);
     std::vector<std::byte> buf(10);
     CHECK(read_into(k, fd, buf) == 10);
     CHECK(strip_flags(buf) == TUN_PKT_STRIP);
@@ -111,7 +111,7 @@ TEST_CASE("reading with packet information", "[fake][read][pi]") {
   }
   SECTION("a buffer under 4 bytes: EINVAL and the packet is dropped") {
     const int fd = attach(k, "t0", IFF_TUN);
-    REQUIRE(k.inject("t0", ipv4(60)) == fd);
+    REQUIRE(k.inject("t0", fake_ipv4(60)) == fd);
     std::vector<std::byte> buf(3);
     CHECK(read_into(k, fd, buf) == -EINVAL);
     buf.resize(100);
@@ -119,8 +119,8 @@ TEST_CASE("reading with packet information", "[fake][read][pi]") {
   }
   SECTION("TAP: the frame's type; explicit protocol") {
     const int fd = attach(k, "e0", IFF_TAP);
-    REQUIRE(k.inject("e0", frame(60, 0x0806)) == fd);
-    REQUIRE(k.inject("e0", frame(60, 0x0800), 0x1234) == fd);
+    REQUIRE(k.inject("e0", fake_frame(60, 0x0806)) == fd);
+    REQUIRE(k.inject("e0", fake_frame(60, 0x0800), 0x1234) == fd);
     std::vector<std::byte> buf(100);
     REQUIRE(read_into(k, fd, buf) == 64);
     CHECK(buf[2] == std::byte{0x08});
@@ -131,7 +131,7 @@ TEST_CASE("reading with packet information", "[fake][read][pi]") {
   }
   SECTION("virtio-net header before the packet") {
     const int fd = attach(k, "t0", IFF_TUN | IFF_NO_PI | IFF_VNET_HDR);
-    const auto p = ipv4(30);
+    const auto p = fake_ipv4(30);
     REQUIRE(k.inject("t0", p) == fd);
     std::vector<std::byte> buf(100, std::byte{0xFF});
     REQUIRE(read_into(k, fd, buf) == 40);
@@ -146,26 +146,26 @@ TEST_CASE("inject: round-robin over queues, drops without a queue or when full",
   SECTION("round-robin in attach order") {
     const int a = attach(k, "mq0", IFF_TUN | IFF_MULTI_QUEUE | IFF_NO_PI);
     const int b = attach(k, "mq0", IFF_TUN | IFF_MULTI_QUEUE | IFF_NO_PI);
-    CHECK(k.inject("mq0", ipv4(20)) == a);
-    CHECK(k.inject("mq0", ipv4(20)) == b);
-    CHECK(k.inject("mq0", ipv4(20)) == a);
+    CHECK(k.inject("mq0", fake_ipv4(20)) == a);
+    CHECK(k.inject("mq0", fake_ipv4(20)) == b);
+    CHECK(k.inject("mq0", fake_ipv4(20)) == a);
     int r = 0;
     CHECK(poll_one(k, b, POLLIN, &r) == POLLIN);
   }
   SECTION("a persistent device nobody holds drops") {
     k.add_persistent_device("p0", Mode::tun);
-    CHECK(k.inject("p0", ipv4(20)) == -1);
+    CHECK(k.inject("p0", fake_ipv4(20)) == -1);
     CHECK(k.device("p0")->queued_packets == 0);
   }
   SECTION("500 packets per queue") {
     attach(k, "t0", IFF_TUN);
     for (int i = 0; i < 500; ++i)
-      REQUIRE(k.inject("t0", ipv4(20)) >= 0);
-    CHECK(k.inject("t0", ipv4(20)) == -1);
+      REQUIRE(k.inject("t0", fake_ipv4(20)) >= 0);
+    CHECK(k.inject("t0", fake_ipv4(20)) == -1);
   }
   SECTION("unknown or non-TUN names throw") {
-    CHECK_THROWS_AS(k.inject("nope", ipv4(20)), std::invalid_argument);
-    CHECK_THROWS_AS(k.inject("lo", ipv4(20)), std::invalid_argument);
+    CHECK_THROWS_AS(k.inject("nope", fake_ipv4(20)), std::invalid_argument);
+    CHECK_THROWS_AS(k.inject("lo", fake_ipv4(20)), std::invalid_argument);
   }
 }
 
@@ -174,18 +174,18 @@ TEST_CASE("writing packets: validated in the kernel's order, recorded", "[fake][
 
   SECTION("TUN without packet information") {
     const int fd = attach(k, "t0", IFF_TUN | IFF_NO_PI);
-    CHECK(write_bytes(k, fd, ipv4(20)) == -EIO);  // the device is down
+    CHECK(write_bytes(k, fd, fake_ipv4(20)) == -EIO);  // the device is down
     CHECK(k.written("t0").empty());
     REQUIRE(k.set_up("t0", true));
     CHECK(k.device("t0")->up);
-    const auto p = ipv4(20);
+    const auto p = fake_ipv4(20);
     CHECK(write_bytes(k, fd, p) == 20);
-    CHECK(write_bytes(k, fd, ipv6(40)) == 40);
+    CHECK(write_bytes(k, fd, fake_ipv6(40)) == 40);
     CHECK(k.write(fd, p.data(), 0) == -EINVAL);
-    auto bad = ipv4(20);
+    auto bad = fake_ipv4(20);
     bad[0] = std::byte{0x10};
     CHECK(write_bytes(k, fd, bad) == -EINVAL);
-    CHECK(write_bytes(k, fd, ipv4(66000)) == 66000);  // accepted (the kernel drops it later)
+    CHECK(write_bytes(k, fd, fake_ipv4(66000)) == 66000);  // accepted (the kernel drops it later)
     const auto w = k.written("t0");
     REQUIRE(w.size() == 3);
     CHECK(w[0].data == p);
@@ -196,7 +196,7 @@ TEST_CASE("writing packets: validated in the kernel's order, recorded", "[fake][
   }
   SECTION("EINVAL comes before EIO") {
     const int fd = attach(k, "t0", IFF_TUN | IFF_NO_PI);
-    auto bad = ipv4(20);
+    auto bad = fake_ipv4(20);
     bad[0] = std::byte{0x10};
     CHECK(write_bytes(k, fd, bad) == -EINVAL);
     CHECK(k.write(fd, bad.data(), 0) == -EINVAL);
@@ -205,7 +205,7 @@ TEST_CASE("writing packets: validated in the kernel's order, recorded", "[fake][
     const int fd = attach(k, "t0", IFF_TUN);
     k.set_up("t0", true);
     std::vector<std::byte> pkt{std::byte{0}, std::byte{0}, std::byte{0x86}, std::byte{0xDD}};
-    const auto p = ipv6(40);
+    const auto p = fake_ipv6(40);
     pkt.insert(pkt.end(), p.begin(), p.end());
     CHECK(write_bytes(k, fd, pkt) == 44);
     pkt.resize(3);
@@ -222,16 +222,16 @@ TEST_CASE("writing packets: validated in the kernel's order, recorded", "[fake][
   SECTION("TAP: at least an Ethernet header") {
     const int fd = attach(k, "e0", IFF_TAP | IFF_NO_PI);
     k.set_up("e0", true);
-    CHECK(write_bytes(k, fd, frame(13, 0x0800)) == -EINVAL);
-    CHECK(write_bytes(k, fd, frame(14, 0x0806)) == 14);
+    CHECK(write_bytes(k, fd, fake_frame(13, 0x0800)) == -EINVAL);
+    CHECK(write_bytes(k, fd, fake_frame(14, 0x0806)) == 14);
     REQUIRE(k.written("e0").size() == 1);
     CHECK(k.written("e0")[0].protocol == 0x0806);
   }
   SECTION("virtio-net header is stripped and kept") {
     const int fd = attach(k, "e0", IFF_TAP | IFF_NO_PI | IFF_VNET_HDR);
     k.set_up("e0", true);
-    CHECK(write_bytes(k, fd, frame(9, 0)) == -EINVAL);
-    auto f = frame(24, 0x0800);
+    CHECK(write_bytes(k, fd, fake_frame(9, 0)) == -EINVAL);
+    auto f = fake_frame(24, 0x0800);
     f[0] = std::byte{1};
     CHECK(write_bytes(k, fd, f) == 24);
     const auto w = k.written("e0");
@@ -243,7 +243,7 @@ TEST_CASE("writing packets: validated in the kernel's order, recorded", "[fake][
   SECTION("writev gathers one packet") {
     const int fd = attach(k, "t0", IFF_TUN | IFF_NO_PI);
     k.set_up("t0", true);
-    const auto p = ipv4(30);
+    const auto p = fake_ipv4(30);
     const std::array<iovec, 2> iov{
         {{const_cast<std::byte*>(p.data()), 10}, {const_cast<std::byte*>(p.data() + 10), 20}}};
     CHECK(k.writev(fd, iov.data(), 2) == 30);
@@ -294,7 +294,7 @@ TEST_CASE("poll readiness and simulated time", "[fake][poll]") {
     CHECK(poll_one(k, fd, POLLIN | POLLOUT) == 0);  // down: not even writable (measured)
     k.set_up("t0", true);
     CHECK(poll_one(k, fd, POLLIN | POLLOUT) == POLLOUT);
-    CHECK(k.inject("t0", ipv4(20)) == fd);
+    CHECK(k.inject("t0", fake_ipv4(20)) == fd);
     CHECK(poll_one(k, fd, POLLIN | POLLOUT) == (POLLIN | POLLOUT));
     CHECK(poll_one(k, fd, POLLIN | POLLRDNORM) == (POLLIN | POLLRDNORM));
     CHECK(poll_one(k, 4242, POLLIN) == POLLNVAL);
@@ -336,7 +336,7 @@ TEST_CASE("the fake is safe to use from several threads", "[fake][threads]") {
   constexpr int kPackets = 400;
   std::thread producer([&] {
     for (int i = 0; i < kPackets; ++i) {
-      while (k.inject("t0", ipv4(20, static_cast<unsigned>(i))) < 0)
+      while (k.inject("t0", fake_ipv4(20, static_cast<unsigned>(i))) < 0)
         std::this_thread::yield();
     }
   });

@@ -54,7 +54,7 @@ TEST_CASE("delete_device acts like ip link del", "[fake][lifetime]") {
   const int a = attach(k, "mq0", IFF_TUN | IFF_MULTI_QUEUE | IFF_NO_PI);
   const int b = attach(k, "mq0", IFF_TUN | IFF_MULTI_QUEUE | IFF_NO_PI);
   k.set_up("mq0", true);
-  REQUIRE(k.inject("mq0", ipv4(20)) == a);
+  REQUIRE(k.inject("mq0", fake_ipv4(20)) == a);
   REQUIRE(k.ioctl(a, TUNSETPERSIST, by_value(1)) == 0);
 
   CHECK(k.delete_device("mq0"));
@@ -65,7 +65,7 @@ TEST_CASE("delete_device acts like ip link del", "[fake][lifetime]") {
   std::vector<std::byte> buf(64);
   for (const int fd : {a, b}) {
     CHECK(read_into(k, fd, buf) == -EBADFD);  // the queued packet went with the device
-    CHECK(write_bytes(k, fd, ipv4(20)) == -EBADFD);
+    CHECK(write_bytes(k, fd, fake_ipv4(20)) == -EBADFD);
     ifreq ifr{};
     CHECK(k.ioctl(fd, TUNGETIFF, &ifr) == -EBADFD);
     CHECK(poll_one(k, fd, POLLIN | POLLOUT) == POLLERR);
@@ -73,7 +73,7 @@ TEST_CASE("delete_device acts like ip link del", "[fake][lifetime]") {
   CHECK(k.open_fd_count() == 2);               // the descriptors stay open
   CHECK(set_iff(k, a, "new0", IFF_TUN) == 0);  // and may attach again (measured)
   CHECK(k.close(b) == 0);
-  CHECK_THROWS_AS(k.inject("mq0", ipv4(20)), std::invalid_argument);
+  CHECK_THROWS_AS(k.inject("mq0", fake_ipv4(20)), std::invalid_argument);
 }
 
 TEST_CASE("fcntl tracks O_NONBLOCK and FD_CLOEXEC", "[fake]") {
@@ -307,12 +307,12 @@ TEST_CASE("the fake rtnetlink follows the devices, and netlink changes reach the
     CHECK(tunkit::Link(index, k).state().up);
   }
   SECTION("tunkit::Link bringing the link up makes the device writable") {
-    CHECK(write_bytes(k, fd, ipv4(20)) == -EIO);
+    CHECK(write_bytes(k, fd, fake_ipv4(20)) == -EIO);
     tunkit::Link link(index, k);
     link.set_up();
     CHECK(k.device("t0")->up);
     CHECK(poll_one(k, fd, POLLOUT) == POLLOUT);
-    CHECK(write_bytes(k, fd, ipv4(20)) == 20);
+    CHECK(write_bytes(k, fd, fake_ipv4(20)) == 20);
     link.set_down();
     CHECK_FALSE(k.device("t0")->up);
   }

@@ -65,7 +65,7 @@ inline void* by_value(unsigned long v) {
   return reinterpret_cast<void*>(v);  // NOLINT: TUNSET{PERSIST,OWNER,GROUP} take a value
 }
 
-inline std::vector<std::byte> ipv4(std::size_t size, unsigned fill = 0xA0) {
+inline std::vector<std::byte> fake_ipv4(std::size_t size, unsigned fill = 0xA0) {
   std::vector<std::byte> p(size);
   for (std::size_t i = 0; i < size; ++i)
     p[i] = static_cast<std::byte>((fill + i) & 0xFFU);
@@ -73,13 +73,13 @@ inline std::vector<std::byte> ipv4(std::size_t size, unsigned fill = 0xA0) {
   return p;
 }
 
-inline std::vector<std::byte> ipv6(std::size_t size) {
-  auto p = ipv4(size, 0x10);
+inline std::vector<std::byte> fake_ipv6(std::size_t size) {
+  auto p = fake_ipv4(size, 0x10);
   p[0] = std::byte{0x60};
   return p;
 }
 
-inline std::vector<std::byte> frame(std::size_t size, std::uint16_t type) {
+inline std::vector<std::byte> fake_frame(std::size_t size, std::uint16_t type) {
   std::vector<std::byte> f(size, std::byte{0x11});
   if (size < 14) return f;  // shorter than an Ethernet header: no type field
   f[12] = static_cast<std::byte>(type >> 8U);
@@ -148,8 +148,8 @@ inline int set_tx_filter(FakeKernel& k, int fd, const std::vector<tunkit::MacAdd
   return k.ioctl(fd, TUNSETTXFILTER, buf.data());
 }
 
-inline std::vector<std::byte> frame_to(const tunkit::MacAddress& dst) {
-  auto f = frame(60, 0x0800);
+inline std::vector<std::byte> fake_frame_to(const tunkit::MacAddress& dst) {
+  auto f = fake_frame(60, 0x0800);
   for (std::size_t i = 0; i < 6; ++i)
     f[i] = static_cast<std::byte>(dst.bytes[i]);
   return f;

@@ -260,20 +260,20 @@ TEST_CASE("TUNSETQUEUE answers as the kernel does", "[fake][queue]") {
     const int a = attach(k, "mq0", kMq);
     const int b = attach(k, "mq0", kMq);
     REQUIRE(k.set_up("mq0", true));
-    CHECK(k.inject("mq0", ipv4(20)) == a);
+    CHECK(k.inject("mq0", fake_ipv4(20)) == a);
     CHECK(set_queue(k, a, IFF_DETACH_QUEUE) == 0);
     CHECK(k.device("mq0")->queued_packets == 0);  // tun_queue_purge()
     for (int i = 0; i < 4; ++i)
-      CHECK(k.inject("mq0", ipv4(20)) == b);
+      CHECK(k.inject("mq0", fake_ipv4(20)) == b);
     std::vector<std::byte> buf(100);
-    CHECK(read_into(k, a, buf) == -EAGAIN);    // measured: not EBADFD
-    CHECK(write_bytes(k, a, ipv4(20)) == 20);  // measured: writes go through
+    CHECK(read_into(k, a, buf) == -EAGAIN);         // measured: not EBADFD
+    CHECK(write_bytes(k, a, fake_ipv4(20)) == 20);  // measured: writes go through
     CHECK(poll_one(k, a, POLLIN | POLLOUT) == POLLOUT);
     CHECK(get_int(k, a, TUNGETSNDBUF) == INT_MAX);  // ioctls work on it
     CHECK(k.ioctl(a, TUNSETPERSIST, by_value(0)) == 0);
     CHECK(set_iff(k, a, "mq0", kMq) == -EEXIST);  // still attached to the device
     CHECK(set_queue(k, b, IFF_DETACH_QUEUE) == 0);
-    CHECK(k.inject("mq0", ipv4(20)) == -1);  // every queue disabled: dropped
+    CHECK(k.inject("mq0", fake_ipv4(20)) == -1);  // every queue disabled: dropped
   }
   SECTION("the kernel's queue order: the last queue moves into the gap") {
     const int a = attach(k, "mq0", kMq);
@@ -281,8 +281,8 @@ TEST_CASE("TUNSETQUEUE answers as the kernel does", "[fake][queue]") {
     const int c = attach(k, "mq0", kMq);
     CHECK(set_queue(k, a, IFF_DETACH_QUEUE) == 0);
     CHECK(enabled_fds(k, "mq0") == std::vector<int>{c, b});
-    CHECK(k.inject("mq0", ipv4(20)) == c);
-    CHECK(k.inject("mq0", ipv4(20)) == b);
+    CHECK(k.inject("mq0", fake_ipv4(20)) == c);
+    CHECK(k.inject("mq0", fake_ipv4(20)) == b);
     CHECK(k.close(c) == 0);
     CHECK(enabled_fds(k, "mq0") == std::vector<int>{b});
   }

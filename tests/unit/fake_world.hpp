@@ -97,6 +97,10 @@ tunkit::Error thrown_by(F&& f) {
   return tunkit::Error({}, "");
 }
 
+// The hint of an EPERM from rtnetlink.
+inline constexpr const char* kNeedsNetAdmin =
+    "needs CAP_NET_ADMIN in the interface's network namespace";
+
 inline std::error_code sys(int err) {
   return {err, std::system_category()};
 }

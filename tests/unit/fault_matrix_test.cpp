@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "fake_world.hpp"
 #include "tunkit/address.hpp"
 #include "tunkit/device.hpp"
 #include "tunkit/error.hpp"
@@ -140,9 +141,7 @@ const char* errno_name(int err) {
   }
 }
 
-std::error_code sys_err(int e) {
-  return {e, std::system_category()};
-}
+using test::sys;
 
 // What the fixture holds: a TAP device "ft0" with two queues, non-blocking, up, and a Link on it.
 struct Rig {
@@ -749,7 +748,7 @@ void check_cell(const Operation& op, const Fault& f, bool throwing) {
       CHECK_FALSE(ec);
       break;
     case Outcome::closed:
-      CHECK(ec == sys_err(f.err));
+      CHECK(ec == sys(f.err));
       CHECK(ec.category() == std::system_category());
       if (throwing) CHECK(what == expected_message(op, f));
       CHECK_FALSE(rig.dev.is_open());
@@ -757,7 +756,7 @@ void check_cell(const Operation& op, const Fault& f, bool throwing) {
       CHECK(rig.k.devices().empty());
       break;
     case Outcome::error:
-      CHECK(ec == sys_err(f.err));
+      CHECK(ec == sys(f.err));
       CHECK(ec.category() == std::system_category());
       if (throwing) CHECK(what == expected_message(op, f));
       CHECK(rig.dev.is_open());

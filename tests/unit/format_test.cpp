@@ -27,7 +27,7 @@ std::string frame_summary(const Bytes& b) {
   return fmt::format("{}", tunkit::parse_frame(b));
 }
 
-constexpr tunkit::MacAddress kOurMac{{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}};
+using tunkit_test::kOurMac;
 
 }  // namespace
 

@@ -2,18 +2,25 @@
 // as the kernel does.
 #include "tunkit/link_events.hpp"
 
+#include <net/if.h>  // first: <linux/if.h> then leaves glibc's definitions alone
+
 #include <linux/if.h>
 #include <linux/rtnetlink.h>
 #include <poll.h>
 
 #include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "catch.hpp"
 #include "fake_world.hpp"
+#include "forwarding_syscalls.hpp"
 #include "tunkit/link.hpp"
 #include "tunkit/netns.hpp"
 
@@ -27,6 +34,7 @@ using tunkit::LinkEvent;
 using tunkit::LinkEvents;
 using tunkit::LinkEventType;
 using tunkit::testing::FakeKernel;
+using tunkit::testing::FakeRtnetlink;
 using Type = LinkEventType;
 
 namespace {
@@ -48,6 +56,56 @@ std::vector<Type> types(const std::vector<LinkEvent>& events) {
     out.push_back(e.type);
   return out;
 }
+
+// What a user who follows the events believes about the links: by index, name and MTU.
+struct Believed {
+  std::string name;
+  unsigned mtu = 0;
+  friend bool operator==(const Believed&, const Believed&) = default;
+};
+using Beliefs = std::map<unsigned, Believed>;
+
+// Replays `events` over `before`, as a user keeping a table of the links does.
+Beliefs replay(Beliefs before, const std::vector<LinkEvent>& events) {
+  for (const auto& e : events) {
+    if (e.type == Type::removed) {
+      before.erase(e.ifindex);
+    } else if (e.type == Type::added || e.type == Type::renamed || e.type == Type::mtu_changed) {
+      before[e.ifindex] = Believed{e.name, e.mtu};
+    }
+  }
+  return before;
+}
+
+// The links of the fake's initial namespace, as the kernel knows them.
+Beliefs truth(const FakeRtnetlink& rtnl) {
+  Beliefs out;
+  for (const auto& link : rtnl.links()) {
+    if (link.netns.empty()) out[link.ifindex] = Believed{link.name, link.mtu};
+  }
+  return out;
+}
+
+// A seam over the fake kernel that runs `before_dump` (once) just before the next RTM_GETLINK
+// dump request is sent on another socket than `subscription`: changes made there reach the
+// subscription as notifications queued while the state is being read, and the dump shows them.
+class DumpHook final : public test::ForwardingSyscalls {
+ public:
+  explicit DumpHook(FakeKernel& kernel) : ForwardingSyscalls(kernel) {}
+  int subscription = -1;
+  std::function<void()> before_dump;
+
+  ssize_t sendto(int fd, const void* buf, std::size_t len, int flags, const sockaddr* addr,
+                 socklen_t addrlen) noexcept override {
+    nlmsghdr h{};
+    if (len >= sizeof h) std::memcpy(&h, buf, sizeof h);
+    if (before_dump && fd != subscription && h.nlmsg_type == RTM_GETLINK &&
+        (h.nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP) {
+      std::exchange(before_dump, nullptr)();
+    }
+    return ForwardingSyscalls::sendto(fd, buf, len, flags, addr, addrlen);
+  }
+};
 
 }  // namespace
 
@@ -194,6 +252,109 @@ TEST_CASE("Lost notifications (ENOBUFS) are recovered by reading the state again
           std::vector<Type>{Type::mtu_changed, Type::address_removed, Type::address_added});
   CHECK(got[1].address->prefix == IpPrefix::parse("10.0.0.1/24"));
   CHECK(got[2].address->prefix == IpPrefix::parse("10.0.0.2/24"));
+}
+
+TEST_CASE("After an overflow, notifications queued before it are read before the state",
+          "[events][overflow]") {
+  // The kernel reports ENOBUFS before the notifications still queued, which are older than the
+  // loss. Applied over the state read after the loss, they bring back what is gone.
+  World w;
+  LinkEvents events = LinkEvents::all(w.kernel);
+  const int fd = events.native_handle();
+  const Beliefs start = truth(w.rtnl);  // what the subscription read
+  REQUIRE(drain(events).empty());
+
+  SECTION("a device created (queued) then deleted (lost) is not left behind") {
+    tunkit::Options o;
+    o.name = "tun1";
+    std::optional<tunkit::TunDevice> other(std::in_place, o, w.kernel);
+    const unsigned gone = other->ifindex();
+    // From here the socket's queue is full: the removal's notifications are lost.
+    REQUIRE(w.rtnl.set_receive_limit(fd, w.rtnl.pending(fd)) == 0);
+    other.reset();  // the last descriptor of a non-persistent device: it goes
+    REQUIRE(w.rtnl.dropped(fd) > 0);
+    REQUIRE_FALSE(w.rtnl.link(gone).has_value());
+
+    const auto got = drain(events);
+    CHECK(replay(start, got) == truth(w.rtnl));
+    REQUIRE_FALSE(got.empty());
+    CHECK(got.back().type == Type::removed);  // what was queued (added), then the loss (removed)
+    CHECK(got.back().ifindex == gone);
+    CHECK(events.overflows() == 1);
+  }
+
+  SECTION("a deletion (queued) is not applied to the device that took its index (lost)") {
+    w.rtnl.add_link(50, "old0");
+    const auto added = drain(events);
+    REQUIRE(types(added) == std::vector<Type>{Type::added});
+    w.rtnl.remove_link(50);
+    REQUIRE(w.rtnl.set_receive_limit(fd, w.rtnl.pending(fd)) == 0);
+    w.rtnl.add_link(50, "new0", 1400);
+    REQUIRE(w.rtnl.dropped(fd) > 0);
+
+    const auto got = drain(events);
+    CHECK(replay(replay(start, added), got) == truth(w.rtnl));
+    CHECK(types(got) == std::vector<Type>{Type::removed, Type::added});
+    REQUIRE(got.size() == 2);
+    CHECK(got[0].name == "old0");
+    CHECK(got[1].name == "new0");
+    CHECK(got[1].mtu == 1400);
+  }
+
+  SECTION("an older MTU (queued) does not replace the current one (lost)") {
+    Link link(w.ifindex(), w.kernel);
+    link.set_mtu(1400);
+    REQUIRE(w.rtnl.set_receive_limit(fd, w.rtnl.pending(fd)) == 0);
+    link.set_mtu(1300);
+    REQUIRE(w.rtnl.dropped(fd) > 0);
+
+    const auto got = drain(events);
+    REQUIRE(types(got) == std::vector<Type>{Type::mtu_changed, Type::mtu_changed});
+    CHECK(got[0].mtu == 1400);
+    CHECK(got[1].mtu == 1300);
+    CHECK(replay(start, got) == truth(w.rtnl));
+  }
+
+  // Once read empty, the socket receives again: later changes are reported as usual.
+  w.rtnl.set_receive_limit(fd, 0);
+  Link(w.ifindex(), w.kernel).set_mtu(1280);
+  const auto later = drain(events);
+  REQUIRE(types(later) == std::vector<Type>{Type::mtu_changed});
+  CHECK(later[0].mtu == 1280);
+}
+
+TEST_CASE("Notifications queued while the state is read are not replayed over it",
+          "[events][overflow]") {
+  // Two MTU changes happen after the queue was read empty and before the dump reads the link:
+  // both notifications are older than the state the dump shows, and must not take it back.
+  World w;
+  DumpHook seam(w.kernel);
+  auto change_twice = [&] {
+    Link link(w.ifindex(), w.kernel);
+    link.set_mtu(1400);
+    link.set_mtu(1300);
+  };
+
+  SECTION("while subscribing: they are part of the state, not changes after it") {
+    seam.before_dump = change_twice;
+    LinkEvents events = LinkEvents::all(seam);
+    CHECK(drain(events).empty());
+    Link(w.ifindex(), w.kernel).set_mtu(1280);
+    const auto got = drain(events);
+    REQUIRE(types(got) == std::vector<Type>{Type::mtu_changed});
+    CHECK(got[0].mtu == 1280);
+  }
+
+  SECTION("while recovering from an overflow: one jump to the current state") {
+    LinkEvents events = LinkEvents::all(seam);
+    seam.subscription = events.native_handle();
+    seam.before_dump = change_twice;
+    w.kernel.fail_next(FakeKernel::Call::recvfrom, ENOBUFS);
+    const auto got = drain(events);
+    REQUIRE(types(got) == std::vector<Type>{Type::mtu_changed});
+    CHECK(got[0].mtu == 1300);
+    CHECK(events.overflows() == 1);
+  }
 }
 
 TEST_CASE("Moving a link away is a removal; into the namespace, an addition", "[events][netns]") {

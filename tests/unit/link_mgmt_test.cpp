@@ -2,6 +2,8 @@
 // rename, statistics, point-to-point addresses, routes, configure() with rollback. Each
 // operation is checked for its request (marshalling), its effect on the fake kernel, and its
 // errno paths with the exact message.
+#include <net/if.h>  // first: <linux/if.h> then leaves glibc's definitions alone
+
 #include <linux/if.h>
 #include <linux/if_addr.h>
 #include <linux/netlink.h>
@@ -33,7 +35,7 @@ using tunkit::RouteProtocol;
 
 namespace {
 
-constexpr const char* kNeedsNetAdmin = "needs CAP_NET_ADMIN in the interface's network namespace";
+using test::kNeedsNetAdmin;
 
 std::string what(const tunkit::Error& e) {
   return e.what();

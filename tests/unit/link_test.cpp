@@ -1,5 +1,7 @@
 #include "tunkit/link.hpp"
 
+#include <net/if.h>  // first: <linux/if.h> then leaves glibc's definitions alone
+
 #include <linux/if.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "fake_world.hpp"
 #include "tunkit/device.hpp"
 #include "tunkit/error.hpp"
 #include "tunkit/testing/fake_kernel.hpp"
@@ -29,42 +32,10 @@ using Datagrams = std::vector<std::vector<std::byte>>;
 
 namespace {
 
-constexpr const char* kNeedsNetAdmin = "needs CAP_NET_ADMIN in the interface's network namespace";
-
-// A fake kernel holding one TUN device "tun0" (with a reader: carrier on).
-struct World {
-  FakeKernel kernel;
-  tunkit::TunDevice dev;
-  FakeRtnetlink& rtnl;
-
-  World() : rtnl(kernel.rtnetlink()) {
-    tunkit::Options options;
-    options.name = "tun0";
-    dev.open(options, kernel);
-    rtnl.clear_requests();
-  }
-  [[nodiscard]] unsigned ifindex() const { return dev.ifindex(); }
-  [[nodiscard]] FakeRtnetlink::LinkRecord record() const { return *rtnl.link(dev.ifindex()); }
-  [[nodiscard]] const FakeRtnetlink::Request& last() const {
-    REQUIRE_FALSE(rtnl.requests().empty());
-    return rtnl.requests().back();
-  }
-};
-
-template <typename F>
-tunkit::Error thrown_by(F&& f) {
-  try {
-    f();
-  } catch (const tunkit::Error& e) {
-    return e;
-  }
-  FAIL("no tunkit::Error thrown");
-  return tunkit::Error({}, "");
-}
-
-std::error_code sys(int err) {
-  return {err, std::system_category()};
-}
+using test::kNeedsNetAdmin;
+using test::sys;
+using test::thrown_by;
+using test::World;  // a fake kernel holding TUN "tun0" with a reader (carrier on)
 
 std::vector<std::uint8_t> bytes_of(const IpAddress& a) {
   return {a.bytes().begin(), a.bytes().end()};

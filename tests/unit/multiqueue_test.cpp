@@ -44,7 +44,7 @@ using Call = FakeKernel::Call;
 using namespace std::chrono_literals;
 using test::ioctls;
 using test::ipv4;
-constexpr auto& sys_err = test::sys;  // this file's name for it
+using test::sys;
 
 // Every descriptor the fake handed out was closed exactly once (open_fd_count() == 0 says
 // nothing is left; this says nothing was closed twice or never opened).
@@ -61,7 +61,7 @@ void check_closed_once(const FakeKernel& k) {
   CHECK(opened == closed);
 }
 
-std::vector<std::byte> frame_to(const MacAddress& dst) {
+std::vector<std::byte> frame_for(const MacAddress& dst) {
   std::vector<std::byte> f(60, std::byte{0x22});
   for (std::size_t i = 0; i < 6; ++i)
     f[i] = static_cast<std::byte>(dst.bytes[i]);
@@ -164,7 +164,7 @@ TEST_CASE("Options::queues outside 1..256 is refused before any syscall", "[mq][
       TunDevice dev({.name = "mq0", .queues = n}, k);
       FAIL("opened");
     } catch (const tunkit::Error& e) {
-      CHECK(e.code() == sys_err(EINVAL));
+      CHECK(e.code() == sys(EINVAL));
       CHECK(std::string(e.what()) == message);
     }
   }
@@ -172,7 +172,7 @@ TEST_CASE("Options::queues outside 1..256 is refused before any syscall", "[mq][
     TunDevice dev;
     std::error_code ec;
     dev.open({.name = "mq0", .queues = n}, ec, k);
-    CHECK(ec == sys_err(EINVAL));
+    CHECK(ec == sys(EINVAL));
     CHECK_FALSE(dev.is_open());
     CHECK(dev.queue_count() == 0);
   }
@@ -215,24 +215,23 @@ TEST_CASE("a failure while opening the 3rd of 4 queues closes everything, leaves
   // Each queue: open, TUNGETFEATURES, TUNSETIFF, eventfd, socket, SIOCGIFINDEX; the third
   // queue's step fails after two of its kind went through.
   const auto failure = GENERATE(values<QueueFailure>({
-      {"open", [](FakeKernel& kernel) { kernel.fail_next(Call::open, EMFILE, 2); }, sys_err(EMFILE),
+      {"open", [](FakeKernel& kernel) { kernel.fail_next(Call::open, EMFILE, 2); }, sys(EMFILE),
        "tunkit: open /dev/net/tun for \"mq0\": too many open files in this process"},
       {"TUNGETFEATURES",
-       [](FakeKernel& kernel) { kernel.fail_next_ioctl(TUNGETFEATURES, EINVAL, 2); },
-       sys_err(EINVAL), "tunkit: TUNGETFEATURES for \"mq0\": invalid argument"},
+       [](FakeKernel& kernel) { kernel.fail_next_ioctl(TUNGETFEATURES, EINVAL, 2); }, sys(EINVAL),
+       "tunkit: TUNGETFEATURES for \"mq0\": invalid argument"},
       {"TUNSETIFF", [](FakeKernel& kernel) { kernel.fail_next_ioctl(TUNSETIFF, ENOMEM, 2); },
-       sys_err(ENOMEM), "tunkit: TUNSETIFF \"mq0\": out of memory"},
+       sys(ENOMEM), "tunkit: TUNSETIFF \"mq0\": out of memory"},
       {"TUNSETIFF EPERM", [](FakeKernel& kernel) { kernel.fail_next_ioctl(TUNSETIFF, EPERM, 2); },
-       sys_err(EPERM),
+       sys(EPERM),
        "tunkit: TUNSETIFF \"mq0\": operation not permitted (needs CAP_NET_ADMIN, or to be the "
        "device's owner or in its group)"},
       {"eventfd", [](FakeKernel& kernel) { kernel.fail_next(Call::eventfd, EMFILE, 2); },
-       sys_err(EMFILE), "tunkit: eventfd for \"mq0\": too many open files in this process"},
-      {"socket", [](FakeKernel& kernel) { kernel.fail_next(Call::socket, ENFILE, 2); },
-       sys_err(ENFILE),
+       sys(EMFILE), "tunkit: eventfd for \"mq0\": too many open files in this process"},
+      {"socket", [](FakeKernel& kernel) { kernel.fail_next(Call::socket, ENFILE, 2); }, sys(ENFILE),
        "tunkit: socket for SIOCGIFINDEX of \"mq0\": too many open files in the system"},
       {"SIOCGIFINDEX", [](FakeKernel& kernel) { kernel.fail_next_ioctl(SIOCGIFINDEX, ENODEV, 2); },
-       sys_err(ENODEV), "tunkit: SIOCGIFINDEX \"mq0\": no such device"},
+       sys(ENODEV), "tunkit: SIOCGIFINDEX \"mq0\": no such device"},
   }));
   CAPTURE(failure.step);
   failure.script(k);
@@ -270,7 +269,7 @@ TEST_CASE("the kernel's queue limit met while opening: E2BIG, other holders keep
   std::error_code ec;
   TunDevice dev;
   dev.open({.name = "mq0", .queues = 4}, ec, k);  // the 3rd would be the 257th
-  CHECK(ec == sys_err(E2BIG));
+  CHECK(ec == sys(E2BIG));
   CHECK_THROWS_WITH(TunDevice({.name = "mq0", .queues = 4}, k),
                     "tunkit: TUNSETIFF \"mq0\": too many queues (the device already has the most "
                     "queues the kernel allows (256))");
@@ -370,7 +369,7 @@ TEST_CASE("creation flags: no_carrier, napi, napi_frags", "[mq][options]") {
     std::error_code ec;
     TunDevice dev;
     dev.open({.name = "e0", .mode = Mode::tap, .napi = true, .napi_frags = true}, ec, k);
-    CHECK(ec == sys_err(EPERM));
+    CHECK(ec == sys(EPERM));
     CHECK(k.open_fd_count() == 0);
   }
 }
@@ -383,7 +382,7 @@ TEST_CASE("napi_frags without napi, or on a TUN, is refused before any syscall",
     TunDevice dev(options, k);
     FAIL("opened");
   } catch (const tunkit::Error& e) {
-    CHECK(e.code() == sys_err(EINVAL));
+    CHECK(e.code() == sys(EINVAL));
     CHECK(std::string(e.what()) ==
           "tunkit: open \"e0\": invalid argument (Options::napi_frags needs Options::napi and "
           "Mode::tap)");
@@ -425,7 +424,7 @@ TEST_CASE("Options::ifindex: TUNSETIFINDEX before TUNSETIFF", "[mq][ifindex]") {
       TunDevice dev({.name = "t1", .ifindex = 4242}, k);
       FAIL("opened");
     } catch (const tunkit::Error& e) {
-      CHECK(e.code() == sys_err(EBUSY));
+      CHECK(e.code() == sys(EBUSY));
       CHECK(std::string(e.what()) ==
             "tunkit: TUNSETIFF \"t1\": device busy (another process has it open without "
             "IFF_MULTI_QUEUE, or the index in Options::ifindex is taken)");
@@ -437,7 +436,7 @@ TEST_CASE("Options::ifindex: TUNSETIFINDEX before TUNSETIFF", "[mq][ifindex]") {
     std::error_code ec;
     TunDevice dev;
     dev.open({.name = "t0", .ifindex = 0x80000000U}, ec, k);
-    CHECK(ec == sys_err(EINVAL));
+    CHECK(ec == sys(EINVAL));
     CHECK_THROWS_WITH(TunDevice({.name = "t0", .ifindex = 0x80000000U}, k),
                       "tunkit: TUNSETIFINDEX \"t0\": invalid argument");
     k.fail_next_ioctl(TUNSETIFINDEX, EINTR);
@@ -484,8 +483,8 @@ TEST_CASE("add_queue attaches one more queue like the first", "[mq][add_queue]")
   CHECK(static_cast<unsigned>(setiff[1].arg) == (IFF_TAP | IFF_MULTI_QUEUE | IFF_VNET_HDR));
   CHECK(k.device("mq0")->queues == 3);
   // Packets reach the added queues.
-  REQUIRE(k.inject("mq0", frame_to(unicast(1))) == dev.queue(0).native_handle());
-  REQUIRE(k.inject("mq0", frame_to(unicast(2))) == q.native_handle());
+  REQUIRE(k.inject("mq0", frame_for(unicast(1))) == dev.queue(0).native_handle());
+  REQUIRE(k.inject("mq0", frame_for(unicast(2))) == q.native_handle());
   std::vector<std::byte> buf(100);
   CHECK(q.read(buf) == 10 + 60);  // the virtio-net header, then the frame
   CHECK(buf[10 + 5] == std::byte{2});
@@ -498,12 +497,12 @@ TEST_CASE("add_queue failures", "[mq][add_queue]") {
     k.clear_calls();
     std::error_code ec;
     CHECK(dev.add_queue(ec) == nullptr);
-    CHECK(ec == sys_err(E2BIG));
+    CHECK(ec == sys(E2BIG));
     try {
       (void)dev.add_queue();
       FAIL("added");
     } catch (const tunkit::Error& e) {
-      CHECK(e.code() == sys_err(E2BIG));
+      CHECK(e.code() == sys(E2BIG));
       CHECK(std::string(e.what()) ==
             "tunkit: add queue \"mq0\": too many queues (the device already has the most queues "
             "the kernel allows (256))");
@@ -518,7 +517,7 @@ TEST_CASE("add_queue failures", "[mq][add_queue]") {
     const auto fds = k.open_fd_count();
     std::error_code ec;
     CHECK(dev.add_queue(ec) == nullptr);
-    CHECK(ec == sys_err(E2BIG));
+    CHECK(ec == sys(E2BIG));
     CHECK_THROWS_WITH(dev.add_queue(),
                       "tunkit: TUNSETIFF \"mq0\": too many queues (the device already has the "
                       "most queues the kernel allows (256))");
@@ -530,7 +529,7 @@ TEST_CASE("add_queue failures", "[mq][add_queue]") {
     k.clear_calls();
     std::error_code ec;
     CHECK(dev.add_queue(ec) == nullptr);
-    CHECK(ec == sys_err(EINVAL));
+    CHECK(ec == sys(EINVAL));
     CHECK_THROWS_WITH(dev.add_queue(),
                       "tunkit: add queue \"t0\": invalid argument (the device was opened without "
                       "Options::multi_queue)");
@@ -588,13 +587,13 @@ TEST_CASE("Queue::disable and enable are TUNSETQUEUE", "[mq][queue]") {
     q1.disable();
     FAIL("disabled twice");
   } catch (const tunkit::Error& e) {
-    CHECK(e.code() == sys_err(EINVAL));
+    CHECK(e.code() == sys(EINVAL));
     CHECK(std::string(e.what()) ==
           "tunkit: TUNSETQUEUE detach \"mq0\": invalid argument (not a multi-queue device, or "
           "already disabled)");
   }
   q1.disable(ec);
-  CHECK(ec == sys_err(EINVAL));
+  CHECK(ec == sys(EINVAL));
   CHECK_FALSE(q1.enabled());
 
   q1.enable();
@@ -613,7 +612,7 @@ TEST_CASE("Queue::disable and enable are TUNSETQUEUE", "[mq][queue]") {
           "already enabled)");
   }
   q1.enable(ec);
-  CHECK(ec == sys_err(EINVAL));
+  CHECK(ec == sys(EINVAL));
   CHECK(q1.enabled());
 
   SECTION("EINTR is retried") {
@@ -635,7 +634,7 @@ TEST_CASE("Queue::disable and enable are TUNSETQUEUE", "[mq][queue]") {
   SECTION("after ip link del: EINVAL") {
     REQUIRE(k.delete_device("mq0"));
     q0.disable(ec);
-    CHECK(ec == sys_err(EINVAL));
+    CHECK(ec == sys(EINVAL));
     CHECK(q0.enabled());
   }
   SECTION("closing a queue re-enables the object, and a closed queue is not_open") {
@@ -666,14 +665,14 @@ TEST_CASE("enable() reports the queue the kernel left disabled under a classic f
   dev.attach_filter(kDropUdp);
   std::error_code ec;
   q1.enable(ec);
-  CHECK(ec == sys_err(EBUSY));
+  CHECK(ec == sys(EBUSY));
   CHECK_FALSE(q1.enabled());
   CHECK(k.device("e0")->disabled_queues == 1);
   try {
     q1.enable();
     FAIL("enabled");
   } catch (const tunkit::Error& e) {
-    CHECK(e.code() == sys_err(EBUSY));
+    CHECK(e.code() == sys(EBUSY));
     CHECK(std::string(e.what()) ==
           "tunkit: TUNSETQUEUE attach \"e0\": device busy (the kernel does not re-enable a queue "
           "while a classic BPF filter is attached: detach_filter() first)");
@@ -692,7 +691,7 @@ TEST_CASE("a queue with packet information the kernel leaves unattached is repor
   const auto fds = k.open_fd_count();
   std::error_code ec;
   CHECK(dev.add_queue(ec) == nullptr);
-  CHECK(ec == sys_err(EBADFD));
+  CHECK(ec == sys(EBADFD));
   CHECK_THROWS_WITH(dev.add_queue(),
                     "tunkit: TUNSETIFF \"e0\": device removed or not attached (the kernel does "
                     "not attach a queue with packet information while a classic BPF filter is "
@@ -732,7 +731,7 @@ TEST_CASE("device-wide calls go through an enabled queue", "[mq][control]") {
       dev.set_carrier(true);
       FAIL("carrier on");
     } catch (const tunkit::Error& e) {
-      CHECK(e.code() == sys_err(EPERM));
+      CHECK(e.code() == sys(EPERM));
       CHECK(std::string(e.what()) ==
             "tunkit: TUNSETCARRIER \"mq0\": operation not permitted (no queue is enabled: "
             "enable one first)");
@@ -821,9 +820,9 @@ TEST_CASE("Queue moves transfer ownership", "[mq][queue][move]") {
     CHECK_FALSE(b.enabled());
     CHECK(k.open_fd_count() == fds);
     b.enable();
-    REQUIRE(k.inject("mq0", frame_to(unicast(1))) >= 0);
-    REQUIRE(k.inject("mq0", frame_to(unicast(2))) >= 0);
-    REQUIRE(k.inject("mq0", frame_to(unicast(3))) == fd);
+    REQUIRE(k.inject("mq0", frame_for(unicast(1))) >= 0);
+    REQUIRE(k.inject("mq0", frame_for(unicast(2))) >= 0);
+    REQUIRE(k.inject("mq0", frame_for(unicast(3))) == fd);
     std::vector<std::byte> buf(100);
     CHECK(b.read(buf) == 60);
     std::error_code ec;
@@ -896,7 +895,7 @@ TEST_CASE("a Queue attaches by name to an existing multi-queue device", "[mq][qu
       Queue q({.name = "mq0"}, k);
       FAIL("attached");
     } catch (const tunkit::Error& e) {
-      CHECK(e.code() == sys_err(EINVAL));
+      CHECK(e.code() == sys(EINVAL));
       CHECK(std::string(e.what()) ==
             "tunkit: TUNSETIFF \"mq0\": invalid argument (the name belongs to a device of another "
             "kind, or the existing device differs in TUN/TAP mode or multi-queue setting)");
@@ -965,7 +964,7 @@ TEST_CASE("send buffer: TUNGETSNDBUF, TUNSETSNDBUF", "[mq][ioctl]") {
   CHECK(dev.send_buffer(ec) == 1);
   const int bad = GENERATE(0, -1, INT_MIN);
   dev.set_send_buffer(bad, ec);
-  CHECK(ec == sys_err(EINVAL));
+  CHECK(ec == sys(EINVAL));
   CHECK_THROWS_WITH(dev.set_send_buffer(bad),
                     "tunkit: TUNSETSNDBUF \"t0\": invalid argument (the size must be positive)");
   CHECK(dev.send_buffer() == 1);
@@ -983,8 +982,8 @@ TEST_CASE("set_tx_filter marshals the addresses the kernel can match", "[mq][ioc
     CHECK_FALSE(filter().all_multicast);
     CHECK(filter().active);
     CHECK(ioctls(k, TUNSETTXFILTER).back().arg == 3);
-    CHECK(k.inject("e0", frame_to(unicast(2))) >= 0);
-    CHECK(k.inject("e0", frame_to(unicast(9))) == -1);
+    CHECK(k.inject("e0", frame_for(unicast(2))) >= 0);
+    CHECK(k.inject("e0", frame_for(unicast(9))) == -1);
   }
   SECTION("all-multicast") {
     const std::array<MacAddress, 1> macs{unicast(1)};
@@ -992,8 +991,8 @@ TEST_CASE("set_tx_filter marshals the addresses the kernel can match", "[mq][ioc
     tap.set_tx_filter(macs, true, ec);
     CHECK_FALSE(ec);
     CHECK(filter().all_multicast);
-    CHECK(k.inject("e0", frame_to(multicast(9))) >= 0);
-    CHECK(k.inject("e0", frame_to(unicast(9))) == -1);
+    CHECK(k.inject("e0", frame_for(multicast(9))) >= 0);
+    CHECK(k.inject("e0", frame_for(unicast(9))) == -1);
   }
   SECTION("unicast addresses go first: the kernel matches only the first eight exactly") {
     std::vector<MacAddress> macs;
@@ -1005,9 +1004,9 @@ TEST_CASE("set_tx_filter marshals the addresses the kernel can match", "[mq][ioc
     REQUIRE(f.addresses.size() == 9);
     CHECK(f.addresses[0] == unicast(1));
     CHECK(f.active);
-    CHECK(k.inject("e0", frame_to(unicast(1))) >= 0);
-    CHECK(k.inject("e0", frame_to(unicast(2))) == -1);  // a disabled filter would pass it
-    CHECK(k.inject("e0", frame_to(multicast(8))) >= 0);
+    CHECK(k.inject("e0", frame_for(unicast(1))) >= 0);
+    CHECK(k.inject("e0", frame_for(unicast(2))) == -1);  // a disabled filter would pass it
+    CHECK(k.inject("e0", frame_for(multicast(8))) >= 0);
   }
   SECTION("more than eight unicast addresses: EINVAL before any syscall") {
     std::vector<MacAddress> macs;
@@ -1016,7 +1015,7 @@ TEST_CASE("set_tx_filter marshals the addresses the kernel can match", "[mq][ioc
     k.clear_calls();
     std::error_code ec;
     tap.set_tx_filter(macs, false, ec);
-    CHECK(ec == sys_err(EINVAL));
+    CHECK(ec == sys(EINVAL));
     CHECK_THROWS_WITH(tap.set_tx_filter(macs),
                       "tunkit: TUNSETTXFILTER \"e0\": invalid argument (at most 8 unicast "
                       "addresses: the kernel matches only 8 exactly)");
@@ -1026,9 +1025,9 @@ TEST_CASE("set_tx_filter marshals the addresses the kernel can match", "[mq][ioc
     tap.set_tx_filter({}, true);
     CHECK(filter().active);
     CHECK(filter().all_multicast);
-    CHECK(k.inject("e0", frame_to(multicast(3))) >= 0);
-    CHECK(k.inject("e0", frame_to(MacAddress::broadcast())) >= 0);
-    CHECK(k.inject("e0", frame_to(unicast(3))) == -1);
+    CHECK(k.inject("e0", frame_for(multicast(3))) >= 0);
+    CHECK(k.inject("e0", frame_for(MacAddress::broadcast())) >= 0);
+    CHECK(k.inject("e0", frame_for(unicast(3))) == -1);
   }
   SECTION("no address at all, or clear_tx_filter: every frame passes") {
     const std::array<MacAddress, 1> macs{unicast(1)};
@@ -1040,7 +1039,7 @@ TEST_CASE("set_tx_filter marshals the addresses the kernel can match", "[mq][ioc
     CHECK_FALSE(filter().active);
     CHECK(filter().addresses.empty());
     CHECK(ioctls(k, TUNSETTXFILTER).back().arg == 0);
-    CHECK(k.inject("e0", frame_to(unicast(5))) >= 0);
+    CHECK(k.inject("e0", frame_for(unicast(5))) >= 0);
     std::error_code ec;
     tap.clear_tx_filter(ec);
     CHECK_FALSE(ec);
@@ -1054,7 +1053,7 @@ TEST_CASE("set_tx_filter marshals the addresses the kernel can match", "[mq][ioc
                       "tunkit: TUNSETTXFILTER \"t0\": invalid argument (TAP devices only)");
     std::error_code ec;
     tun.clear_tx_filter(ec);
-    CHECK(ec == sys_err(EINVAL));
+    CHECK(ec == sys(EINVAL));
   }
 }
 
@@ -1082,7 +1081,7 @@ TEST_CASE("classic BPF: attach_filter, detach_filter, filter_size", "[mq][ioctl]
   SECTION("empty or too long programs never reach the kernel") {
     k.clear_calls();
     tap.attach_filter({}, ec);
-    CHECK(ec == sys_err(EINVAL));
+    CHECK(ec == sys(EINVAL));
     const std::vector<BpfInstruction> huge(4097, BpfInstruction{0x06, 0, 0, 0});
     CHECK_THROWS_WITH(tap.attach_filter(huge),
                       "tunkit: TUNATTACHFILTER \"e0\": invalid argument (TAP devices only, with a "
@@ -1095,7 +1094,7 @@ TEST_CASE("classic BPF: attach_filter, detach_filter, filter_size", "[mq][ioctl]
   SECTION("a program the kernel refuses: EINVAL, yet its length is reported") {
     const std::array<BpfInstruction, 2> no_return{{{0x28, 0, 0, 12}, {0x28, 0, 0, 12}}};
     tap.attach_filter(no_return, ec);
-    CHECK(ec == sys_err(EINVAL));
+    CHECK(ec == sys(EINVAL));
     CHECK(tap.filter_size() == 2);
   }
   SECTION("on a TUN: EINVAL, and filter_size is 0") {
@@ -1141,7 +1140,7 @@ TEST_CASE("eBPF programs: set_steering_ebpf, set_filter_ebpf", "[mq][ioctl][ebpf
   const std::string hint = " (needs a loaded BPF_PROG_TYPE_SOCKET_FILTER program)";
   SECTION("not a descriptor: EBADF") {
     set_ec(4242, ec);
-    CHECK(ec == sys_err(EBADF));
+    CHECK(ec == sys(EBADF));
     CHECK_THROWS_WITH(set(4242), "tunkit: " + op + " \"mq0\": bad file descriptor" + hint);
   }
   SECTION("not a socket-filter program: EINVAL") {
@@ -1184,7 +1183,7 @@ TEST_CASE("set_link_type is TUNSETLINK, refused while up", "[mq][ioctl]") {
   REQUIRE(k.set_up("t0", true));
   std::error_code ec;
   dev.set_link_type(ARPHRD_ETHER, ec);
-  CHECK(ec == sys_err(EBUSY));
+  CHECK(ec == sys(EBUSY));
   CHECK_THROWS_WITH(dev.set_link_type(ARPHRD_ETHER),
                     "tunkit: TUNSETLINK \"t0\": device busy (bring the link down first)");
   CHECK(k.device("t0")->link_type == ARPHRD_LOOPBACK);
@@ -1205,7 +1204,7 @@ TEST_CASE("open_netns returns a new descriptor the caller owns", "[mq][ioctl]") 
     k.set_credentials(1000, 1000, false);
     std::error_code ec;
     CHECK(dev.open_netns(ec) == -1);
-    CHECK(ec == sys_err(EPERM));
+    CHECK(ec == sys(EPERM));
     CHECK_THROWS_WITH((void)dev.open_netns(),
                       "tunkit: TUNGETDEVNETNS \"t0\": operation not permitted (needs CAP_NET_ADMIN "
                       "in the device's namespace)");
@@ -1228,7 +1227,7 @@ TEST_CASE("virtio-net header size and endianness", "[mq][ioctl][vnet]") {
   CHECK(ioctls(k, TUNSETVNETHDRSZ).back().arg == 12);
   std::error_code ec;
   dev.set_vnet_header_size(4, ec);
-  CHECK(ec == sys_err(EINVAL));
+  CHECK(ec == sys(EINVAL));
   CHECK_THROWS_WITH(dev.set_vnet_header_size(9),
                     "tunkit: TUNSETVNETHDRSZ \"t0\": invalid argument (at least 10 bytes)");
   CHECK(dev.vnet_header_size(ec) == 12);
@@ -1244,7 +1243,7 @@ TEST_CASE("virtio-net header size and endianness", "[mq][ioctl][vnet]") {
 
   SECTION("big endian: EINVAL without CONFIG_TUN_VNET_CROSS_LE") {
     (void)dev.vnet_big_endian(ec);
-    CHECK(ec == sys_err(EINVAL));
+    CHECK(ec == sys(EINVAL));
     CHECK_THROWS_WITH((void)dev.vnet_big_endian(),
                       "tunkit: TUNGETVNETBE \"t0\": invalid argument (kernel built without "
                       "CONFIG_TUN_VNET_CROSS_LE?)");
@@ -1356,13 +1355,13 @@ TEST_CASE("every device-wide call reports a kernel failure with its name", "[mq]
       k.fail_next_ioctl(c.request, ENOMEM);
       std::error_code ec;
       c.call_ec(dev, ec);
-      CHECK(ec == sys_err(ENOMEM));
+      CHECK(ec == sys(ENOMEM));
       k.fail_next_ioctl(c.request, ENOMEM);
       try {
         c.call(dev);
         FAIL("no exception");
       } catch (const tunkit::Error& e) {
-        CHECK(e.code() == sys_err(ENOMEM));
+        CHECK(e.code() == sys(ENOMEM));
         CHECK(std::string(e.what()) == "tunkit: " + c.op + " \"e0\": out of memory");
       }
       CHECK(k.open_fd_count() == fds);
@@ -1398,7 +1397,7 @@ TEST_CASE("after ip link del every device-wide call says EBADFD", "[mq][ioctl]")
     CAPTURE(c.op);
     std::error_code ec;
     c.call_ec(dev, ec);
-    CHECK(ec == sys_err(EBADFD));
+    CHECK(ec == sys(EBADFD));
   }
   CHECK(k.open_fd_count() == 2);
 }

@@ -2,6 +2,8 @@
 // which keeps a network namespace per thread as the kernel does.
 #include "tunkit/netns.hpp"
 
+#include <net/if.h>  // first: <linux/if.h> then leaves glibc's definitions alone
+
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/rtnetlink.h>
@@ -31,13 +33,7 @@ using Call = FakeKernel::Call;
 
 namespace {
 
-std::vector<FakeKernel::CallRecord> calls_of(const FakeKernel& kernel, Call call) {
-  std::vector<FakeKernel::CallRecord> out;
-  for (const auto& c : kernel.calls()) {
-    if (c.call == call) out.push_back(c);
-  }
-  return out;
-}
+using test::calls_of;
 
 tunkit::Options named(const char* name) {
   tunkit::Options o;

@@ -120,9 +120,13 @@ TEST_CASE("a queue is disabled and enabled while another thread makes device-wid
           "[threads][mq]") {
   FakeKernel k;
   TunDevice dev({.name = "ts3", .queues = 2}, k);
+  std::atomic<bool> started{false};
   std::atomic<bool> done{false};
-  std::size_t failed = 0;
+  std::atomic<std::size_t> failed{0};
   std::thread toggler([&] {
+    while (!started.load()) {  // overlap with the device-wide calls, however the threads run
+      std::this_thread::yield();
+    }
     for (int i = 0; i < 500; ++i) {
       std::error_code ec;
       dev.queue(1).disable(ec);
@@ -133,14 +137,15 @@ TEST_CASE("a queue is disabled and enabled while another thread makes device-wid
     done = true;
   });
   std::size_t calls = 0;
-  while (!done.load()) {
+  do {
     std::error_code ec;
     (void)dev.send_buffer(ec);
     if (ec) ++failed;
     ++calls;
-  }
+    started = true;
+  } while (!done.load());
   toggler.join();
-  CHECK(failed == 0);
+  CHECK(failed.load() == 0);
   CHECK(calls > 0);
   CHECK(dev.queue(1).enabled());
 }

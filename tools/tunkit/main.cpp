@@ -10,6 +10,7 @@
 // namespace it runs in (unlike /sys/class/net). Exit status: 0 ok, 1 runtime error, 2 usage.
 
 #include <grp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -37,6 +38,9 @@
 
 #include "common/dump.hpp"
 #include "common/helpers.hpp"
+#include "create.hpp"
+#include "system.hpp"
+#include "text.hpp"
 
 namespace {
 
@@ -49,8 +53,9 @@ commands:
          [--mtu M] [--addr CIDR]... [--up]
                       create a persistent device (like `ip tuntap add`) and configure it
   delete NAME         delete a persistent device (like `ip tuntap del`)
-  list [--json]       list every TUN/TAP device: type, flags, owner, group, queues, MTU, state
-  show NAME [--json]  one device in detail, with its addresses
+  list [--json]       list every TUN/TAP device: type, flags, owner, group, queues, MTU, state,
+                      the processes holding it
+  show NAME [--json]  one device in detail: also offloads, holders, addresses
   dump NAME [--hex] [--count N] [--timeout SEC]
                       attach to a device and print every packet the kernel sends into it
   help                show this help ("tunkit COMMAND --help" for one command)
@@ -79,26 +84,32 @@ Prints "created NAME".
 constexpr std::string_view kDeleteUsage = R"(usage: tunkit delete NAME
 
 Deletes the persistent TUN/TAP device NAME: attaches to it and clears its persist flag, as
-`ip tuntap del` does. A device that is not persistent belongs to the program holding it open.
+`ip tuntap del` does. The kernel deletes the device when its last descriptor closes: while
+another program holds queues of it, it stays until that program closes them, and the tool says
+so. A device that is not persistent belongs to the program holding it open.
 )";
 
 constexpr std::string_view kListUsage = R"(usage: tunkit list [--json]
 
 Lists the TUN/TAP devices of the current network namespace, read over rtnetlink.
-Columns: NAME TYPE FLAGS OWNER GROUP QUEUES MTU STATE. QUEUES is "enabled/disabled" for
-multi-queue devices and "-" for others (the kernel counts only multi-queue queues).
+Columns: NAME TYPE FLAGS OWNER GROUP QUEUES MTU STATE HELD BY. QUEUES is "enabled/disabled"
+for multi-queue devices and "-" for others (the kernel counts only multi-queue queues). HELD BY
+lists "PID COMM" of each process with a queue attached (from /proc/PID/fdinfo), "-" for none.
 )";
 
 constexpr std::string_view kShowUsage = R"(usage: tunkit show NAME [--json]
 
-Shows one TUN/TAP device: type, flags, owner, group, queues, MTU, state, MAC, addresses.
+Shows one TUN/TAP device: type, flags, virtio-net header, packet information, offloads, owner,
+group, queues, the processes holding it, MTU, state (carrier), MAC, addresses.
 )";
 
 constexpr std::string_view kDumpUsage = R"(usage: tunkit dump NAME [options]
 
 Attaches to the TUN/TAP device NAME with the flags it has and prints every packet the kernel
-sends into it, one line each like `tcpdump -n`. The packets are consumed: nothing answers them.
-A device without multi-queue must not be held by another program (EBUSY).
+sends into it, one line each like `tcpdump -n`. Its offloads and settings are left as they are.
+The packets are consumed: nothing answers them, and on a multi-queue device this queue takes a
+share of the flows from the others. A device without multi-queue must not be held by another
+program (EBUSY). SIGINT and SIGTERM end it.
 
 options:
   -x, --hex          add a hex dump of each packet
@@ -143,28 +154,46 @@ class Args {
   std::string_view command_;
 };
 
-unsigned long number(Args& args, std::string_view opt, unsigned long max) {
+// The value of option `opt`: a decimal number from 0 to `max`.
+std::uint64_t number(Args& args, std::string_view opt, std::uint64_t max) {
   const std::string_view text = args.value(opt);
-  const auto v = example::to_number(text, 10);
-  if (!v || *v > max)
+  const auto v = tunkit_cli::parse_decimal(text, max);
+  if (!v) {
     args.fail(fmt::format("{}: \"{}\" is not a number from 0 to {}", opt, text, max));
+  }
   return *v;
 }
 
+// The largest uid or gid: (uid_t)-1 means "no change" to chown(2) and to the tun driver.
+constexpr std::uint64_t kMaxId = 0xFFFFFFFEu;
+
 // A user or group (`kind`) given by name or number: getpwnam_r(3) or getgrnam_r(3) as `find`,
-// as tunctl and ip do.
+// as tunctl and ip do. A number out of range is a usage error, never wrapped.
 template <class Entry, class Id>
 Id lookup_id(Args& args, std::string_view kind, std::string_view text,
              int (*find)(const char*, Entry*, char*, std::size_t, Entry**), Id Entry::*id) {
-  if (const auto n = example::to_number(text, 10); n && *n < 0xFFFFFFFFUL) {
+  const bool digits = !text.empty() && text.find_first_not_of("0123456789") == text.npos;
+  if (digits) {
+    const auto n = tunkit_cli::parse_decimal(text, kMaxId);
+    if (!n) {
+      args.fail(fmt::format("--{}: \"{}\" is not a {} name or an id from 0 to {}", kind, text, kind,
+                            kMaxId));
+    }
     return static_cast<Id>(*n);
   }
-  std::array<char, 16384> buf{};
   Entry entry{};
   Entry* found = nullptr;
   const std::string name(text);
-  const int err = find(name.c_str(), &entry, buf.data(), buf.size(), &found);
-  if (err != 0 || found == nullptr) args.fail(fmt::format("--{}: no {} \"{}\"", kind, kind, text));
+  std::vector<char> buf;
+  const int err = tunkit_cli::call_growing(
+      buf, [&](char* b, std::size_t size) { return find(name.c_str(), &entry, b, size, &found); });
+  if (err != 0) {
+    throw RuntimeError{fmt::format("--{}: cannot look up \"{}\": {}", kind, text,
+                                   std::generic_category().message(err))};
+  }
+  if (found == nullptr) {
+    args.fail(fmt::format("--{}: no {} \"{}\"", kind, kind, text));
+  }
   return found->*id;
 }
 
@@ -191,27 +220,7 @@ tunkit::TunDeviceInfo require_device(std::string_view name) {
 // ---------------------------------------------------------------------------------------------
 // Text and JSON output
 
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<unsigned>(c));
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-  return out;
-}
+using tunkit_cli::json_string;
 
 template <class T>
 std::string json_optional(const std::optional<T>& v) {
@@ -232,16 +241,58 @@ std::string id_text(const std::optional<unsigned>& id) {
   return id ? fmt::format("{}", *id) : std::string("-");
 }
 
-std::string json_device(const tunkit::TunDeviceInfo& d,
+// What the tool finds out about a device beyond rtnetlink: who holds it (/proc) and its
+// offloads (ethtool features).
+struct Extra {
+  std::vector<tunkit_cli::Holder> holders;
+  std::optional<tunkit::Offloads> offloads;
+};
+
+Extra extra_of(const tunkit::TunDeviceInfo& d) {
+  return {tunkit_cli::find_holders(d.link.name), tunkit_cli::device_offloads(d.link.name)};
+}
+
+unsigned attached_queues(const Extra& x) {
+  unsigned n = 0;
+  for (const auto& h : x.holders)
+    n += h.queues;
+  return n;
+}
+
+// "1234 forwarder, 5678 tunkit (2 queues)", or "-".
+std::string holders_text(const Extra& x) {
+  if (x.holders.empty()) return "-";
+  std::string out;
+  for (const auto& h : x.holders) {
+    if (!out.empty()) out += ", ";
+    out += fmt::format("{} {}", h.pid, tunkit_cli::shown(h.comm));
+    if (h.queues > 1) out += fmt::format(" ({} queues)", h.queues);
+  }
+  return out;
+}
+
+std::string offloads_text(const Extra& x) {
+  return x.offloads ? tunkit::to_string(*x.offloads) : std::string("unknown");
+}
+
+std::string json_device(const tunkit::TunDeviceInfo& d, const Extra& x,
                         const std::vector<tunkit::IpPrefix>* addresses) {
   std::string out = fmt::format(
       R"({{"name":{},"ifindex":{},"type":"{}","flags":"{}","pi":{},"vnet_hdr":{},)"
       R"("persist":{},"multi_queue":{},"owner":{},"group":{},"queues":{},"disabled_queues":{},)"
-      R"("mtu":{},"up":{},"carrier":{},"mac":{})",
+      R"("mtu":{},"up":{},"carrier":{},"mac":{},"offloads":{},"attached_queues":{},"holders":[)",
       json_string(d.link.name), d.link.ifindex, d.mode, d.flags(), d.packet_info, d.vnet_hdr,
       d.persist, d.multi_queue, json_optional(d.owner), json_optional(d.group),
       json_optional(d.queues), json_optional(d.disabled_queues), d.link.mtu, d.link.up,
-      d.link.lower_up, d.mac ? json_string(d.mac->to_string()) : std::string("null"));
+      d.link.lower_up, d.mac ? json_string(d.mac->to_string()) : std::string("null"),
+      x.offloads ? json_string(tunkit::to_string(*x.offloads)) : std::string("null"),
+      attached_queues(x));
+  for (std::size_t i = 0; i < x.holders.size(); ++i) {
+    const auto& h = x.holders[i];
+    out += fmt::format(R"({}{{"pid":{},"comm":{},"queues":{}}})", i != 0 ? "," : "", h.pid,
+                       json_string(h.comm), h.queues);
+  }
+  out += ']';
   if (addresses != nullptr) {
     out += R"(,"addresses":[)";
     for (std::size_t i = 0; i < addresses->size(); ++i) {
@@ -258,12 +309,8 @@ std::string json_device(const tunkit::TunDeviceInfo& d,
 // Commands
 
 int cmd_create(Args& args) {
-  tunkit::Options options;
-  options.persist = true;
-  options.exclusive = true;  // never take over a device that exists
-  std::optional<unsigned> mtu;
-  std::vector<tunkit::IpPrefix> addresses;
-  bool up = false;
+  tunkit_cli::CreatePlan plan;
+  tunkit::Options& options = plan.options;
   while (!args.done()) {
     const std::string_view a = args.next();
     if (is_help(a)) {
@@ -285,14 +332,14 @@ int cmd_create(Args& args) {
     } else if (a == "--pi") {
       options.packet_info = true;
     } else if (a == "--mtu") {
-      mtu = static_cast<unsigned>(number(args, a, 65535));
+      plan.mtu = static_cast<unsigned>(number(args, a, 65535));
     } else if (a == "--addr") {
       const std::string_view text = args.value(a);
       const auto p = tunkit::IpPrefix::try_parse(text);
       if (!p) args.fail(fmt::format("--addr: \"{}\" is not ADDRESS/LENGTH", text));
-      addresses.push_back(*p);
+      plan.addresses.push_back(*p);
     } else if (a == "--up") {
-      up = true;
+      plan.up = true;
     } else {
       args.fail(fmt::format("unknown option \"{}\"", a));
     }
@@ -304,21 +351,9 @@ int cmd_create(Args& args) {
       throw RuntimeError{fmt::format("a device named \"{}\" already exists", options.name)};
     }
   }
-
-  tunkit::TunDevice dev(options);
-  try {
-    tunkit::Link link(dev.ifindex());
-    if (mtu) link.set_mtu(*mtu);
-    for (const auto& p : addresses)
-      link.add_address(p);
-    if (up) link.set_up();
-  } catch (...) {
-    // Half-configured is worse than absent: the device goes when `dev` closes.
-    std::error_code ignored;
-    dev.set_persist(false, ignored);
-    throw;
-  }
-  fmt::print("created {}\n", dev.name());
+  // Persistent last: a failed step, a signal or a crash before it leaves no device.
+  const std::string name = tunkit_cli::create_device(plan);
+  fmt::print("created {}\n", tunkit_cli::shown(name));
   return 0;
 }
 
@@ -341,12 +376,27 @@ int cmd_delete(Args& args) {
         "when that program closes it",
         *name)};
   }
+  if (!info.multi_queue) {
+    // One descriptor at a time: attaching would fail with EBUSY. Say who holds it.
+    if (const Extra x = extra_of(info); !x.holders.empty()) {
+      throw RuntimeError{fmt::format(
+          "\"{}\" is held by {}: a device without multi-queue has one holder at a time; delete "
+          "it once that program has closed it",
+          *name, holders_text(x))};
+    }
+  }
   // Attach with the device's own flags (others would change them, or be refused), clear
   // persist; closing the last descriptor then deletes the device (tuntap.rst, "persistent").
   tunkit::TunDevice dev(info.attach_options());
   dev.set_persist(false);
   dev.close();
-  fmt::print("deleted {}\n", *name);
+  // Another program's queues of a multi-queue device keep it: it goes when the last one closes.
+  if (tunkit::find_tun_device(*name)) {
+    fmt::print("{} is no longer persistent; it goes when its last holder closes it: {}\n",
+               tunkit_cli::shown(*name), holders_text(extra_of(info)));
+    return 0;
+  }
+  fmt::print("deleted {}\n", tunkit_cli::shown(*name));
   return 0;
 }
 
@@ -366,16 +416,18 @@ int cmd_list(Args& args) {
     std::string out = "[";
     for (std::size_t i = 0; i < devices.size(); ++i) {
       if (i != 0) out += ',';
-      out += json_device(devices[i], nullptr);
+      out += json_device(devices[i], extra_of(devices[i]), nullptr);
     }
     fmt::print("{}]\n", out);
     return 0;
   }
-  fmt::print("{:<15} {:<4} {:<38} {:>6} {:>6} {:>6} {:>5} {}\n", "NAME", "TYPE", "FLAGS", "OWNER",
-             "GROUP", "QUEUES", "MTU", "STATE");
+  fmt::print("{:<15} {:<4} {:<38} {:>6} {:>6} {:>6} {:>5} {:<13} {}\n", "NAME", "TYPE", "FLAGS",
+             "OWNER", "GROUP", "QUEUES", "MTU", "STATE", "HELD BY");
   for (const auto& d : devices) {
-    fmt::print("{:<15} {:<4} {:<38} {:>6} {:>6} {:>6} {:>5} {}\n", d.link.name, d.mode, d.flags(),
-               id_text(d.owner), id_text(d.group), queues_text(d), d.link.mtu, state_text(d.link));
+    fmt::print("{:<15} {:<4} {:<38} {:>6} {:>6} {:>6} {:>5} {:<13} {}\n",
+               tunkit_cli::shown(d.link.name), d.mode, d.flags(), id_text(d.owner),
+               id_text(d.group), queues_text(d), d.link.mtu, state_text(d.link),
+               holders_text(extra_of(d)));
   }
   return 0;
 }
@@ -399,37 +451,50 @@ int cmd_show(Args& args) {
   }
   if (!name) args.fail("show needs a device name");
   const tunkit::TunDeviceInfo d = require_device(*name);
+  const Extra x = extra_of(d);
   const std::vector<tunkit::IpPrefix> addresses = tunkit::Link(d.link.ifindex).addresses();
   if (json) {
-    fmt::print("{}\n", json_device(d, &addresses));
+    fmt::print("{}\n", json_device(d, x, &addresses));
     return 0;
   }
-  fmt::print("{}: {} device, index {}\n", d.link.name, d.mode, d.link.ifindex);
+  fmt::print("{}: {} device, index {}\n", tunkit_cli::shown(d.link.name), d.mode, d.link.ifindex);
   fmt::print("  flags    {}\n", d.flags());
+  fmt::print("  vnet_hdr {}\n  pi       {}\n", d.vnet_hdr ? "yes" : "no",
+             d.packet_info ? "yes" : "no");
+  fmt::print("  offloads {}\n", offloads_text(x));
   fmt::print("  owner    {}\n  group    {}\n", id_text(d.owner), id_text(d.group));
   if (d.queues) {
     fmt::print("  queues   {} enabled, {} disabled\n", *d.queues, d.disabled_queues.value_or(0));
+  } else {
+    fmt::print("  queues   {} attached\n", attached_queues(x));
+  }
+  if (x.holders.empty()) {
+    fmt::print("  held by  nobody\n");
+  } else {
+    fmt::print("  held by  {}\n", holders_text(x));
   }
   fmt::print("  mtu      {}\n  state    {}\n", d.link.mtu, state_text(d.link));
   if (d.mac) fmt::print("  mac      {}\n", *d.mac);
   for (const auto& p : addresses)
     fmt::print("  address  {}\n", p);
+  if (x.holders.empty()) {
+    fmt::print(
+        "  note     no program holds it: it has no carrier and drops what is sent to it; it keeps "
+        "its flags, offloads, owner and group for the next program that attaches\n");
+  }
   return 0;
 }
 
 // --- dump ---------------------------------------------------------------------------------------
 
-std::atomic<tunkit::TunDevice*> g_device{nullptr};
-
-extern "C" void on_signal(int /*signo*/) {
-  if (tunkit::TunDevice* dev = g_device.load()) dev->interrupt();  // async-signal-safe
-}
-
+// SIGINT and SIGTERM end the dump through a signalfd polled with the device: no signal handler,
+// so no global state that an exception could leave pointing at a destroyed device. The signals
+// stay blocked until the process exits (a late one is then pending, never delivered).
 int cmd_dump(Args& args) {
   std::optional<std::string_view> name;
   bool hex = false;
-  unsigned long count = 0;
-  unsigned long timeout_s = 0;
+  std::uint64_t count = 0;
+  std::uint64_t timeout_s = 0;
   while (!args.done()) {
     const std::string_view a = args.next();
     if (is_help(a)) {
@@ -449,29 +514,31 @@ int cmd_dump(Args& args) {
     }
   }
   if (!name) args.fail("dump needs a device name");
+  // Attach with the flags the device has (vnet header, packet info, multi-queue) and leave its
+  // offloads alone (Options::offloads unset): its other users rely on them.
   const tunkit::TunDeviceInfo info = require_device(*name);
   tunkit::TunDevice dev(info.attach_options());
   const std::size_t vnet = info.vnet_hdr ? static_cast<std::size_t>(dev.vnet_header_size()) : 0;
 
-  g_device.store(&dev);
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
-  fmt::print("listening on {}, {} ({})\n", dev.name(), info.mode, info.flags());
+  const char* failed = nullptr;
+  const example::Fd signals(example::open_signal_fd(failed));
+  if (signals.get() < 0) throw std::system_error(errno, std::system_category(), failed);
+  fmt::print("listening on {}, {} ({})\n", tunkit_cli::shown(dev.name()), info.mode, info.flags());
 
   const example::Deadline deadline{std::chrono::seconds(timeout_s)};
   std::vector<std::byte> buf(65536 + vnet + 64);
-  unsigned long seen = 0;
+  std::uint64_t seen = 0;
   while (count == 0 || seen < count) {
     const auto wait = deadline.left();  // -1 ms: forever
     if (!wait) break;
+    std::array<pollfd, 2> fds{{{dev.native_handle(), POLLIN, 0}, {signals.get(), POLLIN, 0}}};
+    const int ready = ::poll(fds.data(), fds.size(), static_cast<int>(wait->count()));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) throw std::system_error(errno, std::system_category(), "poll");
+    if (ready == 0 || fds[1].revents != 0) break;  // timeout, or SIGINT / SIGTERM
     std::error_code ec;
-    const tunkit::WaitResult w = dev.wait_readable(*wait, ec);
-    if (ec)
-      throw tunkit::Error(ec, fmt::format("tunkit: wait on {}: {}", dev.name(), ec.message()));
-    if (w != tunkit::WaitResult::ready) break;  // timeout, or interrupted by a signal
     tunkit::PacketInfo pi;
     const std::size_t n = dev.read(buf, pi, ec);
-    if (ec == tunkit::errc::interrupted) break;
     if (ec == std::errc::resource_unavailable_try_again) continue;
     if (ec && ec != tunkit::errc::packet_truncated) {
       throw tunkit::Error(ec, fmt::format("tunkit: read from {}: {}", dev.name(), ec.message()));
@@ -481,7 +548,6 @@ int cmd_dump(Args& args) {
                           info.mode == tunkit::Mode::tap, hex,
                           ec == tunkit::errc::packet_truncated);
   }
-  g_device.store(nullptr);
   fmt::print("{} packet{}\n", seen, seen == 1 ? "" : "s");
   return 0;
 }
@@ -504,21 +570,25 @@ int dispatch(int argc, char** argv) {
 
 }  // namespace
 
+// Every message goes through tunkit_cli::escape_bytes: names and arguments in it may hold bytes
+// that a terminal would act on (escape sequences) or that are not text.
 int main(int argc, char** argv) {
+  using tunkit_cli::escape_bytes;
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   try {
     return dispatch(argc, argv);
   } catch (const UsageError& e) {
     const std::string hint =
         e.command.empty() ? "tunkit --help" : fmt::format("tunkit {} --help", e.command);
-    fmt::print(stderr, "tunkit: {}\nTry '{}'.\n", e.message, hint);
+    fmt::print(stderr, "tunkit: {}\nTry '{}'.\n", escape_bytes(e.message), hint);
     return 2;
   } catch (const RuntimeError& e) {
-    fmt::print(stderr, "tunkit: {}\n", e.message);
+    fmt::print(stderr, "tunkit: {}\n", escape_bytes(e.message));
   } catch (const tunkit::Error& e) {
-    fmt::print(stderr, "{}\n", e.what());  // already "tunkit: OPERATION "DEVICE": cause (hint)"
+    // Already "tunkit: OPERATION "DEVICE": cause (hint)".
+    fmt::print(stderr, "{}\n", escape_bytes(e.what()));
   } catch (const std::exception& e) {
-    fmt::print(stderr, "tunkit: unexpected error: {}\n", e.what());
+    fmt::print(stderr, "tunkit: unexpected error: {}\n", escape_bytes(e.what()));
   }
   return 1;
 }

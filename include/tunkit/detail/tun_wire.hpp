@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <type_traits>
 
 #include "tunkit/options.hpp"
 
@@ -106,28 +107,53 @@ struct VnetConfig {
 
 /// A value several threads read and one writes, with no ordering needed beyond the value itself
 /// (a setting read on the hot path): a relaxed atomic that can still be copied and moved along
-/// with the object holding it (moves are never concurrent with use).
+/// with the object holding it (moves are never concurrent with use). The value is kept as the
+/// bytes of one 64-bit word, so that every compiler makes it lock-free without libatomic (clang
+/// calls libatomic for a std::atomic of a small struct such as VnetConfig).
 template <class T>
 class Relaxed {
+  static_assert(std::is_trivially_copyable_v<T> && sizeof(T) <= sizeof(std::uint64_t),
+                "Relaxed holds small trivially copyable values");
+  static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
+                "must be usable from a signal handler");
+
  public:
-  static_assert(std::atomic<T>::is_always_lock_free, "must be usable from a signal handler");
   /// Holds `value`.
-  constexpr Relaxed(T value = T{}) noexcept : value_(value) {}  // NOLINT(google-explicit-*)
+  constexpr Relaxed(T value = T{}) noexcept : bits_(bits_of(value)) {}  // NOLINT(google-explicit-*)
   /// Copies the value (not concurrently with a store).
-  Relaxed(const Relaxed& other) noexcept : value_(other.load()) {}
+  Relaxed(const Relaxed& other) noexcept : bits_(other.bits_.load(std::memory_order_relaxed)) {}
   /// Copies the value (not concurrently with a store).
   Relaxed& operator=(const Relaxed& other) noexcept {
-    store(other.load());
+    bits_.store(other.bits_.load(std::memory_order_relaxed), std::memory_order_relaxed);
     return *this;
   }
   ~Relaxed() = default;
   /// The value.
-  [[nodiscard]] T load() const noexcept { return value_.load(std::memory_order_relaxed); }
+  [[nodiscard]] T load() const noexcept { return value_of(bits_.load(std::memory_order_relaxed)); }
   /// Sets the value.
-  void store(T value) noexcept { value_.store(value, std::memory_order_relaxed); }
+  void store(T value) noexcept { bits_.store(bits_of(value), std::memory_order_relaxed); }
 
  private:
-  std::atomic<T> value_;
+  static constexpr std::uint64_t bits_of(T value) noexcept {
+    if constexpr (std::is_integral_v<T> || std::is_enum_v<T>) {
+      return static_cast<std::uint64_t>(value);
+    } else {
+      std::uint64_t bits = 0;
+      std::memcpy(&bits, &value, sizeof value);
+      return bits;
+    }
+  }
+  static T value_of(std::uint64_t bits) noexcept {
+    if constexpr (std::is_integral_v<T> || std::is_enum_v<T>) {
+      return static_cast<T>(bits);
+    } else {
+      T value{};
+      // T is trivially copyable; its default member initializers only make it non-trivial to make.
+      std::memcpy(static_cast<void*>(&value), &bits, sizeof value);
+      return value;
+    }
+  }
+  std::atomic<std::uint64_t> bits_;
 };
 
 // ---------------------------------------------------------------------------------------------

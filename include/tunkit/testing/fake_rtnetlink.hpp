@@ -82,7 +82,8 @@ namespace tunkit::testing {
 ///   addresses dropped on down) (RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR); RTM_NEWROUTE /
 ///   RTM_DELROUTE for routes added or deleted by requests (RTMGRP_IPV4_ROUTE,
 ///   RTMGRP_IPV6_ROUTE). Link notifications carry sequence number and port 0, address and route
-///   ones those of the request that caused them, as the kernel's do.
+///   ones those of the request that caused them, as the kernel's do. A socket's queue holds any
+///   number of them unless `set_receive_limit` makes it overflow as a full receive buffer does.
 /// - Namespaces: every link and socket is in a network namespace, named by a string ("" for the
 ///   initial one; FakeKernel decides which from the calling thread). Requests see only the links
 ///   of their socket's namespace (ENODEV for others), dumps list only those, and notifications
@@ -255,6 +256,14 @@ class TUNKIT_TESTING_EXPORT FakeRtnetlink {
                    socklen_t* addrlen);
   /// The socket on `fd` is closed: its queue and port id go away.
   void close_socket(int fd);
+  /// Lets at most `datagrams` datagrams wait on `fd` (0: no limit, the default), as a receive
+  /// buffer (SO_RCVBUF) does, counted in datagrams rather than bytes. A notification that finds
+  /// the queue full is dropped and the socket overflows, as in the kernel (netlink_overrun,
+  /// netlink_broadcast_deliver, netlink_rcv_wake): every later notification is dropped too
+  /// until the queue has been read empty, and the next `recvfrom` fails with -ENOBUFS once,
+  /// before the datagrams still queued, which stay (they are older than the loss). 0 when done,
+  /// -EBADF for an unknown descriptor.
+  int set_receive_limit(int fd, std::size_t datagrams);
 
   // --- Link table ---------------------------------------------------------------------------
 
@@ -324,6 +333,9 @@ class TUNKIT_TESTING_EXPORT FakeRtnetlink {
   [[nodiscard]] std::size_t open_sockets() const { return sockets_.size(); }
   /// The number of answer datagrams waiting on `fd` (0 for an unknown descriptor).
   [[nodiscard]] std::size_t pending(int fd) const;
+  /// The number of notifications dropped on `fd` because its queue was full (see
+  /// `set_receive_limit`; 0 for an unknown descriptor).
+  [[nodiscard]] std::size_t dropped(int fd) const;
 
  private:
   struct Socket {
@@ -334,6 +346,10 @@ class TUNKIT_TESTING_EXPORT FakeRtnetlink {
     std::uint32_t groups = 0;  // multicast groups (RTMGRP_* bits)
     std::string netns;
     std::deque<std::vector<std::byte>> queue;
+    std::size_t limit = 0;    // datagrams that may wait (0: no limit)
+    bool congested = false;   // NETLINK_S_CONGESTED: drop notifications until read empty
+    int error = 0;            // sk_err: reported by the next recvfrom, once
+    std::size_t dropped = 0;  // notifications lost to a full queue
   };
   class Handler;  // answers one request (src/testing/fake_rtnetlink/internal.hpp)
 

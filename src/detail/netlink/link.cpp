@@ -1,5 +1,7 @@
 #include "detail/netlink/link.hpp"
 
+#include <net/if.h>  // first: <linux/if.h> then leaves glibc's definitions alone
+
 #include <linux/if.h>
 #include <linux/if_link.h>
 #include <sys/socket.h>

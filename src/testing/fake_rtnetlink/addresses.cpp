@@ -2,6 +2,8 @@
 // addresses, and RTM_NEWADDR / RTM_DELADDR / RTM_GETADDR.
 #include "testing/fake_rtnetlink/internal.hpp"
 
+#include <net/if.h>  // first: <linux/if.h> then leaves glibc's definitions alone
+
 #include <linux/if.h>
 #include <linux/if_addr.h>
 #include <linux/rtnetlink.h>

@@ -5,6 +5,7 @@
 #include <linux/rtnetlink.h>
 
 #include <algorithm>
+#include <cerrno>
 
 namespace tunkit::testing {
 namespace {
@@ -19,7 +20,18 @@ using namespace fake_rtnl;  // NOLINT(google-build-using-namespace): this fake's
 
 void FakeRtnetlink::notify(std::uint32_t groups, std::string_view netns, const Datagram& message) {
   for (auto& [fd, socket] : sockets_) {
-    if ((socket.groups & groups) != 0 && socket.netns == netns) socket.queue.push_back(message);
+    if ((socket.groups & groups) == 0 || socket.netns != netns) continue;
+    // netlink_broadcast_deliver: a full or congested socket gets nothing; netlink_overrun marks
+    // it congested and sets the error the next read reports, only when it was not already.
+    if (socket.congested || (socket.limit != 0 && socket.queue.size() >= socket.limit)) {
+      if (!socket.congested) {
+        socket.congested = true;
+        socket.error = ENOBUFS;
+      }
+      ++socket.dropped;
+      continue;
+    }
+    socket.queue.push_back(message);
   }
 }
 

@@ -3,6 +3,8 @@
 // FakeKernel's own calls (add_link, set_carrier, set_admin_up...).
 #include "testing/fake_rtnetlink/internal.hpp"
 
+#include <net/if.h>  // first: <linux/if.h> then leaves glibc's definitions alone
+
 #include <linux/if.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
@@ -22,7 +24,9 @@ namespace {
 constexpr unsigned kChangeableFlags = IFF_DEBUG | IFF_NOTRAILERS | IFF_NOARP | IFF_DYNAMIC |
                                       IFF_MULTICAST | IFF_PORTSEL | IFF_AUTOMEDIA | IFF_PROMISC |
                                       IFF_ALLMULTI;
-constexpr unsigned kOperFlags = IFF_RUNNING | IFF_LOWER_UP;
+// Each bit on its own: with <net/if.h> also included (a unity build), IFF_RUNNING is glibc's
+// enumerator and IFF_LOWER_UP the kernel's, and | between two enumerations is deprecated.
+constexpr unsigned kOperFlags = unsigned{IFF_RUNNING} | unsigned{IFF_LOWER_UP};
 constexpr unsigned kUp = IFF_UP;
 
 bool valid_name(std::string_view name) {

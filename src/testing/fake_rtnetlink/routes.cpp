@@ -3,6 +3,8 @@
 // longer carry them.
 #include "testing/fake_rtnetlink/internal.hpp"
 
+#include <net/if.h>  // first: <linux/if.h> then leaves glibc's definitions alone
+
 #include <linux/if.h>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>

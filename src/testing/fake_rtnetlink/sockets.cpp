@@ -110,7 +110,11 @@ ssize_t FakeRtnetlink::recvfrom(int fd, void* buf, std::size_t len, int flags, s
                                 socklen_t* addrlen) {
   const auto it = sockets_.find(fd);
   if (it == sockets_.end()) return -EBADF;
-  auto& queue = it->second.queue;
+  Socket& socket = it->second;
+  // sock_error() comes before the queue: the loss is reported first, once, and what was queued
+  // before it stays to be read.
+  if (socket.error != 0) return -std::exchange(socket.error, 0);
+  auto& queue = socket.queue;
   if (queue.empty()) return -EAGAIN;
   if (buf == nullptr && len > 0) return -EFAULT;
   const Datagram& d = queue.front();
@@ -124,6 +128,7 @@ ssize_t FakeRtnetlink::recvfrom(int fd, void* buf, std::size_t len, int flags, s
     *addrlen = sizeof kernel;
   }
   if ((flags & MSG_PEEK) == 0) queue.pop_front();
+  if (queue.empty()) socket.congested = false;  // netlink_rcv_wake: read empty, deliver again
   return (flags & MSG_TRUNC) != 0 ? full : static_cast<ssize_t>(copied);
 }
 
@@ -134,6 +139,18 @@ void FakeRtnetlink::close_socket(int fd) {
 std::size_t FakeRtnetlink::pending(int fd) const {
   const auto it = sockets_.find(fd);
   return it == sockets_.end() ? 0 : it->second.queue.size();
+}
+
+int FakeRtnetlink::set_receive_limit(int fd, std::size_t datagrams) {
+  const auto it = sockets_.find(fd);
+  if (it == sockets_.end()) return -EBADF;
+  it->second.limit = datagrams;
+  return 0;
+}
+
+std::size_t FakeRtnetlink::dropped(int fd) const {
+  const auto it = sockets_.find(fd);
+  return it == sockets_.end() ? 0 : it->second.dropped;
 }
 
 }  // namespace tunkit::testing

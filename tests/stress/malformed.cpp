@@ -1,0 +1,593 @@
+// tunkit_stress, part "malformed": random and mutated packets through every write path, on
+// devices with and without a virtio-net header (sizes 10 and 12) and packet information, TUN and
+// TAP, up and (one slice in eight) down. The write paths: Queue::write in both forms,
+// Queue::writev (the packet cut into random pieces, sometimes more than max_buffers),
+// BatchIo::write_batch and write_packets with the loop and with io_uring. Every call must answer
+// with success or an error code (a throwing form with tunkit::Error), consistently with its
+// contract (bytes written, packets written); the answers are counted by errno. A refusal that
+// tunkit makes itself before the system call must not depend on the path: when writev refuses a
+// packet so, write must refuse it too. Descriptors and devices are compared before and after
+// each device's slice: no leak.
+//
+// The seeds are well-formed IPv4/IPv6 UDP, TCP and ICMP packets (and Ethernet frames with them,
+// and ARP, on TAP), sent from the device's peer to the device's own address; the mutations flip
+// bytes, truncate, extend, rewrite length fields, or replace the packet with random bytes. The
+// virtio-net header is valid (no offload, a partial checksum, a TCP super-packet), mutated,
+// random, or cut short.
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <exception>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <typeinfo>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "stress.hpp"
+#include "tunkit/address.hpp"
+#include "tunkit/batch.hpp"
+#include "tunkit/device.hpp"
+#include "tunkit/error.hpp"
+#include "tunkit/link.hpp"
+#include "tunkit/packet/checksum.hpp"
+#include "tunkit/vnet.hpp"
+
+namespace tunkit::stress {
+namespace {
+
+using Bytes = std::vector<std::byte>;
+
+struct DeviceShape {
+  const char* label;
+  Options options;
+  int vnet_size = 10;
+};
+
+std::vector<DeviceShape> device_shapes() {
+  const Offloads offloads = Offload::csum | Offload::tso4 | Offload::tso6;
+  return {
+      {"tun", {.name = "tkmw0"}},
+      {"tun+pi", {.name = "tkmw1", .packet_info = true}},
+      {"tun+vnet", {.name = "tkmw2", .vnet_hdr = true, .offloads = offloads}},
+      {"tun+vnet+pi",
+       {.name = "tkmw3", .packet_info = true, .vnet_hdr = true, .offloads = offloads}},
+      {"tun+vnet12", {.name = "tkmw4", .vnet_hdr = true, .offloads = Offload::csum}, 12},
+      {"tap", {.name = "tkmw5", .mode = Mode::tap}},
+      {"tap+pi", {.name = "tkmw6", .mode = Mode::tap, .packet_info = true}},
+      {"tap+vnet", {.name = "tkmw7", .mode = Mode::tap, .vnet_hdr = true, .offloads = offloads}},
+  };
+}
+
+enum class Path {
+  write,
+  write_throwing,
+  writev,
+  loop_batch,
+  loop_packets,
+  uring_batch,
+  uring_packets
+};
+
+constexpr std::array kPaths{Path::write,        Path::write_throwing, Path::writev,
+                            Path::loop_batch,   Path::loop_packets,   Path::uring_batch,
+                            Path::uring_packets};
+
+const char* path_name(Path p) {
+  switch (p) {
+    case Path::write:
+      return "write";
+    case Path::write_throwing:
+      return "write(throwing)";
+    case Path::writev:
+      return "writev";
+    case Path::loop_batch:
+      return "write_batch(loop)";
+    case Path::loop_packets:
+      return "write_packets(loop)";
+    case Path::uring_batch:
+      return "write_batch(io_uring)";
+    case Path::uring_packets:
+      return "write_packets(io_uring)";
+  }
+  return "?";
+}
+
+void put16(Bytes& b, std::size_t at, unsigned v) {
+  b[at] = static_cast<std::byte>((v >> 8U) & 0xFFU);
+  b[at + 1] = static_cast<std::byte>(v & 0xFFU);
+}
+
+// Packets: well-formed seeds, then mutations.
+class Generator {
+ public:
+  Generator(std::uint64_t seed, Mode mode, bool vnet, int vnet_size, MacAddress device_mac)
+      : rng_(seed),
+        mode_(mode),
+        vnet_(vnet),
+        vnet_size_(static_cast<std::size_t>(vnet_size)),
+        mac_(device_mac) {}
+
+  std::uint64_t below(std::uint64_t n) { return n == 0 ? 0 : rng_() % n; }
+  bool chance(unsigned percent) { return below(100) < percent; }
+  std::byte random_byte() { return static_cast<std::byte>(rng_() & 0xFFU); }
+
+  // The next packet (virtio-net header first on a vnet device) and a word on how it was made.
+  Bytes next(std::string& how) {
+    Seed s = seed();
+    how = s.kind;
+    const std::size_t l3_len = s.bytes.size();
+    Bytes frame = std::move(s.bytes);
+    std::size_t l2 = 0;
+    if (mode_ == Mode::tap && !s.is_frame) {
+      frame.insert(frame.begin(), 14, std::byte{0});
+      const MacAddress dst = chance(70)   ? mac_
+                             : chance(50) ? MacAddress::broadcast()
+                                          : MacAddress::random();
+      for (std::size_t i = 0; i < 6; ++i)
+        frame[i] = static_cast<std::byte>(dst.bytes[i]);
+      const std::array<std::uint8_t, 6> src{0x02, 0, 0, 0, 0, 0x02};
+      for (std::size_t i = 0; i < 6; ++i)
+        frame[6 + i] = static_cast<std::byte>(src[i]);
+      put16(frame, 12, s.ipv6 ? 0x86DD : 0x0800);
+      l2 = 14;
+    }
+    const std::size_t mutation = below(100);
+    if (mutation < 20) {
+      how += "/valid";
+    } else if (mutation < 40) {
+      how += "/flipped";
+      const std::uint64_t flips = 1 + below(8);
+      for (std::uint64_t i = 0; i < flips && !frame.empty(); ++i)
+        frame[below(frame.size())] ^= static_cast<std::byte>(1U << below(8));
+    } else if (mutation < 52) {
+      how += "/truncated";
+      frame.resize(below(frame.size()));
+    } else if (mutation < 62) {
+      how += "/extended";
+      const std::size_t more = chance(10) ? 60000 + below(6000) : below(2000);
+      for (std::size_t i = 0; i < more; ++i)
+        frame.push_back(random_byte());
+    } else if (mutation < 77) {
+      how += "/length-field";
+      if (frame.size() >= l2 + 6) {
+        // IPv4 total length (offset 2) or IPv6 payload length (offset 4); then the L4 length.
+        put16(frame, l2 + (s.ipv6 ? 4 : 2), static_cast<unsigned>(below(0x10000)));
+        const std::size_t l4 = l2 + (s.ipv6 ? 40 : 20);
+        if (chance(50) && frame.size() >= l4 + 6) {
+          put16(frame, l4 + 4, static_cast<unsigned>(below(0x10000)));
+        }
+      }
+    } else if (mutation < 85) {
+      how += "/header-fields";
+      if (frame.size() > l2 + 1) {
+        // The version nibble and the IHL, or the next header / protocol.
+        frame[l2] = random_byte();
+        if (chance(50) && frame.size() > l2 + 9) frame[l2 + (s.ipv6 ? 6 : 9)] = random_byte();
+      }
+    } else if (mutation < 97) {
+      how = "random";
+      frame.resize(below(chance(5) ? 66000 : 2048));
+      for (auto& b : frame)
+        b = random_byte();
+      if (mode_ == Mode::tun && !frame.empty() && chance(50)) {
+        frame[0] = static_cast<std::byte>((chance(50) ? 0x40 : 0x60) |
+                                          (std::to_integer<unsigned>(frame[0]) & 0x0FU));
+      }
+    } else {
+      how = "empty";
+      frame.clear();
+    }
+    (void)l3_len;
+    if (!vnet_) return frame;
+    Bytes header = vnet_header(s, l2, frame.size(), how);
+    header.insert(header.end(), frame.begin(), frame.end());
+    return header;
+  }
+
+ private:
+  struct Seed {
+    Bytes bytes;
+    std::string kind;
+    bool ipv6 = false;
+    bool is_frame = false;      // already an Ethernet frame (ARP)
+    std::uint8_t protocol = 0;  // the L4 protocol
+    std::size_t l4_header = 0;  // the L4 header's length
+  };
+
+  Seed seed() {
+    const std::uint64_t k = below(mode_ == Mode::tap ? 8 : 7);
+    const std::size_t payload = chance(10) ? below(9000) : below(1400);
+    switch (k) {
+      case 0:
+        return ip(false, 17, payload, "udp4");
+      case 1:
+        return ip(false, 6, payload, "tcp4");
+      case 2:
+        return ip(false, 1, payload, "icmp4");
+      case 3:
+        return ip(true, 17, payload, "udp6");
+      case 4:
+        return ip(true, 6, payload, "tcp6");
+      case 5:
+        return ip(true, 58, payload, "icmp6");
+      case 6: {
+        Seed s = ip(false, 17, payload, "fragment4");
+        put16(s.bytes, 6, 0x2000U | static_cast<unsigned>(below(0x2000)));  // MF, some offset
+        fix_ipv4_checksum(s.bytes);
+        return s;
+      }
+      default:
+        return arp();
+    }
+  }
+
+  static void fix_ipv4_checksum(Bytes& p) {
+    put16(p, 10, 0);
+    put16(p, 10, internet_checksum(std::span(p).first(20)));
+  }
+
+  Seed ip(bool v6, std::uint8_t protocol, std::size_t payload, const char* kind) {
+    const IpAddress src = IpAddress::parse(v6 ? "fd04::2" : "10.204.0.2");
+    const IpAddress dst = IpAddress::parse(v6 ? "fd04::1" : "10.204.0.1");
+    const std::size_t l3 = v6 ? 40 : 20;
+    const std::size_t l4 = protocol == 6 ? 20 : 8;
+    Seed s;
+    s.kind = kind;
+    s.ipv6 = v6;
+    s.protocol = protocol;
+    s.l4_header = l4;
+    Bytes& p = s.bytes;
+    p.assign(l3 + l4 + payload, std::byte{0});
+    const auto l4_len = static_cast<unsigned>(l4 + payload);
+    if (v6) {
+      p[0] = std::byte{0x60};
+      put16(p, 4, l4_len);
+      p[6] = static_cast<std::byte>(protocol);
+      p[7] = std::byte{64};
+      std::memcpy(p.data() + 8, src.bytes().data(), 16);
+      std::memcpy(p.data() + 24, dst.bytes().data(), 16);
+    } else {
+      p[0] = std::byte{0x45};
+      put16(p, 2, static_cast<unsigned>(p.size()));
+      put16(p, 4, static_cast<unsigned>(below(0x10000)));
+      put16(p, 6, 0x4000);  // DF
+      p[8] = std::byte{64};
+      p[9] = static_cast<std::byte>(protocol);
+      std::memcpy(p.data() + 12, src.bytes().data(), 4);
+      std::memcpy(p.data() + 16, dst.bytes().data(), 4);
+    }
+    for (std::size_t i = l3 + l4; i < p.size(); ++i)
+      p[i] = random_byte();
+    const std::size_t t = l3;
+    std::size_t csum_at = 0;
+    if (protocol == 17) {
+      put16(p, t, 40000 + static_cast<unsigned>(below(1000)));
+      put16(p, t + 2, chance(50) ? 9 : 7);  // discard, echo: no listener either way
+      put16(p, t + 4, l4_len);
+      csum_at = t + 6;
+    } else if (protocol == 6) {
+      put16(p, t, 40000 + static_cast<unsigned>(below(1000)));
+      put16(p, t + 2, 9);
+      p[t + 12] = std::byte{0x50};                                   // data offset 5
+      p[t + 13] = static_cast<std::byte>(chance(50) ? 0x02 : 0x18);  // SYN, or PSH|ACK
+      put16(p, t + 14, 65535);
+      csum_at = t + 16;
+    } else {
+      p[t] = static_cast<std::byte>(v6 ? 128 : 8);  // echo request
+      put16(p, t + 4, static_cast<unsigned>(below(0x10000)));
+      csum_at = t + 2;
+    }
+    // The transport checksum: over a pseudo header, except ICMPv4's.
+    Checksum sum = (protocol == 1) ? Checksum() : pseudo_header_sum(src, dst, protocol, l4_len);
+    sum.add(std::span(p).subspan(t));
+    put16(p, csum_at, sum.checksum());
+    if (!v6) fix_ipv4_checksum(p);
+    return s;
+  }
+
+  Seed arp() {
+    Seed s;
+    s.kind = "arp";
+    s.is_frame = true;
+    Bytes& f = s.bytes;
+    f.assign(42, std::byte{0});
+    for (std::size_t i = 0; i < 6; ++i) {
+      f[i] = std::byte{0xFF};
+      f[6 + i] = static_cast<std::byte>(i == 0 ? 0x02 : i == 5 ? 0x02 : 0);
+    }
+    put16(f, 12, 0x0806);
+    put16(f, 14, 1);       // Ethernet
+    put16(f, 16, 0x0800);  // IPv4
+    f[18] = std::byte{6};
+    f[19] = std::byte{4};
+    put16(f, 20, 1);  // request
+    std::memcpy(f.data() + 22, f.data() + 6, 6);
+    const std::array<std::uint8_t, 4> spa{10, 204, 0, 2};
+    const std::array<std::uint8_t, 4> tpa{10, 204, 0, 1};
+    for (std::size_t i = 0; i < 4; ++i) {
+      f[28 + i] = static_cast<std::byte>(spa[i]);
+      f[38 + i] = static_cast<std::byte>(tpa[i]);
+    }
+    return s;
+  }
+
+  Bytes vnet_header(const Seed& s, std::size_t l2, std::size_t frame_size, std::string& how) {
+    Bytes h(vnet_size_, std::byte{0});
+    const std::size_t kind = below(100);
+    VirtioNetHeader v;
+    const std::size_t l4_start = l2 + (s.ipv6 ? 40 : 20);
+    if (kind < 30) {
+      how += "+vnet-none";
+    } else if (kind < 50 && s.protocol != 0) {
+      how += "+vnet-csum";
+      v.needs_csum = true;
+      v.csum_start = static_cast<std::uint16_t>(l4_start);
+      v.csum_offset = s.protocol == 6 ? 16 : s.protocol == 17 ? 6 : 2;
+    } else if (kind < 65 && s.protocol == 6) {
+      how += "+vnet-tso";
+      v.needs_csum = true;
+      v.csum_start = static_cast<std::uint16_t>(l4_start);
+      v.csum_offset = 16;
+      v.gso_type = s.ipv6 ? GsoType::tcpv6 : GsoType::tcpv4;
+      v.gso_size = static_cast<std::uint16_t>(1 + below(1460));
+      v.hdr_len = static_cast<std::uint16_t>(l4_start + 20);
+    } else if (kind < 80) {
+      how += "+vnet-random";
+      for (auto& b : h)
+        b = random_byte();
+      return h;
+    } else if (kind < 95) {
+      how += "+vnet-flipped";
+      v.needs_csum = chance(50);
+      v.csum_start = static_cast<std::uint16_t>(l4_start);
+      v.csum_offset = 6;
+      v.gso_size = static_cast<std::uint16_t>(below(2000));
+      v.hdr_len = static_cast<std::uint16_t>(below(frame_size + 1));
+      (void)v.serialize(h, vnet_size_, true);
+      h[below(h.size())] ^= static_cast<std::byte>(1U << below(8));
+      return h;
+    } else {
+      how += "+vnet-cut";
+      h.resize(below(vnet_size_));
+      for (auto& b : h)
+        b = random_byte();
+      return h;  // with an empty frame the whole write is shorter than the header
+    }
+    (void)v.serialize(h, vnet_size_, true);
+    return h;
+  }
+
+  std::mt19937_64 rng_;
+  Mode mode_;
+  bool vnet_;
+  std::size_t vnet_size_;
+  MacAddress mac_;
+};
+
+struct Counts {
+  std::map<std::string, std::uint64_t> map;
+  void answer(Path p, const std::error_code& ec) {
+    ++map[fmt::format("answer {} {}", path_name(p), error_name(ec))];
+    ++map["errno " + error_name(ec)];
+    ++map["packets"];
+  }
+};
+
+// Cuts `packet` into pieces for writev: 1..8 pieces (empty ones among them), or sometimes more
+// than Queue::max_buffers.
+std::vector<std::span<const std::byte>> cut(std::span<const std::byte> packet, Generator& g) {
+  std::vector<std::span<const std::byte>> pieces;
+  const std::size_t n = g.chance(3) ? Queue::max_buffers + 1 + g.below(4) : 1 + g.below(8);
+  std::size_t at = 0;
+  for (std::size_t i = 0; i + 1 < n; ++i) {
+    const std::size_t len = g.chance(20) ? 0 : g.below(packet.size() - at + 1);
+    pieces.push_back(packet.subspan(at, len));
+    at += len;
+  }
+  pieces.push_back(packet.subspan(at));
+  return pieces;
+}
+
+}  // namespace
+
+void run_malformed(const Settings& settings, Report& report) {
+  const Baseline start = Baseline::take();
+  const long rss_start = rss_kib();
+  const bool uring = BatchIo::uring_available();
+  if (!uring) {
+    if (settings.ci) {
+      report.fail("io_uring is unavailable here and CI=true");
+    } else {
+      report.note("io_uring unavailable: its write paths skipped");
+    }
+  }
+  const std::vector<DeviceShape> shapes = device_shapes();
+  const Budget budget(settings.seconds, 50000);  // packets
+  // Each device shape in turn for a slice of the time, until the share ends.
+  const double slice_seconds = std::min(1.0, settings.seconds / static_cast<double>(shapes.size()));
+  std::uint64_t packets = 0;
+  std::uint64_t slices = 0;
+  std::mt19937_64 seeds(settings.seed);
+  PacketBuffers storage(16, 80000);
+  Counts counts;
+  while (budget.more(packets)) {
+    const DeviceShape& shape = shapes[slices % shapes.size()];
+    const bool down = slices % 8 == 7;
+    ++slices;
+    const Baseline before = Baseline::take();
+    {
+      std::error_code ec;
+      TunDevice dev;
+      dev.open(shape.options, ec);
+      if (ec) {
+        report.fail(fmt::format("open {}: {}", shape.label, ec.message()));
+        break;
+      }
+      if (shape.options.vnet_hdr && shape.vnet_size != 10)
+        dev.set_vnet_header_size(shape.vnet_size);
+      Link link(dev.ifindex());
+      link.add_address(IpPrefix::parse("10.204.0.1/24"));
+      link.add_address(IpPrefix::parse("fd04::1/64"));
+      if (!down) link.set_up();
+      const MacAddress mac =
+          shape.options.mode == Mode::tap ? link.mac().value_or(MacAddress{}) : MacAddress{};
+      Generator gen(seeds(), shape.options.mode, shape.options.vnet_hdr, shape.vnet_size, mac);
+      Queue& q = dev.queue(0);
+      BatchIo loop_io(q, {.backend = BatchBackend::loop, .max_packets = 16});
+      std::optional<BatchIo> uring_io;
+      if (uring && !shape.options.packet_info) {
+        uring_io.emplace(q, BatchOptions{.backend = BatchBackend::uring, .max_packets = 16});
+      }
+      const auto slice_end = std::min(
+          budget.deadline(), Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                                std::chrono::duration<double>(slice_seconds)));
+      std::uint64_t call = 0;
+      while (Clock::now() < slice_end && budget.more(packets)) {
+        const Path path = kPaths[call++ % kPaths.size()];
+        if ((path == Path::uring_batch || path == Path::uring_packets) && !uring_io) continue;
+        std::string how;
+        report.count(fmt::format("calls {}", path_name(path)));
+        switch (path) {
+          case Path::write: {
+            const Bytes p = gen.next(how);
+            const std::size_t n = q.write(p, ec);
+            if (ec ? n != 0 : n != p.size()) {
+              report.fail(fmt::format("{} on {}: {} bytes of {} with {} ({})", path_name(path),
+                                      shape.label, n, p.size(), error_name(ec), how));
+            }
+            counts.answer(path, ec);
+            ++packets;
+            break;
+          }
+          case Path::write_throwing: {
+            const Bytes p = gen.next(how);
+            try {
+              const std::size_t n = q.write(p);
+              if (n != p.size()) {
+                report.fail(fmt::format("write(throwing) on {}: {} bytes of {} ({})", shape.label,
+                                        n, p.size(), how));
+              }
+              counts.answer(path, {});
+            } catch (const tunkit::Error& e) {
+              if (!e.code() || std::string_view(e.what()).empty()) {
+                report.fail(fmt::format("write(throwing) on {}: threw without a code or text ({})",
+                                        shape.label, how));
+              }
+              counts.answer(path, e.code());
+            } catch (const std::exception& e) {
+              report.fail(fmt::format("write(throwing) on {}: threw {} ({}): {}", shape.label,
+                                      typeid(e).name(), how, e.what()));
+            }
+            ++packets;
+            break;
+          }
+          case Path::writev: {
+            const Bytes p = gen.next(how);
+            const auto pieces = cut(p, gen);
+            const std::size_t n = q.writev(pieces, ec);
+            if (ec ? n != 0 : n != p.size()) {
+              report.fail(fmt::format("writev on {}: {} bytes of {} with {} ({})", shape.label, n,
+                                      p.size(), error_name(ec), how));
+            }
+            counts.answer(path, ec);
+            ++packets;
+            // A refusal tunkit makes before the system call depends on the bytes, not on the
+            // buffers they are in (except the buffer count itself).
+            if (ec && ec.category() == tunkit::error_category() &&
+                ec != tunkit::errc::too_many_buffers) {
+              std::error_code ec_write;
+              (void)q.write(p, ec_write);
+              if (ec_write != ec) {
+                report.fail(fmt::format(
+                    "writev on {} refused a packet with \"{}\" that write answers with \"{}\" "
+                    "({}, {} bytes in {} buffers)",
+                    shape.label, ec.message(), ec_write ? ec_write.message() : "success", how,
+                    p.size(), pieces.size()));
+                report.count("writev/write disagree");
+              }
+            }
+            break;
+          }
+          case Path::loop_batch:
+          case Path::uring_batch: {
+            BatchIo& io = path == Path::loop_batch ? loop_io : *uring_io;
+            PacketBatch batch = storage.batch();
+            batch.clear();
+            const std::size_t want = 1 + gen.below(16);
+            std::vector<std::string> hows;
+            for (std::size_t i = 0; i < want; ++i) {
+              const Bytes p = gen.next(how);
+              hows.push_back(how);
+              std::memcpy(batch.room(i).data(), p.data(), p.size());
+              batch.push_back(p.size());
+            }
+            std::size_t first = 0;
+            while (first < want) {
+              PacketBatch rest = batch.tail(first);
+              const std::size_t done = io.write_batch(rest, ec);
+              if (done > rest.size() || (ec ? done == rest.size() : done != rest.size())) {
+                report.fail(fmt::format("{} on {}: {} of {} written with {}", path_name(path),
+                                        shape.label, done, rest.size(), error_name(ec)));
+                break;
+              }
+              for (std::size_t i = 0; i < done; ++i)
+                counts.answer(path, {});
+              if (!ec) break;
+              counts.answer(path, ec);
+              first += done + 1;
+            }
+            packets += want;
+            break;
+          }
+          case Path::loop_packets:
+          case Path::uring_packets: {
+            BatchIo& io = path == Path::loop_packets ? loop_io : *uring_io;
+            const std::size_t want = 1 + gen.below(16);
+            std::vector<Bytes> owned;
+            for (std::size_t i = 0; i < want; ++i)
+              owned.push_back(gen.next(how));
+            std::vector<std::span<const std::byte>> spans(owned.begin(), owned.end());
+            std::size_t first = 0;
+            while (first < want) {
+              const auto rest = std::span(spans).subspan(first);
+              const std::size_t done = io.write_packets(rest, ec);
+              if (done > rest.size() || (ec ? done == rest.size() : done != rest.size())) {
+                report.fail(fmt::format("{} on {}: {} of {} written with {}", path_name(path),
+                                        shape.label, done, rest.size(), error_name(ec)));
+                break;
+              }
+              for (std::size_t i = 0; i < done; ++i)
+                counts.answer(path, {});
+              if (!ec) break;
+              counts.answer(path, ec);
+              first += done + 1;
+            }
+            packets += want;
+            break;
+          }
+        }
+      }
+      report.count(fmt::format("slices {}{}", shape.label, down ? " (down)" : ""));
+    }
+    if (!before.check_same(report, fmt::format("after the {} slice", shape.label))) break;
+  }
+  report.merge(counts.map);
+  report.note(fmt::format("{} packets in {} device slices (bound: {:.0f} s or {} packets)",
+                          report.get("packets"), slices, settings.seconds, budget.max()));
+  report.print_counts("slices", "slices ");
+  report.print_counts("calls by path", "calls ");
+  report.print_counts("answers by errno (all paths)", "errno ");
+  for (const Path p : kPaths) {
+    report.print_counts(fmt::format("answers {}", path_name(p)),
+                        fmt::format("answer {} ", path_name(p)));
+  }
+  report.note(fmt::format("resident memory {} KiB -> {} KiB", rss_start, rss_kib()));
+  if (report.get("errno ok") == 0) report.fail("the kernel accepted no packet at all");
+  start.check_same(report, "at the end");
+}
+
+}  // namespace tunkit::stress
