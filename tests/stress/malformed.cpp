@@ -14,7 +14,8 @@
 // hdr_len past the packet, a GSO type that does not match the packet, a TUN packet that is not
 // IP, a TAP frame shorter than an Ethernet header, more buffers than writev takes): every write
 // path must refuse each with an error. And each slice ends by proving the device still works: a
-// valid UDP datagram written on the queue reaches a socket of the namespace, byte for byte.
+// valid UDP datagram written on the queue reaches a socket of the namespace, byte for byte, and
+// one a socket sends through the device is read from the queue, with the documented protocol.
 //
 // The seeds are well-formed IPv4/IPv6 UDP, TCP and ICMP packets (and Ethernet frames with them,
 // and ARP, on TAP), sent from the device's peer to the device's own address; the mutations flip
@@ -639,6 +640,83 @@ bool still_usable(const DeviceShape& shape, const MacAddress& mac, Queue& q, Bat
   return ok;
 }
 
+// The other direction: a datagram that a socket of the namespace sends to the device's peer
+// (10.204.0.2, routed through the device) must be read from the queue whole, with the protocol
+// that read(buf, info) documents (IPv4, 0x0800, on TUN and with packet information; 0 on TAP
+// without it). What the kernel queued before (answers to the slice's packets) is drained first.
+bool still_reads(const DeviceShape& shape, const std::string& device, Queue& q, std::uint64_t slice,
+                 Report& report) {
+  const bool tap = shape.options.mode == Mode::tap;
+  if (tap) {
+    // No ARP answer comes from a TAP nobody serves: a neighbour entry for the peer.
+    const int rc = run_program({"ip", "neigh", "replace", "10.204.0.2", "lladdr",
+                                "02:00:00:00:00:02", "dev", device, "nud", "permanent"});
+    if (rc != 0) {
+      report.fail(fmt::format("ip neigh replace on {} exited {}", device, rc));
+      return false;
+    }
+  }
+  std::array<std::byte, 70000> buf{};
+  std::error_code ec;
+  PacketInfo info;
+  for (int i = 0;
+       i < 100000 && q.wait_readable(std::chrono::milliseconds(0), ec) == WaitResult::ready && !ec;
+       ++i) {
+    (void)q.read(buf, info, ec);
+    if (ec && ec != errc::packet_truncated) break;
+  }
+  const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) {
+    report.fail(fmt::format("socket: {}", std::strerror(errno)));
+    return false;
+  }
+  sockaddr_in peer{};
+  peer.sin_family = AF_INET;
+  peer.sin_port = htons(9);
+  ::inet_pton(AF_INET, "10.204.0.2", &peer.sin_addr);
+  const std::string text = fmt::format("read back after slice {} ({})", slice, shape.label);
+  const ssize_t sent = ::sendto(s, text.data(), text.size(), 0,
+                                reinterpret_cast<const sockaddr*>(&peer), sizeof peer);
+  const int send_errno = errno;
+  ::close(s);
+  if (sent != static_cast<ssize_t>(text.size())) {
+    report.fail(fmt::format("{}: sendto 10.204.0.2: {}", shape.label, std::strerror(send_errno)));
+    return false;
+  }
+  const std::size_t ip_at =
+      (shape.options.vnet_hdr ? static_cast<std::size_t>(shape.vnet_size) : 0) + (tap ? 14 : 0);
+  const std::uint16_t want_protocol = tap && !shape.options.packet_info ? 0 : 0x0800;
+  const auto payload = std::as_bytes(std::span(text));
+  const auto until = Clock::now() + std::chrono::seconds(1);
+  std::string why = "not read within 1 s";
+  while (Clock::now() < until) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
+    if (q.wait_readable(left, ec) != WaitResult::ready || ec) continue;
+    const std::size_t n = q.read(buf, info, ec);
+    if (ec) {
+      why = fmt::format("read failed: {}", error_name(ec));
+      break;
+    }
+    const auto packet = std::span(buf).first(n);
+    const auto at = std::search(packet.begin(), packet.end(), payload.begin(), payload.end());
+    if (at == packet.end()) continue;  // another packet
+    if (n != ip_at + 28 + payload.size() || packet[ip_at] != std::byte{0x45} ||
+        info.protocol != want_protocol) {
+      why = fmt::format(
+          "read {} bytes (expected {}), the IPv4 header at {} {}, protocol {:#06x} (expected "
+          "{:#06x})",
+          n, ip_at + 28 + payload.size(), ip_at,
+          packet.size() > ip_at && packet[ip_at] == std::byte{0x45} ? "found" : "not found",
+          info.protocol, want_protocol);
+      break;
+    }
+    return true;
+  }
+  report.fail(
+      fmt::format("{} does not read what the kernel sends after its slice: {}", shape.label, why));
+  return false;
+}
+
 }  // namespace
 
 void run_malformed(const Settings& settings, Report& report) {
@@ -831,6 +909,7 @@ void run_malformed(const Settings& settings, Report& report) {
         check = Path::write;
       if (still_usable(shape, mac, q, loop_io, uring_ptr, storage, check, slices, report))
         report.count("usable after the slice");
+      if (still_reads(shape, dev.name(), q, slices, report)) report.count("reads after the slice");
     }
     if (!before.check_same(report, fmt::format("after the {} slice", shape.label))) break;
   }
@@ -839,10 +918,10 @@ void run_malformed(const Settings& settings, Report& report) {
                           report.get("packets"), slices, settings.seconds, budget.max()));
   report.print_counts("slices", "slices ");
   report.note(fmt::format(
-      "sure refusals checked {} (every path, at the start of each slice), accepted {}; device "
-      "usable after {} of {} slices",
-      report.get("refusals checked"), report.get("refusals accepted"),
-      report.get("usable after the slice"), slices));
+      "sure refusals checked {} (every path, at the start of each slice), accepted {}; after "
+      "{} slices, a datagram written reached a socket {} times, one sent was read {} times",
+      report.get("refusals checked"), report.get("refusals accepted"), slices,
+      report.get("usable after the slice"), report.get("reads after the slice")));
   report.print_counts("sure refusals by errno", "refused ");
   report.print_counts("calls by path", "calls ");
   report.print_counts("answers by errno (all paths)", "errno ");
