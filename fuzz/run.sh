@@ -9,11 +9,11 @@
 #   --corpus DIR  DIR/NAME, created when missing and kept: the target reads it and the seeds,
 #                 writes what it finds there, and the next run with the same DIR continues from
 #                 it. Long fuzzing is a series of runs on one DIR. Delete DIR to start over.
-#   --keep        --corpus BUILD_DIR/corpus.
+#   --continue    --corpus BUILD_DIR/corpus (what ./dev fuzz SECONDS --continue does).
 # What a failing target found (crash-*, timeout-*, ...) is kept in BUILD_DIR/artifacts/, where it
 # can be replayed.
 #
-#   fuzz/run.sh [--keep | --corpus DIR] [BUILD_DIR [SECONDS [JOBS]]]
+#   fuzz/run.sh [--continue | --corpus DIR] [BUILD_DIR [SECONDS [JOBS]]]
 #   (defaults: build-fuzz, 60, the number of CPUs)
 #
 # Exit status: 0 when every target ran its time without a finding, 1 otherwise, 2 for bad usage.
@@ -24,7 +24,7 @@ keep=false
 args=()
 while [ $# -gt 0 ]; do
   case $1 in
-    --keep) keep=true; shift ;;
+    --continue) keep=true; shift ;;
     --corpus)
       [ $# -ge 2 ] || { echo "fuzz/run.sh: --corpus needs a directory" >&2; exit 2; }
       keep_root=$2; shift 2 ;;

@@ -62,7 +62,7 @@ constexpr Part kParts[] = {
 constexpr const char* kUsage =
     "usage: tunkit_stress [--seconds N] [--seed N] [--max-latency-ms N] [PART...]\n"
     "  PART: storm load link-del malformed events (default: all, in this order)\n"
-    "  --seconds N         the whole run's time, shared among the parts (default 120)\n"
+    "  --seconds N         the whole run's time, shared among the parts (default 60)\n"
     "  --seed N            the random seed (default: a new one, printed)\n"
     "  --max-latency-ms N  link-del: a reader returning later than this fails (default 1000)\n"
     "Needs root (or unprivileged user namespaces); exit 0 when every part passed, 1 when one\n"
@@ -140,7 +140,7 @@ std::pair<std::string, bool> run_part(const Part& part, double seconds, std::uin
 }  // namespace
 
 int main(int argc, char** argv) {
-  double seconds = 120;
+  double seconds = 60;
   double max_latency_ms = 1000;
   std::uint64_t seed = std::random_device{}();
   std::vector<const Part*> selected;

@@ -9,11 +9,25 @@
 // packet so, write must refuse it too. Descriptors and devices are compared before and after
 // each device's slice: no leak.
 //
+// Each slice also starts with a table of inputs that are wrong for sure (an empty packet, a
+// virtio-net header cut short or with an unknown GSO type, a zero gso_size, a checksum or
+// hdr_len past the packet, a GSO type that does not match the packet, a TUN packet that is not
+// IP, a TAP frame shorter than an Ethernet header, more buffers than writev takes): every write
+// path must refuse each with an error. And each slice ends by proving the device still works: a
+// valid UDP datagram written on the queue reaches a socket of the namespace, byte for byte, and
+// one a socket sends through the device is read from the queue, with the documented protocol.
+//
 // The seeds are well-formed IPv4/IPv6 UDP, TCP and ICMP packets (and Ethernet frames with them,
 // and ARP, on TAP), sent from the device's peer to the device's own address; the mutations flip
 // bytes, truncate, extend, rewrite length fields, or replace the packet with random bytes. The
 // virtio-net header is valid (no offload, a partial checksum, a TCP super-packet), mutated,
 // random, or cut short.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -21,6 +35,7 @@
 #include <map>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <typeinfo>
 #include <vector>
@@ -392,6 +407,316 @@ std::vector<std::span<const std::byte>> cut(std::span<const std::byte> packet, G
   return pieces;
 }
 
+// A valid UDP/IPv4 datagram from the device's peer (10.204.0.2) to the device's address.
+Bytes udp4(std::span<const std::byte> payload, unsigned source_port, unsigned dest_port) {
+  const IpAddress src = IpAddress::parse("10.204.0.2");
+  const IpAddress dst = IpAddress::parse("10.204.0.1");
+  std::array<std::byte, 28> h{};
+  auto set16 = [&h](std::size_t at, std::size_t v) {
+    h[at] = static_cast<std::byte>((v >> 8U) & 0xFFU);
+    h[at + 1] = static_cast<std::byte>(v & 0xFFU);
+  };
+  h[0] = std::byte{0x45};
+  set16(2, h.size() + payload.size());
+  set16(6, 0x4000);  // DF
+  h[8] = std::byte{64};
+  h[9] = std::byte{17};
+  std::memcpy(h.data() + 12, src.bytes().data(), 4);
+  std::memcpy(h.data() + 16, dst.bytes().data(), 4);
+  set16(20, source_port);
+  set16(22, dest_port);
+  set16(24, 8 + payload.size());
+  Checksum sum = pseudo_header_sum(src, dst, 17, static_cast<std::uint32_t>(8 + payload.size()));
+  sum.add(std::span(h).subspan(20));
+  sum.add(payload);
+  set16(26, sum.checksum());
+  set16(10, internet_checksum(std::span(h).first(20)));
+  Bytes p(h.size() + payload.size());
+  std::memcpy(p.data(), h.data(), h.size());
+  if (!payload.empty()) std::memcpy(p.data() + h.size(), payload.data(), payload.size());
+  return p;
+}
+
+// `l3` as the device takes it: in an Ethernet frame to `mac` on TAP, after a virtio-net header
+// (`header`, or one asking for nothing) on a vnet device.
+Bytes framed(const DeviceShape& shape, const MacAddress& mac, Bytes l3,
+             std::optional<VirtioNetHeader> header = std::nullopt) {
+  Bytes out;
+  if (shape.options.vnet_hdr) {
+    out.assign(static_cast<std::size_t>(shape.vnet_size), std::byte{0});
+    (void)header.value_or(VirtioNetHeader{}).serialize(out, out.size(), true);
+  }
+  if (shape.options.mode == Mode::tap) {
+    for (std::size_t i = 0; i < 6; ++i)
+      out.push_back(static_cast<std::byte>(mac.bytes[i]));
+    const std::array<std::uint8_t, 6> src{0x02, 0, 0, 0, 0, 0x02};
+    for (const std::uint8_t b : src)
+      out.push_back(static_cast<std::byte>(b));
+    out.push_back(std::byte{0x08});
+    out.push_back(std::byte{0x00});
+  }
+  out.insert(out.end(), l3.begin(), l3.end());
+  return out;
+}
+
+// An input that is wrong for sure on a device shape; every write path must refuse it.
+struct Refusal {
+  std::string what;
+  Bytes bytes;
+  std::size_t pieces = 1;  // writev only when more than Queue::max_buffers
+};
+
+std::vector<Refusal> refusals(const DeviceShape& shape, const MacAddress& mac) {
+  const std::array<std::byte, 64> payload{};
+  const Bytes datagram = udp4(payload, 40000, 9);
+  const bool tap = shape.options.mode == Mode::tap;
+  const std::size_t l2 = tap ? 14 : 0;
+  std::vector<Refusal> out;
+  out.push_back({"empty packet", {}});
+  if (shape.options.vnet_hdr) {
+    out.push_back({"virtio-net header cut short", Bytes(5, std::byte{0})});
+    Bytes unknown = framed(shape, mac, datagram);
+    unknown[1] = std::byte{0x7F};  // gso_type
+    out.push_back({"unknown gso_type 0x7f", unknown});
+    VirtioNetHeader h;
+    h.gso_type = GsoType::tcpv4;
+    h.gso_size = 0;
+    h.hdr_len = static_cast<std::uint16_t>(l2 + 28);
+    out.push_back({"gso_type TCPV4 with gso_size 0", framed(shape, mac, datagram, h)});
+    h = VirtioNetHeader{};
+    h.needs_csum = true;
+    h.csum_start = static_cast<std::uint16_t>(l2 + datagram.size());
+    h.csum_offset = 100;
+    out.push_back({"checksum field past the packet", framed(shape, mac, datagram, h)});
+    h = VirtioNetHeader{};
+    h.hdr_len = static_cast<std::uint16_t>(l2 + datagram.size() + 1);
+    out.push_back({"hdr_len past the packet", framed(shape, mac, datagram, h)});
+  }
+  if (tap) {
+    // tun_get_user: a TAP frame shorter than ETH_HLEN is EINVAL.
+    Bytes runt = framed(shape, mac, {});
+    runt.resize(runt.size() - 4);
+    out.push_back({"frame shorter than an Ethernet header", runt});
+  } else if (!shape.options.packet_info) {
+    // Without packet information, the IP version is the protocol: anything else is EINVAL.
+    Bytes not_ip = framed(shape, mac, datagram);
+    not_ip[not_ip.size() - datagram.size()] = std::byte{0x05};
+    out.push_back({"TUN packet that is neither IPv4 nor IPv6", not_ip});
+  }
+  out.push_back(
+      {"more buffers than writev takes", framed(shape, mac, datagram), Queue::max_buffers + 1});
+  return out;
+}
+
+// Writes `bytes` once through `path` (in `pieces` buffers for writev); returns its error, or none
+// when it was written whole. A count that contradicts the error fails `report`.
+std::error_code write_once(Path path, Queue& q, BatchIo& loop, BatchIo* uring,
+                           PacketBuffers& storage, const Bytes& bytes, std::size_t pieces,
+                           Report& report) {
+  std::error_code ec;
+  std::size_t n = 0;
+  bool whole = false;
+  switch (path) {
+    case Path::write:
+      n = q.write(bytes, ec);
+      whole = n == bytes.size();
+      break;
+    case Path::write_throwing:
+      try {
+        n = q.write(bytes);
+        whole = n == bytes.size();
+      } catch (const tunkit::Error& e) {
+        ec = e.code();
+      }
+      break;
+    case Path::writev: {
+      std::vector<std::span<const std::byte>> parts;
+      const std::span<const std::byte> all(bytes);
+      for (std::size_t i = 0; i < pieces; ++i) {
+        const std::size_t from = all.size() * i / pieces;
+        const std::size_t to = all.size() * (i + 1) / pieces;
+        parts.push_back(all.subspan(from, to - from));
+      }
+      n = q.writev(parts, ec);
+      whole = n == bytes.size();
+      break;
+    }
+    case Path::loop_batch:
+    case Path::uring_batch: {
+      BatchIo& io = path == Path::loop_batch ? loop : *uring;
+      PacketBatch batch = storage.batch();
+      batch.clear();
+      std::memcpy(batch.room(0).data(), bytes.data(), bytes.size());
+      batch.push_back(bytes.size());
+      n = io.write_batch(batch, ec);
+      whole = n == 1;
+      break;
+    }
+    case Path::loop_packets:
+    case Path::uring_packets: {
+      BatchIo& io = path == Path::loop_packets ? loop : *uring;
+      const std::array<std::span<const std::byte>, 1> one{std::span<const std::byte>(bytes)};
+      n = io.write_packets(one, ec);
+      whole = n == 1;
+      break;
+    }
+  }
+  if (ec ? n != 0 : !whole) {
+    report.fail(fmt::format("{}: {} written with {}, of {} bytes", path_name(path), n,
+                            error_name(ec), bytes.size()));
+  }
+  return ec;
+}
+
+// The refusal table on every path; returns how many refusals were checked.
+std::uint64_t check_refusals(const DeviceShape& shape, const MacAddress& mac, Queue& q,
+                             BatchIo& loop, BatchIo* uring, PacketBuffers& storage,
+                             std::set<std::string>& reported, Report& report) {
+  std::uint64_t checked = 0;
+  for (const Refusal& r : refusals(shape, mac)) {
+    for (const Path path : kPaths) {
+      if ((path == Path::uring_batch || path == Path::uring_packets) && uring == nullptr) continue;
+      if (r.pieces > Queue::max_buffers && path != Path::writev) continue;
+      const std::error_code ec =
+          write_once(path, q, loop, uring, storage, r.bytes, r.pieces, report);
+      ++checked;
+      report.count(fmt::format("refused {}", error_name(ec)));
+      if (!ec) {
+        const std::string what = fmt::format("{} on {}: accepted a {} ({} bytes)", path_name(path),
+                                             shape.label, r.what, r.bytes.size());
+        if (reported.insert(what).second) report.fail(what);
+        report.count("refusals accepted");
+      }
+    }
+  }
+  return checked;
+}
+
+// A socket of the namespace on 10.204.0.1:`port`, then a valid datagram to it written through
+// `path`: it must arrive within a second, byte for byte.
+bool still_usable(const DeviceShape& shape, const MacAddress& mac, Queue& q, BatchIo& loop,
+                  BatchIo* uring, PacketBuffers& storage, Path path, std::uint64_t slice,
+                  Report& report) {
+  const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (s < 0) {
+    report.fail(fmt::format("socket: {}", std::strerror(errno)));
+    return false;
+  }
+  constexpr unsigned kPort = 9999;
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  local.sin_port = htons(kPort);
+  ::inet_pton(AF_INET, "10.204.0.1", &local.sin_addr);
+  if (::bind(s, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+    report.fail(fmt::format("bind 10.204.0.1:{}: {}", kPort, std::strerror(errno)));
+    ::close(s);
+    return false;
+  }
+  const std::string text = fmt::format("still usable after slice {} ({})", slice, shape.label);
+  const auto payload = std::as_bytes(std::span(text));
+  const Bytes packet = framed(shape, mac, udp4(payload, 40001, kPort));
+  const std::error_code ec = write_once(path, q, loop, uring, storage, packet, 1, report);
+  bool ok = false;
+  std::string why;
+  if (ec) {
+    why = fmt::format("the write failed: {}", error_name(ec));
+  } else {
+    pollfd p{s, POLLIN, 0};
+    std::array<std::byte, 512> got{};
+    if (::poll(&p, 1, 1000) != 1) {
+      why = "nothing arrived within 1 s";
+    } else {
+      const ssize_t r = ::recv(s, got.data(), got.size(), 0);
+      ok = r == static_cast<ssize_t>(payload.size()) &&
+           std::memcmp(got.data(), payload.data(), payload.size()) == 0;
+      if (!ok) why = fmt::format("{} bytes arrived, not the {} sent", r, payload.size());
+    }
+  }
+  ::close(s);
+  if (!ok) {
+    report.fail(fmt::format("{} is not usable after its slice: a valid datagram through {}: {}",
+                            shape.label, path_name(path), why));
+  }
+  return ok;
+}
+
+// The other direction: a datagram that a socket of the namespace sends to the device's peer
+// (10.204.0.2, routed through the device) must be read from the queue whole, with the protocol
+// that read(buf, info) documents (IPv4, 0x0800, on TUN and with packet information; 0 on TAP
+// without it). What the kernel queued before (answers to the slice's packets) is drained first.
+bool still_reads(const DeviceShape& shape, const std::string& device, Queue& q, std::uint64_t slice,
+                 Report& report) {
+  const bool tap = shape.options.mode == Mode::tap;
+  if (tap) {
+    // No ARP answer comes from a TAP nobody serves: a neighbour entry for the peer.
+    const int rc = run_program({"ip", "neigh", "replace", "10.204.0.2", "lladdr",
+                                "02:00:00:00:00:02", "dev", device, "nud", "permanent"});
+    if (rc != 0) {
+      report.fail(fmt::format("ip neigh replace on {} exited {}", device, rc));
+      return false;
+    }
+  }
+  std::array<std::byte, 70000> buf{};
+  std::error_code ec;
+  PacketInfo info;
+  for (int i = 0;
+       i < 100000 && q.wait_readable(std::chrono::milliseconds(0), ec) == WaitResult::ready && !ec;
+       ++i) {
+    (void)q.read(buf, info, ec);
+    if (ec && ec != errc::packet_truncated) break;
+  }
+  const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) {
+    report.fail(fmt::format("socket: {}", std::strerror(errno)));
+    return false;
+  }
+  sockaddr_in peer{};
+  peer.sin_family = AF_INET;
+  peer.sin_port = htons(9);
+  ::inet_pton(AF_INET, "10.204.0.2", &peer.sin_addr);
+  const std::string text = fmt::format("read back after slice {} ({})", slice, shape.label);
+  const ssize_t sent = ::sendto(s, text.data(), text.size(), 0,
+                                reinterpret_cast<const sockaddr*>(&peer), sizeof peer);
+  const int send_errno = errno;
+  ::close(s);
+  if (sent != static_cast<ssize_t>(text.size())) {
+    report.fail(fmt::format("{}: sendto 10.204.0.2: {}", shape.label, std::strerror(send_errno)));
+    return false;
+  }
+  const std::size_t ip_at =
+      (shape.options.vnet_hdr ? static_cast<std::size_t>(shape.vnet_size) : 0) + (tap ? 14 : 0);
+  const std::uint16_t want_protocol = tap && !shape.options.packet_info ? 0 : 0x0800;
+  const auto payload = std::as_bytes(std::span(text));
+  const auto until = Clock::now() + std::chrono::seconds(1);
+  std::string why = "not read within 1 s";
+  while (Clock::now() < until) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
+    if (q.wait_readable(left, ec) != WaitResult::ready || ec) continue;
+    const std::size_t n = q.read(buf, info, ec);
+    if (ec) {
+      why = fmt::format("read failed: {}", error_name(ec));
+      break;
+    }
+    const auto packet = std::span(buf).first(n);
+    const auto at = std::search(packet.begin(), packet.end(), payload.begin(), payload.end());
+    if (at == packet.end()) continue;  // another packet
+    if (n != ip_at + 28 + payload.size() || packet[ip_at] != std::byte{0x45} ||
+        info.protocol != want_protocol) {
+      why = fmt::format(
+          "read {} bytes (expected {}), the IPv4 header at {} {}, protocol {:#06x} (expected "
+          "{:#06x})",
+          n, ip_at + 28 + payload.size(), ip_at,
+          packet.size() > ip_at && packet[ip_at] == std::byte{0x45} ? "found" : "not found",
+          info.protocol, want_protocol);
+      break;
+    }
+    return true;
+  }
+  report.fail(
+      fmt::format("{} does not read what the kernel sends after its slice: {}", shape.label, why));
+  return false;
+}
+
 }  // namespace
 
 void run_malformed(const Settings& settings, Report& report) {
@@ -414,6 +739,7 @@ void run_malformed(const Settings& settings, Report& report) {
   std::mt19937_64 seeds(settings.seed);
   PacketBuffers storage(16, 80000);
   Counts counts;
+  std::set<std::string> reported;  // refusals accepted, printed once each
   while (budget.more(packets)) {
     const DeviceShape& shape = shapes[slices % shapes.size()];
     const bool down = slices % 8 == 7;
@@ -442,6 +768,9 @@ void run_malformed(const Settings& settings, Report& report) {
       if (uring && !shape.options.packet_info) {
         uring_io.emplace(q, BatchOptions{.backend = BatchBackend::uring, .max_packets = 16});
       }
+      BatchIo* uring_ptr = uring_io ? &*uring_io : nullptr;
+      report.count("refusals checked",
+                   check_refusals(shape, mac, q, loop_io, uring_ptr, storage, reported, report));
       const auto slice_end = std::min(
           budget.deadline(), Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                                 std::chrono::duration<double>(slice_seconds)));
@@ -572,6 +901,15 @@ void run_malformed(const Settings& settings, Report& report) {
         }
       }
       report.count(fmt::format("slices {}{}", shape.label, down ? " (down)" : ""));
+      // Still usable, through one path after another (the paths io_uring lacks with packet
+      // information fall back to write).
+      if (down) link.set_up();
+      Path check = kPaths[slices % kPaths.size()];
+      if ((check == Path::uring_batch || check == Path::uring_packets) && !uring_io)
+        check = Path::write;
+      if (still_usable(shape, mac, q, loop_io, uring_ptr, storage, check, slices, report))
+        report.count("usable after the slice");
+      if (still_reads(shape, dev.name(), q, slices, report)) report.count("reads after the slice");
     }
     if (!before.check_same(report, fmt::format("after the {} slice", shape.label))) break;
   }
@@ -579,6 +917,12 @@ void run_malformed(const Settings& settings, Report& report) {
   report.note(fmt::format("{} packets in {} device slices (bound: {:.0f} s or {} packets)",
                           report.get("packets"), slices, settings.seconds, budget.max()));
   report.print_counts("slices", "slices ");
+  report.note(fmt::format(
+      "sure refusals checked {} (every path, at the start of each slice), accepted {}; after "
+      "{} slices, a datagram written reached a socket {} times, one sent was read {} times",
+      report.get("refusals checked"), report.get("refusals accepted"), slices,
+      report.get("usable after the slice"), report.get("reads after the slice")));
+  report.print_counts("sure refusals by errno", "refused ");
   report.print_counts("calls by path", "calls ");
   report.print_counts("answers by errno (all paths)", "errno ");
   for (const Path p : kPaths) {
