@@ -19,6 +19,7 @@
 /// @endcode
 
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <array>
@@ -118,6 +119,10 @@ struct AsioReadOp {
 
 /// The composed write: one `async_write_some` (one write(2) is one packet; the tun driver takes
 /// it whole or fails), with the packet-information header put in front when the queue has one.
+/// TUNGETVNETHDRSZ (linux/if_tun.h, not included here to keep kernel headers out of users'
+/// translation units).
+inline constexpr unsigned long kTunGetVnetHdrSz = _IOR('T', 215, int);  // NOLINT
+
 template <class Descriptor>
 struct AsioWriteOp {
   Descriptor* descriptor;                ///< the queue's descriptor
@@ -125,6 +130,7 @@ struct AsioWriteOp {
   std::shared_ptr<AsioScratch> scratch;  ///< header
   bool packet_info;                      ///< the queue has the 4-byte header
   Mode mode;                             ///< TUN or TAP, for the header's protocol
+  bool vnet;                             ///< the packet starts with a virtio-net header
 
   /// Starts the write.
   template <class Self>
@@ -139,7 +145,16 @@ struct AsioWriteOp {
     std::array<::asio::const_buffer, 2> bufs;
     std::size_t count = 1;
     if (packet_info) {
-      scratch->write_info = encode_pi(protocol_of(mode, packet));
+      // The protocol of the packet after the virtio-net header, whose size the device holds
+      // (any descriptor may change it); only TUN takes it from this header, TAP from the frame.
+      std::size_t offset = 0;
+      if (vnet && mode == Mode::tun) {
+        int size = 0;
+        if (::ioctl(descriptor->native_handle(), kTunGetVnetHdrSz, &size) == 0 && size > 0)
+          offset = static_cast<std::size_t>(size);
+      }
+      const std::span<const std::byte> whole[1] = {packet};
+      scratch->write_info = encode_pi(protocol_at(mode, whole, offset));
       bufs[0] = ::asio::buffer(scratch->write_info);
       bufs[1] = ::asio::buffer(packet.data(), packet.size());
       count = 2;
@@ -294,6 +309,10 @@ class BasicAsyncQueue {
     }
     packet_info_ = queue.has_packet_info();
     mode_ = queue.mode();
+    // IFF_VNET_HDR is fixed for the life of the open file; only its size may change.
+    std::error_code flags_ec;
+    const Flags flags = packet_info_ ? queue.flags(flags_ec) : Flags();
+    vnet_ = !flags_ec && flags.has(Flag::vnet_hdr);
   }
 
   /// True while a descriptor is held.
@@ -345,7 +364,8 @@ class BasicAsyncQueue {
   auto async_write(std::span<const std::byte> packet,
                    CompletionToken&& token = ::asio::default_completion_token_t<executor_type>()) {
     return ::asio::async_compose<CompletionToken, signature_type>(
-        detail::AsioWriteOp<descriptor_type>{&descriptor_, packet, scratch(), packet_info_, mode_},
+        detail::AsioWriteOp<descriptor_type>{&descriptor_, packet, scratch(), packet_info_, mode_,
+                                             vnet_},
         token, descriptor_);
   }
 
@@ -360,6 +380,7 @@ class BasicAsyncQueue {
   std::shared_ptr<detail::AsioScratch> scratch_;
   bool packet_info_ = false;
   Mode mode_ = Mode::tun;
+  bool vnet_ = false;  // with packet information only: where the write's protocol is
 };
 
 /// `BasicAsyncQueue` with `asio::any_io_executor`.

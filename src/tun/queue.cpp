@@ -428,9 +428,8 @@ std::size_t Queue::read_packet(std::span<const std::span<std::byte>> bufs, Packe
     info.protocol = detail::pi_protocol(pi);
   } else {
     out = detail::read_outcome(got, capacity);
-    if (mode_ == Mode::tun && !bufs.empty() && !bufs[0].empty()) {
-      info.protocol = detail::protocol_of(mode_, bufs[0]);
-    }
+    // After the virtio-net header, when the queue reads one (it may end in any buffer).
+    if (mode_ == Mode::tun) info.protocol = detail::protocol_at(mode_, bufs, vnet_.load().size);
   }
   if (out.truncated) ec = errc::packet_truncated;
   return out.length;
@@ -511,8 +510,9 @@ std::size_t Queue::write_packet(std::span<const std::span<const std::byte>> bufs
   detail::PiBytes pi{};
   int n = 0;
   if (packet_info_) {
-    // The protocol comes from the first buffer (the IP version, or the frame's EtherType).
-    pi = detail::encode_pi(bufs.empty() ? 0 : detail::protocol_of(mode_, bufs[0]));
+    // The protocol comes from the packet (the IP version, or the frame's EtherType), which starts
+    // after the virtio-net header when the queue writes one, in whichever buffer that is.
+    pi = detail::encode_pi(detail::protocol_at(mode_, bufs, vnet_.load().size));
     iov[static_cast<std::size_t>(n++)] = {pi.data(), pi.size()};
   }
   std::size_t total = 0;

@@ -246,3 +246,44 @@ TEST_CASE("writev takes a virtio-net header that spans buffers, and checks it wh
     CHECK(k.written("vh3").empty());
   }
 }
+
+TEST_CASE("with packet information and a virtio-net header, the protocol is the packet's",
+          "[device][vnet]") {
+  // TUN: the kernel takes a write's protocol from the packet-information header as given (0 is
+  // accepted and the stack drops the packet), so tunkit must read the IP version after the
+  // virtio-net header, not the header's first byte; and a read without packet information reports
+  // the packet's protocol, not the header's.
+  FakeKernel k;
+  const unsigned version = GENERATE(4U, 6U);
+  CAPTURE(version);
+  const std::uint16_t expected = version == 4 ? 0x0800 : 0x86DD;
+  std::vector<std::byte> packet(10 + 60, std::byte{0});
+  packet[10] = static_cast<std::byte>(version << 4U);  // after an all-zero header
+  const auto all = std::span<const std::byte>(packet);
+
+  SECTION("write and writev, the header whole or split") {
+    tunkit::TunDevice dev({.name = "pv0", .packet_info = true, .vnet_hdr = true}, k);
+    k.set_up("pv0", true);
+    CHECK(dev.write(packet) == packet.size());
+    const std::array<std::span<const std::byte>, 3> bufs{all.first(3), all.subspan(3, 7),
+                                                         all.subspan(10)};
+    CHECK(dev.writev(bufs) == packet.size());
+    const auto written = k.written("pv0");
+    REQUIRE(written.size() == 2);
+    for (const auto& w : written) {
+      CHECK(w.protocol == expected);
+      CHECK(w.data.size() == 60);
+    }
+  }
+  SECTION("read without packet information") {
+    tunkit::TunDevice dev({.name = "pv1", .vnet_hdr = true}, k);
+    k.set_up("pv1", true);
+    REQUIRE(k.inject("pv1", all.subspan(10)) >= 0);
+    std::array<std::byte, 128> buf{};
+    tunkit::PacketInfo info;
+    std::error_code ec;
+    CHECK(dev.queue(0).read(buf, info, ec) == packet.size());
+    REQUIRE_FALSE(ec);
+    CHECK(info.protocol == expected);
+  }
+}

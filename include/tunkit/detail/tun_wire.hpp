@@ -167,8 +167,9 @@ inline constexpr std::uint16_t kPiStrip = 0x0001;
 using PiBytes = std::array<std::byte, kPiSize>;
 
 /// The EtherType of a packet as the tun driver expects it in the packet-information header of a
-/// write: the frame's type field for TAP, from the IP version for TUN; 0 when unknown (the kernel
-/// then refuses an IP packet).
+/// write: the frame's type field for TAP, from the IP version for TUN; 0 when unknown. (A TUN
+/// write with packet information takes the protocol from the header as given: with 0 the write
+/// succeeds and the stack drops the packet without a word, measured.)
 [[nodiscard]] constexpr std::uint16_t protocol_of(Mode mode,
                                                   std::span<const std::byte> packet) noexcept {
   if (mode == Mode::tap) {
@@ -185,6 +186,26 @@ using PiBytes = std::array<std::byte, kPiSize>;
     default:
       return 0;
   }
+}
+
+/// `protocol_of` for a packet that starts `offset` bytes into `bufs` (after a virtio-net header of
+/// that size), wherever the buffers split it.
+template <class Buffers>
+[[nodiscard]] constexpr std::uint16_t protocol_at(Mode mode, const Buffers& bufs,
+                                                  std::size_t offset) noexcept {
+  std::array<std::byte, 14> head{};  // an Ethernet header; a TUN packet needs one byte
+  std::size_t have = 0;
+  for (const auto& b : bufs) {
+    if (offset >= b.size()) {
+      offset -= b.size();
+      continue;
+    }
+    for (std::size_t i = offset; i < b.size() && have < head.size(); ++i)
+      head[have++] = static_cast<std::byte>(b[i]);
+    offset = 0;
+    if (have == head.size()) break;
+  }
+  return protocol_of(mode, std::span<const std::byte>(head.data(), have));
 }
 
 /// The packet-information header of a write (flags 0).
