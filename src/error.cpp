@@ -52,6 +52,8 @@ class Category final : public std::error_category {
         return "batch larger than the capacity chosen at construction";
       case errc::out_of_range:
         return "out of range";
+      case errc::invalid_netns_name:
+        return "invalid network namespace name";
     }
     return "unknown tunkit error";
   }
@@ -102,7 +104,7 @@ std::string cause(std::error_code ec) {
       case EEXIST:
         return "already exists";
       case ENOENT:
-        return "no such file or device";
+        return "no such file or directory";
       case ENODEV:
         return "no such device";
       case ENXIO:
@@ -112,7 +114,7 @@ std::string cause(std::error_code ec) {
       case EBADFD:
         return "device removed or not attached";
       case EAGAIN:
-        return "would block (no packet ready)";
+        return "would block";
       case EMFILE:
         return "too many open files in this process";
       case ENFILE:

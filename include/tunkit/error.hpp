@@ -38,6 +38,8 @@ enum class errc {
   batch_too_large,      ///< more packets in one call than the capacity chosen at construction
   out_of_range,         ///< a value outside the range the device accepts (e.g. the MTU); compares
                         ///< equal to `std::errc::invalid_argument`, the kernel's answer
+  invalid_netns_name,   ///< a network namespace name that is no file name under /run/netns
+                        ///< (empty, ".", "..", with '/'); `invalid_name` is an interface's
 };
 
 /// The category of `tunkit::errc` codes; its name is "tunkit".

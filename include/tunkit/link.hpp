@@ -273,8 +273,10 @@ class TUNKIT_EXPORT Link {
   /// NLM_F_EXCL, like `ip route add DEST [via GW] dev NAME [metric N] [src SRC]`): scope link
   /// without a gateway, global with one. Checked first (`errc::invalid_address`): the
   /// destination's prefix length, host bits set in it, a gateway or source of another family.
-  /// The kernel's answers, each with its hint: ENETDOWN (the interface is down), ENETUNREACH
-  /// (IPv4) / EHOSTUNREACH (IPv6) when the gateway is not on a network the interface reaches,
+  /// The kernel's answers, each with its hint: ENETDOWN (the interface is down; the kernel says
+  /// ENETUNREACH for a route with a gateway then, which tunkit reports as ENETDOWN after looking
+  /// at the interface), ENETUNREACH (IPv4) / EHOSTUNREACH (IPv6) when the interface is up and
+  /// the gateway is not on a network it reaches,
   /// EEXIST for a route with the same destination and metric, ENODEV for IPv6 when the MTU is
   /// below 1280. The kernel removes routes through an interface when it goes down.
   /// @throws tunkit::Error, e.g. `tunkit: add route 10.9.0.0/16 via 10.0.0.254 on "tun0":

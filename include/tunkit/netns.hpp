@@ -64,7 +64,7 @@ class TUNKIT_EXPORT NetNs {
   [[nodiscard]] static NetNs open_path(const std::string& path, std::error_code& ec,
                                        sys::Syscalls& sys = sys::real()) noexcept;
   /// Opens the namespace that `ip netns add NAME` made: /run/netns/NAME. A name that is empty,
-  /// holds '/' or is "." or ".." is `errc::invalid_name` before any system call.
+  /// holds '/' or is "." or ".." is `errc::invalid_netns_name` before any system call.
   /// @throws tunkit::Error; ENOENT comes with the hint to create it with `ip netns add NAME`.
   [[nodiscard]] static NetNs open_named(std::string_view name, sys::Syscalls& sys = sys::real());
   /// As above; on failure `ec` is set and the result is closed.

@@ -56,6 +56,13 @@ void Link::add_route(const Route& route) {
 void Link::add_route(const Route& route, std::error_code& ec) noexcept {
   ec = detail::request_change(socket_.get(), nl::add_route(to_message(route, ifindex_)),
                               check(route));
+  // Through a down interface the kernel answers a route with a gateway as if the gateway were
+  // on no network of it (ENETUNREACH, EHOSTUNREACH for IPv6): look, and report the cause.
+  if ((detail::is_errno(ec, ENETUNREACH) || detail::is_errno(ec, EHOSTUNREACH)) && route.gateway) {
+    std::error_code state_ec;
+    const LinkState now = state(state_ec);
+    if (!state_ec && !now.up) ec = detail::sys_error(ENETDOWN);
+  }
 }
 
 void Link::remove_route(const Route& route) {

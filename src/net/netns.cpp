@@ -40,7 +40,7 @@ std::error_code check_name(std::string_view name) noexcept {
   // ip-netns(8) names become file names under /run/netns.
   if (name.empty() || name == "." || name == ".." || name.size() > 255 ||
       name.find('/') != std::string_view::npos || name.find('\0') != std::string_view::npos) {
-    return errc::invalid_name;
+    return errc::invalid_netns_name;
   }
   return {};
 }
@@ -86,11 +86,10 @@ NetNs NetNs::open_named(std::string_view name, std::error_code& ec, sys::Syscall
 
 NetNs NetNs::open_named(std::string_view name, sys::Syscalls& sys) {
   if (const std::error_code bad = check_name(name)) {
-    // errc::invalid_name reads "invalid interface name": say what was wrong instead.
-    throw Error(bad, fmt::format("tunkit: open network namespace \"{}\": invalid namespace name "
-                                 "(a file name under /run/netns: not empty, no '/', not \".\" "
-                                 "or \"..\")",
-                                 name));
+    // Quoted even when empty (make_error leaves an empty name out).
+    throw Error(bad, fmt::format("tunkit: open network namespace \"{}\": {} (a file name under "
+                                 "/run/netns: not empty, no '/', not \".\" or \"..\")",
+                                 name, bad.message()));
   }
   const std::string path = std::string(kNamedDir) + std::string(name);
   std::error_code ec;

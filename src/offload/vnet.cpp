@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "offload/vnet_internal.hpp"
@@ -132,6 +133,60 @@ std::optional<OffloadError> check_vnet_header(const VirtioNetHeader& h,
   return std::nullopt;
 }
 
+std::optional<OffloadError> kernel_vnet_problem(const VirtioNetHeader& h,
+                                                std::span<const std::byte> head, std::size_t size,
+                                                Mode mode) noexcept {
+  if (auto e = h.check_fields(size)) return e;
+  if (h.gso_type == GsoType::none || h.needs_csum) return std::nullopt;
+  // virtio_net_hdr_to_skb() dissects a GSO packet without NEEDS_CSUM: TUN takes the IP version
+  // from the GSO type (UDP tries both), TAP the frame's EtherType, which must match it.
+  head = head.first(std::min(head.size(), kKernelCheckHead));
+  std::size_t at = 0;
+  int ether_version = 0;
+  if (mode == Mode::tap) {
+    if (head.size() < 14) return std::nullopt;  // a runt frame: the kernel's own answer
+    const unsigned type = (load8(head.data() + 12) << 8U) | load8(head.data() + 13);
+    if (type == 0x0800) {
+      ether_version = 4;
+    } else if (type == 0x86DD) {
+      ether_version = 6;
+    } else {
+      return std::nullopt;  // VLAN tags and the like: left to the kernel's dissector
+    }
+    at = 14;
+  }
+  if (head.size() <= at) return std::nullopt;
+  const int version = load8(head.data() + at) >> 4U;
+  std::uint8_t protocol = 0;
+  std::size_t ip_len = 0;
+  if (version == 4 && head.size() >= at + 20) {
+    protocol = load8(head.data() + at + 9);
+    ip_len = std::size_t{load8(head.data() + at) & 0x0FU} * 4;
+  } else if (version == 6 && head.size() >= at + 40) {
+    protocol = load8(head.data() + at + 6);  // extension headers are not followed here
+    ip_len = 40;
+  }
+  bool fits = ip_len >= 20 && (ether_version == 0 || ether_version == version);
+  switch (h.gso_type) {
+    case GsoType::tcpv4:
+      fits = fits && version == 4 && protocol == kTcp;
+      break;
+    case GsoType::tcpv6:
+      fits = fits && version == 6 && protocol == kTcp;
+      break;
+    default:  // UDP (UFO); UDP_L4 without NEEDS_CSUM was refused above
+      fits = fits && protocol == kUdp;
+      break;
+  }
+  if (!fits) {
+    return offload_error(OffloadReason::gso_type_mismatch, raw_gso_type(h),
+                         (static_cast<std::size_t>(version) << 8) | protocol);
+  }
+  const std::size_t end = at + ip_len + (protocol == kTcp ? 20 : 8);
+  if (end > size) return offload_error(OffloadReason::transport_beyond_packet, end, size);
+  return std::nullopt;
+}
+
 }  // namespace detail
 
 // ---------------------------------------------------------------------------------------------
@@ -205,6 +260,25 @@ std::string to_string(const OffloadError& e) {
       return fmt::format("output buffer of {} bytes, {} needed", e.limit, e.value);
     case OffloadReason::batch_too_large:
       return fmt::format("batch of {} packets above the capacity of {}", e.value, e.limit);
+    case OffloadReason::gso_size_reserved:
+      return "virtio-net header: gso_size 65535 is reserved (the kernel's GSO_BY_FRAGS)";
+    case OffloadReason::gso_needs_csum:
+      return fmt::format("virtio-net header: gso_type {} without NEEDS_CSUM", gso_name(e.value));
+    case OffloadReason::gso_csum_offset:
+      return fmt::format(
+          "virtio-net header: csum_offset {} with GSO, the transport checksum field is at {}",
+          e.value, e.limit);
+    case OffloadReason::csum_start_before_transport:
+      return fmt::format("virtio-net header: csum_start {} inside the network header (at least {})",
+                         e.value, e.limit);
+    case OffloadReason::transport_beyond_packet:
+      return fmt::format(
+          "virtio-net header: the transport header from csum_start ends at {}, beyond packet "
+          "length {}",
+          e.value, e.limit);
+    case OffloadReason::gso_too_many_segments:
+      return fmt::format("virtio-net header: UDP_L4 with {} segments, the kernel takes at most {}",
+                         e.value, e.limit);
     case OffloadReason::routing_header:
       return fmt::format(
           "IPv6 routing header with {} segments left: the checksum's destination is not the "
@@ -291,23 +365,62 @@ std::optional<OffloadError> VirtioNetHeader::check_fields(
   if (!known_gso_type(gso_type) || (gso_ecn && gso_type == GsoType::none)) {
     return detail::offload_error(OffloadReason::unknown_gso_type, detail::raw_gso_type(*this));
   }
-  if (gso_type != GsoType::none && gso_size == 0) {
+  const bool gso = gso_type != GsoType::none;
+  const bool tcp = gso_type == GsoType::tcpv4 || gso_type == GsoType::tcpv6;
+  if (gso && gso_size == 0) {
     return detail::offload_error(OffloadReason::gso_size_zero, detail::raw_gso_type(*this));
+  }
+  if (gso && gso_size == 0xFFFF) {  // GSO_BY_FRAGS, the kernel's own marker
+    return detail::offload_error(OffloadReason::gso_size_reserved, gso_size);
+  }
+  if (gso_type == GsoType::udp_l4 && !needs_csum) {
+    return detail::offload_error(OffloadReason::gso_needs_csum, detail::raw_gso_type(*this));
   }
   if (hdr_len > size) {
     return detail::offload_error(OffloadReason::hdr_len_beyond_packet, hdr_len, size);
   }
-  // The kernel's skb_partial_csum_set: the start inside the packet, the 2-byte field too.
-  if (needs_csum) {
-    if (csum_start > size) {
-      return detail::offload_error(OffloadReason::csum_start_beyond_packet, csum_start, size);
+  if (!needs_csum) return std::nullopt;
+  // skb_partial_csum_set: the start inside the packet, the 2-byte field too; then the transport
+  // header may not start inside the shortest network header.
+  if (csum_start > size) {
+    return detail::offload_error(OffloadReason::csum_start_beyond_packet, csum_start, size);
+  }
+  const std::size_t end = std::size_t{csum_start} + csum_offset + 2;
+  if (end > size) {
+    return detail::offload_error(OffloadReason::csum_offset_beyond_packet, end, size);
+  }
+  const std::size_t min_start = gso_type == GsoType::tcpv6 ? 40 : 20;
+  if (csum_start < min_start) {
+    return detail::offload_error(OffloadReason::csum_start_before_transport, csum_start, min_start);
+  }
+  if (!gso) return std::nullopt;
+  const std::size_t transport_len = tcp ? 20 : 8;  // sizeof(struct tcphdr) / (struct udphdr)
+  const std::size_t transport_end = std::size_t{csum_start} + transport_len;
+  if (transport_end > size) {
+    return detail::offload_error(OffloadReason::transport_beyond_packet, transport_end, size);
+  }
+  if (tcp && csum_offset != detail::kTcpChecksumOffset) {
+    return detail::offload_error(OffloadReason::gso_csum_offset, csum_offset,
+                                 detail::kTcpChecksumOffset);
+  }
+  if (gso_type == GsoType::udp_l4) {
+    if (csum_offset != detail::kUdpChecksumOffset) {
+      return detail::offload_error(OffloadReason::gso_csum_offset, csum_offset,
+                                   detail::kUdpChecksumOffset);
     }
-    const std::size_t end = std::size_t{csum_start} + csum_offset + 2;
-    if (end > size) {
-      return detail::offload_error(OffloadReason::csum_offset_beyond_packet, end, size);
+    constexpr std::size_t kUdpMaxSegments = 128;  // UDP_MAX_SEGMENTS (64 before Linux 6.9)
+    const std::size_t payload = size - transport_end;
+    if (payload > std::size_t{gso_size} * kUdpMaxSegments) {
+      return detail::offload_error(OffloadReason::gso_too_many_segments,
+                                   (payload + gso_size - 1) / gso_size, kUdpMaxSegments);
     }
   }
   return std::nullopt;
+}
+
+std::optional<OffloadError> VirtioNetHeader::kernel_check(std::span<const std::byte> packet,
+                                                          Mode mode) const noexcept {
+  return detail::kernel_vnet_problem(*this, packet, packet.size(), mode);
 }
 
 std::error_code VirtioNetHeader::validate(std::span<const std::byte> packet) const noexcept {

@@ -55,6 +55,14 @@ std::optional<OffloadError> check_vnet_header(const VirtioNetHeader& h,
                                               std::span<const std::byte> packet,
                                               PacketLayout* layout) noexcept;
 
+/// `VirtioNetHeader::kernel_check` for a packet of `size` bytes whose first bytes are `head`
+/// (at most 128 are looked at): for a packet spread over several buffers.
+std::optional<OffloadError> kernel_vnet_problem(const VirtioNetHeader& h,
+                                                std::span<const std::byte> head, std::size_t size,
+                                                Mode mode) noexcept;
+/// How many bytes of the packet `kernel_vnet_problem` looks at.
+inline constexpr std::size_t kKernelCheckHead = 128;
+
 /// The sum of the source and destination addresses of the IP header at `ip` (8 bytes from 12 for
 /// IPv4, 32 from 8 for IPv6): the part of the pseudo header every packet of a flow shares.
 inline Checksum address_sum(const std::byte* ip, bool v4) noexcept {

@@ -21,6 +21,7 @@
 #include "detail/eintr.hpp"
 #include "detail/failure.hpp"
 #include "tun/hints.hpp"
+#include "tun/observed.hpp"
 #include "tun/queue_access.hpp"
 #include "tun/wake_table.hpp"
 #include "tunkit/detail/tun_wire.hpp"
@@ -217,7 +218,7 @@ std::error_code TunDevice::ioctl_ptr(unsigned long request, void* arg) const noe
   if (fd < 0) return errc::not_open;
   if (int r = retry_eintr([&] { return detail::QueueAccess::sys(first_).ioctl(fd, request, arg); });
       r < 0) {
-    return sys_error(-r);
+    return detail::observed_cause(detail::QueueAccess::sys(first_), fd, sys_error(-r));
   }
   return {};
 }
@@ -227,7 +228,7 @@ std::error_code TunDevice::ioctl_value(unsigned long request, unsigned long valu
 }
 
 void TunDevice::fail(std::error_code ec, const char* op, std::string_view hint) const {
-  detail::raise({ec, op, first_.name(), hint});
+  detail::raise({ec, op, first_.name(), detail::gone_or(ec, hint)});
 }
 
 // --- device-wide settings -----------------------------------------------------------------------
@@ -433,7 +434,7 @@ int TunDevice::open_netns(std::error_code& ec) const noexcept {
   const int r = retry_eintr(
       [&] { return detail::QueueAccess::sys(first_).ioctl(fd, TUNGETDEVNETNS, nullptr); });
   if (r < 0) {
-    ec = sys_error(-r);
+    ec = detail::observed_cause(detail::QueueAccess::sys(first_), fd, sys_error(-r));
     return -1;
   }
   return r;

@@ -51,7 +51,9 @@ std::string_view open_hint(int err) noexcept {
       return "no TUN/TAP support: load it with 'modprobe tun'";
     case EACCES:
     case EPERM:
-      return "needs read and write access to /dev/net/tun";
+      return "needs read and write access to /dev/net/tun: run as root, or ask an administrator "
+             "to grant it and to create the device with an owner or group that includes you (see "
+             "docs/permissions-and-namespaces.md)";
     default:
       return {};
   }
@@ -102,10 +104,14 @@ std::string_view tx_filter_problem(std::span<const MacAddress> macs) noexcept {
 
 std::string_view io_hint(std::error_code ec) noexcept {
   if (ec == std::errc::operation_would_block) return {};
-  if (is_errno(ec, EBADFD)) return "the interface was deleted";
+  if (is_errno(ec, EBADFD)) return kInterfaceDeleted;
   if (is_errno(ec, EIO)) return "the interface is down: bring it up first";
   if (ec == errc::packet_truncated) return "use a buffer of at least the MTU plus headers";
   return {};
+}
+
+std::string_view gone_or(std::error_code ec, std::string_view hint) noexcept {
+  return is_errno(ec, EBADFD) ? kInterfaceDeleted : hint;
 }
 
 std::string_view write_einval_hint(Mode mode) noexcept {

@@ -35,6 +35,16 @@ namespace tunkit::detail {
 /// The hint for a write the kernel refused with EINVAL.
 [[nodiscard]] std::string_view write_einval_hint(Mode mode) noexcept;
 
+/// TUNSETIFF refused for a device that does not exist: only CAP_NET_ADMIN creates one.
+inline constexpr std::string_view kCreateNeedsCap =
+    "creating a device needs CAP_NET_ADMIN: run as root, or have an administrator create it "
+    "persistent with an owner or group that includes you (see "
+    "docs/permissions-and-namespaces.md)";
+/// The hint for EBADFD, which tunkit reports only when it observed the interface gone.
+inline constexpr std::string_view kInterfaceDeleted = "the interface was deleted";
+/// `hint`, unless `ec` is EBADFD: then `kInterfaceDeleted` (see observed.hpp).
+[[nodiscard]] std::string_view gone_or(std::error_code ec, std::string_view hint) noexcept;
+
 /// A write with a virtio-net header refused with EINVAL, where tunkit's checks found no reason.
 inline constexpr std::string_view kVnetWriteRefused =
     "the kernel refused the virtio-net header or the packet (a TUN device takes IPv4 or IPv6)";

@@ -20,7 +20,9 @@
 #include "detail/eintr.hpp"
 #include "detail/failure.hpp"
 #include "detail/ifname.hpp"
+#include "offload/vnet_internal.hpp"
 #include "tun/hints.hpp"
+#include "tun/observed.hpp"
 #include "tunkit/detail/tun_wire.hpp"
 #include "tunkit/error.hpp"
 #include "tunkit/vnet.hpp"
@@ -42,7 +44,8 @@ int to_timeout_ms(std::chrono::milliseconds t) noexcept {
 // packet parsing on the hot path. The header may span several buffers (writev). Returns the
 // reason, or nullopt when the header is acceptable.
 std::optional<OffloadError> vnet_problem(std::span<const std::span<const std::byte>> bufs,
-                                         std::size_t total, detail::VnetConfig vnet) noexcept {
+                                         std::size_t total, detail::VnetConfig vnet,
+                                         Mode mode) noexcept {
   if (total < vnet.size) {
     return OffloadError{
         OffloadReason::header_truncated, static_cast<std::uint32_t>(total), vnet.size, {}};
@@ -59,7 +62,39 @@ std::optional<OffloadError> vnet_problem(std::span<const std::span<const std::by
   }
   const auto h = VirtioNetHeader::parse(std::span(fields).first(want), want, !vnet.big_endian());
   if (!h) return h.error();
-  return h->check_fields(total - vnet.size);
+  if (auto e = h->check_fields(total - vnet.size)) return e;
+  if (h->gso_type == GsoType::none || h->needs_csum) return std::nullopt;
+  // The rest of the kernel's rules read the packet's first bytes (a GSO header without
+  // NEEDS_CSUM, rare): gathered from wherever the buffers put them.
+  std::array<std::byte, detail::kKernelCheckHead> head{};
+  std::size_t skip = vnet.size;
+  std::size_t have = 0;
+  for (const auto& b : bufs) {
+    if (skip >= b.size()) {
+      skip -= b.size();
+      continue;
+    }
+    const std::size_t n = std::min(b.size() - skip, head.size() - have);
+    std::memcpy(head.data() + have, b.data() + skip, n);
+    have += n;
+    skip = 0;
+    if (have == head.size()) break;
+  }
+  return detail::kernel_vnet_problem(*h, std::span(head).first(have), total - vnet.size, mode);
+}
+
+// Whether an interface named `name` exists in the caller's network namespace (SIOCGIFINDEX); a
+// name template ("tun%d") or an empty name never names an existing device.
+bool interface_exists(sys::Syscalls& sys, std::string_view name) noexcept {
+  if (name.empty() || name.find('%') != std::string_view::npos || name.size() >= IFNAMSIZ) {
+    return false;
+  }
+  const int s = retry_eintr([&] { return sys.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0); });
+  if (s < 0) return true;  // cannot tell: keep the hint that names both ways
+  const detail::OwnedFd sock(s, sys);
+  ifreq ifr{};
+  std::memcpy(ifr.ifr_name, name.data(), name.size());
+  return retry_eintr([&] { return sys.ioctl(sock.get(), SIOCGIFINDEX, &ifr); }) >= 0;
 }
 
 // What VirtioNetHeader::check finds wrong with the header against the packet behind it (which it
@@ -174,6 +209,12 @@ detail::Failure Queue::open_impl(const Options& options, sys::Syscalls& sys) noe
   std::memcpy(ifr.ifr_name, options.name.data(), options.name.size());
   ifr.ifr_flags = static_cast<short>(detail::setiff_flags(options).bits());
   if (int r = retry_eintr([&] { return sys.ioctl(fd.get(), TUNSETIFF, &ifr); }); r < 0) {
+    // Permission: the owner or group of an existing device may attach; creating one needs
+    // CAP_NET_ADMIN whoever asks. Which of the two applies is looked up, not guessed.
+    const bool denied = r == -EPERM || r == -EACCES;
+    if (denied && !interface_exists(sys, options.name)) {
+      return fail(sys_error(-r), "TUNSETIFF", detail::kCreateNeedsCap);
+    }
     return fail(sys_error(-r), "TUNSETIFF", detail::setiff_hint(-r, options));
   }
   // The device exists now, under its resolved name ("tun%d" became "tun3"): later failures name
@@ -240,7 +281,7 @@ detail::Failure Queue::open_impl(const Options& options, sys::Syscalls& sys) noe
 Flags Queue::flags() const {
   std::error_code ec;
   Flags f = flags(ec);
-  if (ec) detail::raise({ec, "TUNGETIFF", name_});
+  if (ec) detail::raise({ec, "TUNGETIFF", name_, detail::gone_or(ec, {})});
   return f;
 }
 
@@ -263,7 +304,9 @@ std::error_code Queue::set_queue(bool attach) noexcept {
   ifreq ifr{};
   ifr.ifr_flags = static_cast<short>(attach ? detail::kAttachQueue : detail::kDetachQueue);
   if (int r = retry_eintr([&] { return fd_.sys().ioctl(fd_.get(), TUNSETQUEUE, &ifr); }); r < 0) {
-    return sys_error(-r);
+    // The kernel answers EINVAL to a queue whose interface is gone, as to a device without
+    // multi-queue or a queue already in that state: tell them apart.
+    return detail::observed_cause(fd_.sys(), fd_.get(), sys_error(-r));
   }
   if (attach && mode_ == Mode::tap) {
     // While a classic BPF filter is attached, Linux (6.18, measured) answers 0 to
@@ -283,8 +326,10 @@ std::error_code Queue::set_queue(bool attach) noexcept {
 
 void Queue::disable() {
   if (auto ec = set_queue(false)) {
-    detail::raise({ec, "TUNSETQUEUE detach", name_,
-                   detail::hint_for(ec, EINVAL, "not a multi-queue device, or already disabled")});
+    detail::raise(
+        {ec, "TUNSETQUEUE detach", name_,
+         detail::gone_or(
+             ec, detail::hint_for(ec, EINVAL, "not a multi-queue device, or already disabled"))});
   }
 }
 
@@ -297,7 +342,7 @@ void Queue::enable() {
     std::string_view hint =
         detail::hint_for(ec, EINVAL, "not a multi-queue device, or already enabled");
     if (hint.empty()) hint = detail::hint_for(ec, EBUSY, detail::kFilterBlocksEnable);
-    detail::raise({ec, "TUNSETQUEUE attach", name_, hint});
+    detail::raise({ec, "TUNSETQUEUE attach", name_, detail::gone_or(ec, hint)});
   }
 }
 
@@ -486,7 +531,7 @@ void Queue::throw_write(const char* op, std::error_code ec,
     std::size_t total = 0;
     for (const auto& b : bufs)
       total += b.size();
-    if (auto why = vnet_problem(bufs, total, vnet))
+    if (auto why = vnet_problem(bufs, total, vnet, mode_))
       throw make_error(ec, op, name_, to_string(*why));
     if (auto why = packet_problem(bufs, vnet)) throw make_error(ec, op, name_, to_string(*why));
     if (detail::is_errno(ec, EINVAL)) detail::raise({ec, op, name_, detail::kVnetWriteRefused});
@@ -526,7 +571,7 @@ std::size_t Queue::write_packet(std::span<const std::span<const std::byte>> bufs
     return 0;
   }
   if (const detail::VnetConfig vnet = vnet_.load();
-      vnet.size != 0 && fd_ && vnet_problem(bufs, total, vnet)) {
+      vnet.size != 0 && fd_ && vnet_problem(bufs, total, vnet, mode_)) {
     ec = errc::invalid_vnet_header;
     return 0;
   }
@@ -545,7 +590,7 @@ bool Queue::vnet_invalid(std::span<const std::byte> packet) const noexcept {
   const detail::VnetConfig vnet = vnet_.load();
   if (vnet.size == 0) return false;
   const std::span<const std::byte> one[1] = {packet};
-  return vnet_problem(one, packet.size(), vnet).has_value();
+  return vnet_problem(one, packet.size(), vnet, mode_).has_value();
 }
 
 WaitResult Queue::wait(short events, int timeout_ms, std::error_code& ec) noexcept {
@@ -615,6 +660,9 @@ void Queue::throw_io(const char* op, std::error_code ec) const {
   const bool is_write = op[0] == 'w';
   if (is_write && detail::is_errno(ec, EINVAL)) {
     detail::raise({ec, op, name_, detail::write_einval_hint(mode_)});
+  }
+  if (!is_write && ec == std::errc::operation_would_block) {
+    detail::raise({ec, op, name_, "no packet ready"});
   }
   detail::raise({ec, op, name_, detail::io_hint(ec)});
 }

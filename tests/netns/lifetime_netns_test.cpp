@@ -147,3 +147,33 @@ TEST_CASE("closing a device that other threads read: interrupt, join, close", "[
     ++after;
   CHECK(after == fds);
 }
+
+TEST_CASE("after ip link del, every queue and device operation names the deleted interface",
+          "[netns][lifetime]") {
+  // The kernel answers EINVAL to TUNSETQUEUE on a queue whose interface is gone (as to a device
+  // without multi-queue), EBADFD to the other ioctls; tunkit reports both as the deleted interface.
+  tunkit::testing::NetNsSandbox sandbox;
+  tunkit::TunDevice dev({.name = "tkgone0", .multi_queue = true, .queues = 2});
+  dev.queue(1).disable();
+  REQUIRE(std::system("ip link del tkgone0") == 0);
+  const std::string gone = "device removed or not attached (the interface was deleted)";
+  auto check = [&](const char* what, auto op) {
+    INFO(what);
+    try {
+      op();
+      FAIL("no error");
+    } catch (const std::system_error& e) {
+      CHECK(e.code() == std::error_code(EBADFD, std::system_category()));
+      CHECK(std::string(e.what()).find(gone) != std::string::npos);
+    }
+  };
+  check("disable", [&] { dev.queue(0).disable(); });
+  check("enable", [&] { dev.queue(1).enable(); });
+  check("set_persist", [&] { dev.set_persist(true); });
+  check("set_carrier", [&] { dev.set_carrier(false); });
+  check("flags", [&] { (void)dev.queue(0).flags(); });
+  check("send_buffer", [&] { (void)dev.send_buffer(); });
+  std::array<std::byte, 64> buf{};
+  buf[0] = std::byte{0x45};
+  check("write", [&] { (void)dev.queue(0).write(buf); });
+}

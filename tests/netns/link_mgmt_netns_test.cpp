@@ -229,6 +229,18 @@ TEST_CASE("Route errors from the real kernel", "[netns][link][route][errors]") {
   CHECK(std::string(e.what()) ==
         "tunkit: add route 10.9.0.0/16 on \"tun0\": network is down (the interface is down: set "
         "it up first)");
+  // With a gateway in the interface's subnet the kernel answers ENETUNREACH while it is down
+  // (IPv6: EHOSTUNREACH); the cause is the state, and following the subnet hint gave EEXIST.
+  e = thrown_by([&] { link.add_route(route_to("10.9.0.0/16", "10.0.0.254")); });
+  CHECK(e.code() == sys(ENETDOWN));
+  CHECK(std::string(e.what()) ==
+        "tunkit: add route 10.9.0.0/16 via 10.0.0.254 on \"tun0\": network is down (the interface "
+        "is down: set it up first)");
+  link.add_address(IpPrefix::parse("fd00::1/64"));
+  std::error_code ec;
+  link.add_route(route_to("fd09::/64", "fd00::fe"), ec);
+  CHECK(ec == sys(ENETDOWN));
+  link.remove_address(IpPrefix::parse("fd00::1/64"));
   link.set_up();
   e = thrown_by([&] { link.add_route(route_to("10.9.0.0/16", "10.200.0.1")); });
   CHECK(e.code() == sys(ENETUNREACH));

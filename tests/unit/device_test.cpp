@@ -267,16 +267,18 @@ TEST_CASE("every failing step of open is reported and cleaned up", "[device][ope
   };
   const auto failure = GENERATE_COPY(values<OpenFailure>({
       {"open ENOENT", fail(Call::open, ENOENT), sys(ENOENT),
-       "tunkit: open /dev/net/tun for \"vpn0\": no such file or device (no TUN/TAP support: load "
-       "it with 'modprobe tun')"},
+       "tunkit: open /dev/net/tun for \"vpn0\": no such file or directory (no TUN/TAP support: "
+       "load it with 'modprobe tun')"},
       {"open EACCES", fail(Call::open, EACCES), sys(EACCES),
        "tunkit: open /dev/net/tun for \"vpn0\": permission denied (needs read and write access "
-       "to /dev/net/tun)"},
+       "to /dev/net/tun: run as root, or ask an administrator to grant it and to create the "
+       "device with an owner or group that includes you (see docs/permissions-and-namespaces.md))"},
       {"open EMFILE", fail(Call::open, EMFILE), sys(EMFILE),
        "tunkit: open /dev/net/tun for \"vpn0\": too many open files in this process"},
       {"TUNSETIFF EPERM", fail_ioctl(TUNSETIFF, EPERM), sys(EPERM),
-       "tunkit: TUNSETIFF \"vpn0\": operation not permitted (needs CAP_NET_ADMIN, or to be the "
-       "device's owner or in its group)"},
+       "tunkit: TUNSETIFF \"vpn0\": operation not permitted (creating a device needs "
+       "CAP_NET_ADMIN: run as root, or have an administrator create it persistent with an owner "
+       "or group that includes you (see docs/permissions-and-namespaces.md))"},
       {"TUNSETIFF EBUSY", fail_ioctl(TUNSETIFF, EBUSY), sys(EBUSY),
        "tunkit: TUNSETIFF \"vpn0\": device busy (another process has it open without "
        "IFF_MULTI_QUEUE)"},
@@ -965,7 +967,7 @@ TEST_CASE("features() reports TUNGETFEATURES as typed flags", "[device][features
     CHECK(ec == sys(ENOENT));
     k.fail_next(Call::open, ENOENT);
     CHECK_THROWS_WITH(TunDevice::features(k),
-                      "tunkit: TUNGETFEATURES on /dev/net/tun: no such file or device (no TUN/TAP "
+                      "tunkit: TUNGETFEATURES on /dev/net/tun: no such file or directory (no TUN/TAP "
                       "support: load it with 'modprobe tun')");
   }
   SECTION("the ioctl fails: the descriptor is still closed") {

@@ -232,12 +232,15 @@ TEST_CASE("writing packets: validated in the kernel's order, recorded", "[fake][
     k.set_up("e0", true);
     CHECK(write_bytes(k, fd, fake_frame(9, 0)) == -EINVAL);
     auto f = fake_frame(24, 0x0800);
-    f[0] = std::byte{1};
+    std::fill_n(f.begin(), 10, std::byte{0});  // a header the driver takes: flags only
+    f[0] = std::byte{2};                       // DATA_VALID, which a write ignores
     CHECK(write_bytes(k, fd, f) == 24);
+    f[1] = std::byte{0x11};  // an unknown gso_type: refused as the driver does
+    CHECK(write_bytes(k, fd, f) == -EINVAL);
     const auto w = k.written("e0");
     REQUIRE(w.size() == 1);
     CHECK(w[0].vnet_header.size() == 10);
-    CHECK(w[0].vnet_header[0] == std::byte{1});
+    CHECK(w[0].vnet_header[0] == std::byte{2});
     CHECK(w[0].data.size() == 14);
   }
   SECTION("writev gathers one packet") {

@@ -56,7 +56,7 @@ const std::map<int, std::string>& causes() {
   static const std::map<int, std::string> m{
       {EPERM, "operation not permitted"},
       {EACCES, "permission denied"},
-      {ENOENT, "no such file or device"},
+      {ENOENT, "no such file or directory"},
       {ENODEV, "no such device"},
       {ENXIO, "no such device or address"},
       {EBUSY, "device busy"},
@@ -64,7 +64,7 @@ const std::map<int, std::string>& causes() {
       {EEXIST, "already exists"},
       {EBADF, "bad file descriptor"},
       {EBADFD, "device removed or not attached"},
-      {EAGAIN, "would block (no packet ready)"},
+      {EAGAIN, "would block"},
       {EMFILE, "too many open files in this process"},
       {ENFILE, "too many open files in the system"},
       {ENOMEM, "out of memory"},
@@ -234,8 +234,17 @@ Fault retried() {
 const Options kOpen{.name = "ft1", .queues = 2, .persist = true, .owner = 1000, .group = 100};
 
 constexpr std::string_view kCap = "needs CAP_NET_ADMIN";
+constexpr std::string_view kGone = "the interface was deleted";
 constexpr std::string_view kSetiffPerm =
     "needs CAP_NET_ADMIN, or to be the device's owner or in its group";
+constexpr std::string_view kCreateCap =
+    "creating a device needs CAP_NET_ADMIN: run as root, or have an administrator create it "
+    "persistent with an owner or group that includes you (see "
+    "docs/permissions-and-namespaces.md)";
+constexpr std::string_view kTunAccess =
+    "needs read and write access to /dev/net/tun: run as root, or ask an administrator to grant "
+    "it and to create the device with an owner or group that includes you (see "
+    "docs/permissions-and-namespaces.md)";
 constexpr std::string_view kBusy = "another process has it open without IFF_MULTI_QUEUE";
 constexpr std::string_view kMismatch =
     "the name belongs to a device of another kind, or the existing device differs in TUN/TAP "
@@ -249,7 +258,7 @@ constexpr std::string_view kRtnlCap = "needs CAP_NET_ADMIN in the interface's ne
 // The faults every device-wide ioctl is checked under, with the hints those errnos get.
 std::vector<Fault> ioctl_faults(std::string einval_hint = {}, std::string eperm_hint = {},
                                 std::vector<Fault> more = {}) {
-  std::vector<Fault> f{e(EBADFD),
+  std::vector<Fault> f{e(EBADFD, std::string(kGone)),
                        e(EPERM, std::move(eperm_hint)),
                        e(EINVAL, std::move(einval_hint)),
                        e(EFAULT),
@@ -274,7 +283,7 @@ std::vector<Operation> operations() {
   std::vector<Operation> ops;
 
   // --- open -----------------------------------------------------------------------------------
-  const std::vector<Fault> setiff_faults{closed(EPERM, std::string(kSetiffPerm)),
+  const std::vector<Fault> setiff_faults{closed(EPERM, std::string(kCreateCap)),
                                          closed(EBUSY, std::string(kBusy)),
                                          closed(EINVAL, std::string(kMismatch)),
                                          closed(EEXIST),
@@ -291,8 +300,8 @@ std::vector<Operation> operations() {
                  open_throw,
                  {closed(ENOENT, "no TUN/TAP support: load it with 'modprobe tun'"),
                   closed(ENODEV, "no TUN/TAP support: load it with 'modprobe tun'"),
-                  closed(EACCES, "needs read and write access to /dev/net/tun"), closed(EMFILE),
-                  closed(ENFILE), closed(ENOMEM), retried()},
+                  closed(EACCES, std::string(kTunAccess)), closed(EMFILE), closed(ENFILE),
+                  closed(ENOMEM), retried()},
                  {},
                  true});
   ops.push_back({"TunDevice::open",
@@ -375,29 +384,28 @@ std::vector<Operation> operations() {
                  on_call(Call::open),
                  [](Rig& r, std::error_code& ec) { (void)r.dev.add_queue(ec); },
                  [](Rig& r) { (void)r.dev.add_queue(); },
-                 {e(EMFILE), e(ENFILE), e(ENOMEM),
-                  e(EACCES, "needs read and write access to /dev/net/tun"), retried()}});
+                 {e(EMFILE), e(ENFILE), e(ENOMEM), e(EACCES, std::string(kTunAccess)), retried()}});
   ops.push_back({"Queue::disable",
                  "ioctl TUNSETQUEUE",
                  "tunkit: TUNSETQUEUE detach \"ft0\": ",
                  on_ioctl(TUNSETQUEUE),
                  [](Rig& r, std::error_code& ec) { r.dev.queue(1).disable(ec); },
                  [](Rig& r) { r.dev.queue(1).disable(); },
-                 {e(EINVAL, "not a multi-queue device, or already disabled"), e(EBADFD), e(EPERM),
-                  e(ENOMEM), retried()}});
+                 {e(EINVAL, "not a multi-queue device, or already disabled"),
+                  e(EBADFD, std::string(kGone)), e(EPERM), e(ENOMEM), retried()}});
   ops.push_back({"Queue::enable",
                  "ioctl TUNSETQUEUE",
                  "tunkit: TUNSETQUEUE attach \"ft0\": ",
                  on_ioctl(TUNSETQUEUE),
                  [](Rig& r, std::error_code& ec) { r.dev.queue(1).enable(ec); },
                  [](Rig& r) { r.dev.queue(1).enable(); },
-                 {e(EINVAL, "not a multi-queue device, or already enabled"), e(EBADFD), e(EPERM),
-                  e(ENOMEM), retried()},
+                 {e(EINVAL, "not a multi-queue device, or already enabled"),
+                  e(EBADFD, std::string(kGone)), e(EPERM), e(ENOMEM), retried()},
                  [](Rig& r) { r.dev.queue(1).disable(); }});
 
   // --- packet I/O -----------------------------------------------------------------------------
   std::vector<Fault> read_faults{e(EBADFD, "the interface was deleted"),
-                                 e(EAGAIN),
+                                 e(EAGAIN, "no packet ready"),
                                  e(EFAULT),
                                  e(EINVAL),
                                  e(EIO, "the interface is down: bring it up first"),
@@ -504,7 +512,8 @@ std::vector<Operation> operations() {
       "TunDevice::filter_size", TUNGETFILTER, "TUNGETFILTER",
       [](Rig& r, std::error_code& ec) { (void)r.dev.filter_size(ec); },
       [](Rig& r) { (void)r.dev.filter_size(); },
-      {e(EBADFD), e(EPERM), absorbed(EINVAL), e(EFAULT), e(ENOMEM), retried()}));
+      {e(EBADFD, std::string(kGone)), e(EPERM), absorbed(EINVAL), e(EFAULT), e(ENOMEM),
+       retried()}));
   ops.push_back(device_op(
       "TunDevice::set_steering_ebpf", TUNSETSTEERINGEBPF, "TUNSETSTEERINGEBPF",
       [](Rig& r, std::error_code& ec) { r.dev.set_steering_ebpf(-1, ec); },
@@ -773,6 +782,39 @@ void check_cell(const Operation& op, const Fault& f, bool throwing) {
   }
 }
 
+// Whether the operation works on the device's descriptors, so that after the interface is
+// deleted it must say so (EBADFD, "the interface was deleted") whatever errno the kernel gives:
+// every TUN ioctl but the ones that open (TUNSETIFF, TUNGETFEATURES), and packet I/O. Not
+// waiting (poll reports the descriptor ready: the next I/O says why), nor rtnetlink (ENODEV).
+bool on_descriptor(const Operation& op) {
+  if (op.opens) return false;
+  if (op.syscall == "readv" || op.syscall == "write" || op.syscall == "writev") return true;
+  return op.syscall.starts_with("ioctl TUN") && op.syscall != "ioctl TUNSETIFF";
+}
+
+constexpr std::string_view kDeleted = "device removed or not attached (the interface was deleted)";
+
+// Runs `op` after `ip link del`: the error and the message must name the deleted interface.
+void check_deleted(const Operation& op, bool throwing) {
+  Rig rig;
+  if (op.prepare) op.prepare(rig);
+  REQUIRE(rig.k.delete_device("ft0"));
+  std::error_code ec;
+  std::string what;
+  if (throwing) {
+    try {
+      op.run_throw(rig);
+    } catch (const tunkit::Error& x) {
+      ec = x.code();
+      what = x.what();
+    }
+  } else {
+    op.run_ec(rig, ec);
+  }
+  CHECK(ec == sys(EBADFD));
+  if (throwing) CHECK(what == op.message + std::string(kDeleted));
+}
+
 // The matrix as markdown: one row per operation and scripted call, one column per errno.
 std::string matrix_markdown() {
   const auto ops = operations();
@@ -800,14 +842,19 @@ std::string matrix_markdown() {
       << "- **R**: EINTR, retried transparently; the operation succeeds;\n"
       << "- **0**: not an error for this operation: TUNGETFILTER answers EINVAL when no filter\n"
       << "  is attached, which `filter_size()` reports as 0.\n\n"
+      << "The last column, **deleted**, is the operation run after the interface was deleted\n"
+      << "(`ip link del`; the fake's `delete_device`): **D** means it reports EBADFD with\n"
+      << "`device removed or not attached (the interface was deleted)`, whatever errno the\n"
+      << "kernel answered (TUNSETQUEUE says EINVAL): tunkit asks the descriptor (TUNGETIFF) and\n"
+      << "names the cause it observed.\n\n"
       << "`close(2)` is never retried (also from destructors); see \"close is never retried\" in\n"
       << "`tests/unit/device_test.cpp`.\n\n";
   std::size_t cells = 0;
   out << "| operation | scripted call |";
   for (const int c : columns)
     out << " " << errno_name(c) << " |";
-  out << "\n|---|---|";
-  for (std::size_t i = 0; i < columns.size(); ++i)
+  out << " deleted |\n|---|---|";
+  for (std::size_t i = 0; i <= columns.size(); ++i)
     out << ":-:|";
   out << "\n";
   for (const auto& op : ops) {
@@ -826,7 +873,7 @@ std::string matrix_markdown() {
                                                             : (it->hint.empty() ? "E" : "E+h");
       out << " " << mark << " |";
     }
-    out << "\n";
+    out << (on_descriptor(op) ? " D |" : " |") << "\n";
   }
   out << "\n"
       << ops.size() << " operation/call rows, " << columns.size() << " errnos, " << cells
@@ -846,6 +893,20 @@ TEST_CASE("fault matrix: every operation under every errno its calls can return"
       }
     }
   }
+}
+
+TEST_CASE("fault matrix: every operation on a deleted interface says it was deleted",
+          "[faults][matrix]") {
+  std::size_t checked = 0;
+  for (const auto& op : operations()) {
+    if (!on_descriptor(op)) continue;
+    ++checked;
+    for (const bool throwing : {false, true}) {
+      CAPTURE(op.name, op.syscall, throwing);
+      CHECK_NOTHROW(check_deleted(op, throwing));
+    }
+  }
+  CHECK(checked > 20);
 }
 
 TEST_CASE("fault matrix: docs/fault-matrix.md is up to date", "[faults][matrix]") {

@@ -523,6 +523,26 @@ TEST_CASE("Route errors name the route, the device and the fix", "[link][route][
                          " on \"tun0\": network is down (the interface is down: set it up "
                          "first)");
   }
+  SECTION(
+      "down, with a gateway in the interface's subnet: ENETDOWN, not the kernel's ENETUNREACH") {
+    // The kernel answers ENETUNREACH (IPv6: EHOSTUNREACH) for a gateway on a down interface,
+    // whose hint would send the user to add an address they have. tunkit looks at the link.
+    link.add_address(IpPrefix::parse("fd00::1/64"));
+    for (const auto& [dst, gw] :
+         {std::pair{"10.9.0.0/16", "10.0.0.254"}, std::pair{"fd09::/64", "fd00::fe"}}) {
+      INFO(dst);
+      std::error_code ec;
+      link.add_route(route_via(dst, gw), ec);
+      CHECK(ec == sys(ENETDOWN));
+      const auto e = thrown_by([&] { link.add_route(route_via(dst, gw)); });
+      CHECK(e.code() == sys(ENETDOWN));
+      CHECK(what(e) == std::string("tunkit: add route ") + dst + " via " + gw +
+                           " on \"tun0\": network is down (the interface is down: set it up "
+                           "first)");
+    }
+    link.set_up();
+    CHECK_NOTHROW(link.add_route(route_via("10.9.0.0/16", "10.0.0.254")));
+  }
   SECTION("a gateway off the interface's networks") {
     link.set_up();
     auto e = thrown_by([&] { link.add_route(route_via("10.9.0.0/16", "10.200.0.1")); });

@@ -631,11 +631,14 @@ TEST_CASE("Queue::disable and enable are TUNSETQUEUE", "[mq][queue]") {
     CHECK_THROWS_WITH(q1.disable(), "tunkit: TUNSETQUEUE detach \"mq0\": out of memory");
     CHECK(q1.enabled());
   }
-  SECTION("after ip link del: EINVAL") {
+  SECTION("after ip link del: the kernel's EINVAL is reported as the deleted interface") {
     REQUIRE(k.delete_device("mq0"));
     q0.disable(ec);
-    CHECK(ec == sys(EINVAL));
+    CHECK(ec == sys(EBADFD));
     CHECK(q0.enabled());
+    CHECK_THROWS_WITH(q0.disable(),
+                      "tunkit: TUNSETQUEUE detach \"mq0\": device removed or not attached (the "
+                      "interface was deleted)");
   }
   SECTION("closing a queue re-enables the object, and a closed queue is not_open") {
     q1.disable();

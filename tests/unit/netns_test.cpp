@@ -79,17 +79,17 @@ TEST_CASE("NetNs errors", "[netns][errors]") {
   auto e = thrown_by([&] { (void)NetNs::open_named("green", kernel); });
   CHECK(e.code() == sys(ENOENT));
   CHECK(std::string(e.what()) ==
-        "tunkit: open network namespace \"/run/netns/green\": no such file or device (no "
+        "tunkit: open network namespace \"/run/netns/green\": no such file or directory (no "
         "namespace named \"green\": create it with `ip netns add green`)");
 
   kernel.clear_calls();
   const std::string bad = GENERATE(as<std::string>{}, "", "a/b", ".", "..");
   e = thrown_by([&] { (void)NetNs::open_named(bad, kernel); });
-  CHECK(e.code() == tunkit::errc::invalid_name);
-  CHECK(std::string(e.what()) ==
-        "tunkit: open network namespace \"" + bad +
-            "\": invalid namespace name (a file name under /run/netns: not empty, no '/', not "
-            "\".\" or \"..\")");
+  CHECK(e.code() == tunkit::errc::invalid_netns_name);
+  CHECK(std::string(e.what()) == "tunkit: open network namespace \"" + bad +
+                                     "\": invalid network namespace name (a file name under "
+                                     "/run/netns: not empty, no '/', not "
+                                     "\".\" or \"..\")");
   CHECK(kernel.calls().empty());
 
   std::error_code ec;

@@ -143,19 +143,36 @@ TEST_CASE("Bad virtio-net headers are rejected with the reason", "[offload]") {
                    "virtio-net header: checksum field ends at 3053 (csum_start + csum_offset + 2), "
                    "beyond packet length 3052",
                    tunkit::errc::invalid_vnet_header});
-  cases.push_back({"TCPV6 on IPv4", with(tcp4.header, [](auto& h) { h.gso_type = GsoType::tcpv6; }),
+  // The kernel's own rules come first (check_fields); the packet's version and protocol are
+  // compared for headers that pass them (here: without NEEDS_CSUM, as the kernel compares).
+  cases.push_back({"TCPV6 on IPv4",
+                   with(tcp4.header,
+                        [](auto& h) {
+                          h.gso_type = GsoType::tcpv6;
+                          h.needs_csum = false;
+                        }),
                    &tcp4.packet, OffloadReason::gso_type_mismatch,
                    "virtio-net header: gso_type TCPV6 does not fit an IPv4 TCP packet",
                    tunkit::errc::invalid_vnet_header});
   cases.push_back({"TCPV4 on IPv6 UDP",
-                   with(udp6.header, [](auto& h) { h.gso_type = GsoType::tcpv4; }), &udp6.packet,
-                   OffloadReason::gso_type_mismatch,
+                   with(udp6.header,
+                        [](auto& h) {
+                          h.gso_type = GsoType::tcpv4;
+                          h.needs_csum = false;
+                        }),
+                   &udp6.packet, OffloadReason::gso_type_mismatch,
                    "virtio-net header: gso_type TCPV4 does not fit an IPv6 UDP packet",
                    tunkit::errc::invalid_vnet_header});
-  cases.push_back({"checksum field not the TCP checksum",
+  cases.push_back({"TCP GSO with the UDP checksum offset",
                    with(tcp4.header, [](auto& h) { h.csum_offset = 6; }), &tcp4.packet,
+                   OffloadReason::gso_csum_offset,
+                   "virtio-net header: csum_offset 6 with GSO, the transport checksum field is at "
+                   "16",
+                   tunkit::errc::invalid_vnet_header});
+  cases.push_back({"checksum field not the TCP checksum",
+                   with(tcp4.header, [](auto& h) { h.csum_start = 24; }), &tcp4.packet,
                    OffloadReason::csum_field_mismatch,
-                   "virtio-net header: checksum field at 26 (csum_start + csum_offset) is not the "
+                   "virtio-net header: checksum field at 40 (csum_start + csum_offset) is not the "
                    "transport checksum at 36",
                    tunkit::errc::invalid_vnet_header});
   const Bytes truncated = [&] {

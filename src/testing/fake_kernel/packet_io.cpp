@@ -8,6 +8,8 @@
 #include <limits>
 #include <stdexcept>
 
+#include "tunkit/vnet.hpp"
+
 namespace tunkit::testing {
 namespace {
 
@@ -219,6 +221,12 @@ ssize_t FakeKernel::State::tun_write(int fd, Fd& f, std::span<const std::byte> i
     if (rest.size() < size) return -EINVAL;
     out.vnet_header.assign(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(size));
     rest = rest.subspan(size);
+    // tun_vnet_hdr_get() and virtio_net_hdr_to_skb(): every rule by which the driver refuses a
+    // header, as VirtioNetHeader::kernel_check states them (tests/netns/vnet_rules_netns_test.cpp
+    // holds them against the real driver); the byte order is tun_is_little_endian()'s.
+    const bool little_endian = dev->vnet_le || !(vnet_cross_le && dev->vnet_be);
+    const auto h = VirtioNetHeader::parse(out.vnet_header, size, little_endian);
+    if (!h || h->kernel_check(rest, dev->mode)) return -EINVAL;
   }
   if (dev->mode == Mode::tap) {
     if (rest.size() < kEthHeader) return -EINVAL;

@@ -164,8 +164,13 @@ int FakeRtnetlink::Handler::new_route() {
     route.destination.address = route.destination.network();
     if (route.metric == 0) route.metric = 1024;  // IP6_RT_PRIO_USER
   }
-  if ((link->flags & IFF_UP) == 0) return ENETDOWN;
-  if (route.gateway && !on_link(*link, *route.gateway)) return v4 ? ENETUNREACH : EHOSTUNREACH;
+  // A gateway first: on a down link no connected route reaches it, whatever its subnet
+  // (measured on 6.18: "Nexthop has invalid gateway"); a route without one gets ENETDOWN.
+  const bool up = (link->flags & IFF_UP) != 0;
+  if (route.gateway && (!up || !on_link(*link, *route.gateway))) {
+    return v4 ? ENETUNREACH : EHOSTUNREACH;
+  }
+  if (!up) return ENETDOWN;
   if (route.source) {
     const bool local = std::any_of(fake_.links_.begin(), fake_.links_.end(), [&](const auto& l) {
       const auto& a = l.second.addresses;
