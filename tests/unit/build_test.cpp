@@ -621,3 +621,65 @@ TEST_CASE("request builders: what they refuse, before writing anything", "[packe
                                 out));
   }
 }
+
+TEST_CASE("request builders: every data length, both families, checksums by the reference",
+          "[packet][builder]") {
+  for (const bool v4 : {true, false}) {
+    const IpAddress src = v4 ? IpAddress::v4({192, 0, 2, 7}) : IpAddress::parse("2001:db8::7");
+    const IpAddress dst = v4 ? IpAddress::v4({198, 51, 100, 9}) : IpAddress::parse("2001:db8::9");
+    const std::size_t ip_len = v4 ? 20 : 40;
+    for (std::size_t n = 0; n <= 64; ++n) {
+      INFO("IPv" << (v4 ? 4 : 6) << ", " << n << " data bytes");
+      const Bytes data = counting(n, static_cast<unsigned>(n * 37));
+      Bytes out(ip_len + 8 + 64);
+
+      const Bytes echo =
+          built(tunkit::build_echo_request({.src = src,
+                                            .dst = dst,
+                                            .identifier = 0xfedc,
+                                            .sequence = static_cast<std::uint16_t>(n),
+                                            .data = data},
+                                           out),
+                out);
+      REQUIRE(echo.size() == ip_len + 8 + n);
+      if (v4) {
+        CHECK(reference_checksum(std::span(echo).first(20)) == 0);
+        CHECK(reference_checksum(std::span(echo).subspan(20)) == 0);
+      } else {
+        CHECK(pseudo_checksum_ok(echo, 58));
+      }
+      const auto e = tunkit::parse_ip(echo);
+      REQUIRE(e);
+      CHECK(e->src() == src);
+      CHECK(e->dst() == dst);
+      CHECK(tunkit::transport_checksum_ok(*e));
+
+      const Bytes udp =
+          built(tunkit::build_udp_datagram(
+                    {.src = src, .dst = dst, .src_port = 9, .dst_port = 9, .data = data}, out),
+                out);
+      REQUIRE(udp.size() == ip_len + 8 + n);
+      CHECK(pseudo_checksum_ok(udp, 17));
+      CHECK(tunkit_test::be16(udp, ip_len + 6) != 0);
+      if (v4) CHECK(reference_checksum(std::span(udp).first(20)) == 0);
+      const auto u = tunkit::parse_ip(udp);
+      REQUIRE(u);
+      CHECK(Bytes(must(u->udp()).payload().begin(), must(u->udp()).payload().end()) == data);
+
+      if (n > 40) continue;
+      const Bytes syn = built(tunkit::build_tcp_syn({.src = src,
+                                                     .dst = dst,
+                                                     .src_port = 1234,
+                                                     .dst_port = 80,
+                                                     .sequence = static_cast<std::uint32_t>(n),
+                                                     .options = data},
+                                                    out),
+                              out);
+      REQUIRE(syn.size() == ip_len + 20 + (n + 3) / 4 * 4);
+      CHECK(pseudo_checksum_ok(syn, 6));
+      if (v4) CHECK(reference_checksum(std::span(syn).first(20)) == 0);
+      CHECK(Bytes(syn.begin() + static_cast<std::ptrdiff_t>(ip_len + 20),
+                  syn.begin() + static_cast<std::ptrdiff_t>(ip_len + 20 + n)) == data);
+    }
+  }
+}
