@@ -246,6 +246,13 @@ def batches():
                   for i in range(3)]
         dgrams.append(ip(17, udp(src, dst, 4000, 4433, data[:120]), 23))
         out["udp" + name] = b"\x01" + length_prefixed(dgrams)
+    # UDP as an unconnected Linux socket sends it: DF and IP id 0 on every datagram (they merge),
+    # and the same without DF (they do not).
+    for name, flags in (("udp4_fixed_id", 0x4000), ("udp4_fixed_id_no_df", 0)):
+        fixed = [ipv4("10.0.0.1", "10.0.0.2", 17,
+                      udp("10.0.0.1", "10.0.0.2", 4000, 4433, data[300 * i:300 * i + n]),
+                      flags=flags, ident=0) for i, n in enumerate((300, 300, 300, 120))]
+        out[name] = b"\x01" + length_prefixed(fixed)
     out["unverified"] = b"\x00" + length_prefixed([out["tcp4"][1:][2:]])
     return out
 
