@@ -75,9 +75,8 @@ struct CoalescedPacket {
 /// flow's ids are fixed or counting is decided by its second datagram, and a fixed id without DF
 /// never merges. (TCP keeps to counting ids: the kernel's split of a TSO packet written to a TUN
 /// device numbers the segments from the first id, a virtio-net header having no way to ask for
-/// fixed ids.) Within a flow
-/// the order of packets is kept; packets of different flows may be reordered (each write is
-/// placed at its first packet).
+/// fixed ids.) Within a flow the order of packets is kept; packets of different flows may be
+/// reordered (each write is placed at its first packet).
 ///
 /// Not thread-safe: one `Coalescer` per writing thread. `coalesce` never allocates and never
 /// throws.
