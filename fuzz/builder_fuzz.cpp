@@ -1,10 +1,13 @@
-// Fuzzes the reply builders. Input: one control byte, then an IP packet or an Ethernet frame.
-// The control byte picks the output buffer size (so "buffer too small" is exercised as well).
+// Fuzzes the reply and request builders. Input: one control byte, then an IP packet or an
+// Ethernet frame. The control byte picks the output buffer size (so "buffer too small" is
+// exercised as well).
 //
-// Properties: whenever a builder succeeds, the reply re-parses, is the right kind of reply with
-// the request's identifiers, carries valid checksums, and building in place (in the request's own
-// buffer) gives exactly the same bytes. A builder that reports "buffer too small" succeeds with
-// the size it asked for.
+// Properties: whenever a reply builder succeeds, the reply re-parses, is the right kind of reply
+// with the request's identifiers, carries valid checksums, and building in place (in the
+// request's own buffer) gives exactly the same bytes. A builder that reports "buffer too small"
+// succeeds with the size it asked for. An IP packet that is an echo request, a UDP datagram or a
+// TCP SYN is built again by the request builder from its fields: the result re-parses with those
+// fields and valid checksums.
 
 #include <algorithm>
 #include <cstddef>
@@ -12,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -79,6 +83,97 @@ std::vector<std::byte> build_all_ways(std::span<const std::byte> packet, std::si
   return out;
 }
 
+// Runs a request builder with `out_size` bytes, then (on "too small") with the size asked for;
+// returns the packet built, re-parsed (or nothing when the builder refused the fields).
+template <class Build>
+std::optional<std::vector<std::byte>> build_request(std::size_t out_size, Build build) {
+  std::vector<std::byte> out(out_size);
+  auto r = build(std::span(out));
+  if (!r && r.error().reason == tunkit::BuildReason::buffer_too_small) {
+    TUNKIT_FUZZ_CHECK(r.error().needed > out_size);
+    out.assign(r.error().needed, std::byte{0});
+    r = build(std::span(out));
+    TUNKIT_FUZZ_CHECK(r && *r == out.size());
+  }
+  if (!r) return std::nullopt;
+  out.resize(*r);
+  const auto again = tunkit::parse_ip(out);
+  TUNKIT_FUZZ_CHECK(again);
+  TUNKIT_FUZZ_CHECK(tunkit::transport_checksum_ok(*again));
+  if (const auto* v4 = again->ipv4()) TUNKIT_FUZZ_CHECK(tunkit::ipv4_header_checksum_ok(*v4));
+  return out;
+}
+
+// Builds the request `p` is (an echo request, a UDP datagram, a TCP SYN) again from its fields.
+void check_requests(const tunkit::IpPacket& p, std::size_t out_size) {
+  const auto* v4 = p.ipv4();
+  const std::uint8_t ttl = v4 != nullptr ? v4->ttl() : p.ipv6()->hop_limit();
+  const std::uint16_t id = v4 != nullptr ? v4->identification() : 0;
+  const bool df = v4 != nullptr && v4->dont_fragment();
+  const tunkit::IcmpView* icmp = p.icmp();
+  const tunkit::Icmpv6View* icmp6 = p.icmpv6();
+  if ((icmp != nullptr && icmp->type() == tunkit::IcmpType::echo_request) ||
+      (icmp6 != nullptr && icmp6->type() == tunkit::Icmpv6Type::echo_request)) {
+    const tunkit::detail::IcmpBase& m =
+        icmp != nullptr ? static_cast<const tunkit::detail::IcmpBase&>(*icmp) : *icmp6;
+    const tunkit::EchoRequest r{.src = p.src(),
+                                .dst = p.dst(),
+                                .identifier = m.identifier(),
+                                .sequence = m.sequence(),
+                                .data = m.payload(),
+                                .ttl = ttl,
+                                .identification = id,
+                                .dont_fragment = df};
+    const auto built = build_request(
+        out_size, [&](std::span<std::byte> out) { return tunkit::build_echo_request(r, out); });
+    TUNKIT_FUZZ_CHECK(built);
+    const auto q = tunkit::parse_ip(*built);
+    TUNKIT_FUZZ_CHECK(q->src() == p.src() && q->dst() == p.dst());
+    const tunkit::detail::IcmpBase& n =
+        q->icmp() != nullptr ? static_cast<const tunkit::detail::IcmpBase&>(*q->icmp())
+                             : *q->icmpv6();
+    TUNKIT_FUZZ_CHECK(n.identifier() == m.identifier() && n.sequence() == m.sequence());
+    TUNKIT_FUZZ_CHECK(same(n.payload(), m.payload()));
+  }
+  if (const tunkit::UdpView* udp = p.udp()) {
+    const tunkit::UdpDatagram d{.src = p.src(),
+                                .dst = p.dst(),
+                                .src_port = udp->src_port(),
+                                .dst_port = udp->dst_port(),
+                                .data = udp->payload(),
+                                .ttl = ttl,
+                                .identification = id,
+                                .dont_fragment = df};
+    const auto built = build_request(
+        out_size, [&](std::span<std::byte> out) { return tunkit::build_udp_datagram(d, out); });
+    TUNKIT_FUZZ_CHECK(built);
+    const auto q = tunkit::parse_ip(*built);
+    TUNKIT_FUZZ_CHECK(q->udp() != nullptr && q->udp()->src_port() == udp->src_port() &&
+                      q->udp()->dst_port() == udp->dst_port());
+    TUNKIT_FUZZ_CHECK(same(q->udp()->payload(), udp->payload()));
+  }
+  if (const tunkit::TcpView* tcp = p.tcp();
+      tcp != nullptr && tcp->flags().has(tunkit::TcpFlag::syn)) {
+    const tunkit::TcpSyn syn{.src = p.src(),
+                             .dst = p.dst(),
+                             .src_port = tcp->src_port(),
+                             .dst_port = tcp->dst_port(),
+                             .sequence = tcp->seq(),
+                             .window = tcp->window(),
+                             .options = tcp->options(),
+                             .ttl = ttl,
+                             .identification = id,
+                             .dont_fragment = df};
+    const auto built = build_request(
+        out_size, [&](std::span<std::byte> out) { return tunkit::build_tcp_syn(syn, out); });
+    TUNKIT_FUZZ_CHECK(built);
+    const auto q = tunkit::parse_ip(*built);
+    TUNKIT_FUZZ_CHECK(q->tcp() != nullptr && q->tcp()->seq() == tcp->seq());
+    TUNKIT_FUZZ_CHECK(q->tcp()->flags() == tunkit::TcpFlags(tunkit::TcpFlag::syn));
+    TUNKIT_FUZZ_CHECK(same(q->tcp()->options(), tcp->options()));
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -100,6 +195,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     TUNKIT_FUZZ_CHECK(reply);
     check_ip_reply(*tunkit::parse_ip(packet), *reply);
   }
+
+  if (const auto request = tunkit::parse_ip(packet)) check_requests(*request, out_size);
 
   // Frame builders (TAP).
   const auto frame_echo = build_all_ways(packet, out_size, parse_frame,

@@ -40,7 +40,8 @@ bool same(std::span<const std::byte> a, std::span<const std::byte> b) {
 // checksums, and the split computes fresh ones; with it, one difference remains: an IPv4 UDP
 // datagram sent without a checksum (0, RFC 768) merges, and the split fills the checksum in (the
 // coalescer accepts that deliberately: the receiver accepts both). The urgent pointer of a TCP
-// segment without URG is not kept either (then its checksum differs too).
+// segment without URG is not kept either (then its checksum differs too), nor the fixed IP id of
+// IPv4 UDP datagrams with DF.
 bool same_segment(std::span<const std::byte> segment, std::span<const std::byte> input,
                   bool verified) {
   if (same(segment, input)) return true;
@@ -61,6 +62,11 @@ bool same_segment(std::span<const std::byte> segment, std::span<const std::byte>
   const bool tcp_no_urg =
       proto == 6 && urg + 2 <= b.size() && (std::to_integer<unsigned>(b[ip_len + 13]) & 0x20U) == 0;
   if (tcp_no_urg) a[urg] = a[urg + 1] = b[urg] = b[urg + 1] = std::byte{0};
+  // IPv4 UDP with DF: datagrams of one fixed id merge, and the split numbers them up from it
+  // (Linux's UDP GRO does the same), so the id and the header checksum may differ.
+  const bool udp4_df =
+      version == 4 && proto == 17 && (std::to_integer<unsigned>(b[6]) & 0x40U) != 0;
+  if (udp4_df) a[4] = a[5] = b[4] = b[5] = a[10] = a[11] = b[10] = b[11] = std::byte{0};
   if (!verified || zero_udp4 || tcp_no_urg) {
     a[field] = a[field + 1] = b[field] = b[field + 1] = std::byte{0};
   }

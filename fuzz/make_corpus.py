@@ -151,12 +151,15 @@ def main():
     write("packet", "ipv4_truncated", p["udp4"][:30])
     write("packet", "tcp_bad_offset", p["tcp4_syn"][:32] + b"\x40" + p["tcp4_syn"][33:])
     # builder: a control byte (8: an output buffer big enough; 3: too small at first), then the
-    # request.
+    # packet or frame to answer...
     for name in ("icmp4_echo", "icmp6_echo"):
         write("builder", name, b"\x08" + p[name])
     for name in ("echo4_frame", "echo6_vlan_frame", "arp_request", "ns", "dad"):
         write("builder", name, b"\x08" + f[name])
     write("builder", "ns_small_buffer", b"\x03" + f["ns"])
+    # ... and requests the request builders rebuild from their fields.
+    write("builder", "udp4_request", b"\x08" + p["udp4"])
+    write("builder", "tcp4_syn_small_buffer", b"\x03" + p["tcp4_syn"])
     # checksum: byte patterns of even and odd lengths.
     rng = random.Random(1071)
     write("checksum", "odd_7", bytes(rng.randrange(256) for _ in range(7)))
@@ -246,6 +249,13 @@ def batches():
                   for i in range(3)]
         dgrams.append(ip(17, udp(src, dst, 4000, 4433, data[:120]), 23))
         out["udp" + name] = b"\x01" + length_prefixed(dgrams)
+    # UDP as an unconnected Linux socket sends it: DF and IP id 0 on every datagram (they merge),
+    # and the same without DF (they do not).
+    for name, flags in (("udp4_fixed_id", 0x4000), ("udp4_fixed_id_no_df", 0)):
+        fixed = [ipv4("10.0.0.1", "10.0.0.2", 17,
+                      udp("10.0.0.1", "10.0.0.2", 4000, 4433, data[300 * i:300 * i + n]),
+                      flags=flags, ident=0) for i, n in enumerate((300, 300, 300, 120))]
+        out[name] = b"\x01" + length_prefixed(fixed)
     out["unverified"] = b"\x00" + length_prefixed([out["tcp4"][1:][2:]])
     return out
 

@@ -114,6 +114,19 @@ void check_checksum_round_trip(const tunkit::IpPacket& p) {
   if (again->udp()) field = 6;
   if (again->icmp() || again->icmpv6()) field = 2;
   if (field == 0) return;
+  // The mutable ICMP views compute the same checksum as transport_checksum.
+  const std::span<std::byte> message(copy.data() + offset, transport.size());
+  if (again->icmp() != nullptr) {
+    auto icmp = tunkit::MutableIcmpView::parse(message);
+    TUNKIT_FUZZ_CHECK(icmp);
+    icmp->update_checksum();
+    TUNKIT_FUZZ_CHECK(icmp->checksum() == c);
+  } else if (again->icmpv6() != nullptr) {
+    auto icmp6 = tunkit::MutableIcmpv6View::parse(message);
+    TUNKIT_FUZZ_CHECK(icmp6);
+    icmp6->update_checksum(again->src(), again->dst());
+    TUNKIT_FUZZ_CHECK(icmp6->checksum() == c);
+  }
   copy[offset + field] = static_cast<std::byte>(c >> 8);
   copy[offset + field + 1] = static_cast<std::byte>(c & 0xFFU);
   const auto fixed = tunkit::parse_ip(copy);

@@ -68,6 +68,9 @@ class Coalescer;
 // packet/*.hpp
 struct ParseError;
 struct BuildError;
+struct EchoRequest;
+struct UdpDatagram;
+struct TcpSyn;
 class Checksum;
 class EthernetView;
 class ArpView;

@@ -102,6 +102,10 @@ class Grouper {
       g.closed = true;
       return false;
     }
+    // The second packet decides whether an IPv4 UDP flow keeps one id (ipv4_id_fits).
+    if (g.count == 1 && it.kind == GroKind::udp && load8(pb) >> 4 == 4) {
+      g.fixed_id = load16(pb + 4) == load16(packets_[g.first].data() + 4);
+    }
     items_[g.last].next = i;
     it.group = gi;
     g.last = i;
@@ -121,6 +125,7 @@ class Grouper {
     g.count = 1;
     g.length = static_cast<std::uint32_t>(packets_[i].size());
     g.gso_size = it.payload;
+    g.fixed_id = false;
     g.next_seq =
         it.kind == GroKind::tcp ? load32(pb + it.ip_len + 4) + std::uint32_t{it.payload} : 0;
     g.closed = it.kind == GroKind::other || ends_group(it, pb, it.payload);

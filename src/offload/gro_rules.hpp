@@ -41,6 +41,7 @@ struct GroGroup {
   std::uint32_t next_seq = 0;  // TCP: the sequence number the next segment must have
   std::uint32_t length = 0;    // IP length of the merged packet so far
   std::uint16_t gso_size = 0;  // payload of the first packet: the most any other may carry
+  bool fixed_id = false;       // UDP over IPv4: every datagram has the first one's IP id
   bool closed = false;         // no packet may join any more
 };
 
@@ -206,10 +207,29 @@ inline bool same_flow(const GroItem& a, const std::byte* pa, const GroItem& b,
   return equal_bytes(pa + at, pb + at, n) && load32(pa + a.ip_len) == load32(pb + b.ip_len);
 }
 
+// Whether the IPv4 id of packet `p` lets it join group `g` (first packet `fb`, last `lb`), by
+// the rule of the kernel's GRO (inet_gro_flush, called from tcp_gro_receive and
+// udp_gro_receive_segment since Linux 6.10; before, inet_gro_receive kept NAPI_GRO_CB(p)->flush_id
+// and is_atomic for the same check): the ids increment by one from the first packet, or, decided
+// at the second packet, a flow with DF set may keep one fixed id (RFC 6864: the id of an atomic
+// datagram means nothing). A Linux UDP socket that is not connected sends DF with id 0 on every
+// datagram (ip_select_ident_segs). A fixed id without DF never merges. The fixed-id form is taken
+// for UDP only: the kernel's TCP GRO marks such a super-packet SKB_GSO_TCP_FIXEDID so that its
+// split keeps the id, and a virtio-net header cannot say that, so the kernel's split of a TCP
+// super-packet written to a TUN device would renumber the ids. A UDP super-packet is cut with
+// incrementing ids from the first one in either case (inet_gso_segment: FIXEDID is TCP's only),
+// as the kernel's own GRO leaves it.
+inline bool ipv4_id_fits(const GroGroup& g, const std::byte* fb, const std::byte* lb,
+                         const GroItem& p, const std::byte* pb) noexcept {
+  const std::uint16_t id = load16(pb + 4);
+  if (id == static_cast<std::uint16_t>(load16(lb + 4) + 1)) return !g.fixed_id;
+  const bool df = (load8(pb + 6) & 0x40U) != 0;
+  return p.kind == GroKind::udp && df && id == load16(fb + 4) && (g.count == 1 || g.fixed_id);
+}
+
 // Whether packet `p` may be appended to group `g` (first packet `f`, last `l`). The IP rules
-// are those of the kernel's GRO (inet_gro_receive, ipv6_gro_receive): same TOS, TTL and DF,
-// consecutive ids (so the kernel's resegmentation gives back the same ids); same first word
-// (traffic class, flow label) and hop limit.
+// are those of the kernel's GRO (inet_gro_flush, ipv6_gro_flush): same TOS, TTL and DF, ids as
+// `ipv4_id_fits` says; same first word (traffic class, flow label) and hop limit.
 inline bool can_append(const GroGroup& g, const GroItem& f, const std::byte* fb,
                        const std::byte* lb, const GroItem& p, const std::byte* pb) noexcept {
   if (g.closed || !p.eligible || p.payload > g.gso_size ||
@@ -218,8 +238,7 @@ inline bool can_append(const GroGroup& g, const GroItem& f, const std::byte* fb,
   }
   if (load8(fb) >> 4 == 4) {
     if (load8(pb + 1) != load8(fb + 1) || load8(pb + 8) != load8(fb + 8) ||
-        ((load8(pb + 6) ^ load8(fb + 6)) & 0x40U) != 0 ||
-        load16(pb + 4) != static_cast<std::uint16_t>(load16(lb + 4) + 1)) {
+        ((load8(pb + 6) ^ load8(fb + 6)) & 0x40U) != 0 || !ipv4_id_fits(g, fb, lb, p, pb)) {
       return false;
     }
   } else if (load32(pb) != load32(fb) || load8(pb + 7) != load8(fb + 7)) {

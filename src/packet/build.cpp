@@ -69,7 +69,138 @@ void write_ipv6_header(std::byte* p, std::uint16_t payload_length, std::uint8_t 
   detail::store_ip(p + 24, dst, 16);
 }
 
+// Writes a 20-byte IPv4 header without options, its checksum computed.
+void write_ipv4_header(std::byte* p, std::uint16_t total, std::uint16_t id, bool df,
+                       std::uint8_t ttl, IpProtocol protocol, const IpAddress& src,
+                       const IpAddress& dst) noexcept {
+  store8(p, 0x45);
+  store8(p + 1, 0);
+  store16(p + 2, total);
+  store16(p + 4, id);
+  store16(p + 6, df ? 0x4000 : 0);
+  store8(p + 8, ttl);
+  store8(p + 9, static_cast<std::uint8_t>(protocol));
+  store16(p + 10, 0);
+  detail::store_ip(p + 12, src, 4);
+  detail::store_ip(p + 16, dst, 4);
+  store16(p + 10, internet_checksum({p, 20}));
+}
+
+// What every request builder checks first: both addresses of the family the packet needs (4, 6,
+// or 0: either, the same), an IP length the length field holds, and room in `out`. The IP
+// header length and the packet's size, or the error.
+struct RequestShape {
+  std::size_t ip_header = 0;  // 20 or 40
+  std::size_t total = 0;      // the whole packet
+};
+Result<RequestShape, BuildError> request_shape(const IpAddress& src, const IpAddress& dst,
+                                               int version, std::size_t l4_size,
+                                               std::size_t out_size) noexcept {
+  if (src.family() != dst.family() || (version == 4 && !src.is_v4()) ||
+      (version == 6 && !src.is_v6())) {
+    return BuildError{BuildReason::address_family_mismatch};
+  }
+  const std::size_t header = src.is_v4() ? 20 : 40;
+  // The IPv4 total length counts the header, the IPv6 payload length does not.
+  const std::size_t length = src.is_v4() ? header + l4_size : l4_size;
+  if (length > 0xFFFF) return BuildError{BuildReason::packet_too_large, length};
+  const std::size_t total = header + l4_size;
+  if (out_size < total) return too_small(total);
+  return RequestShape{header, total};
+}
+
+// Writes the IP header of a request carrying `l4_size` bytes of `protocol`.
+void write_request_ip(std::byte* p, const IpAddress& src, const IpAddress& dst, std::size_t l4_size,
+                      IpProtocol protocol, std::uint8_t ttl, std::uint16_t id, bool df) noexcept {
+  if (src.is_v4()) {
+    write_ipv4_header(p, static_cast<std::uint16_t>(20 + l4_size), id, df, ttl, protocol, src, dst);
+  } else {
+    write_ipv6_header(p, static_cast<std::uint16_t>(l4_size), static_cast<std::uint8_t>(protocol),
+                      ttl, src, dst);
+  }
+}
+
+// Writes the 8-byte echo header and the data of an echo request at `p`, checksum field zero.
+void write_echo_request(std::byte* p, std::uint8_t type, const EchoRequest& r) noexcept {
+  store8(p, type);
+  store8(p + 1, 0);
+  store16(p + 2, 0);
+  store16(p + 4, r.identifier);
+  store16(p + 6, r.sequence);
+  if (!r.data.empty()) std::memmove(p + 8, r.data.data(), r.data.size());
+}
+
 }  // namespace
+
+BuildResult build_icmp_echo_request(const EchoRequest& r, std::span<std::byte> out) noexcept {
+  const std::size_t icmp_size = 8 + r.data.size();
+  const auto shape = request_shape(r.src, r.dst, 4, icmp_size, out.size());
+  if (!shape) return shape.error();
+  std::byte* p = out.data();
+  write_request_ip(p, r.src, r.dst, icmp_size, IpProtocol::icmp, r.ttl, r.identification,
+                   r.dont_fragment);
+  write_echo_request(p + 20, static_cast<std::uint8_t>(IcmpType::echo_request), r);
+  store16(p + 22, internet_checksum({p + 20, icmp_size}));
+  return shape->total;
+}
+
+BuildResult build_icmpv6_echo_request(const EchoRequest& r, std::span<std::byte> out) noexcept {
+  const std::size_t icmp_size = 8 + r.data.size();
+  const auto shape = request_shape(r.src, r.dst, 6, icmp_size, out.size());
+  if (!shape) return shape.error();
+  std::byte* p = out.data();
+  write_request_ip(p, r.src, r.dst, icmp_size, IpProtocol::icmpv6, r.ttl, 0, false);
+  write_echo_request(p + 40, static_cast<std::uint8_t>(Icmpv6Type::echo_request), r);
+  store16(p + 42, transport_checksum(r.src, r.dst, 58, {p + 40, icmp_size}));
+  return shape->total;
+}
+
+BuildResult build_echo_request(const EchoRequest& r, std::span<std::byte> out) noexcept {
+  return r.src.is_v4() ? build_icmp_echo_request(r, out) : build_icmpv6_echo_request(r, out);
+}
+
+BuildResult build_udp_datagram(const UdpDatagram& d, std::span<std::byte> out) noexcept {
+  const std::size_t udp_size = 8 + d.data.size();
+  // The UDP length field holds the size too: within 65535 wherever the IP length is.
+  const auto shape = request_shape(d.src, d.dst, 0, udp_size, out.size());
+  if (!shape) return shape.error();
+  std::byte* p = out.data();
+  write_request_ip(p, d.src, d.dst, udp_size, IpProtocol::udp, d.ttl, d.identification,
+                   d.dont_fragment);
+  std::byte* u = p + shape->ip_header;
+  store16(u, d.src_port);
+  store16(u + 2, d.dst_port);
+  store16(u + 4, static_cast<std::uint16_t>(udp_size));
+  store16(u + 6, 0);
+  if (!d.data.empty()) std::memmove(u + 8, d.data.data(), d.data.size());
+  store16(u + 6, transport_checksum(d.src, d.dst, 17, {u, udp_size}));  // 0 is sent as 0xFFFF
+  return shape->total;
+}
+
+BuildResult build_tcp_syn(const TcpSyn& syn, std::span<std::byte> out) noexcept {
+  if (syn.options.size() > 40) return BuildError{BuildReason::tcp_options_too_long};
+  const std::size_t tcp_size = 20 + (syn.options.size() + 3) / 4 * 4;
+  const auto shape = request_shape(syn.src, syn.dst, 0, tcp_size, out.size());
+  if (!shape) return shape.error();
+  std::byte* p = out.data();
+  write_request_ip(p, syn.src, syn.dst, tcp_size, IpProtocol::tcp, syn.ttl, syn.identification,
+                   syn.dont_fragment);
+  std::byte* t = p + shape->ip_header;
+  store16(t, syn.src_port);
+  store16(t + 2, syn.dst_port);
+  store32(t + 4, syn.sequence);
+  store32(t + 8, 0);
+  // Data offset in 32-bit words, reserved bits 0; flags: SYN only.
+  store8(t + 12, static_cast<std::uint8_t>(tcp_size / 4 << 4));
+  store8(t + 13, 0x02);
+  store16(t + 14, syn.window);
+  store16(t + 16, 0);
+  store16(t + 18, 0);                     // urgent pointer
+  std::memset(t + 20, 0, tcp_size - 20);  // the padding: end of option list
+  if (!syn.options.empty()) std::memmove(t + 20, syn.options.data(), syn.options.size());
+  store16(t + 16, transport_checksum(syn.src, syn.dst, 6, {t, tcp_size}));
+  return shape->total;
+}
 
 BuildResult build_icmp_echo_reply(const IpPacket& request, std::span<std::byte> out) noexcept {
   const Ipv4View* ip = request.ipv4();

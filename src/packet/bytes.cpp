@@ -1,7 +1,12 @@
 #include "tunkit/packet/bytes.hpp"
 
+#include <fmt/format.h>
+
 #include <array>
 #include <cstring>
+
+#include "packet/parse_helpers.hpp"
+#include "tunkit/error.hpp"
 
 namespace tunkit {
 
@@ -32,6 +37,13 @@ void store_mac(std::byte* p, const MacAddress& mac) noexcept {
 void store_ip(std::byte* p, const IpAddress& address, std::size_t size) noexcept {
   const auto b = address.bytes();
   if (b.size() == size) std::memcpy(p, b.data(), size);
+}
+
+void throw_wrong_family(std::string_view op, const IpAddress& a, int version) {
+  const int other = version == 4 ? 6 : 4;
+  throw make_error(errc::invalid_address, op, {},
+                   fmt::format("{} is an IPv{} address; an IPv{} header holds only IPv{} addresses",
+                               a.to_string(), other, version, version));
 }
 
 }  // namespace detail

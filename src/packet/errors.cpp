@@ -121,6 +121,13 @@ std::string to_string(const BuildError& e) {
       return "not a valid neighbor solicitation";
     case BuildReason::multicast_destination:
       return "echo request to a multicast address";
+    case BuildReason::address_family_mismatch:
+      return "source and destination addresses not both of the family the packet needs";
+    case BuildReason::packet_too_large:
+      return fmt::format("packet too large (IP length {}, the field holds at most 65535)",
+                         e.needed);
+    case BuildReason::tcp_options_too_long:
+      return "TCP options too long (at most 40 bytes)";
   }
   return "unknown error";
 }

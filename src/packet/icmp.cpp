@@ -1,6 +1,9 @@
 #include "tunkit/packet/icmp.hpp"
 
 #include "packet/parse_helpers.hpp"
+#include "tunkit/packet/checksum.hpp"
+#include "tunkit/packet/ip_protocol.hpp"
+#include "tunkit/packet/ipv6.hpp"
 
 namespace tunkit {
 
@@ -14,6 +17,12 @@ ParseResult<MutableIcmpView> MutableIcmpView::parse(std::span<std::byte> message
   auto v = IcmpView::parse(message);
   if (!v) return v.error();
   return MutableIcmpView(*v, message.data());
+}
+
+void MutableIcmpView::update_checksum() noexcept {
+  // RFC 792: the complement of the sum of the message, the checksum field taken as zero.
+  const std::span<const std::byte> m = bytes();
+  set_checksum(Checksum().add(m.first(2)).add(m.subspan(4)).checksum());
 }
 
 ParseResult<Icmpv6View> Icmpv6View::parse(std::span<const std::byte> message) noexcept {
@@ -35,6 +44,22 @@ ParseResult<MutableIcmpv6View> MutableIcmpv6View::parse(std::span<std::byte> mes
   auto v = Icmpv6View::parse(message);
   if (!v) return v.error();
   return MutableIcmpv6View(*v, message.data());
+}
+
+}  // namespace tunkit
+
+namespace tunkit {
+
+void MutableIcmpv6View::update_checksum(const Ipv6View& ip) noexcept {
+  set_checksum(transport_checksum(ip.src(), ip.dst(), static_cast<std::uint8_t>(IpProtocol::icmpv6),
+                                  bytes()));
+}
+
+void MutableIcmpv6View::update_checksum(const IpAddress& src, const IpAddress& dst) {
+  if (!src.is_v6()) detail::throw_wrong_family("MutableIcmpv6View::update_checksum", src, 6);
+  if (!dst.is_v6()) detail::throw_wrong_family("MutableIcmpv6View::update_checksum", dst, 6);
+  set_checksum(
+      transport_checksum(src, dst, static_cast<std::uint8_t>(IpProtocol::icmpv6), bytes()));
 }
 
 }  // namespace tunkit

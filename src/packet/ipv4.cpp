@@ -46,6 +46,16 @@ ParseResult<MutableIpv4View> MutableIpv4View::parse(std::span<std::byte> packet)
   return MutableIpv4View(*v, packet.data());
 }
 
+void MutableIpv4View::set_src(const IpAddress& a) {
+  if (!a.is_v4()) detail::throw_wrong_family("MutableIpv4View::set_src", a, 4);
+  detail::store_ip(data_ + 12, a, 4);
+}
+
+void MutableIpv4View::set_dst(const IpAddress& a) {
+  if (!a.is_v4()) detail::throw_wrong_family("MutableIpv4View::set_dst", a, 4);
+  detail::store_ip(data_ + 16, a, 4);
+}
+
 void MutableIpv4View::update_checksum() noexcept {
   set_checksum(ipv4_header_checksum(*this));
 }

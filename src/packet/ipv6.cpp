@@ -77,6 +77,16 @@ ParseResult<MutableIpv6View> MutableIpv6View::parse(std::span<std::byte> packet)
   return MutableIpv6View(*v, packet.data());
 }
 
+void MutableIpv6View::set_src(const IpAddress& a) {
+  if (!a.is_v6()) detail::throw_wrong_family("MutableIpv6View::set_src", a, 6);
+  detail::store_ip(data_ + 8, a, 16);
+}
+
+void MutableIpv6View::set_dst(const IpAddress& a) {
+  if (!a.is_v6()) detail::throw_wrong_family("MutableIpv6View::set_dst", a, 6);
+  detail::store_ip(data_ + 24, a, 16);
+}
+
 void MutableIpv6View::set_traffic_class(std::uint8_t tc) noexcept {
   const std::uint32_t word = load32(data_);
   detail::store32(data_, (word & 0xF00FFFFFU) | (std::uint32_t{tc} << 20));

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string_view>
 
 #include "tunkit/packet/bytes.hpp"
 #include "tunkit/packet/errors.hpp"
@@ -38,6 +39,11 @@ struct LayerErrors {
     return parse_error(layer, reason, value, limit);
   }
 };
+
+/// Throws the error of a mutable IP view's address setter (`op`, e.g.
+/// "MutableIpv4View::set_src") given an address `a` of the other family than `version` (4 or 6):
+/// `tunkit::Error` with `errc::invalid_address`.
+[[noreturn]] void throw_wrong_family(std::string_view op, const IpAddress& a, int version);
 
 /// The value of the EtherType field for `type`.
 constexpr std::uint16_t field(EtherType type) noexcept {

@@ -1,7 +1,10 @@
 #include "tunkit/packet/build.hpp"
 
+#include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
+#include <system_error>
 #include <vector>
 
 #include "catch.hpp"
@@ -324,5 +327,359 @@ TEST_CASE("NDP neighbour advertisement answers a solicitation", "[packet][builde
     const auto f = tunkit::parse_frame(b);
     CHECK(tunkit::build_neighbor_advertisement(*f, kOurMac, std::span(out).first(85)).error() ==
           tunkit::BuildError{tunkit::BuildReason::buffer_too_small, 86});
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request builders. Each golden packet of packet_samples.hpp was assembled by hand, checksums
+// included; a request built from the same fields must be it, byte for byte. The others are checked
+// with the reference checksum (a byte loop independent of tunkit's) and re-parsed with the views.
+
+namespace {
+
+using tunkit::IpAddress;
+using tunkit_test::reference_checksum;
+
+Bytes counting(std::size_t n, unsigned first) {
+  Bytes b(n);
+  for (std::size_t i = 0; i < n; ++i)
+    b[i] = static_cast<std::byte>((first + i) & 0xFFU);
+  return b;
+}
+
+// Reference check of a transport checksum over its pseudo header (RFC 768/793, RFC 8200 8.1):
+// the sum of pseudo header and message is all ones.
+bool pseudo_checksum_ok(const Bytes& p, std::uint8_t protocol) {
+  const bool v4 = u8(p, 0) >> 4 == 4;
+  const std::size_t ip_len = v4 ? 20 : 40;
+  const std::size_t l4 = p.size() - ip_len;
+  Bytes all;
+  if (v4) {
+    all.assign(p.begin() + 12, p.begin() + 20);
+    all.push_back(std::byte{0});
+    all.push_back(std::byte{protocol});
+    all.push_back(static_cast<std::byte>(l4 >> 8));
+    all.push_back(static_cast<std::byte>(l4 & 0xFFU));
+  } else {
+    all.assign(p.begin() + 8, p.begin() + 40);
+    for (const unsigned shift : {24U, 16U, 8U, 0U})
+      all.push_back(static_cast<std::byte>((l4 >> shift) & 0xFFU));
+    all.insert(all.end(), {std::byte{0}, std::byte{0}, std::byte{0}, std::byte{protocol}});
+  }
+  all.insert(all.end(), p.begin() + static_cast<std::ptrdiff_t>(ip_len), p.end());
+  return reference_checksum(all) == 0;
+}
+
+Bytes built(const tunkit::BuildResult& len, Bytes& out) {
+  REQUIRE(len);
+  return Bytes(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(*len));
+}
+
+}  // namespace
+
+TEST_CASE("ICMP echo request: the golden packet, byte for byte", "[packet][builder]") {
+  const Bytes data = counting(56, 0x10);
+  const tunkit::EchoRequest r{.src = IpAddress::v4({10, 0, 0, 1}),
+                              .dst = IpAddress::v4({10, 0, 0, 2}),
+                              .identifier = 7,
+                              .sequence = 1,
+                              .data = data,
+                              .identification = 0xabcd};
+  Bytes out(200);
+  const Bytes p = built(tunkit::build_icmp_echo_request(r, out), out);
+  CHECK(p == hex(tunkit_test::kIcmp4Echo));
+  CHECK(reference_checksum(std::span(p).first(20)) == 0);
+  CHECK(reference_checksum(std::span(p).subspan(20)) == 0);  // ICMP: no pseudo header
+
+  const auto pkt = tunkit::parse_ip(p);
+  REQUIRE(pkt);
+  CHECK(must(pkt->ipv4()).dont_fragment());
+  CHECK(must(pkt->ipv4()).ttl() == 64);
+  const tunkit::IcmpView& icmp = must(pkt->icmp());
+  CHECK(icmp.type() == tunkit::IcmpType::echo_request);
+  CHECK(icmp.identifier() == 7);
+  CHECK(icmp.sequence() == 1);
+  CHECK(Bytes(icmp.payload().begin(), icmp.payload().end()) == data);
+  // The generic form picks ICMP for IPv4 addresses.
+  Bytes out2(200);
+  CHECK(built(tunkit::build_echo_request(r, out2), out2) == p);
+}
+
+TEST_CASE("ICMPv6 echo request: the golden packet, byte for byte", "[packet][builder]") {
+  const Bytes data = counting(56, 0);
+  const tunkit::EchoRequest r{.src = IpAddress::parse("fd00::2"),
+                              .dst = IpAddress::parse("fd00::1"),
+                              .identifier = 7,
+                              .sequence = 1,
+                              .data = data};
+  Bytes out(200);
+  const Bytes p = built(tunkit::build_icmpv6_echo_request(r, out), out);
+  CHECK(p == hex(tunkit_test::kIcmp6Echo));
+  CHECK(pseudo_checksum_ok(p, 58));
+  const auto pkt = tunkit::parse_ip(p);
+  REQUIRE(pkt);
+  CHECK(must(pkt->ipv6()).hop_limit() == 64);
+  const tunkit::Icmpv6View& icmp = must(pkt->icmpv6());
+  CHECK(icmp.type() == tunkit::Icmpv6Type::echo_request);
+  CHECK(icmp.identifier() == 7);
+  CHECK(icmp.sequence() == 1);
+  CHECK(tunkit::transport_checksum_ok(*pkt));
+  Bytes out2(200);
+  CHECK(built(tunkit::build_echo_request(r, out2), out2) == p);
+
+  // An echo reply to it swaps the addresses: the request builder and the reply builder agree.
+  Bytes reply(200);
+  const auto len = tunkit::build_echo_reply(*pkt, reply);
+  REQUIRE(len);
+  CHECK(*len == p.size());
+}
+
+TEST_CASE("UDP datagram over IPv4: the golden packet, byte for byte", "[packet][builder]") {
+  const Bytes data = counting(42, 0);
+  Bytes out(200);
+  const Bytes p = built(tunkit::build_udp_datagram({.src = IpAddress::v4({10, 0, 0, 2}),
+                                                    .dst = IpAddress::v4({10, 0, 0, 1}),
+                                                    .src_port = 5353,
+                                                    .dst_port = 53,
+                                                    .data = data,
+                                                    .identification = 0x1c46,
+                                                    .dont_fragment = false},
+                                                   out),
+                        out);
+  CHECK(p == hex(tunkit_test::kUdp4));
+  CHECK(reference_checksum(std::span(p).first(20)) == 0);
+  CHECK(pseudo_checksum_ok(p, 17));
+}
+
+TEST_CASE("UDP datagram over IPv6: views and reference checksum", "[packet][builder]") {
+  const Bytes data = counting(333, 7);  // odd length: the checksum pads a zero byte
+  Bytes out(1000);
+  const Bytes p = built(tunkit::build_udp_datagram({.src = IpAddress::parse("fd00::2"),
+                                                    .dst = IpAddress::parse("fd00::1"),
+                                                    .src_port = 40000,
+                                                    .dst_port = 7,
+                                                    .data = data,
+                                                    .ttl = 9},
+                                                   out),
+                        out);
+  REQUIRE(p.size() == 40 + 8 + 333);
+  CHECK(pseudo_checksum_ok(p, 17));
+  const auto pkt = tunkit::parse_ip(p);
+  REQUIRE(pkt);
+  const tunkit::Ipv6View& ip = must(pkt->ipv6());
+  CHECK(ip.hop_limit() == 9);
+  CHECK(ip.payload_length() == 341);
+  CHECK(ip.traffic_class() == 0);
+  CHECK(ip.flow_label() == 0);
+  CHECK(ip.src().to_string() == "fd00::2");
+  CHECK(ip.dst().to_string() == "fd00::1");
+  const tunkit::UdpView& udp = must(pkt->udp());
+  CHECK(udp.src_port() == 40000);
+  CHECK(udp.dst_port() == 7);
+  CHECK(udp.length() == 341);
+  CHECK(Bytes(udp.payload().begin(), udp.payload().end()) == data);
+  CHECK(tunkit::transport_checksum_ok(*pkt));
+}
+
+TEST_CASE("UDP datagram: a checksum that computes to 0 is sent as 0xFFFF", "[packet][builder]") {
+  for (const bool v4 : {true, false}) {
+    INFO("IPv" << (v4 ? 4 : 6));
+    tunkit::UdpDatagram d{.src = v4 ? IpAddress::v4({10, 0, 0, 2}) : IpAddress::parse("fd00::2"),
+                          .dst = v4 ? IpAddress::v4({10, 0, 0, 1}) : IpAddress::parse("fd00::1"),
+                          .src_port = 1,
+                          .dst_port = 2};
+    Bytes two(2);
+    d.data = two;
+    Bytes out(100);
+    const Bytes first = built(tunkit::build_udp_datagram(d, out), out);
+    const std::size_t field = (v4 ? 20 : 40) + 6;
+    // With the data word equal to that checksum, everything but the field sums to all ones.
+    two[0] = first[field];
+    two[1] = first[field + 1];
+    const Bytes p = built(tunkit::build_udp_datagram(d, out), out);
+    CHECK(tunkit_test::be16(p, field) == 0xFFFF);
+    CHECK(pseudo_checksum_ok(p, 17));
+  }
+}
+
+TEST_CASE("TCP SYN over IPv4: the golden packet, byte for byte", "[packet][builder]") {
+  const Bytes options = hex("0204 05b4 0402 080a 0000 0001 0000 0000 0103 0307");
+  Bytes out(100);
+  const Bytes p = built(tunkit::build_tcp_syn({.src = IpAddress::v4({10, 0, 0, 2}),
+                                               .dst = IpAddress::v4({10, 0, 0, 1}),
+                                               .src_port = 41000,
+                                               .dst_port = 22,
+                                               .sequence = 1000,
+                                               .window = 64240,
+                                               .options = options,
+                                               .identification = 3,
+                                               .dont_fragment = false},
+                                              out),
+                        out);
+  CHECK(p == hex(tunkit_test::kTcp4Syn));
+  CHECK(reference_checksum(std::span(p).first(20)) == 0);
+  CHECK(pseudo_checksum_ok(p, 6));
+}
+
+TEST_CASE("TCP SYN over IPv6: views, padded options, reference checksum", "[packet][builder]") {
+  const Bytes options = hex("0204 05a0 01");  // MSS 1440, then a NOP: padded to 8 bytes
+  Bytes out(100);
+  const Bytes p = built(tunkit::build_tcp_syn({.src = IpAddress::parse("fd00::2"),
+                                               .dst = IpAddress::parse("fd00::1"),
+                                               .src_port = 50000,
+                                               .dst_port = 443,
+                                               .sequence = 0xFFFFFFF0,
+                                               .options = options},
+                                              out),
+                        out);
+  REQUIRE(p.size() == 40 + 28);
+  CHECK(pseudo_checksum_ok(p, 6));
+  CHECK(u8(p, 40 + 25) == 0);  // the padding: end of option list
+  const auto pkt = tunkit::parse_ip(p);
+  REQUIRE(pkt);
+  const tunkit::TcpView& tcp = must(pkt->tcp());
+  CHECK(tcp.flags() == tunkit::TcpFlags(tunkit::TcpFlag::syn));
+  CHECK(tcp.src_port() == 50000);
+  CHECK(tcp.dst_port() == 443);
+  CHECK(tcp.seq() == 0xFFFFFFF0);
+  CHECK(tcp.ack() == 0);
+  CHECK(tcp.window() == 65535);
+  CHECK(tcp.header_length() == 28);
+  CHECK(tcp.mss() == std::optional<std::uint16_t>{1440});
+  CHECK(tcp.payload().empty());
+  CHECK(tunkit::transport_checksum_ok(*pkt));
+
+  // Without options: a 20-byte header.
+  const Bytes bare = built(tunkit::build_tcp_syn({.src = IpAddress::v4({10, 0, 0, 2}),
+                                                  .dst = IpAddress::v4({10, 0, 0, 1}),
+                                                  .src_port = 1,
+                                                  .dst_port = 2},
+                                                 out),
+                           out);
+  CHECK(bare.size() == 40);
+  CHECK(u8(bare, 32) == 0x50);
+  CHECK(pseudo_checksum_ok(bare, 6));
+  CHECK((tunkit_test::be16(bare, 6) & 0x4000) != 0);  // DF by default
+}
+
+TEST_CASE("request builders: what they refuse, before writing anything", "[packet][builder]") {
+  const IpAddress v4a = IpAddress::v4({10, 0, 0, 2}), v4b = IpAddress::v4({10, 0, 0, 1});
+  const IpAddress v6a = IpAddress::parse("fd00::2"), v6b = IpAddress::parse("fd00::1");
+  using tunkit::BuildError;
+  using tunkit::BuildReason;
+  const BuildError family{BuildReason::address_family_mismatch};
+
+  SECTION("a buffer too small: the size needed, nothing written") {
+    const Bytes data(100);
+    Bytes out(127, std::byte{0xAA});
+    const Bytes untouched = out;
+    CHECK(tunkit::build_icmp_echo_request({.src = v4a, .dst = v4b, .data = data}, out).error() ==
+          BuildError{BuildReason::buffer_too_small, 128});
+    CHECK(tunkit::build_icmpv6_echo_request({.src = v6a, .dst = v6b, .data = data}, out).error() ==
+          BuildError{BuildReason::buffer_too_small, 148});
+    CHECK(tunkit::build_udp_datagram({.src = v4a, .dst = v4b, .data = data}, out).error() ==
+          BuildError{BuildReason::buffer_too_small, 128});
+    CHECK(tunkit::build_tcp_syn({.src = v6a, .dst = v6b}, std::span(out).first(59)).error() ==
+          BuildError{BuildReason::buffer_too_small, 60});
+    CHECK(out == untouched);
+  }
+  SECTION("addresses of two families, or of the other family") {
+    Bytes out(100);
+    CHECK(tunkit::build_icmp_echo_request({.src = v6a, .dst = v6b}, out).error() == family);
+    CHECK(tunkit::build_icmpv6_echo_request({.src = v4a, .dst = v4b}, out).error() == family);
+    CHECK(tunkit::build_echo_request({.src = v4a, .dst = v6b}, out).error() == family);
+    CHECK(tunkit::build_udp_datagram({.src = v6a, .dst = v4b}, out).error() == family);
+    CHECK(tunkit::build_tcp_syn({.src = v4a, .dst = v6b}, out).error() == family);
+    CHECK(tunkit::to_string(family) ==
+          "source and destination addresses not both of the family the packet needs");
+    CHECK(make_error_code(family) == std::errc::invalid_argument);
+  }
+  SECTION("a packet beyond what the IP length field holds") {
+    Bytes out(70000);
+    const Bytes big(65535 - 28 + 1);
+    const auto r = tunkit::build_udp_datagram({.src = v4a, .dst = v4b, .data = big}, out);
+    CHECK(r.error() == BuildError{BuildReason::packet_too_large, 65536});
+    CHECK(tunkit::to_string(r.error()) ==
+          "packet too large (IP length 65536, the field holds at most 65535)");
+    // IPv6 counts the payload only: 65535 - 8 data bytes still fit.
+    Bytes out6(40 + 65535);
+    const Bytes max6(65535 - 8);
+    const auto fits = tunkit::build_udp_datagram({.src = v6a, .dst = v6b, .data = max6}, out6);
+    REQUIRE(fits);
+    CHECK(*fits == 40 + 65535);
+    const Bytes big6(65535 - 8 + 1);
+    CHECK(tunkit::build_udp_datagram({.src = v6a, .dst = v6b, .data = big6}, out).error() ==
+          BuildError{BuildReason::packet_too_large, 65536});
+  }
+  SECTION("more than 40 bytes of TCP options") {
+    Bytes out(200);
+    const Bytes options(41, std::byte{1});
+    const auto r = tunkit::build_tcp_syn({.src = v4a, .dst = v4b, .options = options}, out);
+    CHECK(r.error() == BuildError{BuildReason::tcp_options_too_long});
+    CHECK(tunkit::to_string(r.error()) == "TCP options too long (at most 40 bytes)");
+    CHECK(tunkit::build_tcp_syn({.src = v4a, .dst = v4b, .options = std::span(options).first(40)},
+                                out));
+  }
+}
+
+TEST_CASE("request builders: every data length, both families, checksums by the reference",
+          "[packet][builder]") {
+  for (const bool v4 : {true, false}) {
+    const IpAddress src = v4 ? IpAddress::v4({192, 0, 2, 7}) : IpAddress::parse("2001:db8::7");
+    const IpAddress dst = v4 ? IpAddress::v4({198, 51, 100, 9}) : IpAddress::parse("2001:db8::9");
+    const std::size_t ip_len = v4 ? 20 : 40;
+    for (std::size_t n = 0; n <= 64; ++n) {
+      INFO("IPv" << (v4 ? 4 : 6) << ", " << n << " data bytes");
+      const Bytes data = counting(n, static_cast<unsigned>(n * 37));
+      Bytes out(ip_len + 8 + 64);
+
+      const Bytes echo =
+          built(tunkit::build_echo_request({.src = src,
+                                            .dst = dst,
+                                            .identifier = 0xfedc,
+                                            .sequence = static_cast<std::uint16_t>(n),
+                                            .data = data},
+                                           out),
+                out);
+      REQUIRE(echo.size() == ip_len + 8 + n);
+      if (v4) {
+        CHECK(reference_checksum(std::span(echo).first(20)) == 0);
+        CHECK(reference_checksum(std::span(echo).subspan(20)) == 0);
+      } else {
+        CHECK(pseudo_checksum_ok(echo, 58));
+      }
+      const auto e = tunkit::parse_ip(echo);
+      REQUIRE(e);
+      CHECK(e->src() == src);
+      CHECK(e->dst() == dst);
+      CHECK(tunkit::transport_checksum_ok(*e));
+
+      const Bytes udp =
+          built(tunkit::build_udp_datagram(
+                    {.src = src, .dst = dst, .src_port = 9, .dst_port = 9, .data = data}, out),
+                out);
+      REQUIRE(udp.size() == ip_len + 8 + n);
+      CHECK(pseudo_checksum_ok(udp, 17));
+      CHECK(tunkit_test::be16(udp, ip_len + 6) != 0);
+      if (v4) CHECK(reference_checksum(std::span(udp).first(20)) == 0);
+      const auto u = tunkit::parse_ip(udp);
+      REQUIRE(u);
+      CHECK(Bytes(must(u->udp()).payload().begin(), must(u->udp()).payload().end()) == data);
+
+      if (n > 40) continue;
+      const Bytes syn = built(tunkit::build_tcp_syn({.src = src,
+                                                     .dst = dst,
+                                                     .src_port = 1234,
+                                                     .dst_port = 80,
+                                                     .sequence = static_cast<std::uint32_t>(n),
+                                                     .options = data},
+                                                    out),
+                              out);
+      REQUIRE(syn.size() == ip_len + 20 + (n + 3) / 4 * 4);
+      CHECK(pseudo_checksum_ok(syn, 6));
+      if (v4) CHECK(reference_checksum(std::span(syn).first(20)) == 0);
+      CHECK(Bytes(syn.begin() + static_cast<std::ptrdiff_t>(ip_len + 20),
+                  syn.begin() + static_cast<std::ptrdiff_t>(ip_len + 20 + n)) == data);
+    }
   }
 }

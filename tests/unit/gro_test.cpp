@@ -1,6 +1,8 @@
 #include "tunkit/offload/gro.hpp"
 
 #include <algorithm>
+#include <cstdint>
+#include <initializer_list>
 #include <span>
 #include <string>
 #include <system_error>
@@ -392,5 +394,110 @@ TEST_CASE("coalesce: many flows in one batch, tables reused across batches", "[o
     REQUIRE(writes.size() == 32);
     for (std::size_t f = 0; f < 32; ++f)
       CHECK(writes[f].packet == supers[f].packet);
+  }
+}
+
+namespace {
+
+// IPv4 UDP datagrams of one flow as an unconnected Linux UDP socket sends them (sendto without
+// connect: ip_select_ident_segs gives DF packets of a socket without a destination id 0): DF,
+// id `id` on every one, payloads of 1400 bytes but the last (500).
+std::vector<Bytes> linux_udp_datagrams(std::uint16_t id, bool df = true) {
+  auto d = split(make_super({.tcp = false, .payload = 1400 * 3 + 500, .gso_size = 1400})).segments;
+  REQUIRE(d.size() == 4);
+  for (Bytes& b : d) {
+    put16(b, 4, id);
+    put16(b, 6, df ? 0x4000 : 0);
+    fill_ipv4_checksum(b);
+  }
+  return d;
+}
+
+std::vector<Bytes> with_ids(std::vector<Bytes> d, std::initializer_list<std::uint16_t> ids) {
+  std::size_t i = 0;
+  for (const std::uint16_t id : ids) {
+    put16(d[i], 4, id);
+    fill_ipv4_checksum(d[i]);
+    ++i;
+  }
+  d.resize(ids.size());
+  return d;
+}
+
+std::vector<std::uint32_t> counts(const std::vector<tunkit_test::Write>& writes) {
+  std::vector<std::uint32_t> r;
+  for (const auto& w : writes)
+    r.push_back(w.count);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("coalesce: UDP from an unconnected Linux socket (DF, id 0) merges", "[offload]") {
+  const bool verify = GENERATE(true, false);
+  tunkit::Coalescer gro({.verify_checksums = verify});
+  for (const std::uint16_t id : {std::uint16_t{0}, std::uint16_t{0xBEEF}}) {
+    INFO("id " << id << " verify " << verify);
+    const std::vector<Bytes> sent = linux_udp_datagrams(id);
+    const auto writes = coalesce(gro, sent);
+    REQUIRE(writes.size() == 1);
+    CHECK(writes[0].count == 4);
+    CHECK(writes[0].header.gso_type == tunkit::GsoType::udp_l4);
+    CHECK(writes[0].header.gso_size == 1400);
+    CHECK(be16(writes[0].packet, 4) == id);
+    CHECK(tunkit_test::ipv4_header_ok(writes[0].packet));
+
+    // Cut back as the kernel cuts a UDP_L4 packet (inet_gso_segment numbers the datagrams up
+    // from the first id; only TCP has a fixed-id form): the datagrams sent, but for the ids and
+    // the header checksums.
+    const auto back = split(Super{writes[0].header, writes[0].packet}).segments;
+    REQUIRE(back.size() == sent.size());
+    for (std::size_t i = 0; i < back.size(); ++i) {
+      INFO("datagram " << i);
+      CHECK(be16(back[i], 4) == static_cast<std::uint16_t>(id + i));
+      CHECK(tunkit_test::ipv4_header_ok(back[i]));
+      CHECK(tunkit_test::transport_checksum_ok(back[i]));
+      Bytes expected = sent[i];
+      put16(expected, 4, static_cast<std::uint16_t>(id + i));
+      fill_ipv4_checksum(expected);
+      CHECK(back[i] == expected);
+    }
+  }
+}
+
+TEST_CASE("coalesce: the IPv4 id rules of Linux's UDP GRO", "[offload]") {
+  tunkit::Coalescer gro;
+  const std::vector<Bytes> df = linux_udp_datagrams(0);
+
+  SECTION("counting ids merge, with DF or without") {
+    CHECK(counts(coalesce(gro, with_ids(df, {7, 8, 9, 10}))) == std::vector<std::uint32_t>{4});
+    CHECK(counts(coalesce(gro, with_ids(linux_udp_datagrams(0, false), {0xFFFF, 0, 1, 2}))) ==
+          std::vector<std::uint32_t>{4});
+  }
+  SECTION("a fixed id without DF does not merge") {
+    CHECK(counts(coalesce(gro, linux_udp_datagrams(0, false))) ==
+          std::vector<std::uint32_t>{1, 1, 1, 1});
+  }
+  SECTION("the second datagram decides: fixed, then a counting id ends the super-packet") {
+    CHECK(counts(coalesce(gro, with_ids(df, {5, 5, 6, 7}))) == std::vector<std::uint32_t>{2, 2});
+  }
+  SECTION("the second datagram decides: counting, then a repeated id ends the super-packet") {
+    CHECK(counts(coalesce(gro, with_ids(df, {5, 6, 6, 6}))) == std::vector<std::uint32_t>{2, 2});
+    CHECK(counts(coalesce(gro, with_ids(df, {5, 6, 5, 6}))) == std::vector<std::uint32_t>{2, 2});
+  }
+  SECTION("ids that neither repeat nor count up do not merge") {
+    CHECK(counts(coalesce(gro, with_ids(df, {5, 7, 9, 11}))) ==
+          std::vector<std::uint32_t>{1, 1, 1, 1});
+    CHECK(counts(coalesce(gro, with_ids(df, {5, 4}))) == std::vector<std::uint32_t>{1, 1});
+  }
+  SECTION("TCP keeps to counting ids: fixed-id segments with DF do not merge") {
+    auto segs = split(make_super({.payload = 1448 * 3, .flags = kAck})).segments;
+    REQUIRE(segs.size() == 3);
+    for (Bytes& b : segs) {
+      REQUIRE((be16(b, 6) & 0x4000) != 0);
+      put16(b, 4, 0);
+      fill_ipv4_checksum(b);
+    }
+    CHECK(counts(coalesce(gro, segs)) == std::vector<std::uint32_t>{1, 1, 1});
   }
 }

@@ -1,9 +1,11 @@
 #include "tunkit/packet/ipv4.hpp"
 
+#include <string_view>
 #include <vector>
 
 #include "catch.hpp"
 #include "packet_samples.hpp"
+#include "tunkit/error.hpp"
 #include "tunkit/packet.hpp"
 
 namespace {
@@ -127,7 +129,6 @@ TEST_CASE("mutable views write fields in place: IPv4", "[packet]") {
   REQUIRE(ip);
   ip->set_ttl(63);
   ip->set_src(tunkit::IpAddress::v4({192, 168, 1, 1}));
-  ip->set_dst(tunkit::IpAddress::parse("fd00::1"));  // wrong family: ignored
   ip->set_tos(0xb8);
   ip->set_identification(0x4242);
   CHECK_FALSE(tunkit::ipv4_header_checksum_ok(*ip));
@@ -141,4 +142,23 @@ TEST_CASE("mutable views write fields in place: IPv4", "[packet]") {
   CHECK(again->identification() == 0x4242);
   CHECK(tunkit::ipv4_header_checksum_ok(*again));
   CHECK(ip->mutable_payload().size() == 50);
+}
+
+TEST_CASE("IPv4 address setters refuse an IPv6 address and write nothing", "[packet]") {
+  Bytes b = hex(tunkit_test::kUdp4);
+  const Bytes before = b;
+  auto ip = tunkit::MutableIpv4View::parse(b);
+  REQUIRE(ip);
+  const auto v6 = tunkit::IpAddress::parse("fd00::1");
+  CHECK_THROWS_WITH(ip->set_src(v6),
+                    "tunkit: MutableIpv4View::set_src: invalid IP address or prefix (fd00::1 is an "
+                    "IPv6 address; an IPv4 header holds only IPv4 addresses)");
+  try {
+    ip->set_dst(v6);
+    FAIL("set_dst accepted an IPv6 address");
+  } catch (const tunkit::Error& e) {
+    CHECK(e.code() == tunkit::errc::invalid_address);
+    CHECK(std::string_view(e.what()).find("set_dst") != std::string_view::npos);
+  }
+  CHECK(b == before);
 }

@@ -1,9 +1,13 @@
 #include "tunkit/packet/ipv6.hpp"
 
+#include <array>
+#include <span>
+#include <string_view>
 #include <vector>
 
 #include "catch.hpp"
 #include "packet_samples.hpp"
+#include "tunkit/error.hpp"
 #include "tunkit/packet.hpp"
 
 namespace {
@@ -91,7 +95,6 @@ TEST_CASE("mutable views write fields in place: IPv6", "[packet]") {
   ip->set_flow_label(0x12345);
   ip->set_hop_limit(1);
   ip->set_src(tunkit::IpAddress::parse("fd00::99"));
-  ip->set_dst(tunkit::IpAddress::v4({1, 2, 3, 4}));  // wrong family: ignored
   const auto again = tunkit::Ipv6View::parse(b);
   REQUIRE(again);
   CHECK(again->traffic_class() == 0xAB);
@@ -100,4 +103,52 @@ TEST_CASE("mutable views write fields in place: IPv6", "[packet]") {
   CHECK(again->src().to_string() == "fd00::99");
   CHECK(again->dst().to_string() == "fd00::1");
   CHECK(u8(b, 0) >> 4 == 6);
+}
+
+TEST_CASE("IPv6 address setters refuse an IPv4 address and write nothing", "[packet]") {
+  Bytes b = hex(tunkit_test::kIcmp6Echo);
+  const Bytes before = b;
+  auto ip = tunkit::MutableIpv6View::parse(b);
+  REQUIRE(ip);
+  const auto v4 = tunkit::IpAddress::v4({1, 2, 3, 4});
+  CHECK_THROWS_WITH(ip->set_dst(v4),
+                    "tunkit: MutableIpv6View::set_dst: invalid IP address or prefix (1.2.3.4 is an "
+                    "IPv4 address; an IPv6 header holds only IPv6 addresses)");
+  try {
+    ip->set_src(v4);
+    FAIL("set_src accepted an IPv4 address");
+  } catch (const tunkit::Error& e) {
+    CHECK(e.code() == tunkit::errc::invalid_address);
+  }
+  CHECK(b == before);
+}
+
+TEST_CASE("MutableIpv6View: the payload and the upper-layer message are writable", "[packet]") {
+  // kIcmp6Echo with a hop-by-hop header (8 bytes: next header 58, length 0, PadN) inserted.
+  Bytes b = hex(tunkit_test::kIcmp6Echo);
+  const std::size_t icmp_size = b.size() - 40;
+  const std::array<std::byte, 8> hbh{std::byte{58}, std::byte{0}, std::byte{1}, std::byte{4},
+                                     std::byte{0},  std::byte{0}, std::byte{0}, std::byte{0}};
+  b.insert(b.begin() + 40, hbh.begin(), hbh.end());
+  b[6] = std::byte{0};                                            // next header: hop-by-hop
+  b[5] = static_cast<std::byte>(std::to_integer<int>(b[5]) + 8);  // payload length + 8 (< 256)
+  auto ip = tunkit::MutableIpv6View::parse(b);
+  REQUIRE(ip);
+  REQUIRE(ip->upper_offset() == 48);
+
+  const std::span<std::byte> payload = ip->mutable_payload();
+  CHECK(payload.data() == b.data() + 40);
+  CHECK(payload.size() == ip->payload().size());
+  CHECK(payload.size() == 8 + icmp_size);
+  payload[4] = std::byte{0x55};  // a PadN data byte, written through the view
+  CHECK(u8(b, 44) == 0x55);
+
+  const std::span<std::byte> upper = ip->mutable_upper_payload();
+  CHECK(upper.data() == b.data() + 48);
+  CHECK(upper.size() == icmp_size);
+  auto icmp = tunkit::MutableIcmpv6View::parse(upper);
+  REQUIRE(icmp);
+  icmp->set_sequence(0x0102);
+  CHECK(u8(b, 48 + 6) == 1);
+  CHECK(u8(b, 48 + 7) == 2);
 }

@@ -307,7 +307,10 @@ TEST_CASE("parse and build errors have error codes", "[packet]") {
         tunkit::errc::output_too_small);
   for (const BuildReason r :
        {BuildReason::not_echo_request, BuildReason::not_arp_request,
-        BuildReason::not_neighbor_solicitation, BuildReason::multicast_destination}) {
+        BuildReason::not_neighbor_solicitation, BuildReason::multicast_destination,
+        BuildReason::address_family_mismatch, BuildReason::packet_too_large,
+        BuildReason::tcp_options_too_long}) {
     CHECK(make_error_code(BuildError{r}) == std::errc::invalid_argument);
+    CHECK(tunkit::to_string(BuildError{r}) != "unknown error");
   }
 }

@@ -57,9 +57,11 @@ struct CoalescedPacket {
 /// possible: in-order TCP segments of one flow into TSO super-packets and equal-sized UDP
 /// datagrams of one flow into USO super-packets (each at most 65535 bytes), with the
 /// virtio-net header that makes the kernel cut them back into exactly the packets given, with
-/// two exceptions the kernel's own GRO shares: an IPv4 UDP datagram sent without a checksum (0)
-/// comes back with one, and the urgent pointer field of a segment without URG is not kept.
-/// Everything else passes through byte for byte with an all-zero header.
+/// three exceptions the kernel's own GRO shares: an IPv4 UDP datagram sent without a checksum (0)
+/// comes back with one, the urgent pointer field of a segment without URG is not kept, and IPv4
+/// UDP datagrams that all carry one IP id (with DF) come back with ids counting up from it (and
+/// their header checksums to match). Everything else passes through byte for byte with an
+/// all-zero header.
 ///
 /// TCP segments merge when they have the same addresses and ports, IPv4 TOS/TTL/DF (IPv6 traffic
 /// class, flow label, hop limit), consecutive IPv4 ids, contiguous sequence numbers, the same
@@ -67,9 +69,14 @@ struct CoalescedPacket {
 /// one's size; a shorter segment, or one with PSH or FIN, ends the super-packet; CWR may only
 /// start one (then the header has `gso_ecn`); SYN, RST and URG segments, IPv4 options, IPv6
 /// extension headers and fragments never merge. UDP datagrams merge under the same IP rules
-/// when their payloads all have the first one's size (the last may be shorter). Within a flow
-/// the order of packets is kept; packets of different flows may be reordered (each write is
-/// placed at its first packet).
+/// when their payloads all have the first one's size (the last may be shorter), with one more
+/// IPv4 id form, as in Linux's UDP GRO (`inet_gro_flush`): with DF set, every datagram may carry
+/// the first one's id instead (what an unconnected Linux UDP socket sends: DF, id 0); whether a
+/// flow's ids are fixed or counting is decided by its second datagram, and a fixed id without DF
+/// never merges. (TCP keeps to counting ids: the kernel's split of a TSO packet written to a TUN
+/// device numbers the segments from the first id, a virtio-net header having no way to ask for
+/// fixed ids.) Within a flow the order of packets is kept; packets of different flows may be
+/// reordered (each write is placed at its first packet).
 ///
 /// Not thread-safe: one `Coalescer` per writing thread. `coalesce` never allocates and never
 /// throws.

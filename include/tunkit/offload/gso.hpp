@@ -34,7 +34,9 @@ namespace tunkit {
 ///   length, TCP sequence number and checksum are rewritten; FIN and PSH are kept on the last
 ///   segment only, CWR on the first only. IPv4 options and IPv6 extension headers are copied.
 /// - `gso_type` UDP_L4 (USO): datagrams of `gso_size` payload bytes (the last may be shorter),
-///   each with its UDP length and checksum.
+///   each with its UDP length and checksum; over IPv4, ids counting up from the first (as the
+///   kernel's `inet_gso_segment` gives them: its fixed-id form, `SKB_GSO_TCP_FIXEDID`, is TCP's
+///   only and a virtio-net header cannot carry it) and header checksums.
 /// - `gso_type` NONE: the packet is copied to `out[0]`, its checksum completed if NEEDS_CSUM.
 /// - A super-packet whose payload fits in one segment gives one packet.
 ///

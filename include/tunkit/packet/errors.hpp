@@ -1,6 +1,6 @@
 #pragma once
 /// @file
-/// Why a packet parser or a reply builder gave no result: `Layer`, `ParseReason`, `ParseError`,
+/// Why a packet parser or a builder gave no result: `Layer`, `ParseReason`, `ParseError`,
 /// `BuildReason`, `BuildError`, their descriptions and error codes, and the result aliases
 /// `ParseResult<T>` and `BuildResult`.
 
@@ -74,6 +74,9 @@ enum class BuildReason : std::uint8_t {
   not_arp_request,            ///< the frame is not an ARP request
   not_neighbor_solicitation,  ///< not a valid NDP neighbour solicitation (RFC 4861 section 7.1.1)
   multicast_destination,      ///< an echo request sent to a multicast address (no unicast source)
+  address_family_mismatch,    ///< a request's addresses not both of the family it is built for
+  packet_too_large,           ///< the IP length (`needed`) would be beyond 65535
+  tcp_options_too_long,       ///< more than 40 bytes of TCP options
 };
 
 /// The tunkit 0.1 name of `BuildReason`.
@@ -83,7 +86,9 @@ using BuildErrc [[deprecated("use BuildReason")]] = BuildReason;
 struct BuildError {
   /// What went wrong.
   BuildReason reason = BuildReason::buffer_too_small;
-  std::size_t needed = 0;  ///< for `buffer_too_small`: bytes the reply needs
+  /// For `buffer_too_small`: bytes the packet needs; for `packet_too_large`: the IPv4 total or
+  /// IPv6 payload length it would have.
+  std::size_t needed = 0;
   /// Equal when every field is.
   friend constexpr bool operator==(const BuildError&, const BuildError&) noexcept = default;
 };
@@ -92,7 +97,8 @@ struct BuildError {
 [[nodiscard]] TUNKIT_EXPORT std::string to_string(const BuildError& error);
 
 /// The error code a build error belongs to: `errc::output_too_small` for `buffer_too_small`, else
-/// `std::errc::invalid_argument` (the request is not one the builder answers).
+/// `std::errc::invalid_argument` (the request is not one the builder answers, or the packet to
+/// build is not one that can be built).
 [[nodiscard]] TUNKIT_EXPORT std::error_code make_error_code(const BuildError& error) noexcept;
 
 /// The outcome of a `parse` factory.

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <utility>
 
 #include "tunkit/address.hpp"
 #include "tunkit/export.hpp"
@@ -14,6 +15,8 @@
 #include "tunkit/packet/errors.hpp"
 
 namespace tunkit {
+
+class Ipv6View;
 
 /// ICMP (IPv4) message types tunkit knows by name.
 enum class IcmpType : std::uint8_t {
@@ -132,7 +135,12 @@ namespace detail {
 template <class Base>
 class MutableIcmpCommon : public Base {
  public:
-  /// Writes the type.
+  /// The message type enumeration of `Base` (`IcmpType` or `Icmpv6Type`).
+  using Type = decltype(std::declval<const Base&>().type());
+
+  /// Writes the type (what `type()` reads).
+  void set_type(Type type) noexcept { detail::store8(data_, static_cast<std::uint8_t>(type)); }
+  /// Writes the type as a number (for types without a name in the enumeration).
   void set_type(std::uint8_t type) noexcept { detail::store8(data_, type); }
   /// Writes the code.
   void set_code(std::uint8_t code) noexcept { detail::store8(data_ + 1, code); }
@@ -151,21 +159,50 @@ class MutableIcmpCommon : public Base {
 };
 }  // namespace detail
 
-/// An ICMP message that can be edited in place (the checksum is not updated by the setters).
+/// An ICMP message that can be edited in place. The setters do not touch the checksum; call
+/// `update_checksum()` after editing.
+///
+/// @code
+/// auto icmp = tunkit::MutableIcmpView::parse(ip->mutable_payload());
+/// icmp->set_type(tunkit::IcmpType::echo_reply);
+/// icmp->update_checksum();
+/// @endcode
 class TUNKIT_EXPORT MutableIcmpView : public detail::MutableIcmpCommon<IcmpView> {
  public:
   /// Validates as the read-only view does; the bytes must be writable.
   static ParseResult<MutableIcmpView> parse(std::span<std::byte> message) noexcept;
+  /// Recomputes the checksum over the whole message (RFC 792: no pseudo header), as the view
+  /// sees it: parse the view from exactly the ICMP message (e.g. `mutable_payload()` of the
+  /// IPv4 view).
+  void update_checksum() noexcept;
 
  private:
   using MutableIcmpCommon::MutableIcmpCommon;
 };
 
-/// An ICMPv6 message that can be edited in place (the checksum is not updated by the setters).
+/// An ICMPv6 message that can be edited in place. The setters do not touch the checksum; call
+/// `update_checksum(ip)` after editing (the ICMPv6 checksum covers a pseudo header with the IPv6
+/// addresses, RFC 4443 section 2.3, so it needs them).
+///
+/// @code
+/// auto ip6 = tunkit::MutableIpv6View::parse(buf);
+/// auto icmp = tunkit::MutableIcmpv6View::parse(ip6->mutable_upper_payload());
+/// icmp->set_type(tunkit::Icmpv6Type::echo_reply);
+/// icmp->update_checksum(*ip6);
+/// @endcode
 class TUNKIT_EXPORT MutableIcmpv6View : public detail::MutableIcmpCommon<Icmpv6View> {
  public:
   /// Validates as the read-only view does; the bytes must be writable.
   static ParseResult<MutableIcmpv6View> parse(std::span<std::byte> message) noexcept;
+  /// Recomputes the checksum for the IPv6 packet `ip` that carries this message: the pseudo
+  /// header (RFC 8200 section 8.1) with `ip.src()`, `ip.dst()` (the final destination: tunkit
+  /// does not look into routing headers), the message length and next header 58, then the
+  /// message.
+  void update_checksum(const Ipv6View& ip) noexcept;
+  /// Recomputes the checksum with the pseudo header made of `src` and `dst`.
+  /// @throws tunkit::Error with `errc::invalid_address` when either is not an IPv6 address
+  ///   (nothing is written).
+  void update_checksum(const IpAddress& src, const IpAddress& dst);
 
  private:
   using MutableIcmpCommon::MutableIcmpCommon;

@@ -115,13 +115,18 @@ class TUNKIT_EXPORT MutableIpv4View : public Ipv4View {
   void set_ttl(std::uint8_t ttl) noexcept { detail::store8(data_ + 8, ttl); }
   /// Writes the checksum field.
   void set_checksum(std::uint16_t c) noexcept { detail::store16(data_ + 10, c); }
-  /// Writes the source address (ignored unless `a` is IPv4).
-  void set_src(const IpAddress& a) noexcept { detail::store_ip(data_ + 12, a, 4); }
-  /// Writes the destination address (ignored unless `a` is IPv4).
-  void set_dst(const IpAddress& a) noexcept { detail::store_ip(data_ + 16, a, 4); }
+  /// Writes the source address.
+  /// @throws tunkit::Error with `errc::invalid_address` when `a` is an IPv6 address (nothing is
+  ///   written), e.g. `tunkit: MutableIpv4View::set_src: invalid IP address or prefix (fd00::1
+  ///   is an IPv6 address; an IPv4 header holds only IPv4 addresses)`.
+  void set_src(const IpAddress& a);
+  /// Writes the destination address.
+  /// @throws tunkit::Error with `errc::invalid_address` when `a` is an IPv6 address (nothing is
+  ///   written).
+  void set_dst(const IpAddress& a);
   /// Recomputes the header checksum.
   void update_checksum() noexcept;
-  /// The payload, writable.
+  /// The bytes after the header, up to the total length (what `payload()` shows), writable.
   [[nodiscard]] std::span<std::byte> mutable_payload() const noexcept {
     return {data_ + header_length(), bytes().size() - header_length()};
   }

@@ -105,7 +105,8 @@ class TUNKIT_EXPORT Ipv6View {
   bool fragment_more_ = false;
 };
 
-/// An IPv6 packet that can be edited in place.
+/// An IPv6 packet that can be edited in place. IPv6 has no header checksum; after editing the
+/// addresses, update the upper-layer checksum (it covers them through the pseudo header).
 class TUNKIT_EXPORT MutableIpv6View : public Ipv6View {
  public:
   /// Validates as the read-only view does; the bytes must be writable.
@@ -116,10 +117,30 @@ class TUNKIT_EXPORT MutableIpv6View : public Ipv6View {
   void set_flow_label(std::uint32_t label) noexcept;
   /// Writes the hop limit.
   void set_hop_limit(std::uint8_t hops) noexcept { detail::store8(data_ + 7, hops); }
-  /// Ignored unless `a` is IPv6.
-  void set_src(const IpAddress& a) noexcept { detail::store_ip(data_ + 8, a, 16); }
-  /// Writes the destination address (ignored unless `a` is IPv6).
-  void set_dst(const IpAddress& a) noexcept { detail::store_ip(data_ + 24, a, 16); }
+  /// Writes the source address.
+  /// @throws tunkit::Error with `errc::invalid_address` when `a` is an IPv4 address (nothing is
+  ///   written), e.g. `tunkit: MutableIpv6View::set_src: invalid IP address or prefix (10.0.0.1
+  ///   is an IPv4 address; an IPv6 header holds only IPv6 addresses)`.
+  void set_src(const IpAddress& a);
+  /// Writes the destination address.
+  /// @throws tunkit::Error with `errc::invalid_address` when `a` is an IPv4 address (nothing is
+  ///   written).
+  void set_dst(const IpAddress& a);
+  /// The bytes after the fixed header, extension headers included, up to the payload length
+  /// (what `payload()` shows), writable, as `MutableIpv4View::mutable_payload()`.
+  [[nodiscard]] std::span<std::byte> mutable_payload() const noexcept {
+    return {data_ + 40, bytes().size() - 40};
+  }
+  /// The bytes from `upper_offset()` to the end of the packet (what `upper_payload()` shows),
+  /// writable: the upper-layer message after any extension headers.
+  ///
+  /// @code
+  /// auto ip6 = tunkit::MutableIpv6View::parse(buf);
+  /// auto icmp = tunkit::MutableIcmpv6View::parse(ip6->mutable_upper_payload());
+  /// @endcode
+  [[nodiscard]] std::span<std::byte> mutable_upper_payload() const noexcept {
+    return {data_ + upper_offset(), bytes().size() - upper_offset()};
+  }
 
  private:
   MutableIpv6View(const Ipv6View& v, std::byte* data) noexcept : Ipv6View(v), data_(data) {}
