@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <initializer_list>
 #include <memory>
 #include <span>
 #include <string>
@@ -76,6 +77,11 @@ class TUNKIT_EXPORT TunDevice {
   /// Opens `options.queues` queues and applies owner, group and persist (persist last).
   /// @throws tunkit::Error naming the operation, the device and the cause.
   explicit TunDevice(const Options& options, sys::Syscalls& sys = sys::real());
+  /// `TunDevice dev({})` opens a device with the default `Options` (a TUN device named by the
+  /// kernel, "tun0" or the next free number), as `TunDevice dev(tunkit::Options{})` does: without
+  /// this overload `{}` would match the move constructor as well. Also `TunDevice dev{options}`.
+  /// @throws tunkit::Error as above; EINVAL when given more than one `Options`.
+  explicit TunDevice(std::initializer_list<Options> options, sys::Syscalls& sys = sys::real());
   /// Takes over `other`'s queues; `other` is left closed. Queue references stay valid.
   TunDevice(TunDevice&& other) noexcept;
   /// Closes this device's queues and takes over `other`'s; `other` is left closed.
@@ -103,11 +109,14 @@ class TUNKIT_EXPORT TunDevice {
   [[nodiscard]] unsigned ifindex() const noexcept { return first_.ifindex(); }
   /// TUN or TAP.
   [[nodiscard]] Mode mode() const noexcept { return first_.mode(); }
-  /// Flags as the kernel reports them now (TUNGETIFF), e.g. with `Flag::persist`.
+  /// The device's flags as the kernel reports them now (TUNGETIFF on the first queue), e.g. with
+  /// `Flag::persist`; without `Flag::detach_queue`, which is a queue's (`Queue::flags()`).
   /// @throws tunkit::Error
-  [[nodiscard]] Flags flags() const { return first_.flags(); }
+  [[nodiscard]] Flags flags() const { return first_.flags() - Flags(Flag::detach_queue); }
   /// Non-throwing form: on failure `ec` is set and the result is empty.
-  [[nodiscard]] Flags flags(std::error_code& ec) const noexcept { return first_.flags(ec); }
+  [[nodiscard]] Flags flags(std::error_code& ec) const noexcept {
+    return first_.flags(ec) - Flags(Flag::detach_queue);
+  }
   /// The first queue's descriptor. Still owned by this object.
   [[nodiscard]] int native_handle() const noexcept { return first_.native_handle(); }
   /// Gives up the first queue's descriptor (the other queues are closed); the caller must close
@@ -145,6 +154,10 @@ class TUNKIT_EXPORT TunDevice {
   /// `Queue::read` on the first queue, non-throwing.
   [[nodiscard]] std::size_t read(std::span<std::byte> buf, std::error_code& ec) noexcept {
     return first_.read(buf, ec);
+  }
+  /// `Queue::read` on the first queue, with the packet-information header. @throws tunkit::Error
+  [[nodiscard]] std::size_t read(std::span<std::byte> buf, PacketInfo& info) {
+    return first_.read(buf, info);
   }
   /// `Queue::read` on the first queue, non-throwing, with the packet-information header.
   [[nodiscard]] std::size_t read(std::span<std::byte> buf, PacketInfo& info,

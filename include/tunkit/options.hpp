@@ -19,18 +19,20 @@ enum class Mode : std::uint8_t { tun, tap };
 /// One interface flag as the tun driver reports it (`TUNGETIFF`) or offers it (`TUNGETFEATURES`).
 /// The values are the kernel's `IFF_*` bits, so `Flags::bits()` is usable with raw ioctls.
 enum class Flag : std::uint16_t {
-  tun = 0x0001,          ///< IFF_TUN: layer-3 device
-  tap = 0x0002,          ///< IFF_TAP: layer-2 device
-  napi = 0x0010,         ///< IFF_NAPI: receive through NAPI
-  napi_frags = 0x0020,   ///< IFF_NAPI_FRAGS
-  no_carrier = 0x0040,   ///< IFF_NO_CARRIER: created with carrier off (offered by
-                         ///< TUNGETFEATURES, never reported by TUNGETIFF)
-  no_pi = 0x1000,        ///< IFF_NO_PI: no packet-information header
-  one_queue = 0x2000,    ///< IFF_ONE_QUEUE (obsolete, ignored by the kernel)
-  vnet_hdr = 0x4000,     ///< IFF_VNET_HDR: virtio-net header before each packet
-  tun_excl = 0x8000,     ///< IFF_TUN_EXCL: creation fails if the device exists
-  multi_queue = 0x0100,  ///< IFF_MULTI_QUEUE: one descriptor per queue
-  persist = 0x0800,      ///< IFF_PERSIST: the device outlives its descriptors
+  tun = 0x0001,           ///< IFF_TUN: layer-3 device
+  tap = 0x0002,           ///< IFF_TAP: layer-2 device
+  napi = 0x0010,          ///< IFF_NAPI: receive through NAPI
+  napi_frags = 0x0020,    ///< IFF_NAPI_FRAGS
+  no_carrier = 0x0040,    ///< IFF_NO_CARRIER: created with carrier off (offered by
+                          ///< TUNGETFEATURES, never reported by TUNGETIFF)
+  no_pi = 0x1000,         ///< IFF_NO_PI: no packet-information header
+  one_queue = 0x2000,     ///< IFF_ONE_QUEUE (obsolete, ignored by the kernel)
+  vnet_hdr = 0x4000,      ///< IFF_VNET_HDR: virtio-net header before each packet
+  tun_excl = 0x8000,      ///< IFF_TUN_EXCL: creation fails if the device exists
+  multi_queue = 0x0100,   ///< IFF_MULTI_QUEUE: one descriptor per queue
+  detach_queue = 0x0400,  ///< IFF_DETACH_QUEUE: in TUNGETIFF's answer (`Queue::flags()`), this
+                          ///< queue is disabled (`Queue::disable()`); never asked for at open
+  persist = 0x0800,       ///< IFF_PERSIST: the device outlives its descriptors
 };
 
 /// A set of `Flag`s (`bits()` are the raw `IFF_*` bits: `from_bits` wraps what the kernel

@@ -94,7 +94,8 @@ class TUNKIT_EXPORT Queue {
   /// True when opened with `Options::non_blocking`: `read` and `write` return EAGAIN instead of
   /// waiting.
   [[nodiscard]] bool non_blocking() const noexcept { return non_blocking_; }
-  /// Flags as the kernel reports them now (TUNGETIFF), e.g. with `Flag::persist`.
+  /// Flags as the kernel reports them now for this queue's descriptor (TUNGETIFF), e.g. with
+  /// `Flag::persist`, and `Flag::detach_queue` while the queue is disabled.
   /// @throws tunkit::Error
   [[nodiscard]] Flags flags() const;
   /// Non-throwing form: on failure `ec` is set and the result is empty.
@@ -130,7 +131,11 @@ class TUNKIT_EXPORT Queue {
   /// when non-blocking and no packet is queued.
   [[nodiscard]] std::size_t read(std::span<std::byte> buf, std::error_code& ec) noexcept;
   /// As `read`, also returning the packet-information header (with `Options::packet_info`;
-  /// otherwise `info.protocol` is derived from the IP version for TUN and 0 for TAP).
+  /// otherwise `info.protocol` is derived from the IP version of the packet, after the
+  /// virtio-net header when there is one, for TUN and 0 for TAP).
+  /// @throws tunkit::Error, also for a truncated packet (as `read(buf)`).
+  [[nodiscard]] std::size_t read(std::span<std::byte> buf, PacketInfo& info);
+  /// Non-throwing form of `read(buf, info)` (errors as `read(buf, ec)`).
   [[nodiscard]] std::size_t read(std::span<std::byte> buf, PacketInfo& info,
                                  std::error_code& ec) noexcept;
   /// Writes one packet; returns the number of bytes written (its whole length). On a device with

@@ -48,6 +48,13 @@ TunDevice::TunDevice(const Options& options, sys::Syscalls& sys) {
   open(options, sys);
 }
 
+TunDevice::TunDevice(std::initializer_list<Options> options, sys::Syscalls& sys) {
+  if (options.size() > 1) {
+    throw make_error(sys_error(EINVAL), "open", {}, "give one Options, or {} for the defaults");
+  }
+  open(options.size() == 1 ? *options.begin() : Options{}, sys);
+}
+
 void TunDevice::open(const Options& options, sys::Syscalls& sys) {
   if (bad_queue_count(options)) {
     throw make_error(

@@ -25,6 +25,7 @@ static_assert(static_cast<unsigned>(Flag::vnet_hdr) == IFF_VNET_HDR);
 static_assert(static_cast<unsigned>(Flag::tun_excl) == IFF_TUN_EXCL);
 static_assert(static_cast<unsigned>(Flag::multi_queue) == IFF_MULTI_QUEUE);
 static_assert(static_cast<unsigned>(Flag::persist) == IFF_PERSIST);
+static_assert(static_cast<unsigned>(Flag::detach_queue) == IFF_DETACH_QUEUE);
 #ifdef IFF_NO_CARRIER  // 6.0+ headers
 static_assert(static_cast<unsigned>(Flag::no_carrier) == IFF_NO_CARRIER);
 #endif
@@ -61,7 +62,7 @@ std::string join_names(std::uint16_t bits,
 }
 
 // The kernel's names (IFF_ and TUN_F_ prefixes left out), in the order they are shown.
-constexpr std::array<std::pair<Flag, const char*>, 11> kFlagNames{{
+constexpr std::array<std::pair<Flag, const char*>, 12> kFlagNames{{
     {Flag::tun, "TUN"},
     {Flag::tap, "TAP"},
     {Flag::napi, "NAPI"},
@@ -73,6 +74,7 @@ constexpr std::array<std::pair<Flag, const char*>, 11> kFlagNames{{
     {Flag::one_queue, "ONE_QUEUE"},
     {Flag::vnet_hdr, "VNET_HDR"},
     {Flag::tun_excl, "TUN_EXCL"},
+    {Flag::detach_queue, "DETACH_QUEUE"},
 }};
 constexpr std::array<std::pair<Offload, const char*>, 9> kOffloadNames{{
     {Offload::csum, "CSUM"},

@@ -418,6 +418,13 @@ std::size_t Queue::read(std::span<std::byte> buf, std::error_code& ec) noexcept 
   return read(buf, info, ec);
 }
 
+std::size_t Queue::read(std::span<std::byte> buf, PacketInfo& info) {
+  std::error_code ec;
+  const std::size_t n = read(buf, info, ec);
+  if (ec) throw_io("read", ec);
+  return n;
+}
+
 std::size_t Queue::read(std::span<std::byte> buf, PacketInfo& info, std::error_code& ec) noexcept {
   const std::span<std::byte> one[1] = {buf};
   return read_packet(one, info, ec);

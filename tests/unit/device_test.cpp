@@ -966,9 +966,10 @@ TEST_CASE("features() reports TUNGETFEATURES as typed flags", "[device][features
     CHECK(TunDevice::features(ec, k).empty());
     CHECK(ec == sys(ENOENT));
     k.fail_next(Call::open, ENOENT);
-    CHECK_THROWS_WITH(TunDevice::features(k),
-                      "tunkit: TUNGETFEATURES on /dev/net/tun: no such file or directory (no TUN/TAP "
-                      "support: load it with 'modprobe tun')");
+    CHECK_THROWS_WITH(
+        TunDevice::features(k),
+        "tunkit: TUNGETFEATURES on /dev/net/tun: no such file or directory (no TUN/TAP "
+        "support: load it with 'modprobe tun')");
   }
   SECTION("the ioctl fails: the descriptor is still closed") {
     k.fail_next_ioctl(TUNGETFEATURES, EINVAL);
@@ -1018,4 +1019,54 @@ TEST_CASE("add_queue() on a device opened without multi-queue says how to fix it
                                          ContainsSubstring("opened without Options::multi_queue"));
   CHECK(dev.queue_count() == 1);
   CHECK(k.open_fd_count() == 2);  // refused before the kernel: only the first queue is open
+}
+
+TEST_CASE("TunDevice({}) opens with the default options", "[device][api]") {
+  // {} matched the move constructor as well as Options: ambiguous until the initializer-list
+  // constructor took it.
+  FakeKernel k;
+  TunDevice dev({}, k);
+  REQUIRE(dev.is_open());
+  CHECK(dev.name() == "tun0");
+  CHECK(dev.mode() == tunkit::Mode::tun);
+  TunDevice named{tunkit::Options{.name = "braced0"}, k};
+  CHECK(named.name() == "braced0");
+  const auto e = test::thrown_by([&] {
+    TunDevice two{{tunkit::Options{.name = "a0"}, tunkit::Options{.name = "b0"}}, k};
+  });
+  CHECK(e.code() == sys(EINVAL));
+  CHECK(std::string(e.what()) ==
+        "tunkit: open: invalid argument (give one Options, or {} for the defaults)");
+  CHECK_FALSE(k.device("a0").has_value());
+}
+
+TEST_CASE("read with the packet-information header also throws", "[device][api]") {
+  FakeKernel k;
+  TunDevice dev({.name = "pi0", .packet_info = true}, k);
+  k.set_up("pi0", true);
+  std::vector<std::byte> packet(40, std::byte{0});
+  packet[0] = std::byte{0x60};
+  REQUIRE(k.inject("pi0", packet) >= 0);
+  std::array<std::byte, 64> buf{};
+  tunkit::PacketInfo info;
+  CHECK(dev.read(buf, info) == 40);
+  CHECK(info.protocol == 0x86DD);
+  std::array<std::byte, 8> small{};
+  REQUIRE(k.inject("pi0", packet) >= 0);
+  const auto e = test::thrown_by([&] { (void)dev.queue(0).read(small, info); });
+  CHECK(e.code() == tunkit::errc::packet_truncated);
+}
+
+TEST_CASE("Queue::flags() shows a disabled queue; TunDevice::flags() is the device's",
+          "[device][api][mq]") {
+  FakeKernel k;
+  TunDevice dev({.name = "fl0", .queues = 2}, k);
+  CHECK_FALSE(dev.queue(1).flags().has(Flag::detach_queue));
+  dev.queue(1).disable();
+  CHECK(dev.queue(1).flags().has(Flag::detach_queue));
+  CHECK(tunkit::to_string(dev.queue(1).flags()) == "TUN|MULTI_QUEUE|NO_PI|DETACH_QUEUE");
+  dev.queue(0).disable();
+  CHECK(dev.queue(0).flags().has(Flag::detach_queue));
+  CHECK_FALSE(dev.flags().has(Flag::detach_queue));
+  CHECK(dev.flags() == (Flag::tun | Flag::multi_queue | Flag::no_pi));
 }

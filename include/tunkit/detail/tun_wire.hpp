@@ -84,7 +84,9 @@ inline constexpr std::array<OptionalFlag, 5> kOptionalFlags{{
 /// value as IFF_NO_PI) and IFF_DETACH_QUEUE; NO_PI is reported from how the descriptor was
 /// opened instead.
 [[nodiscard]] constexpr Flags flags_from_getiff(unsigned answer, bool packet_info) noexcept {
-  auto bits = static_cast<std::uint16_t>(answer & ~unsigned{kNoFilter | kDetachQueue});
+  // IFF_NOFILTER shares IFF_NO_PI's bit and is dropped; IFF_DETACH_QUEUE (a disabled queue) is
+  // kept as Flag::detach_queue.
+  auto bits = static_cast<std::uint16_t>(answer & ~unsigned{kNoFilter});
   if (!packet_info) bits = static_cast<std::uint16_t>(bits | static_cast<unsigned>(Flag::no_pi));
   return Flags::from_bits(bits);
 }
