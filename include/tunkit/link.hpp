@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -351,6 +352,18 @@ class TUNKIT_EXPORT Link {
   [[nodiscard]] std::vector<AddressInfo> address_details() const;
   /// Reads the address details; on failure `ec` is set and the result is empty.
   [[nodiscard]] std::vector<AddressInfo> address_details(std::error_code& ec) const noexcept;
+  /// Waits until `address` on this interface is usable: an IPv6 address leaves the tentative
+  /// state when duplicate address detection ends (about a second after it was added, or after
+  /// the link came up; `ip addr` shows "tentative" until then, and a socket cannot bind to it).
+  /// IPv4 addresses are usable at once. Event-driven: tunkit subscribes to the kernel's address
+  /// notifications before it reads the address's flags, so no transition is missed.
+  /// @throws tunkit::Error: EADDRNOTAVAIL when the interface has no such address (also when it
+  ///   is removed meanwhile), EADDRINUSE when duplicate address detection failed (another node
+  ///   has it: IFA_F_DADFAILED), ETIMEDOUT after `timeout`; the link's errors otherwise.
+  void wait_address_usable(const IpAddress& address, std::chrono::milliseconds timeout) const;
+  /// Waits as above; on failure `ec` is set.
+  void wait_address_usable(const IpAddress& address, std::chrono::milliseconds timeout,
+                           std::error_code& ec) const noexcept;
   /// Reads the main table's routes through the interface, IPv4 then IPv6, including those the
   /// kernel made for its addresses (`RouteProtocol::kernel`), like `ip route show dev NAME` and
   /// `ip -6 route show dev NAME` (RTM_GETROUTE dumps). Multipath routes are not listed.

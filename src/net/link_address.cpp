@@ -2,10 +2,22 @@
 // and listing them.
 #include "tunkit/link.hpp"
 
+#include <linux/if_addr.h>
+#include <linux/rtnetlink.h>
+#include <poll.h>
+
+#include <algorithm>
+#include <chrono>
+#include <climits>
+#include <cstdint>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
+
+#include "detail/eintr.hpp"
 #include "detail/netlink/address.hpp"
 #include "detail/netlink/no_throw.hpp"
 #include "detail/netlink/socket.hpp"
@@ -105,6 +117,69 @@ std::vector<IpPrefix> Link::addresses() const {
 std::vector<IpPrefix> Link::addresses(std::error_code& ec) const noexcept {
   return read_addresses(socket_.get(), ifindex_, ec,
                         [](const nl::AddressMessage& a) { return a.prefix; });
+}
+
+void Link::wait_address_usable(const IpAddress& address, std::chrono::milliseconds timeout) const {
+  std::error_code ec;
+  wait_address_usable(address, timeout, ec);
+  if (!ec) return;
+  std::string_view hint;
+  if (detail::is_errno(ec, EADDRNOTAVAIL)) {
+    hint = "the interface has no such address";
+  } else if (detail::is_errno(ec, EADDRINUSE)) {
+    hint = "duplicate address detection failed: another node on the link has it";
+  } else if (detail::is_errno(ec, ETIMEDOUT)) {
+    hint = "still tentative: duplicate address detection runs while the link is up";
+  }
+  throw make_error(ec, fmt::format("wait for address {} on", address.to_string()), name(), hint);
+}
+
+void Link::wait_address_usable(const IpAddress& address, std::chrono::milliseconds timeout,
+                               std::error_code& ec) const noexcept {
+  ec.clear();
+  if (!socket_ || !socket_->is_open()) {
+    ec = errc::not_open;
+    return;
+  }
+  sys::Syscalls& sys = socket_->sys();
+  // Subscribed first, then read: a change after the read is a notification to wake up for.
+  nl::Socket events = nl::Socket::open(sys, ec, RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR);
+  if (ec) return;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const std::vector<AddressInfo> now = address_details(ec);
+    if (ec) return;
+    const auto it = std::find_if(now.begin(), now.end(),
+                                 [&](const AddressInfo& a) { return a.prefix.address == address; });
+    if (it == now.end()) {
+      ec = detail::sys_error(EADDRNOTAVAIL);
+      return;
+    }
+    if ((it->flags & IFA_F_DADFAILED) != 0) {
+      ec = detail::sys_error(EADDRINUSE);
+      return;
+    }
+    if (!it->tentative) return;
+    const auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      ec = detail::sys_error(ETIMEDOUT);
+      return;
+    }
+    pollfd p{events.native_handle(), POLLIN, 0};
+    const int r = detail::retry_eintr([&] {
+      return sys.poll(&p, 1, static_cast<int>(std::min<std::int64_t>(left.count(), INT_MAX)));
+    });
+    if (r < 0) {
+      ec = detail::sys_error(-r);
+      return;
+    }
+    // Whatever arrived (or ENOBUFS, notifications lost): drained, then the flags read again.
+    for (int i = 0; i < 1024; ++i) {
+      const std::error_code got = events.receive([](const nlmsghdr&) { return std::error_code(); });
+      if (got && !detail::is_errno(got, ENOBUFS)) break;  // EAGAIN: drained
+    }
+  }
 }
 
 std::vector<AddressInfo> Link::address_details() const {

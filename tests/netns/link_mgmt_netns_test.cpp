@@ -675,3 +675,40 @@ TEST_CASE("LinkEvents reports the kernel's notifications", "[netns][events]") {
   dev.close();
   CHECK(expect(LinkEventType::removed).ifindex == link.ifindex());
 }
+
+TEST_CASE("wait_address_usable waits for duplicate address detection to end",
+          "[netns][link][dad]") {
+  // TUN devices skip DAD (IFF_NOARP); a TAP device runs it, about a second per address.
+  NetNsSandbox sandbox;
+  TunDevice dev(named("tapdad0", tunkit::Mode::tap));
+  Link link(dev.ifindex());
+  link.set_up();
+  const auto addr = IpAddress::parse("fd00:dad::1");
+  link.add_address(IpPrefix::parse("fd00:dad::1/64"));
+  auto tentative = [&](const IpAddress& a) {
+    for (const auto& d : link.address_details())
+      if (d.prefix.address == a) return d.tentative;
+    FAIL("address not listed");
+    return false;
+  };
+  REQUIRE(tentative(addr));  // just added: DAD has only begun
+  link.wait_address_usable(addr, std::chrono::seconds(10));
+  CHECK_FALSE(tentative(addr));
+  CHECK_NOTHROW(link.wait_address_usable(addr, std::chrono::milliseconds(0)));  // already usable
+
+  // Still tentative when the time is up.
+  const auto second = IpAddress::parse("fd00:dad::2");
+  link.add_address(IpPrefix::parse("fd00:dad::2/64"));
+  std::error_code ec;
+  link.wait_address_usable(second, std::chrono::milliseconds(0), ec);
+  CHECK(ec == sys(ETIMEDOUT));
+
+  // IPv4 addresses are usable at once; an address the interface lacks is an error.
+  link.add_address(IpPrefix::parse("10.88.0.1/24"));
+  CHECK_NOTHROW(link.wait_address_usable(IpAddress::parse("10.88.0.1"), std::chrono::seconds(0)));
+  const auto e = thrown_by([&] { link.wait_address_usable(IpAddress::parse("fd00:dad::99"), 1s); });
+  CHECK(e.code() == sys(EADDRNOTAVAIL));
+  CHECK(std::string(e.what()) ==
+        "tunkit: wait for address fd00:dad::99 on \"tapdad0\": address not assigned (the "
+        "interface has no such address)");
+}

@@ -45,6 +45,8 @@ class Socket {
   void close() noexcept { fd_.reset(); }
   [[nodiscard]] bool is_open() const noexcept { return static_cast<bool>(fd_); }
   [[nodiscard]] int native_handle() const noexcept { return fd_.get(); }
+  /// The seam the socket was opened through (a closed socket has none: do not call).
+  [[nodiscard]] sys::Syscalls& sys() const noexcept { return fd_.sys(); }
   /// The port id the kernel assigned at bind time (nl_pid).
   [[nodiscard]] std::uint32_t port_id() const noexcept { return port_id_; }
 
