@@ -68,7 +68,6 @@ options:
   -h, --help         show this help
 
 Prints "ready: A B ..." once attached and per-direction counters at the end.
-Exit status: 0 done, 1 runtime error, 2 usage error.
 )txt";
 
 struct Config {
@@ -118,7 +117,7 @@ std::optional<Config> parse_args(int argc, char** argv) {
     } else if (a == "-t" || a == "--timeout") {
       cfg.timeout_s = args.number(a);
     } else if (a.starts_with('-')) {
-      throw UsageError{fmt::format("unknown option \"{}\"", a)};
+      example::Args::unknown(a);
     } else {
       names.push_back(a);
     }

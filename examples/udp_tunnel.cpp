@@ -57,7 +57,7 @@ options:
   -h, --help               show this help
 
 Prints "ready: NAME CIDR... local ADDR:PORT remote ADDR:PORT" once configured and counters at
-the end. Exit status: 0 done, 1 runtime error, 2 usage error.
+the end.
 )txt";
 
 /// A UDP endpoint: address and port.
@@ -123,7 +123,7 @@ std::optional<Config> parse_args(int argc, char** argv) {
     } else if (a == "-t" || a == "--timeout") {
       cfg.timeout_s = args.number(a);
     } else {
-      throw UsageError{fmt::format("unknown option \"{}\"", a)};
+      example::Args::unknown(a);
     }
   }
   if (!cfg.local) throw UsageError{"--local is required"};
