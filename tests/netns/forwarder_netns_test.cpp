@@ -279,6 +279,21 @@ TEST_CASE("forwarder: a packet for a device that is down is dropped, and the rep
                  "writes included)\n") != std::string::npos);
 }
 
+TEST_CASE("./dev try forwarder: the recipe runs, pings through the forwarder, leaves nothing",
+          "[netns][example][try]") {
+  tunkit::testing::NetNsSandbox sandbox;
+  const std::string before = run("ip -br link show").output;
+  const auto r = run(std::string(TUNKIT_SOURCE_DIR) + "/examples/try.sh forwarder " +
+                     TUNKIT_FORWARDER + " 2>&1");
+  INFO(r.output);
+  CHECK(r.status == 0);
+  CHECK(r.output.find("\n$ ip link set fwa netns tka\n") != std::string::npos);
+  CHECK(r.output.find("3 packets transmitted, 3 received") != std::string::npos);
+  CHECK(r.output.find("== what forwarder printed ==\nready: fwa fwb ") != std::string::npos);
+  CHECK(std::regex_search(r.output, std::regex(R"(\nfwa -> fwb: [1-9]\d* packets, )")));
+  CHECK(run("ip -br link show").output == before);  // its namespaces were its own
+}
+
 TEST_CASE("forwarder: usage and attach errors", "[netns][example]") {
   tunkit::testing::NetNsSandbox sandbox;
   const std::string tool = TUNKIT_FORWARDER;

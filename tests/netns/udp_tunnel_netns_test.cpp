@@ -163,6 +163,23 @@ TEST_CASE("udp_tunnel reports what the kernel drops, with what each counter mean
                         R"(\(not an IP packet, or the TUN refused them\)\n)") == 0);
 }
 
+TEST_CASE("./dev try udp_tunnel: the recipe runs, pings through the tunnel, leaves nothing",
+          "[netns][example][try]") {
+  tunkit::testing::NetNsSandbox sandbox;
+  const std::string before = run("ip -br link show").output;
+  const auto r = run(std::string(TUNKIT_SOURCE_DIR) + "/examples/try.sh udp_tunnel " +
+                     TUNKIT_UDP_TUNNEL + " 2>&1");
+  INFO(r.output);
+  CHECK(r.status == 0);
+  CHECK(r.output.find("\n$ ip link add vA netns tka type veth peer name vB netns tkb\n") !=
+        std::string::npos);
+  CHECK(r.output.find("3 packets transmitted, 3 received") != std::string::npos);
+  CHECK(r.output.find("== what tunnel_b printed ==\nready: udptun0 10.60.0.2/24 ") !=
+        std::string::npos);
+  CHECK(std::regex_search(r.output, std::regex(R"(\ndone: [1-9]\d* packets to peer, )")));
+  CHECK(run("ip -br link show").output == before);
+}
+
 TEST_CASE("udp_tunnel: usage errors exit 2", "[netns][example]") {
   const std::string tool = TUNKIT_UDP_TUNNEL;
   for (const char* args :
