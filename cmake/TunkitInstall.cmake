@@ -50,17 +50,23 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/tunkitConfigVersion.cmake
 install(FILES ${PROJECT_BINARY_DIR}/tunkitConfig.cmake ${PROJECT_BINARY_DIR}/tunkitConfigVersion.cmake
   DESTINATION ${TUNKIT_CMAKE_DIR})
 
-# pkg-config: libmnl (and liburing, when built in) and -pthread are only needed at link time of a
-# static tunkit (a shared one records them itself).
-if(TUNKIT_SHARED)
-  set(TUNKIT_PC_REQUIRES_PRIVATE "")
-  set(TUNKIT_PC_LIBS_PRIVATE "")
-else()
-  set(TUNKIT_PC_REQUIRES_PRIVATE "libmnl")
+# pkg-config: `pkg-config --cflags --libs tunkit` (without --static) must link with either kind
+# of library. A static tunkit needs libmnl (and liburing, when built in) and -pthread at the
+# consumer's link, so they are in Requires and Libs, not in the .private fields that only
+# --static reads; a shared tunkit records them itself (DT_NEEDED), so its consumers get fmt only
+# (the public headers use it).
+set(TUNKIT_PC_REQUIRES "fmt")
+set(TUNKIT_PC_LIBS "")
+set(TUNKIT_PC_TESTING_REQUIRES "")
+if(NOT TUNKIT_SHARED)
+  string(APPEND TUNKIT_PC_REQUIRES " libmnl")
   if(TUNKIT_HAVE_URING)
-    string(APPEND TUNKIT_PC_REQUIRES_PRIVATE " liburing")
+    string(APPEND TUNKIT_PC_REQUIRES " liburing")
   endif()
-  set(TUNKIT_PC_LIBS_PRIVATE "-pthread")
+  set(TUNKIT_PC_LIBS "-pthread")
+  # libtunkit-testing.a uses libmnl itself (after -ltunkit-testing, before -ltunkit: tunkit's
+  # Requires bring it).
+  set(TUNKIT_PC_TESTING_REQUIRES "libmnl")
 endif()
 # The .pc file is relocatable: its prefix is found from its own location (${pcfiledir}), so the
 # installed tree works wherever it is copied or installed with --prefix.
@@ -72,3 +78,9 @@ endforeach()
 set(TUNKIT_PC_PREFIX "\${pcfiledir}/${tunkit_pc_up}")
 configure_file(cmake/tunkit.pc.in ${PROJECT_BINARY_DIR}/tunkit.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/tunkit.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+# tunkit-testing.pc for tunkit::testing (libtunkit-testing), installed with it.
+if(TARGET tunkit_testing)
+  configure_file(cmake/tunkit-testing.pc.in ${PROJECT_BINARY_DIR}/tunkit-testing.pc @ONLY)
+  install(FILES ${PROJECT_BINARY_DIR}/tunkit-testing.pc
+    DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+endif()

@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "common/helpers.hpp"
+#include "common/kernel_stats.hpp"
 
 namespace {
 
@@ -68,7 +69,6 @@ options:
   -h, --help         show this help
 
 Prints "ready: A B ..." once attached and per-direction counters at the end.
-Exit status: 0 done, 1 runtime error, 2 usage error.
 )txt";
 
 struct Config {
@@ -118,7 +118,7 @@ std::optional<Config> parse_args(int argc, char** argv) {
     } else if (a == "-t" || a == "--timeout") {
       cfg.timeout_s = args.number(a);
     } else if (a.starts_with('-')) {
-      throw UsageError{fmt::format("unknown option \"{}\"", a)};
+      example::Args::unknown(a);
     } else {
       names.push_back(a);
     }
@@ -155,7 +155,12 @@ struct Stats {
   std::uint64_t packets = 0;  // read
   std::uint64_t bytes = 0;    // read
   std::uint64_t largest = 0;  // the largest packet read (with its vnet header): > MTU with offloads
-  std::uint64_t dropped = 0;  // the other side refused it (down, no carrier) or it was too long
+  // Packets the forwarder read and could not pass on, by cause (their sum is "dropped"):
+  std::uint64_t down = 0;      // the other device was not up: the kernel refuses the write (EIO)
+  std::uint64_t refused = 0;   // the other device refused it otherwise (an invalid header, ...)
+  std::uint64_t too_long = 0;  // longer than a slot (64 KiB and the vnet header)
+  std::uint64_t unsplit = 0;   // --split: not a packet gso_split or the Coalescer could handle
+  std::string first_down;      // the first packet dropped while the other device was down
   std::uint64_t segments = 0;  // --split: MTU-sized packets cut from what was read
   std::uint64_t writes = 0;    // packets written (super-packets count once)
   std::uint64_t batches = 0;   // read_batch calls that returned packets
@@ -174,10 +179,17 @@ constexpr std::size_t kBatch = 64;      // packets per read_batch
 constexpr std::size_t kSegments = 512;  // --split: segments coalesced per write batch
 constexpr std::size_t kSegmentSize = 2048;
 
+// What the forwarder dropped, in all.
+std::uint64_t dropped(const Stats& s) {
+  return s.down + s.refused + s.too_long + s.unsplit;
+}
+
 // Writes `packets` with `io`; a packet the other side refuses is dropped and the rest written.
+// `packet_at(i)` is packet i as written (`vnet` bytes of virtio-net header first), for the log.
 // Returns false when the device is gone.
-template <typename Write>
-bool write_all(std::size_t count, Write write, Stats& stats, const std::string& name) {
+template <typename Write, typename PacketAt>
+bool write_all(std::size_t count, Write write, PacketAt packet_at, std::size_t vnet, Stats& stats,
+               const std::string& name) {
   std::size_t off = 0;
   while (off < count) {
     std::error_code ec;
@@ -190,7 +202,18 @@ bool write_all(std::size_t count, Write write, Stats& stats, const std::string& 
       return false;
     }
     if (ec == tunkit::errc::interrupted) return false;
-    ++stats.dropped;  // EIO while the other side is down, an invalid header, ...
+    if (ec.category() == std::system_category() && ec.value() == EIO) {
+      // tun_get_user() refuses every write while the device is not up. Typically the IPv6
+      // router solicitation (or MLD report) one device sends as it comes up, before the other
+      // one is up: it is named in the report.
+      if (stats.down++ == 0) {
+        const auto packet = packet_at(off);
+        stats.first_down =
+            fmt::format("{}", tunkit::parse_ip(packet.subspan(std::min(vnet, packet.size()))));
+      }
+    } else {
+      ++stats.refused;
+    }
     ++off;
   }
   return true;
@@ -247,7 +270,7 @@ struct Splitter {
     const auto n = gro.coalesce(std::span(segments).first(used), arena, writes);
     used = 0;
     if (!n) {
-      ++stats.dropped;
+      ++stats.unsplit;
       return true;
     }
     for (std::size_t i = 0; i < *n; ++i)
@@ -257,13 +280,14 @@ struct Splitter {
         [&](std::size_t off, std::error_code& ec) {
           return io.write_packets(std::span(spans).subspan(off, *n - off), ec);
         },
-        stats, name);
+        [&](std::size_t i) { return spans[i]; }, header_size, stats, name);
   }
 };
 
 // Moves packets from `in` to `out` until interrupted.
+// `vnet`: the size of the virtio-net header before each packet (0 without one).
 void pump(tunkit::Queue& in, tunkit::Queue& out, const Config& cfg, tunkit::Offloads granted,
-          Stats& stats) {
+          std::size_t vnet, Stats& stats) {
   tunkit::BatchIo reader(in, {.backend = cfg.backend, .max_packets = kBatch});
   tunkit::BatchIo writer(out, {.backend = cfg.backend, .max_packets = kSegments});
   tunkit::PacketBuffers buffers(kBatch, kSlot);
@@ -273,7 +297,7 @@ void pump(tunkit::Queue& in, tunkit::Queue& out, const Config& cfg, tunkit::Offl
   while (!example::stop_requested()) {
     std::error_code ec;
     const std::size_t n = reader.read_batch(batch, ec);
-    stats.dropped += reader.truncated();
+    stats.too_long += reader.truncated();
     if (ec == tunkit::errc::interrupted) return;
     if (ec == tunkit::errc::packet_truncated) continue;
     if (ec) {
@@ -293,6 +317,7 @@ void pump(tunkit::Queue& in, tunkit::Queue& out, const Config& cfg, tunkit::Offl
               [&](std::size_t off, std::error_code& e) {
                 return writer.write_batch(batch.tail(off), e);
               },
+              [&](std::size_t i) { return std::span<const std::byte>(batch.packet(i)); }, vnet,
               stats, out.name())) {
         return;
       }
@@ -302,7 +327,7 @@ void pump(tunkit::Queue& in, tunkit::Queue& out, const Config& cfg, tunkit::Offl
       // Room for the largest super-packet's segments (65535 / 8-byte UDP payloads at worst:
       // flush early rather than fail).
       if (splitter->used + 64 > kSegments && !splitter->flush(writer, stats, out.name())) return;
-      if (!splitter->split(batch.packet(i), stats)) ++stats.dropped;
+      if (!splitter->split(batch.packet(i), stats)) ++stats.unsplit;
     }
     if (!splitter->flush(writer, stats, out.name())) return;
   }
@@ -310,9 +335,9 @@ void pump(tunkit::Queue& in, tunkit::Queue& out, const Config& cfg, tunkit::Offl
 
 // pump, with its set-up failures (no io_uring, no memory) reported as the direction's error.
 void run_pump(tunkit::Queue& in, tunkit::Queue& out, const Config& cfg, tunkit::Offloads granted,
-              Stats& stats) {
+              std::size_t vnet, Stats& stats) {
   try {
-    pump(in, out, cfg, granted, stats);
+    pump(in, out, cfg, granted, vnet, stats);
   } catch (const std::exception& e) {
     stats.error = e.what();
   }
@@ -342,18 +367,22 @@ int run(const Config& cfg) {
   // SIGINT/SIGTERM (and a broken direction, and the timeout) interrupt both devices: every
   // thread's wait returns.
   const example::StopOnSignal stop_on_signal(a, &b);
+  // The kernel's own drop counters at the start: the report gives what changed while it ran.
+  const auto a_stats = example::device_stats(a);
+  const auto b_stats = example::device_stats(b);
 
   const std::size_t queues = a.queue_count();
+  const std::size_t vnet_size = vnet ? static_cast<std::size_t>(a.vnet_header_size()) : 0;
   std::vector<Stats> a_to_b(queues);
   std::vector<Stats> b_to_a(queues);
   std::vector<std::thread> threads;
   for (std::size_t q = 0; q < queues; ++q) {
     threads.emplace_back([&, q] {
-      run_pump(a.queue(q), b.queue(q), cfg, granted, a_to_b[q]);
+      run_pump(a.queue(q), b.queue(q), cfg, granted, vnet_size, a_to_b[q]);
       if (!a_to_b[q].error.empty()) example::request_stop();  // a broken direction ends it all
     });
     threads.emplace_back([&, q] {
-      run_pump(b.queue(q), a.queue(q), cfg, granted, b_to_a[q]);
+      run_pump(b.queue(q), a.queue(q), cfg, granted, vnet_size, b_to_a[q]);
       if (!b_to_a[q].error.empty()) example::request_stop();
     });
   }
@@ -368,6 +397,8 @@ int run(const Config& cfg) {
   if (cfg.timeout_s != 0) example::stop_at(example::Deadline(std::chrono::seconds(cfg.timeout_s)));
   for (auto& t : threads)
     t.join();
+  const auto a_drops = example::drops_between(a_stats, example::device_stats(a));
+  const auto b_drops = example::drops_between(b_stats, example::device_stats(b));
 
   int status = 0;
   auto report = [&](const std::string& from, const std::string& to, const std::vector<Stats>& s) {
@@ -375,7 +406,11 @@ int run(const Config& cfg) {
     for (const auto& x : s) {
       total.packets += x.packets;
       total.bytes += x.bytes;
-      total.dropped += x.dropped;
+      total.down += x.down;
+      total.refused += x.refused;
+      total.too_long += x.too_long;
+      total.unsplit += x.unsplit;
+      if (total.first_down.empty()) total.first_down = x.first_down;
       total.largest = std::max(total.largest, x.largest);
       total.writes += x.writes;
       total.segments += x.segments;
@@ -386,12 +421,24 @@ int run(const Config& cfg) {
       }
     }
     fmt::print("{} -> {}: {} packets, {} bytes, largest {}, dropped {}\n", from, to, total.packets,
-               total.bytes, total.largest, total.dropped);
+               total.bytes, total.largest, dropped(total));
     fmt::print("{} -> {}: {} writes, {} segments, {} read batches\n", from, to, total.writes,
                total.segments, total.batches);
+    if (dropped(total) != 0) {
+      // What each drop was: the counts, and the first packet that met a device not yet up.
+      fmt::print(
+          "{} -> {}: dropped {} while {} was down (the kernel refuses writes then: EIO){}, {} "
+          "refused by {}, {} too long, {} not splittable\n",
+          from, to, total.down, to,
+          total.first_down.empty() ? "" : fmt::format(", the first: {}", total.first_down),
+          total.refused, to, total.too_long, total.unsplit);
+    }
   };
   report(a.name(), b.name(), a_to_b);
   report(b.name(), a.name(), b_to_a);
+  // What the kernel dropped itself, which the counts above cannot see.
+  fmt::print("kernel: {}\n", example::describe_drops(a.name(), "the forwarder", a_drops));
+  fmt::print("kernel: {}\n", example::describe_drops(b.name(), "the forwarder", b_drops));
   return status;
 }
 

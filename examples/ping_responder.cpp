@@ -13,10 +13,12 @@
 //   unshare -n bash -c 'ip link set lo up; ./ping_responder --count 6 & sleep 1;
 //                       ping -c 3 -W 1 10.77.0.2; ping -6 -c 3 -W 1 fd00:77::2; wait'
 //
-// The packet code (IPv4, IPv6, ICMP, checksums) is deliberately self-contained here.
+// The packet code (IPv4, IPv6, ICMP, checksums) is deliberately self-contained here; the log
+// lines use tunkit's tcpdump-like formatters (<tunkit/format.hpp>), as tun_dump does.
 // Exit status: 0 done (count reached, timeout, or SIGINT/SIGTERM), 1 runtime error, 2 usage.
 
 #include <fmt/format.h>
+#include <tunkit/format.hpp>
 #include <tunkit/tunkit.hpp>
 
 #include <array>
@@ -50,8 +52,8 @@ options:
   -t, --timeout SEC      exit after SEC seconds (default 0: no limit)
   -h, --help             show this help
 
-Prints "ready: NAME IPV4 IPV6" once the device is configured, then one line per packet.
-Exit status: 0 done, 1 runtime error, 2 usage error.
+Prints "ready: NAME IPV4 IPV6" once the device is configured, then one line per packet, as
+tcpdump -n prints it, after "rx" (received) or "tx" (the reply), and "done: N replies" at the end.
 )";
 
 struct Config {
@@ -70,14 +72,6 @@ using example::UsageError;
 
 std::optional<Config> parse_args(int argc, char** argv) {
   Config cfg;
-  auto prefix = [](std::string_view text, tunkit::IpAddress::Family family, std::string_view opt) {
-    const auto p = tunkit::IpPrefix::try_parse(text);
-    if (!p || p->address.family() != family) {
-      throw UsageError{fmt::format("{}: \"{}\" is not an {} prefix", opt, text,
-                                   family == tunkit::IpAddress::Family::v4 ? "IPv4" : "IPv6")};
-    }
-    return *p;
-  };
   auto number = [](std::string_view text, std::string_view opt) {
     const std::string s(text);
     char* end = nullptr;
@@ -94,9 +88,9 @@ std::optional<Config> parse_args(int argc, char** argv) {
     if (arg == "-n" || arg == "--name") {
       cfg.name = args.value(arg);
     } else if (arg == "-4" || arg == "--ipv4") {
-      cfg.v4 = prefix(args.value(arg), tunkit::IpAddress::Family::v4, arg);
+      cfg.v4 = args.prefix(arg, 4);
     } else if (arg == "-6" || arg == "--ipv6") {
-      cfg.v6 = prefix(args.value(arg), tunkit::IpAddress::Family::v6, arg);
+      cfg.v6 = args.prefix(arg, 6);
     } else if (arg == "-c" || arg == "--count") {
       const double n = number(args.value(arg), arg);
       if (n != static_cast<double>(static_cast<unsigned long>(n))) {
@@ -107,7 +101,7 @@ std::optional<Config> parse_args(int argc, char** argv) {
       cfg.timeout =
           std::chrono::milliseconds(static_cast<long long>(number(args.value(arg), arg) * 1000));
     } else {
-      throw UsageError{fmt::format("unknown option \"{}\"", arg)};
+      example::Args::unknown(arg);
     }
   }
   return cfg;
@@ -206,29 +200,11 @@ std::optional<Parsed> parse(std::span<const std::byte> p) {
   return out;
 }
 
-std::string describe(const Parsed& pk, std::span<const std::byte> p) {
-  const std::string head =
-      fmt::format("{} {} > {}", pk.v6 ? "IPv6" : "IPv4", pk.src.to_string(), pk.dst.to_string());
-  const bool icmp = pk.protocol == (pk.v6 ? 58 : 1);
-  if (icmp && pk.length - pk.ip_header >= 4) {
-    const unsigned type = get8(p, pk.ip_header);
-    const unsigned echo_reply = pk.v6 ? 129U : 0U;
-    const unsigned echo_request = pk.v6 ? 128U : 8U;
-    if (type == echo_request || type == echo_reply) {
-      return fmt::format("{} {} echo {} id={} seq={}", head, pk.v6 ? "ICMPv6" : "ICMP",
-                         type == echo_request ? "request" : "reply", get16(p, pk.ip_header + 4),
-                         get16(p, pk.ip_header + 6));
-    }
-    return fmt::format("{} {} type {}", head, pk.v6 ? "ICMPv6" : "ICMP", type);
-  }
-  switch (pk.protocol) {
-    case 6:
-      return head + " TCP";
-    case 17:
-      return head + " UDP";
-    default:
-      return fmt::format("{} protocol {}", head, pk.protocol);
-  }
+// A packet in one line as `tcpdump -n` prints it ("IP 10.77.0.1 > 10.77.0.2: ICMP echo request,
+// id 7, seq 1, length 64"; "[malformed ...]" when it does not parse): the fmt formatters of
+// <tunkit/format.hpp>, which tun_dump and `tunkit dump` print with too.
+std::string describe(std::span<const std::byte> p) {
+  return fmt::format("{}", tunkit::parse_ip(p));
 }
 
 // Turns the echo request in `p` (already parsed as `pk`) into its reply, in place: swap the
@@ -291,19 +267,16 @@ int run(const Config& cfg) {
     if (ec) throw tunkit::Error(ec, fmt::format("read from {}: {}", dev.name(), ec.message()));
 
     const std::span<std::byte> packet(buf.data(), n);
+    fmt::print("rx {} B  {}\n", n, describe(packet));
     const auto pk = parse(packet);
-    if (!pk) {
-      fmt::print("rx {} B  (not an IP packet)\n", n);
-      continue;
-    }
-    fmt::print("rx {} B  {}\n", n, describe(*pk, packet));
+    if (!pk) continue;
     if (!pk->echo_request || !example::is_ours(pk->dst, pk->v6 ? cfg.v6 : cfg.v4)) continue;
 
     const auto reply = packet.first(pk->length);
     make_reply(*pk, reply);
     dev.write(reply);
     ++replies;
-    fmt::print("tx {} B  {}\n", reply.size(), describe(*parse(reply), reply));
+    fmt::print("tx {} B  {}\n", reply.size(), describe(reply));
     std::fflush(stdout);
   }
   fmt::print("done: {} repl{}\n", replies, replies == 1 ? "y" : "ies");

@@ -46,7 +46,6 @@ options:
 
 Prints "ready: NAME IPV4 IPV6 MAC" once configured, then "rx ..." for every frame received and
 "tx ..." for every answer, and "done: N echo replies" at the end.
-Exit status: 0 done, 1 runtime error, 2 usage error.
 )txt";
 
 struct Config {
@@ -68,15 +67,10 @@ std::optional<Config> parse_args(int argc, char** argv) {
     if (a == "-h" || a == "--help") return std::nullopt;
     if (a == "-n" || a == "--name") {
       cfg.name = args.value(a);
-    } else if (a == "-4" || a == "--ipv4" || a == "-6" || a == "--ipv6") {
-      const bool want_v4 = a == "-4" || a == "--ipv4";
-      const std::string_view text = args.value(a);
-      const auto p = tunkit::IpPrefix::try_parse(text);
-      if (!p || p->address.is_v4() != want_v4) {
-        throw UsageError{
-            fmt::format("{}: \"{}\" is not an IPv{} ADDR/LEN", a, text, want_v4 ? 4 : 6)};
-      }
-      (want_v4 ? cfg.v4 : cfg.v6) = *p;
+    } else if (a == "-4" || a == "--ipv4") {
+      cfg.v4 = args.prefix(a, 4);
+    } else if (a == "-6" || a == "--ipv6") {
+      cfg.v6 = args.prefix(a, 6);
     } else if (a == "-m" || a == "--mac") {
       const std::string_view text = args.value(a);
       const auto mac = tunkit::MacAddress::try_parse(text);
@@ -89,7 +83,7 @@ std::optional<Config> parse_args(int argc, char** argv) {
     } else if (a == "-t" || a == "--timeout") {
       cfg.timeout_s = args.number(a);
     } else {
-      throw UsageError{fmt::format("unknown option \"{}\"", a)};
+      example::Args::unknown(a);
     }
   }
   return cfg;

@@ -49,7 +49,6 @@ options:
   -h, --help         show this help
 
 Prints "listening on NAME, MODE (FLAGS)" first and "N packets" last.
-Exit status: 0 done, 1 runtime error, 2 usage error.
 )txt";
 
 struct Config {
@@ -80,7 +79,7 @@ std::optional<Config> parse_args(int argc, char** argv) {
     } else if (a == "-t" || a == "--timeout") {
       cfg.timeout_s = args.number(a);
     } else if (a.starts_with('-') || !cfg.name.empty()) {
-      throw UsageError{fmt::format("unexpected argument \"{}\"", a)};
+      example::Args::unknown(a);
     } else {
       cfg.name = a;
     }

@@ -34,67 +34,46 @@ struct EchoConfig {
   unsigned long timeout_s = 0;
 };
 
-/// Prints "NAME: what" and the usage on stderr, and exits 2.
-[[noreturn]] inline void usage_exit(const Program& program, std::string_view what) {
-  fmt::print(stderr, "{}: {}\n{}", program.name, what, program.usage);
-  std::exit(2);
-}
-
-/// Parses -n -q -4 -6 -c -t -h (and -j with `with_threads`) over `config`, the defaults. A
-/// mistake prints "NAME: what" and the usage and exits 2; --help prints the usage and exits 0.
-inline EchoConfig parse_echo_args(int argc, char** argv, const Program& program, EchoConfig config,
-                                  bool with_threads = false) {
-  // Digits only, at most 9 (std::strtoul took "-1" as ULONG_MAX and saturated on overflow).
-  auto to_number = [&](std::string_view opt, const char* text) {
-    const auto v = example::to_number(text);
-    if (!v) usage_exit(program, fmt::format("{} needs a number, not \"{}\"", opt, text));
-    return *v;
-  };
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view a = argv[i];
-    auto value = [&]() -> const char* {
-      if (i + 1 >= argc) usage_exit(program, fmt::format("{} needs a value", a));
-      return argv[++i];
-    };
-    if (a == "-h" || a == "--help") {
-      fmt::print("{}", program.usage);
-      std::exit(0);
-    } else if (a == "-n" || a == "--name") {
-      config.name = value();
+/// Parses -n -q -j (with `with_threads`) -4 -6 -c -t over `config`, the defaults: nullopt for
+/// --help, a UsageError for a mistake (run_main reports both, as for every example).
+inline std::optional<EchoConfig> parse_echo_args(int argc, char** argv, EchoConfig config,
+                                                 bool with_threads = false) {
+  for (Args args(argc, argv); !args.done();) {
+    const std::string_view a = args.next();
+    if (a == "-h" || a == "--help") return std::nullopt;
+    if (a == "-n" || a == "--name") {
+      config.name = args.value(a);
     } else if (a == "-q" || a == "--queues") {
-      const unsigned long q = to_number(a, value());
-      if (q < 1 || q > tunkit::max_queues) usage_exit(program, "--queues must be 1..256");
+      const unsigned long q = args.number(a);
+      if (q < 1 || q > tunkit::max_queues) throw UsageError{"--queues must be 1..256"};
       config.queues = static_cast<unsigned>(q);
     } else if (with_threads && (a == "-j" || a == "--threads")) {
-      const unsigned long t = to_number(a, value());
-      if (t < 1 || t > 64) usage_exit(program, "--threads must be 1..64");
+      const unsigned long t = args.number(a);
+      if (t < 1 || t > 64) throw UsageError{"--threads must be 1..64"};
       config.threads = static_cast<unsigned>(t);
-    } else if (a == "-4" || a == "--ipv4" || a == "-6" || a == "--ipv6") {
-      const char* text = value();
-      const auto p = tunkit::IpPrefix::try_parse(text);
-      const bool want_v4 = a == "-4" || a == "--ipv4";
-      if (!p || p->address.is_v4() != want_v4) {
-        usage_exit(program,
-                   fmt::format("{} needs an IPv{} ADDR/LEN, not \"{}\"", a, want_v4 ? 4 : 6, text));
-      }
-      (want_v4 ? config.v4 : config.v6) = *p;
+    } else if (a == "-4" || a == "--ipv4") {
+      config.v4 = args.prefix(a, 4);
+    } else if (a == "-6" || a == "--ipv6") {
+      config.v6 = args.prefix(a, 6);
     } else if (a == "-c" || a == "--count") {
-      config.count = to_number(a, value());
+      config.count = args.number(a);
     } else if (a == "-t" || a == "--timeout") {
-      config.timeout_s = to_number(a, value());
+      config.timeout_s = args.number(a);
     } else {
-      usage_exit(program, fmt::format("unknown option \"{}\"", a));
+      Args::unknown(a);
     }
   }
   return config;
 }
 
-/// All of main(): parse_echo_args over `defaults`, then `run(config)` under report_errors.
+/// All of main(): parse_echo_args over `defaults`, then `run(config)`, through run_main.
 template <class Run>
 int echo_main(int argc, char** argv, const Program& program, EchoConfig defaults, Run run,
               bool with_threads = false) {
-  const EchoConfig cfg = parse_echo_args(argc, argv, program, std::move(defaults), with_threads);
-  return report_errors(program, [&] { return run(cfg); });
+  return run_main(
+      program, argc, argv,
+      [&](int c, char** v) { return parse_echo_args(c, v, std::move(defaults), with_threads); },
+      [&](const EchoConfig& cfg) { return run(cfg); });
 }
 
 /// A flow: source, destination and ICMP identifier of the requests.

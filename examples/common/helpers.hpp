@@ -38,10 +38,44 @@ struct UsageError {
 /// A program, as main() speaks of it.
 struct Program {
   std::string_view name;   ///< the first word of every error line
-  std::string_view usage;  ///< what --help prints
+  std::string_view usage;  ///< what --help prints (print_usage adds the exit statuses)
   /// Put before the text of an exception that is not a tunkit::Error.
   std::string_view other_errors = "unexpected error: ";
 };
+
+/// The last line of every example's --help: the same exit statuses for all of them.
+inline constexpr std::string_view kExitStatuses =
+    "Exit status: 0 done, 1 runtime failure, 2 usage error.\n";
+
+/// --help: the program's usage, then the exit statuses.
+inline void print_usage(const Program& program) {
+  fmt::print("{}\n{}", program.usage, kExitStatuses);
+}
+
+/// A usage error as every example reports it: "NAME: MESSAGE" and "Try 'NAME --help'.".
+inline void print_usage_error(const Program& program, std::string_view message) {
+  fmt::print(stderr, "{}: {}\nTry '{} --help'.\n", program.name, message, program.name);
+}
+
+/// ADDRESS/LENGTH of the family `want` (4, 6, or 0 for either), the length written out: a bare
+/// address is refused rather than taken as a /32 or /128, a prefix of one address that routes
+/// nothing else to the device (so nothing would reach the program). The UsageError names `opt`.
+inline tunkit::IpPrefix parse_prefix(std::string_view opt, std::string_view text, int want = 0) {
+  const std::string_view family = want == 4 ? "an IPv4 " : want == 6 ? "an IPv6 " : "an ";
+  const std::string_view example = want == 6 ? "fd00::1/64" : "10.0.0.1/24";
+  const auto p = tunkit::IpPrefix::try_parse(text);
+  if (!p || (want == 4 && !p->address.is_v4()) || (want == 6 && p->address.is_v4())) {
+    throw UsageError{
+        fmt::format("{}: \"{}\" is not {}ADDRESS/LENGTH (e.g. {})", opt, text, family, example)};
+  }
+  if (text.find('/') == std::string_view::npos) {
+    throw UsageError{fmt::format(
+        "{}: \"{}\" has no prefix length: write ADDRESS/LENGTH (e.g. {}/{}), the subnet routed "
+        "to the device",
+        opt, text, text, p->address.is_v4() ? 24 : 64)};
+  }
+  return *p;
+}
 
 /// A decimal number of at most `max_digits` digits (no sign, no space), or nullopt.
 /// std::from_chars reports a value that does not fit `unsigned long` (32 bits on some targets)
@@ -75,12 +109,14 @@ class Args {
     if (!v) throw UsageError{fmt::format("{}: \"{}\" is not a number", opt, text)};
     return *v;
   }
-  /// A value ADDRESS/LENGTH of either family.
-  tunkit::IpPrefix prefix(std::string_view opt) {
-    const std::string_view text = value(opt);
-    const auto p = tunkit::IpPrefix::try_parse(text);
-    if (!p) throw UsageError{fmt::format("{}: \"{}\" is not ADDRESS/LENGTH", opt, text)};
-    return *p;
+  /// A value ADDRESS/LENGTH of the family `want` (4, 6, or 0 for either): parse_prefix.
+  tunkit::IpPrefix prefix(std::string_view opt, int want = 0) {
+    return parse_prefix(opt, value(opt), want);
+  }
+  /// Refuses argument `a`, which the program does not take: the same words in every example.
+  [[noreturn]] static void unknown(std::string_view a) {
+    if (a.starts_with('-')) throw UsageError{fmt::format("unknown option \"{}\"", a)};
+    throw UsageError{fmt::format("unexpected argument \"{}\"", a)};
   }
 
  private:
@@ -90,12 +126,15 @@ class Args {
 };
 
 /// Runs `body` for its exit status; an exception is printed as "NAME: what" on stderr, exit 1.
+/// The "tunkit: " that starts tunkit's own messages is left out: one prefix, the program's.
 template <class Body>
 int report_errors(const Program& program, Body&& body) {
   try {
     return body();
   } catch (const tunkit::Error& e) {
-    fmt::print(stderr, "{}: {}\n", program.name, e.what());
+    std::string_view what = e.what();
+    if (what.starts_with("tunkit: ")) what.remove_prefix(8);
+    fmt::print(stderr, "{}: {}\n", program.name, what);
   } catch (const std::exception& e) {
     fmt::print(stderr, "{}: {}{}\n", program.name, program.other_errors, e.what());
   }
@@ -112,11 +151,11 @@ int run_main(const Program& program, int argc, char** argv, Parse parse, Run run
   try {
     config = parse(argc, argv);
   } catch (const UsageError& e) {
-    fmt::print(stderr, "{}: {}\nTry '{} --help'.\n", program.name, e.message, program.name);
+    print_usage_error(program, e.message);
     return 2;
   }
   if (!config) {
-    fmt::print("{}", program.usage);
+    print_usage(program);
     return 0;
   }
   return report_errors(program, [&] { return run(*config); });

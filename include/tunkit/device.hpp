@@ -141,7 +141,9 @@ class TUNKIT_EXPORT TunDevice {
   Queue& add_queue();
   /// Non-throwing form: on failure `ec` is set and the result is null.
   Queue* add_queue(std::error_code& ec) noexcept;
-  /// Interrupts every queue (see `Queue::interrupt`). Thread- and async-signal-safe, also while
+  /// Interrupts every queue (see `Queue::interrupt`: a blocked or later wait returns
+  /// `errc::interrupted`; a packet already queued is still returned by `read`, which only
+  /// reports the interrupt when it would have to wait). Thread- and async-signal-safe, also while
   /// another thread adds queues or closes the device (it never writes to a closed descriptor);
   /// does nothing on a closed device.
   void interrupt() noexcept;

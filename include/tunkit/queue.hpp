@@ -46,10 +46,14 @@ enum class WaitResult : std::uint8_t {
 ///
 /// Blocking and shutdown: the descriptor is always O_NONBLOCK inside; a blocking `read` (the
 /// default) waits in poll(2) on the device and on the wake-up eventfd. `interrupt()`, callable from
-/// any thread (and from a signal handler), makes every blocked and later wait return
-/// `tunkit::errc::interrupted` until `clear_interrupt()`; packets already queued are still
-/// delivered to a `read` that need not wait. This is the supported way to stop a reader thread;
-/// closing the descriptor under a reader is not.
+/// any thread (and from a signal handler), wakes every blocked wait; until `clear_interrupt()`,
+/// every wait reports it: a `read` (or `readv`, `write`, ...) that would have to wait returns
+/// `tunkit::errc::interrupted`, and `wait_readable`/`wait_writable` return
+/// `WaitResult::interrupted`, even when the descriptor is ready. It discards nothing: a `read`
+/// tries the descriptor first, so a packet queued (before or after `interrupt()`) is still
+/// returned, and a reader that keeps reading drains the queue, then gets `errc::interrupted`.
+/// This is the supported way to stop a reader thread; closing the descriptor under a reader is
+/// not.
 ///
 /// Usually queues come from a `TunDevice` (`dev.queue(i)`); a `Queue` constructed on its own
 /// attaches one more queue to a multi-queue device by name (creating the device if it is absent).
@@ -176,8 +180,10 @@ class TUNKIT_EXPORT Queue {
   [[nodiscard]] WaitResult wait_writable(std::chrono::milliseconds timeout,
                                          std::error_code& ec) noexcept;
   /// Wakes every thread blocked in this queue's waits or blocking I/O; they return
-  /// `errc::interrupted`, as do later waits until `clear_interrupt()`. Thread- and
-  /// async-signal-safe; does nothing on a closed queue.
+  /// `errc::interrupted` (`WaitResult::interrupted` from the waits), as does every later I/O call
+  /// that would have to wait, until `clear_interrupt()`. Packets are not discarded: a `read` with
+  /// a packet queued returns it, interrupted or not. Thread- and async-signal-safe; does nothing
+  /// on a closed queue.
   void interrupt() noexcept;
   /// Ends the effect of `interrupt()`.
   void clear_interrupt() noexcept;

@@ -38,8 +38,8 @@ using detail::sys_error;
 constexpr const char* kThreadNetns = "/proc/thread-self/ns/net";
 constexpr const char* kTunPath = "/dev/net/tun";
 constexpr std::string_view kUsernsHint =
-    "needs root, or unprivileged user namespaces: see /proc/sys/kernel/unprivileged_userns_clone "
-    "and /proc/sys/user/max_user_namespaces";
+    "needs root, or unprivileged user namespaces: see /proc/sys/user/max_user_namespaces (and, "
+    "on Debian-patched kernels only, /proc/sys/kernel/unprivileged_userns_clone)";
 
 // A step that failed: the errno, what was being done, and the fix where it is known. The hint is
 // text of its own because one is formatted from what the step found (the mode of /dev/net/tun).
@@ -100,7 +100,8 @@ std::string unshare_hint(int err) {
       return geteuid() == 0
                  ? "needs CAP_SYS_ADMIN, which this root process lacks (a container?)"
                  : "needs root, or NetNsSandbox::prepare_process() first where unprivileged user "
-                   "namespaces are allowed: see /proc/sys/kernel/unprivileged_userns_clone";
+                   "namespaces are allowed: see /proc/sys/user/max_user_namespaces (and, on "
+                   "Debian-patched kernels only, /proc/sys/kernel/unprivileged_userns_clone)";
     case ENOSPC:
       return "the limit in /proc/sys/user/max_net_namespaces is reached";
     case EINVAL:

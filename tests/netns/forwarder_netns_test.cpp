@@ -224,8 +224,74 @@ TEST_CASE("forwarder joins two TUN devices in two namespaces", "[netns][example]
     CHECK(std::stoull(m[3].str()) <= 1500);
   }
   CHECK(std::regex_search(out, std::regex(R"(fwb -> fwa: \d+ packets, )")));
+  // Every drop is explained: by cause, and the kernel's own counters of both devices.
+  const long long dropped = std::stoll(
+      std::regex_search(out, m, std::regex(R"(fwa -> fwb: \d+ packets, .*, dropped (\d+)\n)"))
+          ? m[1].str()
+          : "-1");
+  CHECK(dropped >= 0);
+  if (dropped > 0) {
+    CHECK(std::regex_search(out, std::regex(R"(\nfwa -> fwb: dropped \d+ while fwb was down )"
+                                            R"(\(the kernel refuses writes then: EIO\))")));
+  }
+  CHECK(std::regex_search(out, std::regex(R"(\nkernel: fwa: \d+ dropped on the way to the )"
+                                          R"(forwarder \(tx_dropped: its queue was full\), )")));
+  CHECK(std::regex_search(out, std::regex(R"(\nkernel: fwb: \d+ dropped on the way to the )"
+                                          R"(forwarder )")));
   (void)run("ip link del fwa", &a);
   (void)run("ip link del fwb", &b);
+}
+
+TEST_CASE("forwarder: a packet for a device that is down is dropped, and the report says why",
+          "[netns][example]") {
+  // The "dropped 1" of every run: the first packet fwa sends when it comes up (an IPv6 router
+  // solicitation), before fwb is up; the kernel refuses writes to a device that is down (EIO).
+  // Here IPv6 is off and two pings go to fwb while it is down: exactly they are dropped.
+  tunkit::testing::NetNsSandbox sandbox;
+  REQUIRE(run("ip tuntap add dev fwa mode tun && ip tuntap add dev fwb mode tun && "
+              "sysctl -qw net.ipv6.conf.fwa.disable_ipv6=1 && "
+              "ip addr add 10.202.0.1/24 dev fwa && ip link set fwa up && "
+              "ip route add 10.202.1.0/24 dev fwa")
+              .status == 0);
+  Child forwarder({TUNKIT_FORWARDER, "--timeout", "30", "fwa", "fwb"});
+  REQUIRE(forwarder.wait_for_line("ready: ", 10s));
+  (void)run("ping -c 2 -i 0.2 -W 1 10.202.1.1");  // nobody answers: fwb is down
+  forwarder.signal(SIGTERM);
+  CHECK(forwarder.wait_exit(5s) == 0);
+  const std::string out = forwarder.output();
+  INFO(out);
+  std::smatch m;
+  REQUIRE(std::regex_search(out, m,
+                            std::regex(R"(fwa -> fwb: (\d+) packets, \d+ bytes, )"
+                                       R"(largest 84, dropped (\d+)\n)")));
+  CHECK(m[1].str() == "2");  // the pings, nothing else (no IPv6 on fwa)
+  CHECK(m[2].str() == "2");
+  CHECK(
+      std::regex_search(out, std::regex(R"(\nfwa -> fwb: dropped 2 while fwb was down \(the )"
+                                        R"(kernel refuses writes then: EIO\), the first: IP )"
+                                        R"(10\.202\.0\.1 > 10\.202\.1\.1: ICMP echo request, id )"
+                                        R"(\d+, seq 1, length 64, 0 refused by fwb, 0 too long, 0 )"
+                                        R"(not splittable\n)")));
+  CHECK(out.find("fwb -> fwa: 0 packets, 0 bytes, largest 0, dropped 0\n") != std::string::npos);
+  CHECK(out.find("fwb -> fwa: dropped") == std::string::npos);  // nothing to explain
+  CHECK(out.find("kernel: fwa: 0 dropped on the way to the forwarder (tx_dropped: its queue was "
+                 "full), 0 written by the forwarder and refused or dropped (rx_dropped: refused "
+                 "writes included)\n") != std::string::npos);
+}
+
+TEST_CASE("./dev try forwarder: the recipe runs, pings through the forwarder, leaves nothing",
+          "[netns][example][try]") {
+  tunkit::testing::NetNsSandbox sandbox;
+  const std::string before = run("ip -br link show").output;
+  const auto r = run(std::string(TUNKIT_SOURCE_DIR) + "/examples/try.sh forwarder " +
+                     TUNKIT_FORWARDER + " 2>&1");
+  INFO(r.output);
+  CHECK(r.status == 0);
+  CHECK(r.output.find("\n$ ip link set fwa netns tka\n") != std::string::npos);
+  CHECK(r.output.find("3 packets transmitted, 3 received") != std::string::npos);
+  CHECK(r.output.find("== what forwarder printed ==\nready: fwa fwb ") != std::string::npos);
+  CHECK(std::regex_search(r.output, std::regex(R"(\nfwa -> fwb: [1-9]\d* packets, )")));
+  CHECK(run("ip -br link show").output == before);  // its namespaces were its own
 }
 
 TEST_CASE("forwarder: usage and attach errors", "[netns][example]") {

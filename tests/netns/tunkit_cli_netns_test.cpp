@@ -25,6 +25,7 @@
 #include "tunkit/device.hpp"
 #include "tunkit/options.hpp"
 #include "tunkit/testing/netns_sandbox.hpp"
+#include "tunkit/version.hpp"
 
 #ifndef TUNKIT_CLI
 
@@ -182,21 +183,42 @@ TEST_CASE("tunkit create makes a persistent, configured device that ip shows", "
     r = cli("create --name tkc0");
     CHECK(r.status == 1);
     CHECK(contains(r.output, "tunkit: a device named \"tkc0\" already exists"));
-    r = cli("create --name tkbad --mtu 50");  // the kernel refuses it (68..65535)
+    // IPv6 needs an MTU of 1280: the address fails after the device was created.
+    r = cli("create --name tkbad --mtu 1200 --addr fd00:57::1/64");
     INFO(r.output);
     CHECK(r.status == 1);
-    CHECK(contains(r.output, "set MTU 50"));
-    CHECK(run("ip link show dev tkbad").status != 0);  // rolled back
+    CHECK(contains(r.output, "fd00:57::1/64"));
+    CHECK(r.output.ends_with("; tkbad was removed again\n"));
+    CHECK(run("ip link show dev tkbad").status != 0);  // rolled back, as the message says
   }
-  SECTION("usage errors exit 2") {
-    for (const char* args : {"create --mtu 70000", "create --addr 10.1.2.3/40", "create --bogus",
-                             "create --user no-such-user-here", "create --name"}) {
+  SECTION("usage errors exit 2, name the command, and create nothing") {
+    const std::string before = run("ip -br link show").output;
+    for (const char* args :
+         {"create --mtu 70000", "create --mtu 67", "create --mtu 0", "create --addr 10.1.2.3/40",
+          "create --bogus", "create --user no-such-user-here", "create --name", "create --name %d",
+          "create --name ''", "create --name 'a b'", "create --name a/b", "create --name tk%dx%d",
+          "create --name tk%s", "create --name 0123456789abcdef", "create --name .."}) {
       r = cli(args);
       INFO(args << ": " << r.output);
       CHECK(r.status == 2);
+      CHECK(r.output.starts_with("tunkit create: "));
       CHECK(contains(r.output, "Try 'tunkit create --help'."));
     }
-    CHECK(run("ip -j link show type tun").output.find("tkc0") != std::string::npos);
+    CHECK(run("ip -br link show").output == before);  // no "0", no "tun0", no "tkc2"
+    CHECK(run("ip link show dev 0").status != 0);
+    CHECK(run("ip link show dev tun0").status != 0);
+    // Each refusal gives its reason.
+    CHECK(
+        contains(cli("create --mtu 67").output, "--mtu: \"67\" is not a number from 68 to 65535"));
+    CHECK(contains(cli("create --name %d").output,
+                   "tunkit create: --name: \"%d\": a template needs a prefix before %d"));
+    CHECK(contains(cli("create --name ''").output,
+                   "tunkit create: --name: an empty name is not a name (leave out --name for "
+                   "the kernel's tun%d or tap%d)"));
+    CHECK(contains(cli("create --name 'a b'").output,
+                   "tunkit create: --name: \"a b\": a device name has no '/', ':' or white "
+                   "space"));
+    CHECK(contains(cli("create --name 0123456789abcdef").output, "is 16 bytes long"));
   }
 }
 
@@ -261,16 +283,21 @@ TEST_CASE("tunkit list and show report devices made by ip tuntap", "[netns][cli]
 TEST_CASE("tunkit create removes the persistent device when a configuration step fails",
           "[netns][cli][lifetime]") {
   tunkit::testing::NetNsSandbox sandbox;
-  // Each step fails after the device was created persistent: an MTU below the minimum (68), an
-  // IPv6 address on a link whose MTU cannot carry IPv6, an address added twice.
-  for (const char* args : {"--mtu 10 --up", "--mtu 1200 --addr fd00:56::1/64",
-                           "--addr 10.56.0.1/24 --addr 10.56.0.1/24"}) {
+  // Each step fails after the device was created: an IPv6 address on a link whose MTU cannot
+  // carry IPv6, an address added twice. The message says the device went again.
+  for (const char* args :
+       {"--mtu 1200 --addr fd00:56::1/64", "--addr 10.56.0.1/24 --addr 10.56.0.1/24 --up"}) {
     const auto r = cli(std::string("create --name tkrb0 ") + args);
     INFO(args << ": " << r.output);
     CHECK(r.status == 1);
     CHECK(r.output.starts_with("tunkit: "));
+    CHECK(r.output.ends_with("; tkrb0 was removed again\n"));
     CHECK(run("ip link show dev tkrb0").status != 0);  // no half-configured device left
   }
+  // An MTU out of the device's range is refused before anything is created.
+  const auto r = cli("create --name tkrb0 --mtu 10 --up");
+  CHECK(r.status == 2);
+  CHECK(run("ip link show dev tkrb0").status != 0);
   CHECK(tunkit::test::count_lines_with(run("cat /proc/self/net/dev").output, "tkrb") == 0);
 }
 
@@ -544,6 +571,80 @@ TEST_CASE("tunkit: help and usage errors", "[netns][cli]") {
   CHECK(r.status == 2);
   CHECK(contains(r.output, "tunkit: missing command\nTry 'tunkit --help'."));
   CHECK(cli("frobnicate").status == 2);
+  CHECK(contains(cli("frobnicate").output, "tunkit: unknown command \"frobnicate\""));
+  CHECK(contains(cli("--frob").output, "tunkit: unknown option \"--frob\""));
+
+  // The same words for an unknown option, and for an argument too many, in every command.
+  for (const char* c : {"create", "delete", "list", "show", "dump"}) {
+    r = cli(std::string(c) + " --bogus");
+    INFO(c << ": " << r.output);
+    CHECK(r.status == 2);
+    CHECK(r.output == std::string("tunkit ") + c + ": unknown option \"--bogus\"\nTry 'tunkit " +
+                          c + " --help'.\n");
+  }
+  for (const char* c : {"delete tkx0 tkx1", "list extra", "show tkx0 tkx1", "dump tkx0 tkx1"}) {
+    r = cli(c);
+    INFO(c << ": " << r.output);
+    CHECK(r.status == 2);
+    CHECK(std::regex_search(r.output,
+                            std::regex("^tunkit [a-z]+: unexpected argument \"[a-z0-9]+\"\n")));
+  }
+  // A name no device can have is a usage error of the command it was given to.
+  for (const char* c : {"delete", "show", "dump"}) {
+    r = cli(std::string(c) + " a/b");
+    INFO(c << ": " << r.output);
+    CHECK(r.status == 2);
+    CHECK(contains(r.output, std::string("tunkit ") + c +
+                                 ": \"a/b\": a device name has no '/', ':' or white space"));
+    r = cli(std::string(c) + " tk%d");
+    CHECK(r.status == 2);
+    CHECK(contains(r.output, "\"tk%d\" is a template, not a device name"));
+  }
+}
+
+TEST_CASE("tunkit --version prints the library's version", "[netns][cli]") {
+  tunkit::testing::NetNsSandbox sandbox;
+  for (const char* args : {"--version", "version"}) {
+    const auto r = cli(args);
+    INFO(args << ": " << r.output);
+    CHECK(r.status == 0);
+    CHECK(r.output == std::string("tunkit ") + tunkit::library_version() + "\n");
+    CHECK(r.output == "tunkit " TUNKIT_VERSION_STRING "\n");
+  }
+  CHECK(cli("version extra").status == 2);
+}
+
+TEST_CASE("tunkit list and show print owner and group by name where the system has one",
+          "[netns][cli]") {
+  tunkit::testing::NetNsSandbox sandbox;
+  std::string user = run("getent passwd 0 | cut -d: -f1").output;
+  std::string group = run("getent group 0 | cut -d: -f1").output;
+  if (!user.empty()) user.pop_back();
+  if (!group.empty()) group.pop_back();
+  REQUIRE_FALSE(user.empty());
+  REQUIRE_FALSE(group.empty());
+  // 3999999999: no such user or group on any ordinary system; printed as the number.
+  REQUIRE(run("getent passwd 3999999999").status != 0);
+  REQUIRE(run("getent group 3999999999").status != 0);
+  REQUIRE(cli("create --name tkown0 --user 0 --group 0").status == 0);
+  REQUIRE(cli("create --name tkown1 --user 3999999999 --group 3999999999").status == 0);
+
+  auto r = cli("list");
+  INFO(r.output);
+  CHECK(std::regex_search(
+      r.output, std::regex("\ntkown0 +tun +TUN\\|PERSIST\\|NO_PI +" + user + " +" + group + " ")));
+  CHECK(std::regex_search(
+      r.output, std::regex("\ntkown1 +tun +TUN\\|PERSIST\\|NO_PI +3999999999 +3999999999 ")));
+  r = cli("show tkown0");
+  CHECK(contains(r.output, "  owner    " + user + "\n  group    " + group + "\n"));
+  r = cli("show tkown1");
+  CHECK(contains(r.output, "  owner    3999999999\n  group    3999999999\n"));
+  // JSON keeps the numbers and adds the names (null where there is none).
+  check_json(cli("show tkown0 --json").output,
+             R"(.owner == 0 and .group == 0 and .owner_name == ")" + user +
+                 R"(" and .group_name == ")" + group + R"(")");
+  check_json(cli("show tkown1 --json").output,
+             R"(.owner == 3999999999 and .owner_name == null and .group_name == null)");
 }
 
 #endif

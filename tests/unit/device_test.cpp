@@ -807,6 +807,21 @@ TEST_CASE("waiting: ready, timeout, interrupted", "[device][wait]") {
     CHECK(ec == errc::interrupted);
     CHECK_THROWS_AS((void)dev.read(buf), tunkit::Error);
   }
+  SECTION("a packet queued before or after interrupt() is still read; then errc::interrupted") {
+    // As include/tunkit/queue.hpp says: interrupt() discards nothing; a read that need not wait
+    // returns the packet, only one that would wait reports the interrupt.
+    REQUIRE(k.inject("t0", ipv4(20)) >= 0);
+    dev.interrupt();
+    REQUIRE(k.inject("t0", ipv4(24)) >= 0);
+    std::vector<std::byte> buf(100);
+    std::error_code ec;
+    CHECK(dev.read(buf, ec) == 20);
+    CHECK_FALSE(ec);
+    CHECK(dev.read(buf, ec) == 24);
+    CHECK_FALSE(ec);
+    CHECK(dev.read(buf, ec) == 0);
+    CHECK(ec == errc::interrupted);
+  }
   SECTION("interrupt() from another thread wakes a blocked reader") {
     std::error_code ec;
     std::size_t n = 1;

@@ -67,10 +67,10 @@ bool is_message(const std::string& span) {
 }
 
 // The literal pieces of a quoted message: split at placeholders (words in capitals, numbers);
-// pieces without a lower-case letter are left out. "tunkit: " is the prefix main() puts on every
-// error.
+// pieces without a lower-case letter are left out. "tunkit: " (or "tunkit COMMAND: " for a
+// usage error) is the prefix main() puts on every error.
 std::vector<std::string> literal_pieces(std::string span) {
-  if (span.starts_with("tunkit: ")) span = span.substr(8);
+  span = std::regex_replace(span, std::regex("^tunkit( [a-z]+)?: "), "");
   std::vector<std::string> pieces;
   const std::regex placeholder(R"(\b([A-Z][A-Z_|]*|[0-9]+)\b)");
   std::sregex_token_iterator it(span.begin(), span.end(), placeholder, -1), end;

@@ -102,6 +102,35 @@ TEST_CASE("tunkit CLI: JSON strings are valid UTF-8 with every control escaped",
   }
 }
 
+TEST_CASE("tunkit CLI: names no device can have are refused with their reason", "[cli][text]") {
+  using tunkit_cli::name_problem;
+  // What the kernel accepts as a name, and create's templates with a prefix.
+  for (const char* ok : {"tun0", "vpn-1", "0", "a.b", "0123456789abcde", "e\x1b[2J"}) {
+    INFO(ok);
+    CHECK(name_problem(ok, false).empty());
+    CHECK(name_problem(ok, true).empty());
+  }
+  CHECK(name_problem("vpn%d", true).empty());
+  CHECK(name_problem("a%db", true).empty());
+  // The kernel would take "" (tun0) and "%d" (a device named "0"): the tool refuses both.
+  CHECK(name_problem("", true) ==
+        "an empty name is not a name (leave out --name for the kernel's tun%d or tap%d)");
+  CHECK(name_problem("", false) == "an empty name is not a name");
+  CHECK(name_problem("%d", true).starts_with("\"%d\": a template needs a prefix before %d"));
+  CHECK(name_problem("%dx", true).starts_with("\"%dx\": a template needs a prefix"));
+  CHECK(name_problem("vpn%d", false) == "\"vpn%d\" is a template, not a device name");
+  CHECK(name_problem("a%d%d", true) == "\"a%d%d\": a template has one %d and no other '%'");
+  CHECK(name_problem("a%s", true) == "\"a%s\": a template has one %d and no other '%'");
+  CHECK(name_problem("a%", true) == "\"a%\": a template has one %d and no other '%'");
+  CHECK(name_problem("0123456789abcdef", true) ==
+        "\"0123456789abcdef\" is 16 bytes long: a device name has at most 15");
+  CHECK(name_problem("..", true) == "\"..\" is not a device name");
+  for (const char* bad : {"a/b", "a:b", "a b", "a\tb", "a\nb", "a\xa0"}) {
+    INFO(bad);
+    CHECK(name_problem(bad, true).ends_with(": a device name has no '/', ':' or white space"));
+  }
+}
+
 TEST_CASE("tunkit CLI: user and group lookups grow their buffer on ERANGE", "[cli][text]") {
   // A getpwnam_r that needs 100000 bytes (a group with many members): ERANGE until then.
   std::vector<std::size_t> sizes;

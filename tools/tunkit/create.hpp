@@ -2,6 +2,7 @@
 // (tests/unit/tunkit_cli_text_test.cpp) checks their order.
 #pragma once
 
+#include <fmt/format.h>
 #include <tunkit/tunkit.hpp>
 
 #include <optional>
@@ -24,19 +25,26 @@ struct CreatePlan {
 /// last step. Until then the device belongs to this process's descriptor: a failed step (the
 /// exception propagates), a signal or a crash closes it and the kernel deletes the device, so
 /// no half-configured persistent device is ever left behind. Returns the device's name.
-/// @throws tunkit::Error from the step that failed.
+/// @throws tunkit::Error from the step that failed; when it failed after the device was
+/// created, its message ends with "; NAME was removed again" (the device is gone by the time
+/// the exception reaches the caller).
 inline std::string create_device(const CreatePlan& plan,
                                  tunkit::sys::Syscalls& sys = tunkit::sys::real()) {
   tunkit::Options options = plan.options;
   options.persist = false;   // set last, below
   options.exclusive = true;  // never take over a device that exists
   tunkit::TunDevice dev(options, sys);
-  tunkit::Link link(dev.ifindex(), sys);
-  if (plan.mtu) link.set_mtu(*plan.mtu);
-  for (const auto& p : plan.addresses)
-    link.add_address(p);
-  if (plan.up) link.set_up();
-  dev.set_persist(true);
+  try {
+    tunkit::Link link(dev.ifindex(), sys);
+    if (plan.mtu) link.set_mtu(*plan.mtu);
+    for (const auto& p : plan.addresses)
+      link.add_address(p);
+    if (plan.up) link.set_up();
+    dev.set_persist(true);
+  } catch (const tunkit::Error& e) {
+    // `dev` closes while this propagates: the kernel deletes the device, never persistent yet.
+    throw tunkit::Error(e.code(), fmt::format("{}; {} was removed again", e.what(), dev.name()));
+  }
   return dev.name();
 }
 

@@ -59,6 +59,7 @@ commands:
   dump NAME [--hex] [--count N] [--timeout SEC]
                       attach to a device and print every packet the kernel sends into it
   help                show this help ("tunkit COMMAND --help" for one command)
+  version, --version  print the version of the tunkit library the tool runs with
 
 Exit status: 0 ok, 1 runtime error, 2 usage error.
 )";
@@ -69,7 +70,8 @@ Creates a persistent TUN (default) or TAP device, as `ip tuntap add` does, then 
 
 options:
   --tap              a TAP device (Ethernet frames) instead of TUN (IP packets)
-  -n, --name NAME    exact name, or a template with one %d (default: tun%d / tap%d)
+  -n, --name NAME    exact name, or a template with a prefix and one %d (default: tun%d /
+                     tap%d); at most 15 bytes, no '/', ':' or white space
   -u, --user USER    owner allowed to attach without CAP_NET_ADMIN (name or uid)
   -g, --group GROUP  group allowed to attach without CAP_NET_ADMIN (name or gid)
   --multi-queue      IFF_MULTI_QUEUE
@@ -146,6 +148,16 @@ class Args {
   [[noreturn]] void fail(std::string message) const {
     throw UsageError{std::move(message), command_};
   }
+  /// Refuses argument `a`, which the command does not take: the same words in every command.
+  [[noreturn]] void unknown(std::string_view a) const {
+    if (a.starts_with('-')) fail(fmt::format("unknown option \"{}\"", a));
+    fail(fmt::format("unexpected argument \"{}\"", a));
+  }
+  /// A device name argument, refused as a usage error when no device can have it.
+  std::string_view device_name(std::string_view name) const {
+    if (const std::string why = tunkit_cli::name_problem(name, false); !why.empty()) fail(why);
+    return name;
+  }
   [[nodiscard]] std::string_view command() const { return command_; }
 
  private:
@@ -154,12 +166,12 @@ class Args {
   std::string_view command_;
 };
 
-// The value of option `opt`: a decimal number from 0 to `max`.
-std::uint64_t number(Args& args, std::string_view opt, std::uint64_t max) {
+// The value of option `opt`: a decimal number from `min` to `max`.
+std::uint64_t number(Args& args, std::string_view opt, std::uint64_t max, std::uint64_t min = 0) {
   const std::string_view text = args.value(opt);
   const auto v = tunkit_cli::parse_decimal(text, max);
-  if (!v) {
-    args.fail(fmt::format("{}: \"{}\" is not a number from 0 to {}", opt, text, max));
+  if (!v || *v < min) {
+    args.fail(fmt::format("{}: \"{}\" is not a number from {} to {}", opt, text, min, max));
   }
   return *v;
 }
@@ -241,6 +253,24 @@ std::string id_text(const std::optional<unsigned>& id) {
   return id ? fmt::format("{}", *id) : std::string("-");
 }
 
+// The owner or group as `ip` prints it: the name where the system has one, else the number.
+std::string owner_text(const std::optional<unsigned>& uid) {
+  if (!uid) return "-";
+  const auto name = tunkit_cli::user_name(*uid);
+  return name ? tunkit_cli::shown(*name) : id_text(uid);
+}
+std::string group_text(const std::optional<unsigned>& gid) {
+  if (!gid) return "-";
+  const auto name = tunkit_cli::group_name(*gid);
+  return name ? tunkit_cli::shown(*name) : id_text(gid);
+}
+template <class Lookup>
+std::string json_name(const std::optional<unsigned>& id, Lookup lookup) {
+  if (!id) return "null";
+  const auto name = lookup(*id);
+  return name ? json_string(*name) : std::string("null");
+}
+
 // What the tool finds out about a device beyond rtnetlink: who holds it (/proc) and its
 // offloads (ethtool features).
 struct Extra {
@@ -279,10 +309,12 @@ std::string json_device(const tunkit::TunDeviceInfo& d, const Extra& x,
                         const std::vector<tunkit::IpPrefix>* addresses) {
   std::string out = fmt::format(
       R"({{"name":{},"ifindex":{},"type":"{}","flags":"{}","pi":{},"vnet_hdr":{},)"
-      R"("persist":{},"multi_queue":{},"owner":{},"group":{},"queues":{},"disabled_queues":{},)"
+      R"("persist":{},"multi_queue":{},"owner":{},"group":{},"owner_name":{},"group_name":{},)"
+      R"("queues":{},"disabled_queues":{},)"
       R"("mtu":{},"up":{},"carrier":{},"mac":{},"offloads":{},"attached_queues":{},"holders":[)",
       json_string(d.link.name), d.link.ifindex, d.mode, d.flags(), d.packet_info, d.vnet_hdr,
       d.persist, d.multi_queue, json_optional(d.owner), json_optional(d.group),
+      json_name(d.owner, tunkit_cli::user_name), json_name(d.group, tunkit_cli::group_name),
       json_optional(d.queues), json_optional(d.disabled_queues), d.link.mtu, d.link.up,
       d.link.lower_up, d.mac ? json_string(d.mac->to_string()) : std::string("null"),
       x.offloads ? json_string(tunkit::to_string(*x.offloads)) : std::string("null"),
@@ -311,6 +343,7 @@ std::string json_device(const tunkit::TunDeviceInfo& d, const Extra& x,
 int cmd_create(Args& args) {
   tunkit_cli::CreatePlan plan;
   tunkit::Options& options = plan.options;
+  bool name_given = false;
   while (!args.done()) {
     const std::string_view a = args.next();
     if (is_help(a)) {
@@ -321,6 +354,10 @@ int cmd_create(Args& args) {
       options.mode = tunkit::Mode::tap;
     } else if (a == "-n" || a == "--name") {
       options.name = args.value(a);
+      if (const std::string why = tunkit_cli::name_problem(options.name, true); !why.empty()) {
+        args.fail(fmt::format("{}: {}", a, why));
+      }
+      name_given = true;
     } else if (a == "-u" || a == "--user") {
       options.owner = lookup_id(args, "user", args.value(a), ::getpwnam_r, &passwd::pw_uid);
     } else if (a == "-g" || a == "--group") {
@@ -332,7 +369,9 @@ int cmd_create(Args& args) {
     } else if (a == "--pi") {
       options.packet_info = true;
     } else if (a == "--mtu") {
-      plan.mtu = static_cast<unsigned>(number(args, a, 65535));
+      // The range of a TUN/TAP device (dev->min_mtu, dev->max_mtu): refused before anything
+      // is created.
+      plan.mtu = static_cast<unsigned>(number(args, a, 65535, 68));
     } else if (a == "--addr") {
       const std::string_view text = args.value(a);
       const auto p = tunkit::IpPrefix::try_parse(text);
@@ -341,10 +380,10 @@ int cmd_create(Args& args) {
     } else if (a == "--up") {
       plan.up = true;
     } else {
-      args.fail(fmt::format("unknown option \"{}\"", a));
+      args.unknown(a);
     }
   }
-  if (options.name.empty()) options.name = options.mode == tunkit::Mode::tap ? "tap%d" : "tun%d";
+  if (!name_given) options.name = options.mode == tunkit::Mode::tap ? "tap%d" : "tun%d";
   if (options.name.find('%') == std::string::npos) {
     // IFF_TUN_EXCL would refuse it too; this says it in the user's words.
     if (if_exists(options.name)) {
@@ -365,8 +404,8 @@ int cmd_delete(Args& args) {
       fmt::print("{}", kDeleteUsage);
       return 0;
     }
-    if (a.starts_with('-') || name) args.fail(fmt::format("unexpected argument \"{}\"", a));
-    name = a;
+    if (a.starts_with('-') || name) args.unknown(a);
+    name = args.device_name(a);
   }
   if (!name) args.fail("delete needs a device name");
   const tunkit::TunDeviceInfo info = require_device(*name);
@@ -408,7 +447,7 @@ int cmd_list(Args& args) {
       fmt::print("{}", kListUsage);
       return 0;
     }
-    if (a != "--json") args.fail(fmt::format("unexpected argument \"{}\"", a));
+    if (a != "--json") args.unknown(a);
     json = true;
   }
   const auto devices = tunkit::list_tun_devices();
@@ -425,8 +464,8 @@ int cmd_list(Args& args) {
              "OWNER", "GROUP", "QUEUES", "MTU", "STATE", "HELD BY");
   for (const auto& d : devices) {
     fmt::print("{:<15} {:<4} {:<38} {:>6} {:>6} {:>6} {:>5} {:<13} {}\n",
-               tunkit_cli::shown(d.link.name), d.mode, d.flags(), id_text(d.owner),
-               id_text(d.group), queues_text(d), d.link.mtu, state_text(d.link),
+               tunkit_cli::shown(d.link.name), d.mode, d.flags(), owner_text(d.owner),
+               group_text(d.group), queues_text(d), d.link.mtu, state_text(d.link),
                holders_text(extra_of(d)));
   }
   return 0;
@@ -444,9 +483,9 @@ int cmd_show(Args& args) {
     if (a == "--json") {
       json = true;
     } else if (a.starts_with('-') || name) {
-      args.fail(fmt::format("unexpected argument \"{}\"", a));
+      args.unknown(a);
     } else {
-      name = a;
+      name = args.device_name(a);
     }
   }
   if (!name) args.fail("show needs a device name");
@@ -462,7 +501,7 @@ int cmd_show(Args& args) {
   fmt::print("  vnet_hdr {}\n  pi       {}\n", d.vnet_hdr ? "yes" : "no",
              d.packet_info ? "yes" : "no");
   fmt::print("  offloads {}\n", offloads_text(x));
-  fmt::print("  owner    {}\n  group    {}\n", id_text(d.owner), id_text(d.group));
+  fmt::print("  owner    {}\n  group    {}\n", owner_text(d.owner), group_text(d.group));
   if (d.queues) {
     fmt::print("  queues   {} enabled, {} disabled\n", *d.queues, d.disabled_queues.value_or(0));
   } else {
@@ -508,9 +547,9 @@ int cmd_dump(Args& args) {
     } else if (a == "-t" || a == "--timeout") {
       timeout_s = number(args, a, 1000000);
     } else if (a.starts_with('-') || name) {
-      args.fail(fmt::format("unexpected argument \"{}\"", a));
+      args.unknown(a);
     } else {
-      name = a;
+      name = args.device_name(a);
     }
   }
   if (!name) args.fail("dump needs a device name");
@@ -559,12 +598,18 @@ int dispatch(int argc, char** argv) {
     fmt::print("{}", kUsage);
     return 0;
   }
+  if (command == "--version" || command == "version") {
+    if (argc > 2) throw UsageError{fmt::format("unexpected argument \"{}\"", argv[2]), {}};
+    fmt::print("tunkit {}\n", tunkit::library_version());
+    return 0;
+  }
   Args args(argc, argv, 2, command);
   if (command == "create") return cmd_create(args);
   if (command == "delete" || command == "del") return cmd_delete(args);
   if (command == "list" || command == "ls") return cmd_list(args);
   if (command == "show") return cmd_show(args);
   if (command == "dump") return cmd_dump(args);
+  if (command.starts_with('-')) throw UsageError{fmt::format("unknown option \"{}\"", command), {}};
   throw UsageError{fmt::format("unknown command \"{}\"", command), {}};
 }
 
@@ -580,7 +625,9 @@ int main(int argc, char** argv) {
   } catch (const UsageError& e) {
     const std::string hint =
         e.command.empty() ? "tunkit --help" : fmt::format("tunkit {} --help", e.command);
-    fmt::print(stderr, "tunkit: {}\nTry '{}'.\n", escape_bytes(e.message), hint);
+    // "tunkit create: ..." names the command the mistake was made in.
+    const std::string who = e.command.empty() ? "tunkit" : fmt::format("tunkit {}", e.command);
+    fmt::print(stderr, "{}: {}\nTry '{}'.\n", escape_bytes(who), escape_bytes(e.message), hint);
     return 2;
   } catch (const RuntimeError& e) {
     fmt::print(stderr, "tunkit: {}\n", escape_bytes(e.message));

@@ -3,9 +3,11 @@
 // has (its ethtool features). Header-only so that tests/unit/tunkit_cli_text_test.cpp checks it.
 #pragma once
 
+#include <grp.h>
 #include <linux/ethtool.h>
 #include <linux/sockios.h>
 #include <net/if.h>
+#include <pwd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -44,6 +46,31 @@ int call_growing(std::vector<char>& buf, Call call) {
     if (err != ERANGE || buf.size() >= kMaxLookupBuffer) return err;
     buf.resize(buf.size() * 2);
   }
+}
+
+/// The name of user `uid` (getpwuid_r(3)), or nullopt where the system has none (or the lookup
+/// fails): the tool then prints the number, as `ip` does.
+[[nodiscard]] inline std::optional<std::string> user_name(unsigned uid) {
+  passwd entry{};
+  passwd* found = nullptr;
+  std::vector<char> buf;
+  const int err = call_growing(buf, [&](char* b, std::size_t size) {
+    return ::getpwuid_r(static_cast<uid_t>(uid), &entry, b, size, &found);
+  });
+  if (err != 0 || found == nullptr || found->pw_name == nullptr) return std::nullopt;
+  return std::string(found->pw_name);
+}
+
+/// The name of group `gid` (getgrgid_r(3)), or nullopt where the system has none.
+[[nodiscard]] inline std::optional<std::string> group_name(unsigned gid) {
+  group entry{};
+  group* found = nullptr;
+  std::vector<char> buf;
+  const int err = call_growing(buf, [&](char* b, std::size_t size) {
+    return ::getgrgid_r(static_cast<gid_t>(gid), &entry, b, size, &found);
+  });
+  if (err != 0 || found == nullptr || found->gr_name == nullptr) return std::nullopt;
+  return std::string(found->gr_name);
 }
 
 /// One process holding queues of a TUN/TAP device.

@@ -29,6 +29,48 @@ namespace tunkit_cli {
   return v;
 }
 
+/// The kernel's white space in names (isspace() of lib/ctype.c): ASCII white space and the
+/// Latin-1 no-break space 0xA0.
+[[nodiscard]] constexpr bool is_kernel_space(char c) noexcept {
+  const auto u = static_cast<unsigned char>(c);
+  return u == ' ' || (u >= '\t' && u <= '\r') || u == 0xA0;
+}
+
+/// What is wrong with `name` as the name of a device (the kernel's dev_valid_name() and
+/// dev_alloc_name() rules), or an empty string when nothing is. With `template_ok` (create's
+/// --name) one "%d" after a prefix is allowed ("vpn%d"); elsewhere a template names no device.
+/// The tool refuses, as usage errors, two names the kernel would take: "" (tunkit create would
+/// quietly make tun0) and a template without a prefix ("%d" would make a device named "0").
+[[nodiscard]] inline std::string name_problem(std::string_view name, bool template_ok) {
+  if (name.empty()) {
+    return template_ok ? "an empty name is not a name (leave out --name for the kernel's "
+                         "tun%d or tap%d)"
+                       : "an empty name is not a name";
+  }
+  if (name.size() > 15) {
+    return fmt::format("\"{}\" is {} bytes long: a device name has at most 15", name, name.size());
+  }
+  if (name == "." || name == "..") return fmt::format("\"{}\" is not a device name", name);
+  const std::size_t percent = name.find('%');
+  for (const char c : name) {
+    if (c == '/' || c == ':' || is_kernel_space(c)) {
+      return fmt::format("\"{}\": a device name has no '/', ':' or white space", name);
+    }
+  }
+  if (percent == std::string_view::npos) return {};
+  if (!template_ok) return fmt::format("\"{}\" is a template, not a device name", name);
+  if (name.substr(percent, 2) != "%d" || name.find('%', percent + 1) != std::string_view::npos) {
+    return fmt::format("\"{}\": a template has one %d and no other '%'", name);
+  }
+  if (percent == 0) {
+    return fmt::format(
+        "\"{}\": a template needs a prefix before %d, e.g. vpn%d (the kernel "
+        "would name the device with the number alone)",
+        name);
+  }
+  return {};
+}
+
 /// The length of the well-formed UTF-8 sequence at the start of `s` (1 to 4), or 0 when it is not
 /// one (a stray continuation byte, a truncated sequence, an overlong form, a surrogate, a code
 /// point above U+10FFFF). `cp` gets the code point.
