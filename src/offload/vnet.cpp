@@ -145,7 +145,7 @@ std::optional<OffloadError> kernel_vnet_problem(const VirtioNetHeader& h,
   int ether_version = 0;
   if (mode == Mode::tap) {
     if (head.size() < 14) return std::nullopt;  // a runt frame: the kernel's own answer
-    const unsigned type = (load8(head.data() + 12) << 8U) | load8(head.data() + 13);
+    const unsigned type = (unsigned{load8(head.data() + 12)} << 8U) | load8(head.data() + 13);
     if (type == 0x0800) {
       ether_version = 4;
     } else if (type == 0x86DD) {
