@@ -24,10 +24,6 @@
 
 #include "catch.hpp"
 
-#if TUNKIT_CATCH2_V3
-#include <catch2/interfaces/catch_interfaces_capture.hpp>
-#endif
-
 namespace tunkit_test {
 
 // The privileges the namespace tests may lack when run in an unprivileged user namespace.
