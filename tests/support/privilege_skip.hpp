@@ -5,8 +5,8 @@
 // network namespace (`./dev test --rootless`, or `./dev test` as a normal user).
 //
 // The privileges a test may find missing are the Privilege values below, and only those: a test
-// detects the missing privilege by trying (EPERM, or the id it needs is not mapped) and then
-// calls skip_without_privilege().
+// detects the missing privilege by trying (the kernel answers EPERM or EACCES, or the ids it
+// needs are not mapped) and then calls skip_without_privilege().
 //
 // The rule for CI:
 //  - CI=true without TUNKIT_TEST_ROOTLESS=1 (CI as root): a skip is a failure, as every other
@@ -92,8 +92,9 @@ inline void log_skip(const std::string& test, const std::string& reason) {
 }
 
 // Skips (the rest of) the calling test because the kernel refused `p`; `observed` is what it
-// answered (e.g. "operation not permitted"). The caller returns afterwards. Under CI=true as
-// root this is a test failure instead (and ends the test).
+// answered (e.g. "operation not permitted"). The caller then returns, or goes on without the
+// part that needs the privilege. Under CI=true without TUNKIT_TEST_ROOTLESS=1 this is a test
+// failure instead (and ends the test).
 inline void skip_without_privilege(Privilege p, const std::string& observed) {
   const std::string reason = std::string(privilege_name(p)) + " (" + observed + ")";
   if (env_is("CI", "true") && !rootless_run()) {
