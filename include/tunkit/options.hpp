@@ -134,7 +134,8 @@ struct Options {
   /// IFF_NAPI: the kernel receives written packets through NAPI.
   bool napi = false;
   /// IFF_NAPI_FRAGS (with `napi`, TAP only, else EINVAL before any syscall): written frames are
-  /// built from page fragments. Needs CAP_NET_ADMIN.
+  /// built from page fragments. Needs CAP_NET_ADMIN in the initial user namespace (root on the
+  /// host), to create or to attach: root in a user namespace of its own gets EPERM.
   bool napi_frags = false;
   /// TUNSETPERSIST: the device outlives this object (delete it with `set_persist(false)`).
   bool persist = false;

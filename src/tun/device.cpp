@@ -99,12 +99,12 @@ detail::Failure TunDevice::open_impl(const Options& options, sys::Syscalls& sys)
   };
   if (options.owner) {
     if (auto ec = ioctl_value(TUNSETOWNER, *options.owner)) {
-      return fail(ec, "TUNSETOWNER", detail::cap_hint(ec));
+      return fail(ec, "TUNSETOWNER", detail::owner_hint(ec));
     }
   }
   if (options.group) {
     if (auto ec = ioctl_value(TUNSETGROUP, *options.group)) {
-      return fail(ec, "TUNSETGROUP", detail::cap_hint(ec));
+      return fail(ec, "TUNSETGROUP", detail::owner_hint(ec));
     }
   }
   for (unsigned i = 1; i < options.queues; ++i) {
@@ -255,7 +255,7 @@ void TunDevice::set_owner(uid_t uid, std::error_code& ec) noexcept {
 void TunDevice::set_owner(uid_t uid) {
   std::error_code ec;
   set_owner(uid, ec);
-  if (ec) fail(ec, "TUNSETOWNER", detail::cap_hint(ec));
+  if (ec) fail(ec, "TUNSETOWNER", detail::owner_hint(ec));
 }
 
 void TunDevice::set_group(gid_t gid, std::error_code& ec) noexcept {
@@ -264,7 +264,7 @@ void TunDevice::set_group(gid_t gid, std::error_code& ec) noexcept {
 void TunDevice::set_group(gid_t gid) {
   std::error_code ec;
   set_group(gid, ec);
-  if (ec) fail(ec, "TUNSETGROUP", detail::cap_hint(ec));
+  if (ec) fail(ec, "TUNSETGROUP", detail::owner_hint(ec));
 }
 
 int TunDevice::send_buffer(std::error_code& ec) const noexcept {

@@ -68,6 +68,14 @@ std::string_view cap_hint(std::error_code ec) noexcept {
   return is_errno(ec, EPERM) || is_errno(ec, EACCES) ? "needs CAP_NET_ADMIN" : "";
 }
 
+std::string_view owner_hint(std::error_code ec) noexcept {
+  if (is_errno(ec, EINVAL)) {
+    return "the id is -1, or not mapped in this user namespace (an unprivileged user namespace "
+           "maps only its creator's own ids)";
+  }
+  return cap_hint(ec);
+}
+
 std::string_view hint_for(std::error_code ec, int err, std::string_view hint) noexcept {
   return is_errno(ec, err) ? hint : std::string_view{};
 }

@@ -20,6 +20,9 @@ namespace tunkit::detail {
 [[nodiscard]] std::string_view open_hint(int err) noexcept;
 /// "needs CAP_NET_ADMIN" for a permission error, else nothing.
 [[nodiscard]] std::string_view cap_hint(std::error_code ec) noexcept;
+/// The hint for a failed TUNSETOWNER / TUNSETGROUP: `cap_hint`, or for EINVAL an id that the
+/// caller's user namespace does not map, or -1 (the driver's only reasons for EINVAL).
+[[nodiscard]] std::string_view owner_hint(std::error_code ec) noexcept;
 /// `hint` when `ec` is the errno `err`, else nothing (a hint that explains one errno only).
 [[nodiscard]] std::string_view hint_for(std::error_code ec, int err,
                                         std::string_view hint) noexcept;
@@ -40,6 +43,10 @@ inline constexpr std::string_view kCreateNeedsCap =
     "creating a device needs CAP_NET_ADMIN: run as root, or have an administrator create it "
     "persistent with an owner or group that includes you (see "
     "docs/permissions-and-namespaces.md)";
+/// TUNSETIFF refused with Options::napi_frags: the driver checks this flag first, for any device.
+inline constexpr std::string_view kNapiFragsNeedsCap =
+    "Options::napi_frags (IFF_NAPI_FRAGS) needs CAP_NET_ADMIN in the initial user namespace (root "
+    "on the host; root in a user namespace of your own is not enough)";
 /// The hint for EBADFD, which tunkit reports only when it observed the interface gone.
 inline constexpr std::string_view kInterfaceDeleted = "the interface was deleted";
 /// `hint`, unless `ec` is EBADFD: then `kInterfaceDeleted` (see observed.hpp).

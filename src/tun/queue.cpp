@@ -212,6 +212,10 @@ detail::Failure Queue::open_impl(const Options& options, sys::Syscalls& sys) noe
     // Permission: the owner or group of an existing device may attach; creating one needs
     // CAP_NET_ADMIN whoever asks. Which of the two applies is looked up, not guessed.
     const bool denied = r == -EPERM || r == -EACCES;
+    // IFF_NAPI_FRAGS is checked before anything else, against the initial user namespace.
+    if (r == -EPERM && options.napi_frags) {
+      return fail(sys_error(-r), "TUNSETIFF", detail::kNapiFragsNeedsCap);
+    }
     if (denied && !interface_exists(sys, options.name)) {
       return fail(sys_error(-r), "TUNSETIFF", detail::kCreateNeedsCap);
     }

@@ -22,4 +22,8 @@ TEST_CASE("the Catch2 features tunkit's tests use", "[catch2]") {
   SECTION("warnings") {
     WARN("a warning is not a failure");
   }
+  SECTION("the running test's name (privilege_skip.hpp logs it)") {
+    CHECK(Catch::getResultCapture().getCurrentTestName() ==
+          "the Catch2 features tunkit's tests use");
+  }
 }

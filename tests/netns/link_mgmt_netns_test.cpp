@@ -25,6 +25,7 @@
 #include "catch.hpp"
 #include "json.hpp"
 #include "netns_helpers.hpp"
+#include "privilege_skip.hpp"
 #include "tunkit/device.hpp"
 #include "tunkit/error.hpp"
 #include "tunkit/link.hpp"
@@ -549,16 +550,24 @@ TEST_CASE("NetNs::open_named opens /run/netns/NAME", "[netns][namespaces]") {
   const std::string path = "/run/netns/" + name;
   // What `ip netns add` does: a bind mount of the namespace file. Removed again below.
   const bool made_dir = ::mkdir("/run/netns", 0755) == 0;
+  const int mkdir_errno = made_dir ? 0 : errno;
   const int file = ::open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
   if (file < 0) {
-    WARN("cannot create " << path << ": " << std::strerror(errno) << "; skipped");
+    // /run belongs to the host's root: a user namespace's root cannot write there.
+    const std::string why =
+        errno == ENOENT && mkdir_errno != 0 && mkdir_errno != EEXIST
+            ? "cannot create /run/netns: " + std::string(std::strerror(mkdir_errno))
+            : "cannot create " + path + ": " + std::strerror(errno);
+    tunkit_test::skip_without_privilege(tunkit_test::Privilege::host_run_netns, why);
+    if (made_dir) ::rmdir("/run/netns");
     return;
   }
   ::close(file);
   const std::string source = "/proc/self/fd/" + std::to_string(other.native_handle());
   if (::mount(source.c_str(), path.c_str(), nullptr, MS_BIND, nullptr) != 0) {
-    WARN("cannot bind-mount a namespace on " << path << ": " << std::strerror(errno)
-                                             << "; skipped");
+    tunkit_test::skip_without_privilege(
+        tunkit_test::Privilege::host_run_netns,
+        "cannot bind-mount a namespace on " + path + ": " + std::strerror(errno));
     ::unlink(path.c_str());
     if (made_dir) ::rmdir("/run/netns");
     return;

@@ -5,6 +5,7 @@
 #if TUNKIT_CATCH2_V3
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/generators/catch_generators.hpp>
+#include <catch2/interfaces/catch_interfaces_capture.hpp>  // getResultCapture(): the test's name
 #include <catch2/matchers/catch_matchers_string.hpp>
 #else
 #include <catch2/catch.hpp>

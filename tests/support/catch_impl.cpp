@@ -1,5 +1,5 @@
 // Catch2 v2's implementation and the test programs' main(), compiled once for both (v3 ships its
-// implementation as a library). The program's own before_tests() runs first.
+// implementation as a library). The program's own before_tests() runs first, after_tests() last.
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
@@ -7,5 +7,5 @@
 
 int main(int argc, char** argv) {
   if (const int rc = tunkit_test::before_tests(argc, argv); rc >= 0) return rc;
-  return Catch::Session().run(argc, argv);
+  return tunkit_test::after_tests(Catch::Session().run(argc, argv));
 }

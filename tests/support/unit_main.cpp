@@ -4,3 +4,7 @@
 int tunkit_test::before_tests(int /*argc*/, char** /*argv*/) {
   return -1;
 }
+
+int tunkit_test::after_tests(int status) {
+  return status;
+}

@@ -409,6 +409,23 @@ TEST_CASE("open failures the kernel itself produces", "[device][open]") {
     CHECK(k.devices().empty());
     CHECK(k.open_fd_count() == 0);
   }
+  SECTION("EPERM with napi_frags: the driver wants CAP_NET_ADMIN in the initial namespace") {
+    k.fail_next_ioctl(TUNSETIFF, EPERM);
+    CHECK_THROWS_WITH(
+        TunDevice({.name = "vpn0", .mode = Mode::tap, .napi = true, .napi_frags = true}, k),
+        "tunkit: TUNSETIFF \"vpn0\": operation not permitted (Options::napi_frags "
+        "(IFF_NAPI_FRAGS) needs CAP_NET_ADMIN in the initial user namespace (root on the host; "
+        "root in a user namespace of your own is not enough))");
+    CHECK(k.devices().empty());
+  }
+  SECTION("EINVAL from TUNSETOWNER or TUNSETGROUP: an id the user namespace does not map") {
+    k.fail_next_ioctl(TUNSETGROUP, EINVAL);
+    CHECK_THROWS_WITH(TunDevice({.name = "vpn0", .group = gid_t{5678}}, k),
+                      "tunkit: TUNSETGROUP \"vpn0\": invalid argument (the id is -1, or not "
+                      "mapped in this user namespace (an unprivileged user namespace maps only "
+                      "its creator's own ids))");
+    CHECK(k.devices().empty());
+  }
   SECTION("EPERM: a device owned by another user") {
     k.add_persistent_device("vpn0", Mode::tun, Flag::no_pi, uid_t{0});
     k.set_credentials(1000, 1000, false);

@@ -235,6 +235,9 @@ const Options kOpen{.name = "ft1", .queues = 2, .persist = true, .owner = 1000, 
 
 constexpr std::string_view kCap = "needs CAP_NET_ADMIN";
 constexpr std::string_view kGone = "the interface was deleted";
+constexpr std::string_view kUnmappedId =
+    "the id is -1, or not mapped in this user namespace (an unprivileged user namespace maps "
+    "only its creator's own ids)";
 constexpr std::string_view kSetiffPerm =
     "needs CAP_NET_ADMIN, or to be the device's owner or in its group";
 constexpr std::string_view kCreateCap =
@@ -337,7 +340,8 @@ std::vector<Operation> operations() {
                  on_ioctl(TUNSETOWNER),
                  open_ec,
                  open_throw,
-                 {closed(EPERM, std::string(kCap)), closed(EINVAL), closed(EBADFD), retried()},
+                 {closed(EPERM, std::string(kCap)), closed(EINVAL, std::string(kUnmappedId)),
+                  closed(EBADFD), retried()},
                  {},
                  true});
   ops.push_back({"TunDevice::open",
@@ -346,7 +350,8 @@ std::vector<Operation> operations() {
                  on_ioctl(TUNSETGROUP),
                  open_ec,
                  open_throw,
-                 {closed(EPERM, std::string(kCap)), closed(EINVAL), closed(EBADFD), retried()},
+                 {closed(EPERM, std::string(kCap)), closed(EINVAL, std::string(kUnmappedId)),
+                  closed(EBADFD), retried()},
                  {},
                  true});
   ops.push_back({"TunDevice::open",
@@ -477,11 +482,11 @@ std::vector<Operation> operations() {
   ops.push_back(device_op(
       "TunDevice::set_owner", TUNSETOWNER, "TUNSETOWNER",
       [](Rig& r, std::error_code& ec) { r.dev.set_owner(1000, ec); },
-      [](Rig& r) { r.dev.set_owner(1000); }, ioctl_faults({}, cap)));
+      [](Rig& r) { r.dev.set_owner(1000); }, ioctl_faults(std::string(kUnmappedId), cap)));
   ops.push_back(device_op(
       "TunDevice::set_group", TUNSETGROUP, "TUNSETGROUP",
       [](Rig& r, std::error_code& ec) { r.dev.set_group(100, ec); },
-      [](Rig& r) { r.dev.set_group(100); }, ioctl_faults({}, cap)));
+      [](Rig& r) { r.dev.set_group(100); }, ioctl_faults(std::string(kUnmappedId), cap)));
   ops.push_back(device_op(
       "TunDevice::send_buffer", TUNGETSNDBUF, "TUNGETSNDBUF",
       [](Rig& r, std::error_code& ec) { (void)r.dev.send_buffer(ec); },
