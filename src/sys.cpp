@@ -4,6 +4,8 @@
 #include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -65,6 +67,19 @@ class Real final : public Syscalls {
     return ret(::recvfrom(fd, buf, len, flags, addr, addrlen));
   }
   int setns(int fd, int nstype) noexcept override { return ret(::setns(fd, nstype)); }
+  int fstat(int fd, struct stat* st) noexcept override { return ret(::fstat(fd, st)); }
+  int socketpair(int domain, int type, int protocol, int sv[2]) noexcept override {
+    return ret(::socketpair(domain, type, protocol, sv));
+  }
+  ssize_t sendmsg(int fd, const msghdr* msg, int flags) noexcept override {
+    return ret(::sendmsg(fd, msg, flags));
+  }
+  ssize_t recvmsg(int fd, msghdr* msg, int flags) noexcept override {
+    return ret(::recvmsg(fd, msg, flags));
+  }
+  int getsockopt(int fd, int level, int name, void* value, socklen_t* len) noexcept override {
+    return ret(::getsockopt(fd, level, name, value, len));
+  }
 };
 
 }  // namespace

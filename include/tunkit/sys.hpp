@@ -14,9 +14,11 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include <cerrno>
 #include <cstddef>
 #include "tunkit/export.hpp"
 
@@ -67,6 +69,48 @@ class TUNKIT_EXPORT Syscalls {
   /// CLONE_NEWNET, or 0 for any type). tunkit calls it only on threads it starts and ends for
   /// the purpose (`tunkit::in_netns`).
   virtual int setns(int fd, int nstype) noexcept = 0;
+
+  // The calls of descriptor adoption and hand-over (tunkit/handover.hpp, `Queue::adopt`). They
+  // have defaults answering -ENOSYS so that seams written before them still compile; tunkit then
+  // reports ENOSYS for what needs them (adopt works without `fstat`, trusting TUNGETIFF alone).
+
+  /// fstat(2): tells a /dev/net/tun descriptor (character device 10:200) from any other.
+  virtual int fstat(int fd, struct stat* st) noexcept {
+    (void)fd;
+    (void)st;
+    return -ENOSYS;
+  }
+  /// socketpair(2).
+  virtual int socketpair(int domain, int type, int protocol, int sv[2]) noexcept {
+    (void)domain;
+    (void)type;
+    (void)protocol;
+    (void)sv;
+    return -ENOSYS;
+  }
+  /// sendmsg(2) (descriptors travel as SCM_RIGHTS control messages).
+  virtual ssize_t sendmsg(int fd, const msghdr* msg, int flags) noexcept {
+    (void)fd;
+    (void)msg;
+    (void)flags;
+    return -ENOSYS;
+  }
+  /// recvmsg(2).
+  virtual ssize_t recvmsg(int fd, msghdr* msg, int flags) noexcept {
+    (void)fd;
+    (void)msg;
+    (void)flags;
+    return -ENOSYS;
+  }
+  /// getsockopt(2) (SO_PEERCRED, SO_TYPE).
+  virtual int getsockopt(int fd, int level, int name, void* value, socklen_t* len) noexcept {
+    (void)fd;
+    (void)level;
+    (void)name;
+    (void)value;
+    (void)len;
+    return -ENOSYS;
+  }
 
   /// True when the descriptors this seam hands out are the kernel's own, so that engines making
   /// their own system calls on them (io_uring in `BatchIo`) may be used. False unless an

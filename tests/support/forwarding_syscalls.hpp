@@ -62,6 +62,19 @@ class ForwardingSyscalls : public tunkit::sys::Syscalls {
     return inner_.recvfrom(fd, buf, len, flags, addr, addrlen);
   }
   int setns(int fd, int nstype) noexcept override { return inner_.setns(fd, nstype); }
+  int fstat(int fd, struct stat* st) noexcept override { return inner_.fstat(fd, st); }
+  int socketpair(int domain, int type, int protocol, int sv[2]) noexcept override {
+    return inner_.socketpair(domain, type, protocol, sv);
+  }
+  ssize_t sendmsg(int fd, const msghdr* msg, int flags) noexcept override {
+    return inner_.sendmsg(fd, msg, flags);
+  }
+  ssize_t recvmsg(int fd, msghdr* msg, int flags) noexcept override {
+    return inner_.recvmsg(fd, msg, flags);
+  }
+  int getsockopt(int fd, int level, int name, void* value, socklen_t* len) noexcept override {
+    return inner_.getsockopt(fd, level, name, value, len);
+  }
 
  private:
   tunkit::sys::Syscalls& inner_;
