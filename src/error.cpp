@@ -54,6 +54,10 @@ class Category final : public std::error_category {
         return "out of range";
       case errc::invalid_netns_name:
         return "invalid network namespace name";
+      case errc::not_a_queue:
+        return "not a TUN/TAP queue";
+      case errc::handover_protocol:
+        return "not a tunkit hand-over message";
     }
     return "unknown tunkit error";
   }

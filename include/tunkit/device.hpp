@@ -25,6 +25,7 @@ namespace tunkit {
 
 namespace detail {
 class WakeTable;
+struct AdoptFailure;
 }  // namespace detail
 
 /// One classic BPF instruction, laid out as the kernel's `struct sock_filter`.
@@ -90,6 +91,34 @@ class TUNKIT_EXPORT TunDevice {
   TunDevice& operator=(const TunDevice&) = delete;
   /// Closes every queue.
   ~TunDevice();
+
+  /// Takes over `fds`, the queues of one TUN/TAP device that someone else opened and attached
+  /// (see `Queue::adopt` for what is read from the kernel and what the descriptors get; several
+  /// only for a multi-queue device). Each queue gets its own wake-up, so `interrupt()` works as
+  /// on a device tunkit opened; `add_queue()` attaches more with the device's flags (permitted
+  /// to its owner or group, or with CAP_NET_ADMIN). On success the device owns every descriptor;
+  /// on failure none is closed or changed. Give each queue once: two copies of one queue (dup)
+  /// cannot be told apart from two queues, and would read one queue's packets twice as fast.
+  /// @throws tunkit::Error naming the descriptor: as `Queue::adopt`; EINVAL for an empty list,
+  ///   a number given twice, descriptors of different devices, several of a device without
+  ///   multi-queue; E2BIG past `max_queues`.
+  [[nodiscard]] static TunDevice adopt(std::span<const int> fds, const AdoptOptions& adopt = {},
+                                       sys::Syscalls& sys = sys::real());
+  /// Non-throwing form: on failure `ec` is set, the result is closed and the descriptors are left
+  /// as they were.
+  [[nodiscard]] static TunDevice adopt(std::span<const int> fds, std::error_code& ec,
+                                       const AdoptOptions& adopt = {},
+                                       sys::Syscalls& sys = sys::real()) noexcept;
+  /// `adopt` of one descriptor.
+  [[nodiscard]] static TunDevice adopt(int fd, const AdoptOptions& adopt = {},
+                                       sys::Syscalls& sys = sys::real()) {
+    return TunDevice::adopt(std::span(&fd, 1), adopt, sys);
+  }
+  /// Non-throwing `adopt` of one descriptor.
+  [[nodiscard]] static TunDevice adopt(int fd, std::error_code& ec, const AdoptOptions& adopt = {},
+                                       sys::Syscalls& sys = sys::real()) noexcept {
+    return TunDevice::adopt(std::span(&fd, 1), ec, adopt, sys);
+  }
 
   /// Opens and attaches; on failure `ec` is set, nothing is left open, and no device the call
   /// created is left behind.
@@ -337,6 +366,10 @@ class TUNKIT_EXPORT TunDevice {
  private:
   // Leaves what was opened so far open on failure: the caller closes after making the message.
   detail::Failure open_impl(const Options& options, sys::Syscalls& sys) noexcept;
+  // Adopts `fds` into this closed device; on failure nothing of the caller's is closed or changed
+  // and `out` says which descriptor failed and why.
+  bool adopt_impl(std::span<const int> fds, const AdoptOptions& adopt, sys::Syscalls& sys,
+                  detail::AdoptFailure& out) noexcept;
   // Attaches one more queue at the back of more_.
   detail::Failure add_queue_impl() noexcept;
   // Gives every queue the device's virtio-net header.

@@ -40,6 +40,8 @@ enum class errc {
                         ///< equal to `std::errc::invalid_argument`, the kernel's answer
   invalid_netns_name,   ///< a network namespace name that is no file name under /run/netns
                         ///< (empty, ".", "..", with '/'); `invalid_name` is an interface's
+  not_a_queue,          ///< a descriptor given to adopt that is not an attached TUN/TAP queue
+  handover_protocol,    ///< a hand-over message that is not one tunkit sent (tunkit/handover.hpp)
 };
 
 /// The category of `tunkit::errc` codes; its name is "tunkit".

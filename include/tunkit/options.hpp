@@ -150,6 +150,28 @@ struct Options {
   bool non_blocking = false;
 };
 
+/// What `Queue::adopt` and `TunDevice::adopt` are told about descriptors someone else opened,
+/// for what the kernel does not say (or says only to a process in the device's network
+/// namespace). Everything else (name, TUN or TAP, virtio-net header and its size and byte order,
+/// multi-queue) is read from the descriptors.
+struct AdoptOptions {
+  /// The interface the descriptors must belong to; empty: any. A mismatch is an error, so a
+  /// worker cannot be handed another device by mistake.
+  std::string name{};
+  /// Whether the device has the 4-byte packet-information header (created without IFF_NO_PI).
+  /// TUNGETIFF cannot tell (its answer reuses that bit for "no socket filter"): tunkit reads it
+  /// over rtnetlink (IFLA_TUN_PI), which answers only in the device's network namespace. Unset,
+  /// that answer is used, and adopting a descriptor of a device in another namespace fails
+  /// asking for this value; set, it is checked against that answer where there is one.
+  std::optional<bool> packet_info{};
+  /// The offloads the device was given with TUNSETOFFLOAD, which has no getter: recorded as
+  /// `TunDevice::offloads()`, never set (adopting changes nothing on the device). Unset: none
+  /// known, as for a device this process did not configure.
+  std::optional<Offloads> offloads{};
+  /// As `Options::non_blocking`: `read` returns EAGAIN instead of waiting.
+  bool non_blocking = false;
+};
+
 /// One line naming what `options` asks for, e.g.
 /// `tun "vpn%d" queues 4 NO_PI|MULTI_QUEUE|VNET_HDR offloads CSUM|TSO4 persist owner 1000`.
 [[nodiscard]] TUNKIT_EXPORT std::string to_string(const Options& options);

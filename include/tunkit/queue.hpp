@@ -76,6 +76,22 @@ class TUNKIT_EXPORT Queue {
 
   /// Opens and attaches; on failure `ec` is set and nothing is left open.
   void open(const Options& options, std::error_code& ec, sys::Syscalls& sys = sys::real());
+  /// Takes over `fd`, a queue of a TUN/TAP device that someone else opened and attached (a
+  /// privileged broker, a service manager, another runtime; see tunkit/handover.hpp). The name,
+  /// TUN or TAP, multi-queue and the virtio-net header (TUNGETVNETHDRSZ, TUNGETVNETLE/BE) are
+  /// read from the kernel, the interface index and the packet-information header over rtnetlink
+  /// (`AdoptOptions` says the rest); nothing on the device changes. The descriptor gets
+  /// FD_CLOEXEC and O_NONBLOCK, as tunkit's own: O_NONBLOCK belongs to the open file, so other
+  /// copies of it (the sender's, when it keeps one) become non-blocking too. On success the
+  /// queue owns `fd` and closes it; on failure `fd` is left open and unchanged.
+  /// @throws tunkit::Error naming the descriptor and what it is: EBADF (not open),
+  ///   `errc::not_a_queue` (a file, a socket, /dev/net/tun without TUNSETIFF, a queue whose
+  ///   interface was deleted), EINVAL (a disabled queue; another device than `adopt.name`).
+  [[nodiscard]] static Queue adopt(int fd, const AdoptOptions& adopt = {},
+                                   sys::Syscalls& sys = sys::real());
+  /// Non-throwing form: on failure `ec` is set, the result is closed and `fd` left as it was.
+  [[nodiscard]] static Queue adopt(int fd, std::error_code& ec, const AdoptOptions& adopt = {},
+                                   sys::Syscalls& sys = sys::real()) noexcept;
   /// Closes the descriptors (never retried on EINTR). Idempotent. Not to be called while another
   /// thread uses this queue: stop it with `interrupt()` and join it first.
   void close() noexcept;

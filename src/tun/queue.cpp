@@ -109,10 +109,14 @@ std::optional<OffloadError> packet_problem(std::span<const std::span<const std::
   return h->check(std::span(bytes).subspan(vnet.size));
 }
 
+}  // namespace
+
+namespace detail {
+
 // The device's virtio-net header as the kernel uses it for `fd`'s device: TUNGETVNETHDRSZ and the
 // byte-order settings (kernels built without CONFIG_TUN_VNET_CROSS_LE answer EINVAL to
 // TUNGETVNETBE: no big-endian header there).
-detail::Failure read_vnet(int fd, sys::Syscalls& sys, detail::VnetConfig& out) noexcept {
+Failure read_vnet(int fd, sys::Syscalls& sys, VnetConfig& out) noexcept {
   int size = 0;
   if (int r = retry_eintr([&] { return sys.ioctl(fd, TUNGETVNETHDRSZ, &size); }); r < 0) {
     return {sys_error(-r), "TUNGETVNETHDRSZ", {}};
@@ -132,7 +136,7 @@ detail::Failure read_vnet(int fd, sys::Syscalls& sys, detail::VnetConfig& out) n
   return {};
 }
 
-}  // namespace
+}  // namespace detail
 
 Queue::Queue(const Options& options, sys::Syscalls& sys) {
   if (const detail::Failure f = open_impl(options, sys)) detail::raise(f);
@@ -251,7 +255,7 @@ detail::Failure Queue::open_impl(const Options& options, sys::Syscalls& sys) noe
   // or byte order by its other users, so read it back instead of assuming the default.
   detail::VnetConfig vnet;
   if (options.vnet_hdr) {
-    if (auto f = read_vnet(fd.get(), sys, vnet)) return fail_named(f.code, f.op, {});
+    if (auto f = detail::read_vnet(fd.get(), sys, vnet)) return fail_named(f.code, f.op, {});
   }
 
   const int event = retry_eintr([&] { return sys.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); });

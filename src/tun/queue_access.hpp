@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <system_error>
 
 #include "detail/failure.hpp"
@@ -12,7 +13,47 @@
 
 namespace tunkit::detail {
 
+/// The device's virtio-net header as the kernel uses it for `fd`'s device (TUNGETVNETHDRSZ,
+/// TUNGETVNETLE, TUNGETVNETBE); src/tun/queue.cpp.
+Failure read_vnet(int fd, sys::Syscalls& sys, VnetConfig& out) noexcept;
+
+/// Why adopting a descriptor failed: which one, the device when known, and the hint, as text of
+/// its own (the hints name what was given). Formatted by `raise_adopt`.
+struct AdoptFailure {
+  std::error_code code;
+  int fd = -1;
+  std::string device;
+  std::string hint;
+  explicit operator bool() const noexcept { return static_cast<bool>(code); }
+};
+
+/// Throws tunkit::Error for `f`: `tunkit: adopt descriptor 7 of "tun0": cause (hint)`.
+[[noreturn]] void raise_adopt(const AdoptFailure& f);
+
+/// What adopting a descriptor read from the kernel, before anything of it changes.
+struct Inspected {
+  int fd = -1;
+  int status = 0;    // F_GETFL
+  int fd_flags = 0;  // F_GETFD
+  std::string name;
+  std::uint16_t flags = 0;  // TUNGETIFF's answer
+  bool packet_info = false;
+  unsigned ifindex = 0;  // 0: not in the caller's network namespace
+  VnetConfig vnet;
+};
+
+/// Reads what `fd` is, changing nothing; false with `out` set when it is no queue to adopt.
+bool inspect_for_adoption(int fd, const AdoptOptions& adopt, sys::Syscalls& sys, Inspected& in,
+                          AdoptFailure& out) noexcept;
+
 struct QueueAccess {
+  /// Makes `q` own the inspected descriptor: its wake-up eventfd, FD_CLOEXEC and O_NONBLOCK.
+  /// On failure nothing of the descriptor is changed and `q` stays closed.
+  static bool take(Queue& q, const Inspected& in, bool non_blocking, sys::Syscalls& sys,
+                   AdoptFailure& out) noexcept;
+  /// Undoes `take` without closing the descriptor (its flags restored): for a device whose later
+  /// queue failed.
+  static void give_back(Queue& q, const Inspected& in) noexcept;
   /// Opens and attaches `q` (see `Queue::open`), returning the failed step.
   static Failure open(Queue& q, const Options& options, sys::Syscalls& sys) noexcept {
     return q.open_impl(options, sys);
