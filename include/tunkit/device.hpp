@@ -120,6 +120,20 @@ class TUNKIT_EXPORT TunDevice {
     return TunDevice::adopt(std::span(&fd, 1), ec, adopt, sys);
   }
 
+  /// Adopts the queues this process was started with under the `LISTEN_FDS` convention
+  /// (`tunkit run`, or a systemd unit passing them; tunkit/handover.hpp): the descriptors from 3
+  /// on that `LISTEN_FDS` counts, when `LISTEN_PID` is this process, those named `adopt.name` in
+  /// `LISTEN_FDNAMES` when a name is given. Once they are adopted the three variables are
+  /// removed from the environment, so that children do not see them (when some descriptors were
+  /// left for others, the variables stay). Returns a closed device when nothing was passed to
+  /// this process (no `LISTEN_PID`, or another process's): the caller may then open its own.
+  /// Changes the environment: call it before starting threads.
+  /// @throws tunkit::Error: EINVAL for malformed variables, ENOENT when no passed descriptor
+  ///   has the name asked for, and the errors of `adopt` (which then leaves the descriptors
+  ///   and the variables as they were).
+  [[nodiscard]] static TunDevice from_environment(const AdoptOptions& adopt = {},
+                                                  sys::Syscalls& sys = sys::real());
+
   /// Opens and attaches; on failure `ec` is set, nothing is left open, and no device the call
   /// created is left behind.
   void open(const Options& options, std::error_code& ec, sys::Syscalls& sys = sys::real());

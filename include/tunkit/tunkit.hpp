@@ -9,6 +9,7 @@
 #include "tunkit/device.hpp"       // IWYU pragma: export
 #include "tunkit/error.hpp"        // IWYU pragma: export
 #include "tunkit/format.hpp"       // IWYU pragma: export
+#include "tunkit/handover.hpp"     // IWYU pragma: export
 #include "tunkit/link.hpp"         // IWYU pragma: export
 #include "tunkit/link_events.hpp"  // IWYU pragma: export
 #include "tunkit/mac.hpp"          // IWYU pragma: export
