@@ -32,6 +32,7 @@ class Flags;
 enum class Offload : std::uint16_t;
 class Offloads;
 struct Options;
+struct AdoptOptions;
 
 // queue.hpp, device.hpp, batch.hpp
 struct PacketInfo;
@@ -44,6 +45,14 @@ class PacketBuffers;
 enum class BatchBackend : std::uint8_t;
 struct BatchOptions;
 class BatchIo;
+
+// handover.hpp
+struct HandOverInfo;
+struct PeerCredentials;
+struct SendOptions;
+struct ReceiveOptions;
+struct ReceivedDevice;
+struct ListenFd;
 
 // tun_info.hpp, link.hpp, link_events.hpp, netns.hpp
 struct TunDeviceInfo;

@@ -3,6 +3,7 @@
 // (open, their flags unchanged) and no descriptor of tunkit's is left open.
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 
@@ -10,8 +11,11 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "catch.hpp"
 #include "fake_world.hpp"
@@ -291,4 +295,69 @@ TEST_CASE("adopt asks for the packet information when the device is not in this 
   Queue q = Queue::adopt(fd, {.packet_info = false}, k);
   CHECK(q.ifindex() == 0);
   CHECK(q.name() == "far0");
+}
+
+TEST_CASE("every step of adopt fails cleanly: the descriptor as it was, nothing left open") {
+  struct Step {
+    std::string what;
+    std::function<void(FakeKernel&, int err)> arm;
+    std::vector<int> errors;
+  };
+  using Call = FakeKernel::Call;
+  const std::vector<Step> steps{
+      {"fcntl F_GETFD",
+       [](FakeKernel& k, int err) { k.fail_next(Call::fcntl, err); },
+       {EBADF, ENOMEM}},
+      {"fcntl F_GETFL",
+       [](FakeKernel& k, int err) { k.fail_next(Call::fcntl, err, 1); },
+       {EBADF, ENOMEM}},
+      {"ioctl TUNGETIFF",
+       [](FakeKernel& k, int err) { k.fail_next_ioctl(TUNGETIFF, err); },
+       {EFAULT, ENOMEM}},
+      {"rtnetlink RTM_GETLINK",
+       [](FakeKernel& k, int err) { k.rtnetlink().fail_next(RTM_GETLINK, err); },
+       {ENOBUFS, ENOMEM}},
+      {"ioctl TUNGETVNETHDRSZ",
+       [](FakeKernel& k, int err) { k.fail_next_ioctl(TUNGETVNETHDRSZ, err); },
+       {EFAULT}},
+      {"eventfd",
+       [](FakeKernel& k, int err) { k.fail_next(Call::eventfd, err); },
+       {EMFILE, ENFILE, ENOMEM}},
+      {"fcntl F_SETFL", [](FakeKernel& k, int err) { k.fail_next(Call::fcntl, err, 2); }, {EINVAL}},
+      {"fcntl F_SETFD", [](FakeKernel& k, int err) { k.fail_next(Call::fcntl, err, 3); }, {EINVAL}},
+  };
+  for (const Step& step : steps) {
+    for (int err : step.errors) {
+      for (const bool throwing : {true, false}) {
+        INFO(step.what << " fails with " << err << (throwing ? ", throwing" : ", error_code"));
+        FakeKernel k;
+        const int fd = foreign_queue(k, "st0", IFF_TAP | IFF_NO_PI | IFF_VNET_HDR);
+        const FdState before = state_of(k, fd);
+        const std::size_t open_before = k.open_fd_count();
+        step.arm(k, err);
+        std::error_code ec;
+        if (throwing) {
+          const auto e = test::thrown_by([&] { (void)Queue::adopt(fd, {}, k); });
+          ec = e.code();
+          CHECK_THAT(e.what(), ContainsSubstring(fmt::format("adopt descriptor {}", fd)));
+        } else {
+          CHECK_FALSE(Queue::adopt(fd, ec, {}, k).is_open());
+        }
+        CHECK(ec.value() == err);
+        k.clear_failures();
+        CHECK(state_of(k, fd) == before);
+        CHECK(k.open_fd_count() == open_before);
+        CHECK(k.device("st0")->queues == 1);
+        // And it adopts once the fault is gone.
+        CHECK(Queue::adopt(fd, {}, k).is_open());
+      }
+    }
+  }
+  // EINTR is retried at every step.
+  FakeKernel k;
+  const int fd = foreign_queue(k, "st1", IFF_TUN | IFF_NO_PI);
+  k.fail_next(Call::fcntl, EINTR);
+  k.fail_next_ioctl(TUNGETIFF, EINTR);
+  k.fail_next(Call::eventfd, EINTR);
+  CHECK(Queue::adopt(fd, {}, k).is_open());
 }
