@@ -266,3 +266,53 @@ TEST_CASE("TunDevice::from_environment ignores variables meant for another proce
   ::unsetenv("LISTEN_FDS");
   CHECK_FALSE(tunkit::TunDevice::from_environment().is_open());
 }
+
+TEST_CASE("receive_device: every truncation and random bytes are refused, nothing leaks") {
+  std::array<int, 2> pipe_fds{};
+  REQUIRE(::pipe2(pipe_fds.data(), O_CLOEXEC) == 0);
+  const std::vector<int> before = open_descriptors();
+  std::vector<std::byte> full = header(1);
+  const std::string purpose = "data plane";
+  full[38] = std::byte{static_cast<unsigned char>(purpose.size())};
+  for (char c : purpose)
+    full.push_back(static_cast<std::byte>(c));
+  // Every prefix of a valid message, with its one descriptor: refused as a protocol error, and
+  // the descriptor closed. (The full message gets as far as adopting a pipe.)
+  for (std::size_t n = 0; n < full.size(); ++n) {
+    INFO("first " << n << " bytes");
+    Pair p;
+    send_raw(p.a, std::span(full).first(n), std::span(pipe_fds).first(1));
+    std::error_code ec;
+    (void)tunkit::receive_device(p.b, ec);
+    CHECK(ec == condition(errc::handover_protocol));
+  }
+  {
+    Pair p;
+    send_raw(p.a, full, std::span(pipe_fds).first(1));
+    std::error_code ec;
+    (void)tunkit::receive_device(p.b, ec);
+    CHECK(ec == condition(errc::not_a_queue));
+  }
+  // Random bytes behind a valid magic and version, with 0 to 2 descriptors.
+  std::uint32_t seed = 16;
+  auto next = [&] {
+    seed = seed * 1664525U + 1013904223U;
+    return seed >> 8;
+  };
+  for (int round = 0; round < 300; ++round) {
+    std::vector<std::byte> m = header(1);
+    m.resize(4 + next() % 300);
+    for (std::size_t i = 8; i < m.size(); ++i)
+      m[i] = static_cast<std::byte>(next() & 0xff);
+    const std::size_t fds = next() % 3;
+    Pair p;
+    send_raw(p.a, m, std::span(pipe_fds).first(fds));
+    std::error_code ec;
+    auto r = tunkit::receive_device(p.b, ec);
+    CHECK(ec);
+    CHECK_FALSE(r.device.is_open());
+  }
+  CHECK(open_descriptors() == before);
+  ::close(pipe_fds[0]);
+  ::close(pipe_fds[1]);
+}
