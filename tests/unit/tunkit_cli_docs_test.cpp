@@ -22,7 +22,7 @@ std::string read_file(const std::string& path) {
 // The tool's sources with adjacent string literals joined ("ab " "cd" as "ab cd") and \" as ".
 std::string tool_text() {
   std::string s;
-  for (const char* file : {"main.cpp", "create.hpp", "system.hpp", "text.hpp"})
+  for (const char* file : {"main.cpp", "create.hpp", "run.hpp", "system.hpp", "text.hpp"})
     s += read_file(std::string(TUNKIT_SOURCE_DIR) + "/tools/tunkit/" + file);
   s = std::regex_replace(s, std::regex("\"\\s*\n\\s*(R\\()?\""), "");
   s = std::regex_replace(s, std::regex(R"(\\")"), "\"");

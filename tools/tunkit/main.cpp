@@ -20,6 +20,7 @@
 #include <tunkit/tunkit.hpp>
 
 #include <array>
+#include <cctype>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -39,6 +40,7 @@
 #include "common/dump.hpp"
 #include "common/helpers.hpp"
 #include "create.hpp"
+#include "run.hpp"
 #include "system.hpp"
 #include "text.hpp"
 
@@ -58,6 +60,8 @@ commands:
   show NAME [--json]  one device in detail: also offloads, holders, addresses
   dump NAME [--hex] [--count N] [--timeout SEC]
                       attach to a device and print every packet the kernel sends into it
+  run [--user U] [--group G] [--queues N] [create options] -- COMMAND [ARG]...
+                      create a device and start COMMAND with its queues, unprivileged
   help                show this help ("tunkit COMMAND --help" for one command)
   version, --version  print the version of the tunkit library the tool runs with
 
@@ -117,6 +121,35 @@ options:
   -x, --hex          add a hex dump of each packet
   -c, --count N      exit after N packets (default 0: no limit)
   -t, --timeout SEC  exit after SEC seconds (default 0: no limit)
+)";
+
+constexpr std::string_view kRunUsage = R"(usage: tunkit run [options] -- COMMAND [ARG]...
+
+Creates a TUN (default) or TAP device and configures it as `tunkit create` does (or, with
+--attach, takes queues of an existing device with the flags it has), then starts COMMAND with
+the device's queues as descriptors 3, 4, ... under systemd's socket-activation convention:
+LISTEN_FDS (their count), LISTEN_PID (COMMAND's pid), LISTEN_FDNAMES (the device's name for
+each). COMMAND adopts them with tunkit::TunDevice::from_environment().
+
+COMMAND runs as USER and GROUP with no supplementary groups, no capabilities (effective,
+permitted, inheritable, ambient and bounding sets empty) and no_new_privs set, so it can move
+packets through its queues but cannot create devices or change links. Without --user and
+--group it keeps this process's ids, still without capabilities. A device created here gets
+USER as its owner (and GROUP as its group), so that COMMAND may attach more queues itself.
+
+This process holds no queue while COMMAND runs: it forwards SIGINT, SIGTERM and SIGHUP to
+COMMAND and exits with COMMAND's status (128+N when signal N ended it; 127 when COMMAND was not
+found, 126 when it could not be executed). The device goes away with COMMAND's queues unless
+--persist (or --attach).
+
+options:
+  -u, --user USER    run COMMAND as USER (name or uid); with a name, its group unless --group
+  -g, --group GROUP  run COMMAND with group GROUP (name or gid)
+  -q, --queues N     hand over N queues (1..253, default 1); more than 1 makes it multi-queue
+  --attach NAME      take the queues from the existing device NAME instead of creating one
+  --persist          keep the created device after COMMAND exits
+  --tap, -n/--name NAME, --multi-queue, --vnet-hdr, --pi, --mtu M, --addr CIDR, --up
+                     as for `tunkit create`
 )";
 
 /// A command-line mistake: exit status 2.
@@ -591,6 +624,185 @@ int cmd_dump(Args& args) {
   return 0;
 }
 
+// The user's entry: uid and primary group.
+struct UserEntry {
+  uid_t uid = 0;
+  std::optional<gid_t> gid;
+};
+
+UserEntry lookup_user(Args& args, std::string_view text) {
+  UserEntry u;
+  u.uid = lookup_id(args, "user", text, ::getpwnam_r, &passwd::pw_uid);
+  passwd entry{};
+  passwd* found = nullptr;
+  std::vector<char> buf;
+  const int err = tunkit_cli::call_growing(
+      buf, [&](char* b, std::size_t size) { return ::getpwuid_r(u.uid, &entry, b, size, &found); });
+  if (err == 0 && found != nullptr) u.gid = found->pw_gid;
+  return u;
+}
+
+int cmd_run(int argc, char** argv) {
+  // Options up to "--"; COMMAND and its arguments after it, untouched.
+  int dashes = 2;
+  while (dashes < argc && std::string_view(argv[dashes]) != "--")
+    ++dashes;
+  Args args(dashes, argv, 2, "run");
+  tunkit_cli::CreatePlan plan;
+  tunkit::Options& options = plan.options;
+  tunkit_cli::Identity who;
+  std::optional<UserEntry> user;
+  std::optional<std::string> attach;
+  unsigned queues = 1;
+  bool persist = false;
+  bool name_given = false;
+  while (!args.done()) {
+    const std::string_view a = args.next();
+    if (is_help(a)) {
+      fmt::print("{}", kRunUsage);
+      return 0;
+    }
+    if (a == "-u" || a == "--user") {
+      user = lookup_user(args, args.value(a));
+    } else if (a == "-g" || a == "--group") {
+      who.gid = lookup_id(args, "group", args.value(a), ::getgrnam_r, &group::gr_gid);
+    } else if (a == "-q" || a == "--queues") {
+      queues = static_cast<unsigned>(number(args, a, 253, 1));
+    } else if (a == "--attach") {
+      attach = std::string(args.device_name(args.value(a)));
+    } else if (a == "--persist") {
+      persist = true;
+    } else if (a == "--tap") {
+      options.mode = tunkit::Mode::tap;
+    } else if (a == "-n" || a == "--name") {
+      options.name = args.value(a);
+      if (const std::string why = tunkit_cli::name_problem(options.name, true); !why.empty()) {
+        args.fail(fmt::format("{}: {}", a, why));
+      }
+      name_given = true;
+    } else if (a == "--multi-queue") {
+      options.multi_queue = true;
+    } else if (a == "--vnet-hdr") {
+      options.vnet_hdr = true;
+    } else if (a == "--pi") {
+      options.packet_info = true;
+    } else if (a == "--mtu") {
+      plan.mtu = static_cast<unsigned>(number(args, a, 65535, 68));
+    } else if (a == "--addr") {
+      const std::string_view text = args.value(a);
+      const auto p = tunkit::IpPrefix::try_parse(text);
+      if (!p) args.fail(fmt::format("--addr: \"{}\" is not ADDRESS/LENGTH", text));
+      plan.addresses.push_back(*p);
+    } else if (a == "--up") {
+      plan.up = true;
+    } else {
+      args.unknown(a);
+    }
+  }
+  if (dashes >= argc - 1) args.fail("missing -- COMMAND");
+  if (attach && (name_given || options.mode == tunkit::Mode::tap || options.vnet_hdr ||
+                 options.packet_info || options.multi_queue || persist)) {
+    args.fail(
+        "--attach takes the device's own flags: give no --name, --tap, --multi-queue, "
+        "--vnet-hdr, --pi or --persist with it");
+  }
+  if (user) {
+    who.uid = user->uid;
+    if (!who.gid) who.gid = user->gid;
+    if (!who.gid) {
+      args.fail(
+          fmt::format("--user: uid {} has no entry in the user database: give --group", user->uid));
+    }
+  }
+
+  tunkit::TunDevice dev;
+  if (attach) {
+    const tunkit::TunDeviceInfo info = require_device(*attach);
+    tunkit::Options o = info.attach_options();
+    if (queues > 1 && !info.multi_queue) {
+      throw RuntimeError{
+          fmt::format("\"{}\" has no multi-queue: it hands over one queue", *attach)};
+    }
+    o.queues = queues;
+    dev.open(o);
+    tunkit::Link link(dev.ifindex());
+    if (plan.mtu) link.set_mtu(*plan.mtu);
+    for (const auto& p : plan.addresses)
+      link.add_address(p);
+    if (plan.up) link.set_up();
+  } else {
+    if (!name_given) options.name = options.mode == tunkit::Mode::tap ? "tap%d" : "tun%d";
+    if (options.name.find('%') == std::string::npos && if_exists(options.name)) {
+      throw RuntimeError{fmt::format("a device named \"{}\" already exists", options.name)};
+    }
+    options.queues = queues;
+    options.owner = who.uid;
+    options.group = who.gid;
+    dev = tunkit_cli::create_configured(plan, persist);
+  }
+  const std::string name = dev.name();
+  std::vector<int> fds;
+  for (std::size_t i = 0; i < dev.queue_count(); ++i)
+    fds.push_back(dev.queue(i).native_handle());
+
+  std::array<int, 2> report{};
+  if (::pipe2(report.data(), O_CLOEXEC) != 0) {
+    throw RuntimeError{fmt::format("pipe: {}", std::generic_category().message(errno))};
+  }
+  // Forwarded from before the fork, so that none is lost; the child resets them.
+  struct sigaction forward {};
+  forward.sa_handler = tunkit_cli::tunkit_run_forward;
+  sigemptyset(&forward.sa_mask);
+  forward.sa_flags = SA_RESTART;
+  for (const int sig : {SIGINT, SIGTERM, SIGHUP})
+    (void)::sigaction(sig, &forward, nullptr);
+  const pid_t child = ::fork();
+  if (child < 0) {
+    const int err = errno;
+    ::close(report[0]);
+    ::close(report[1]);
+    throw RuntimeError{fmt::format("fork: {}", std::generic_category().message(err))};
+  }
+  if (child == 0) {
+    ::close(report[0]);
+    tunkit_cli::exec_with_queues(fds, name, who, argv + dashes + 1, report[1]);
+  }
+  tunkit_cli::g_run_child.store(child);
+  // Hold no queue: the kernel would steer packets to queues nobody reads, and the device is to
+  // go when COMMAND's queues close.
+  dev.close();
+  ::close(report[1]);
+  tunkit_cli::ChildFailure failure{};
+  ssize_t got = 0;
+  do {
+    got = ::read(report[0], &failure, sizeof failure);
+  } while (got < 0 && errno == EINTR);
+  ::close(report[0]);
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  tunkit_cli::g_run_child.store(0);
+  const int code = tunkit_cli::shell_status(status);
+  if (got == static_cast<ssize_t>(sizeof failure)) {
+    const auto step = static_cast<tunkit_cli::RunStep>(failure.step);
+    std::string what = std::generic_category().message(failure.err);
+    if (!what.empty()) what[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(what[0])));
+    if (step == tunkit_cli::RunStep::exec) {
+      fmt::print(stderr, "tunkit run: {}: {}\n", tunkit_cli::escape_bytes(argv[dashes + 1]), what);
+    } else {
+      fmt::print(stderr, "tunkit run: {}: {}\n", tunkit_cli::step_name(step), what);
+    }
+  }
+  if (!attach && !persist) {
+    if (const auto left = tunkit::find_tun_device(name)) {
+      fmt::print(stderr,
+                 "tunkit run: {} is still held by {}: it goes when they close their queues\n",
+                 tunkit_cli::shown(name), holders_text(extra_of(*left)));
+    }
+  }
+  return code;
+}
+
 int dispatch(int argc, char** argv) {
   if (argc < 2) throw UsageError{"missing command", {}};
   const std::string_view command = argv[1];
@@ -609,6 +821,7 @@ int dispatch(int argc, char** argv) {
   if (command == "list" || command == "ls") return cmd_list(args);
   if (command == "show") return cmd_show(args);
   if (command == "dump") return cmd_dump(args);
+  if (command == "run") return cmd_run(argc, argv);
   if (command.starts_with('-')) throw UsageError{fmt::format("unknown option \"{}\"", command), {}};
   throw UsageError{fmt::format("unknown command \"{}\"", command), {}};
 }
