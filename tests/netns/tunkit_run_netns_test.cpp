@@ -75,8 +75,8 @@ TEST_CASE("tunkit run hands the queues to an unprivileged command and leaves no 
   tunkit::testing::NetNsSandbox sandbox;
   const bool nobody = nobody_mapped();
   const std::string user = nobody ? "--user 65534 --group 65534 " : "";
-  const auto r = cli("run --name tkr0 --queues 2 " + user + "--addr 10.16.0.1/24 --up -- " +
-                     kReport);
+  const auto r =
+      cli("run --name tkr0 --queues 2 " + user + "--addr 10.16.0.1/24 --up -- " + kReport);
   INFO(r.output);
   CHECK(r.status == 7);  // the command's own status
   auto v = values(r.output);
