@@ -5,8 +5,8 @@
 //     convention, taken with tunkit::TunDevice::from_environment();
 //   - or over a Unix socket from privsep_broker (--connect PATH): tunkit::receive_device.
 //
-//   sudo tunkit run --user nobody --queues 2 --addr 10.86.0.1/24 --up -- ./privsep_worker --count 3 &
-//   ping -c 3 10.86.0.2
+//   sudo tunkit run --user nobody --queues 2 --addr 10.86.0.1/24 --up -- ./privsep_worker --count 3
+//   & ping -c 3 10.86.0.2
 //
 // It shows what it cannot do (create a device, change the link), then answers ICMP and ICMPv6
 // echo requests on every queue, in one thread with poll(2), and counts UDP datagrams.
@@ -128,13 +128,18 @@ tunkit::TunDevice get_device(const Config& cfg) {
 }
 
 // What a process without CAP_NET_ADMIN may not do, tried and reported.
-void show_limits(const tunkit::TunDevice& dev) {
+void show_limits(tunkit::TunDevice& dev) {
   try {
     tunkit::TunDevice other({.name = "worker%d"});
     fmt::print("created {}: this worker still has privileges\n", other.name());
   } catch (const tunkit::Error& e) {
     fmt::print("cannot create devices: {}\n", e.what());
   }
+  // What it still may do: the kernel checks privileges when a queue is attached, not on the
+  // device-wide ioctls of an attached one (persist, owner, group, offloads, carrier...).
+  std::error_code ec;
+  dev.set_persist(false, ec);  // it is not persistent: this changes nothing
+  fmt::print("TUNSETPERSIST on a received queue: {}\n", ec ? ec.message() : "allowed");
   try {
     tunkit::Link(dev.ifindex()).set_mtu(1280);
     fmt::print("changed the MTU: this worker still has privileges\n");

@@ -167,11 +167,12 @@ TEST_CASE("adopt refuses what is no attached queue, naming the descriptor, and c
   const int other = foreign_queue(k, "tun1", IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE);
   const int unattached = k.open("/dev/net/tun", O_RDWR);
   const int event = k.eventfd(0, 0);
+  const int sock = k.socket(AF_INET, SOCK_DGRAM, 0);
   const int disabled = foreign_queue(k, "tun0", IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE);
   ifreq detach{};
   detach.ifr_flags = IFF_DETACH_QUEUE;
   REQUIRE(k.ioctl(disabled, TUNSETQUEUE, &detach) == 0);
-  const std::vector<int> all{good, other, unattached, event, disabled};
+  const std::vector<int> all{good, other, unattached, event, sock, disabled};
   std::vector<FdState> states;
   for (int fd : all)
     states.push_back(state_of(k, fd));
@@ -201,7 +202,19 @@ TEST_CASE("adopt refuses what is no attached queue, naming the descriptor, and c
        condition(errc::not_a_queue),
        "not a TUN/TAP queue (/dev/net/tun without an interface: no TUNSETIFF yet, or the "
        "interface was deleted)"},
-      {"an eventfd", {event}, {}, condition(errc::not_a_queue), "not a TUN/TAP queue ("},
+      {"an eventfd",
+       {event},
+       {},
+       condition(errc::not_a_queue),
+       "not a TUN/TAP queue (it is an anonymous inode (an eventfd, epoll, timerfd or BPF "
+       "descriptor), not a /dev/net/tun descriptor)"},
+      {"a socket",
+       {sock},
+       {},
+       condition(errc::not_a_queue),
+       fmt::format("tunkit: adopt descriptor {}: not a TUN/TAP queue (it is a socket, not a "
+                   "/dev/net/tun descriptor)",
+                   sock)},
       {"a disabled queue",
        {disabled},
        {},

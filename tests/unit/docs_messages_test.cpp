@@ -1,6 +1,6 @@
 // Every message the docs quote is the library's own. The quotes are read from the pages
-// (docs/troubleshooting.md: each entry's first backticked span; docs/getting-started.md and
-// README.md: the indented `tunkit: ...` lines) and each must be either
+// (docs/troubleshooting.md: each entry's first backticked span; docs/getting-started.md,
+// docs/unprivileged.md and README.md: the indented `tunkit: ...` lines) and each must be either
 //  - produced here, word for word, by the call that fails (over the fake kernel, with the names
 //    the page uses), or
 //  - found in an assertion of another test, which checks it against the code: the string
@@ -10,6 +10,7 @@
 // A new quote that is none of these fails, and so does a producer whose quote left the page.
 #include <linux/if_tun.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include <array>
 #include <cerrno>
@@ -71,7 +72,7 @@ std::vector<std::string> quoted_messages() {
     const auto end = line.find("`**");
     if (end != std::string::npos) out.push_back(line.substr(3, end - 3));
   }
-  for (const char* page : {"/docs/getting-started.md", "/README.md"}) {
+  for (const char* page : {"/docs/getting-started.md", "/README.md", "/docs/unprivileged.md"}) {
     std::istringstream text(page_text(root + page));
     for (std::string line; std::getline(text, line);) {
       if (line.starts_with("    tunkit: ")) out.push_back(line.substr(12));
@@ -209,6 +210,12 @@ TunDevice up(FakeKernel& k, Options o) {
 // Each quote the pages make, produced by the call that fails.
 const std::map<std::string, std::function<void()>>& producers() {
   static const std::map<std::string, std::function<void()>> m{
+      {R"(adopt descriptor 1000: not a TUN/TAP queue (it is a socket, not a /dev/net/tun descriptor))",
+       [] {
+         FakeKernel k;
+         const int sock = k.socket(AF_INET, SOCK_DGRAM, 0);  // the fake's first number: 1000
+         (void)tunkit::Queue::adopt(sock, {}, k);
+       }},
       {R"(open "much-too-long-name": interface name too long (at most 15 bytes))",
        [] {
          FakeKernel k;

@@ -11,6 +11,8 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <array>
 #include <cerrno>
@@ -182,7 +184,7 @@ TEST_CASE("scripted failures fire once each, in order, per call kind", "[fake][s
     const auto call =
         GENERATE(Call::read, Call::write, Call::readv, Call::writev, Call::poll, Call::eventfd,
                  Call::fcntl, Call::socket, Call::bind, Call::getsockname, Call::setsockopt,
-                 Call::sendto, Call::recvfrom, Call::setns);
+                 Call::sendto, Call::recvfrom, Call::setns, Call::fstat, Call::getsockopt);
     CAPTURE(tunkit::testing::to_string(call));
     const int fd = attach(k, "t0", IFF_TUN | IFF_NO_PI);
     k.fail_next(call, ENOBUFS);
@@ -233,6 +235,14 @@ TEST_CASE("scripted failures fire once each, in order, per call kind", "[fake][s
         break;
       case Call::setns:
         r = k.setns(fd, 0);
+        break;
+      case Call::fstat: {
+        struct stat st {};
+        r = k.fstat(fd, &st);
+        break;
+      }
+      case Call::getsockopt:
+        r = k.getsockopt(fd, SOL_SOCKET, SO_TYPE, b.data(), &len);
         break;
       default:
         FAIL("not covered");
@@ -467,4 +477,35 @@ TEST_CASE("the fake rtnetlink notifies subscribed sockets", "[fake][rtnetlink]")
   h = next();
   REQUIRE(h);
   CHECK(h->nlmsg_type == RTM_DELLINK);
+}
+
+TEST_CASE("fstat and getsockopt answer as Linux does for each kind of descriptor", "[fake]") {
+  FakeKernel k;
+  struct stat st {};
+  const int unattached = k.open("/dev/net/tun", O_RDWR);
+  REQUIRE(k.fstat(unattached, &st) == 0);
+  CHECK(st.st_mode == (S_IFCHR | 0600));
+  CHECK(major(st.st_rdev) == 10);
+  CHECK(minor(st.st_rdev) == 200);
+  const int event = k.eventfd(0, 0);
+  REQUIRE(k.fstat(event, &st) == 0);
+  CHECK(st.st_mode == 0600);  // an anonymous inode
+  const int sock = k.socket(AF_INET, SOCK_DGRAM, 0);
+  REQUIRE(k.fstat(sock, &st) == 0);
+  CHECK(S_ISSOCK(st.st_mode));
+  const int ns = k.open("/proc/self/ns/net", O_RDONLY);
+  REQUIRE(k.fstat(ns, &st) == 0);
+  CHECK(st.st_mode == (S_IFREG | 0444));
+  CHECK(k.fstat(4242, &st) == -EBADF);
+
+  int type = 0;
+  socklen_t len = sizeof type;
+  CHECK(k.getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &len) == 0);
+  CHECK(type == SOCK_DGRAM);
+  CHECK(k.getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &type, &len) == -ENOPROTOOPT);
+  CHECK(k.getsockopt(event, SOL_SOCKET, SO_TYPE, &type, &len) == -ENOTSOCK);
+  CHECK(k.getsockopt(4242, SOL_SOCKET, SO_TYPE, &type, &len) == -EBADF);
+  // No Unix sockets in the fake.
+  std::array<int, 2> sv{};
+  CHECK(k.socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv.data()) == -ENOSYS);
 }

@@ -20,8 +20,8 @@
 #include <tunkit/tunkit.hpp>
 
 #include <array>
-#include <cctype>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -786,7 +786,8 @@ int cmd_run(int argc, char** argv) {
   if (got == static_cast<ssize_t>(sizeof failure)) {
     const auto step = static_cast<tunkit_cli::RunStep>(failure.step);
     std::string what = std::generic_category().message(failure.err);
-    if (!what.empty()) what[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(what[0])));
+    if (!what.empty())
+      what[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(what[0])));
     if (step == tunkit_cli::RunStep::exec) {
       fmt::print(stderr, "tunkit run: {}: {}\n", tunkit_cli::escape_bytes(argv[dashes + 1]), what);
     } else {
@@ -795,9 +796,17 @@ int cmd_run(int argc, char** argv) {
   }
   if (!attach && !persist) {
     if (const auto left = tunkit::find_tun_device(name)) {
-      fmt::print(stderr,
-                 "tunkit run: {} is still held by {}: it goes when they close their queues\n",
-                 tunkit_cli::shown(name), holders_text(extra_of(*left)));
+      if (left->persist) {
+        // A queue's holder may set persist without privileges (TUNSETPERSIST checks none).
+        fmt::print(stderr,
+                   "tunkit run: {} was made persistent by COMMAND: it stays until `tunkit delete "
+                   "{}`\n",
+                   tunkit_cli::shown(name), tunkit_cli::shown(name));
+      } else {
+        fmt::print(stderr,
+                   "tunkit run: {} is still held by {}: it goes when they close their queues\n",
+                   tunkit_cli::shown(name), holders_text(extra_of(*left)));
+      }
     }
   }
   return code;

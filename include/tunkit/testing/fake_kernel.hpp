@@ -93,6 +93,8 @@ class TUNKIT_TESTING_EXPORT FakeKernel final : public sys::Syscalls {
     sendto,
     recvfrom,
     setns,
+    fstat,
+    getsockopt,
   };
 
   /// One entry of the call log: what was asked and what the fake answered.
@@ -321,6 +323,16 @@ class TUNKIT_TESTING_EXPORT FakeKernel final : public sys::Syscalls {
   /// 0): -EBADF for an unknown descriptor, -EINVAL for one that is not a namespace or another
   /// `nstype`, -EPERM without CAP_SYS_ADMIN (`set_credentials`).
   int setns(int fd, int nstype) noexcept override;
+  /// What Linux 6.x answers (measured): a /dev/net/tun descriptor, attached or not, is the
+  /// character device 10:200 (mode 020600); sockets S_IFSOCK|0777; a namespace descriptor
+  /// S_IFREG|0444 (nsfs); an eventfd or eBPF program an anonymous inode (mode 0600, no file
+  /// type). -EBADF for an unknown descriptor.
+  int fstat(int fd, struct stat* st) noexcept override;
+  /// SOL_SOCKET SO_TYPE of an AF_INET (SOCK_DGRAM) or netlink (SOCK_RAW) socket; -ENOTSOCK for
+  /// other descriptors, -ENOPROTOOPT for other options, -EBADF for an unknown descriptor. The
+  /// fake has no Unix sockets (socketpair, sendmsg and recvmsg answer -ENOSYS): the hand-over
+  /// is tested over real socket pairs (tests/unit/handover_test.cpp).
+  int getsockopt(int fd, int level, int name, void* value, socklen_t* len) noexcept override;
 
   // --- Scripting failures ---------------------------------------------------------------------
 

@@ -3,6 +3,9 @@
 #include "testing/fake_kernel/state.hpp"
 
 #include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <cerrno>
 
@@ -117,6 +120,54 @@ int FakeKernel::fcntl(int fd, int cmd, int arg) noexcept {
             return -EINVAL;
         }
       });
+}
+
+int FakeKernel::fstat(int fd, struct stat* st) noexcept {
+  State& s = *state_;
+  return s.call<int>(make_record(Call::fstat, fd), [&](CallRecord&) {
+    const State::Fd* f = s.find_fd(fd);
+    if (f == nullptr) return -EBADF;
+    if (st == nullptr) return -EFAULT;
+    *st = {};
+    switch (f->kind) {
+      case FdKind::tun:
+        st->st_mode = S_IFCHR | 0600;
+        st->st_rdev = makedev(10, 200);  // MISC_MAJOR, TUN_MINOR
+        break;
+      case FdKind::inet:
+      case FdKind::netlink:
+        st->st_mode = S_IFSOCK | 0777;
+        break;
+      case FdKind::netns:
+        st->st_mode = S_IFREG | 0444;
+        break;
+      case FdKind::event:
+      case FdKind::ebpf:
+        st->st_mode = 0600;  // an anonymous inode: no file type
+        break;
+    }
+    return 0;
+  });
+}
+
+int FakeKernel::getsockopt(int fd, int level, int name, void* value, socklen_t* len) noexcept {
+  State& s = *state_;
+  return s.call<int>(make_record(Call::getsockopt, fd, static_cast<unsigned long>(level), name),
+                     [&](CallRecord&) {
+                       const State::Fd* f = s.find_fd(fd);
+                       if (f == nullptr) return -EBADF;
+                       if (f->kind != FdKind::inet && f->kind != FdKind::netlink) {
+                         return -ENOTSOCK;
+                       }
+                       if (level != SOL_SOCKET || name != SO_TYPE) return -ENOPROTOOPT;
+                       if (value == nullptr || len == nullptr || *len < sizeof(int)) {
+                         return -EINVAL;
+                       }
+                       const int type = f->kind == FdKind::inet ? SOCK_DGRAM : SOCK_RAW;
+                       std::memcpy(value, &type, sizeof type);
+                       *len = sizeof type;
+                       return 0;
+                     });
 }
 
 int FakeKernel::eventfd(unsigned int initval, int flags) noexcept {

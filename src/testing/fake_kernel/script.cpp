@@ -124,6 +124,10 @@ std::string_view to_string(FakeKernel::Call call) noexcept {
       return "sendto";
     case Call::recvfrom:
       return "recvfrom";
+    case Call::fstat:
+      return "fstat";
+    case Call::getsockopt:
+      return "getsockopt";
     case Call::setns:
       return "setns";
   }
