@@ -50,7 +50,7 @@ FdState state_of(int fd) {
   return {::fcntl(fd, F_GETFL), ::fcntl(fd, F_GETFD)};
 }
 
-std::error_condition condition(tunkit::errc e) {
+std::error_condition adopt_netns_condition(tunkit::errc e) {
   return {static_cast<int>(e), tunkit::error_category()};
 }
 
@@ -136,16 +136,18 @@ TEST_CASE("adopt refuses each wrong descriptor by name and leaves it as it was",
   };
   const std::vector<Case> cases{
       {{unattached},
-       condition(tunkit::errc::not_a_queue),
+       adopt_netns_condition(tunkit::errc::not_a_queue),
        fmt::format("tunkit: adopt descriptor {}: not a TUN/TAP queue (/dev/net/tun without an "
                    "interface: no TUNSETIFF yet, or the interface was deleted)",
                    unattached)},
       {{sock},
-       condition(tunkit::errc::not_a_queue),
+       adopt_netns_condition(tunkit::errc::not_a_queue),
        "not a TUN/TAP queue (it is a socket, not a /dev/net/tun descriptor)"},
-      {{event}, condition(tunkit::errc::not_a_queue), "(it is an anonymous inode"},
-      {{file}, condition(tunkit::errc::not_a_queue), "(it is a regular file, not a"},
-      {{null}, condition(tunkit::errc::not_a_queue), "(it is character device 1:3, not a"},
+      {{event}, adopt_netns_condition(tunkit::errc::not_a_queue), "(it is an anonymous inode"},
+      {{file}, adopt_netns_condition(tunkit::errc::not_a_queue), "(it is a regular file, not a"},
+      {{null},
+       adopt_netns_condition(tunkit::errc::not_a_queue),
+       "(it is character device 1:3, not a"},
       {{disabled},
        std::make_error_condition(std::errc::invalid_argument),
        "of \"tkad1\": invalid argument (a disabled queue"},
@@ -170,7 +172,7 @@ TEST_CASE("adopt refuses each wrong descriptor by name and leaves it as it was",
   REQUIRE(std::system("ip link del tkad2") == 0);
   std::error_code ec;
   CHECK_FALSE(tunkit::Queue::adopt(other, ec).is_open());
-  CHECK(ec == condition(tunkit::errc::not_a_queue));
+  CHECK(ec == adopt_netns_condition(tunkit::errc::not_a_queue));
   for (int fd : all)
     ::close(fd);
 }

@@ -45,7 +45,7 @@ constexpr int kDatagrams = 40;
 // The worker's command line: as uid/gid 65534 with no capabilities where 65534 is mapped; in an
 // unprivileged user namespace (which maps only its creator) it keeps the uid and still drops
 // every capability, and the uid part is reported skipped.
-std::vector<std::string> unprivileged(std::vector<std::string> argv) {
+std::vector<std::string> as_unprivileged(std::vector<std::string> argv) {
   std::vector<std::string> cmd{"setpriv"};
   if (tunkit_test::id_mapped("/proc/self/uid_map", 65534) &&
       tunkit_test::id_mapped("/proc/self/gid_map", 65534)) {
@@ -72,7 +72,7 @@ std::filesystem::path socket_dir() {
 }
 
 // Sends `count` UDP datagrams to `address`:9 (routed into the device).
-void udp_burst(const char* address, int count) {
+void send_udp_burst(const char* address, int count) {
   const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   REQUIRE(s >= 0);
   sockaddr_in to{};
@@ -91,7 +91,7 @@ void udp_burst(const char* address, int count) {
 // burst counted.
 void check_worker(Child& worker, const char* peer) {
   REQUIRE(worker.wait_for_line("ready: ", 10s));
-  udp_burst(peer, kDatagrams);
+  send_udp_burst(peer, kDatagrams);
   const auto ping = run(std::string("ping -c ") + std::to_string(kPings) + " -W 2 " + peer);
   INFO("ping:\n" << ping.output);
   CHECK(ping.status == 0);
@@ -137,8 +137,8 @@ TEST_CASE("send_device hands a multi-queue device to an unprivileged worker", "[
   link.add_address(tunkit::IpPrefix::parse("10.88.0.1/24"));
   link.set_up();
 
-  Child worker(unprivileged({TUNKIT_PRIVSEP_WORKER, "--connect", path, "--count",
-                             std::to_string(kPings), "--timeout", "20"}));
+  Child worker(as_unprivileged({TUNKIT_PRIVSEP_WORKER, "--connect", path, "--count",
+                                std::to_string(kPings), "--timeout", "20"}));
   pollfd p{listener, POLLIN, 0};
   REQUIRE(::poll(&p, 1, 10000) == 1);
   const int conn = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
@@ -171,9 +171,9 @@ TEST_CASE("privsep_broker hands its device to privsep_worker", "[netns][handover
   INFO("broker:\n" << broker.output());
   REQUIRE(ready);
   CHECK(*ready == "ready: tkpb0 2 " + path);
-  Child worker(unprivileged({TUNKIT_PRIVSEP_WORKER, "--connect", path, "--broker-uid",
-                             std::to_string(::getuid()), "--count", std::to_string(kPings),
-                             "--timeout", "20"}));
+  Child worker(as_unprivileged({TUNKIT_PRIVSEP_WORKER, "--connect", path, "--broker-uid",
+                                std::to_string(::getuid()), "--count", std::to_string(kPings),
+                                "--timeout", "20"}));
   const auto broker_status = broker.wait_exit(10s);
   REQUIRE(broker_status);
   CHECK(*broker_status == 0);

@@ -28,12 +28,12 @@ namespace tunkit_run_test {
 
 using tunkit::test::run;
 
-tunkit::test::Result cli(const std::string& args) {
+tunkit::test::Result run_tool(const std::string& args) {
   return run(std::string(TUNKIT_CLI) + " " + args);
 }
 
 // "KEY=VALUE" lines (and /proc/self/status's "Key:\tvalue" ones) of a command's output.
-std::map<std::string, std::string> values(const std::string& output) {
+std::map<std::string, std::string> output_values(const std::string& output) {
   std::map<std::string, std::string> out;
   std::istringstream in(output);
   for (std::string line; std::getline(in, line);) {
@@ -76,10 +76,10 @@ TEST_CASE("tunkit run hands the queues to an unprivileged command and leaves no 
   const bool nobody = nobody_mapped();
   const std::string user = nobody ? "--user 65534 --group 65534 " : "";
   const auto r =
-      cli("run --name tkr0 --queues 2 " + user + "--addr 10.16.0.1/24 --up -- " + kReport);
+      run_tool("run --name tkr0 --queues 2 " + user + "--addr 10.16.0.1/24 --up -- " + kReport);
   INFO(r.output);
   CHECK(r.status == 7);  // the command's own status
-  auto v = values(r.output);
+  auto v = output_values(r.output);
   CHECK(v["FDS"] == "2");
   CHECK(v["NAMES"] == "tkr0:tkr0");
   CHECK(v["PID"] == v["SELF"]);  // LISTEN_PID is the command's own pid
@@ -101,33 +101,33 @@ TEST_CASE("tunkit run hands the queues to an unprivileged command and leaves no 
   CHECK_FALSE(tunkit::find_tun_device("tkr0"));
 
   SECTION("--persist keeps it") {
-    const auto p = cli("run --name tkr1 --persist -- true");
+    const auto p = run_tool("run --name tkr1 --persist -- true");
     CHECK(p.status == 0);
     const auto info = tunkit::find_tun_device("tkr1");
     REQUIRE(info);
     CHECK(info->persist);
-    CHECK(cli("delete tkr1").status == 0);
+    CHECK(run_tool("delete tkr1").status == 0);
   }
   SECTION("a command ended by a signal: 128 + its number") {
-    const auto k = cli("run --name tkr2 -- sh -c 'kill -TERM $$'");
+    const auto k = run_tool("run --name tkr2 -- sh -c 'kill -TERM $$'");
     CHECK(k.status == 128 + 15);
     CHECK_FALSE(tunkit::find_tun_device("tkr2"));
   }
   SECTION("a command that cannot be started: 127 or 126, as a shell says") {
-    const auto missing = cli("run --name tkr3 -- /nonexistent/worker");
+    const auto missing = run_tool("run --name tkr3 -- /nonexistent/worker");
     CHECK(missing.status == 127);
     CHECK(missing.output.find("tunkit run: /nonexistent/worker: no such file or directory") !=
           std::string::npos);
-    CHECK(cli("run --name tkr3 -- /proc/self/status").status == 126);
+    CHECK(run_tool("run --name tkr3 -- /proc/self/status").status == 126);
     CHECK_FALSE(tunkit::find_tun_device("tkr3"));
   }
   SECTION("--attach takes queues of an existing device and leaves it") {
-    REQUIRE(cli("create --name tkr4 --multi-queue").status == 0);
-    const auto a = cli("run --attach tkr4 --queues 2 -- sh -c 'echo FDS=$LISTEN_FDS'");
+    REQUIRE(run_tool("create --name tkr4 --multi-queue").status == 0);
+    const auto a = run_tool("run --attach tkr4 --queues 2 -- sh -c 'echo FDS=$LISTEN_FDS'");
     CHECK(a.status == 0);
-    CHECK(values(a.output)["FDS"] == "2");
+    CHECK(output_values(a.output)["FDS"] == "2");
     CHECK(tunkit::find_tun_device("tkr4"));
-    CHECK(cli("delete tkr4").status == 0);
+    CHECK(run_tool("delete tkr4").status == 0);
   }
 }
 
@@ -146,16 +146,16 @@ TEST_CASE("tunkit run: usage errors exit 2 and create nothing", "[netns][cli][ru
            Case{"run --attach tkr5 --tap -- true", "--attach takes the device's own flags"},
        }) {
     INFO(c.args);
-    const auto r = cli(c.args);
+    const auto r = run_tool(c.args);
     CHECK(r.status == 2);
     CHECK(r.output.find(c.message) != std::string::npos);
     CHECK(r.output.find("Try 'tunkit run --help'.") != std::string::npos);
   }
   CHECK_FALSE(tunkit::find_tun_device("tkr5"));
-  const auto help = cli("run --help");
+  const auto help = run_tool("run --help");
   CHECK(help.status == 0);
   CHECK(help.output.find("usage: tunkit run [options] -- COMMAND [ARG]...") != std::string::npos);
-  CHECK(cli("--help").output.find("  run [--user U]") != std::string::npos);
+  CHECK(run_tool("--help").output.find("  run [--user U]") != std::string::npos);
 }
 
 #endif

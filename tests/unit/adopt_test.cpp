@@ -60,7 +60,7 @@ FdState state_of(FakeKernel& k, int fd) {
 }
 
 // A tunkit::errc as a condition, comparable with codes as std::errc values are.
-std::error_condition condition(errc e) {
+std::error_condition adopt_condition(errc e) {
   return {static_cast<int>(e), tunkit::error_category()};
 }
 
@@ -199,19 +199,19 @@ TEST_CASE("adopt refuses what is no attached queue, naming the descriptor, and c
       {"/dev/net/tun before TUNSETIFF",
        {unattached},
        {},
-       condition(errc::not_a_queue),
+       adopt_condition(errc::not_a_queue),
        "not a TUN/TAP queue (/dev/net/tun without an interface: no TUNSETIFF yet, or the "
        "interface was deleted)"},
       {"an eventfd",
        {event},
        {},
-       condition(errc::not_a_queue),
+       adopt_condition(errc::not_a_queue),
        "not a TUN/TAP queue (it is an anonymous inode (an eventfd, epoll, timerfd or BPF "
        "descriptor), not a /dev/net/tun descriptor)"},
       {"a socket",
        {sock},
        {},
-       condition(errc::not_a_queue),
+       adopt_condition(errc::not_a_queue),
        fmt::format("tunkit: adopt descriptor {}: not a TUN/TAP queue (it is a socket, not a "
                    "/dev/net/tun descriptor)",
                    sock)},
@@ -246,7 +246,7 @@ TEST_CASE("adopt refuses what is no attached queue, naming the descriptor, and c
       {"a good one, then a bad one",
        {good, event},
        {},
-       condition(errc::not_a_queue),
+       adopt_condition(errc::not_a_queue),
        fmt::format("adopt descriptor {}:", event)},
   };
   for (const Case& c : cases) {

@@ -89,7 +89,7 @@ void send_raw(int sock, std::span<const std::byte> bytes, std::span<const int> f
   REQUIRE(::sendmsg(sock, &mh, MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()));
 }
 
-std::error_condition condition(errc e) {
+std::error_condition handover_condition(errc e) {
   return {static_cast<int>(e), tunkit::error_category()};
 }
 
@@ -114,19 +114,19 @@ TEST_CASE("receive_device refuses a wrong message and closes every descriptor it
        header(1, 1, "tun0", "XXXX"),
        {pipe_fds[0]},
        {},
-       condition(errc::handover_protocol),
+       handover_condition(errc::handover_protocol),
        "tunkit: receive_device: not a tunkit hand-over message (no tunkit hand-over header)"},
       {"another version",
        header(1, 2),
        {pipe_fds[0]},
        {},
-       condition(errc::handover_protocol),
+       handover_condition(errc::handover_protocol),
        "(version 2; this tunkit reads version 1)"},
       {"fewer descriptors than announced",
        header(2),
        {pipe_fds[0]},
        {},
-       condition(errc::handover_protocol),
+       handover_condition(errc::handover_protocol),
        "(the header announces 2 descriptors, 1 arrived)"},
       {"more descriptors than accepted (MSG_CTRUNC)",
        header(3),
@@ -138,7 +138,7 @@ TEST_CASE("receive_device refuses a wrong message and closes every descriptor it
        header(2),
        {pipe_fds[0], pipe_fds[1]},
        {},
-       condition(errc::not_a_queue),
+       handover_condition(errc::not_a_queue),
        "not a TUN/TAP queue (it is a pipe, not a /dev/net/tun"},
       {"another device than asked",
        header(1),
@@ -183,7 +183,7 @@ TEST_CASE("receive_device: the peer's credentials, a closed peer, stream sockets
     ::close(p.a);
     p.a = -1;
     const auto e = test::thrown_by([&] { (void)tunkit::receive_device(p.b); });
-    CHECK(e.code() == condition(errc::handover_protocol));
+    CHECK(e.code() == handover_condition(errc::handover_protocol));
     CHECK_THAT(e.what(), ContainsSubstring("the peer closed the socket without sending a device"));
   }
   {
@@ -217,10 +217,10 @@ TEST_CASE("send_device refuses a closed device") {
   Pair p;
   tunkit::TunDevice closed;
   const auto e = test::thrown_by([&] { tunkit::send_device(p.a, closed); });
-  CHECK(e.code() == condition(errc::not_open));
+  CHECK(e.code() == handover_condition(errc::not_open));
   std::error_code ec;
   tunkit::send_device(p.a, closed, ec);
-  CHECK(ec == condition(errc::not_open));
+  CHECK(ec == handover_condition(errc::not_open));
 }
 
 TEST_CASE("listen_fds reads the LISTEN_FDS convention for this process only") {
@@ -284,14 +284,14 @@ TEST_CASE("receive_device: every truncation and random bytes are refused, nothin
     send_raw(p.a, std::span(full).first(n), std::span(pipe_fds).first(1));
     std::error_code ec;
     (void)tunkit::receive_device(p.b, ec);
-    CHECK(ec == condition(errc::handover_protocol));
+    CHECK(ec == handover_condition(errc::handover_protocol));
   }
   {
     Pair p;
     send_raw(p.a, full, std::span(pipe_fds).first(1));
     std::error_code ec;
     (void)tunkit::receive_device(p.b, ec);
-    CHECK(ec == condition(errc::not_a_queue));
+    CHECK(ec == handover_condition(errc::not_a_queue));
   }
   // Random bytes behind a valid magic and version, with 0 to 2 descriptors.
   std::uint32_t seed = 16;
