@@ -126,7 +126,10 @@ example::Fd listen_at(const Config& cfg) {
 
 int run(const Config& cfg) {
   // The privileged part: create and configure.
-  tunkit::TunDevice dev({.name = cfg.name, .queues = cfg.queues});
+  // Always an owner: a device with neither owner nor group may be attached to by any user who
+  // can open /dev/net/tun (the kernel checks them only when set). The worker, so that it may
+  // attach more queues itself; root without one.
+  tunkit::TunDevice dev({.name = cfg.name, .queues = cfg.queues, .owner = cfg.worker.value_or(0)});
   tunkit::Link link(dev.ifindex());
   example::disable_dad(dev.name());
   link.add_address(cfg.v4);

@@ -106,6 +106,7 @@ TEST_CASE("tunkit run hands the queues to an unprivileged command and leaves no 
     const auto info = tunkit::find_tun_device("tkr1");
     REQUIRE(info);
     CHECK(info->persist);
+    CHECK(info->owner == ::geteuid());  // never ownerless: anyone could attach to it
     CHECK(run_tool("delete tkr1").status == 0);
   }
   SECTION("a command ended by a signal: 128 + its number") {

@@ -135,7 +135,8 @@ COMMAND runs as USER and GROUP with no supplementary groups, no capabilities (ef
 permitted, inheritable, ambient and bounding sets empty) and no_new_privs set, so it can move
 packets through its queues but cannot create devices or change links. Without --user and
 --group it keeps this process's ids, still without capabilities. A device created here gets
-USER as its owner (and GROUP as its group), so that COMMAND may attach more queues itself.
+USER (without --user, this process's user) as its owner and GROUP as its group, so that COMMAND
+may attach more queues itself and nobody else may attach any.
 
 This process holds no queue while COMMAND runs: it forwards SIGINT, SIGTERM and SIGHUP to
 COMMAND and exits with COMMAND's status (128+N when signal N ended it; 127 when COMMAND was not
@@ -736,7 +737,9 @@ int cmd_run(int argc, char** argv) {
       throw RuntimeError{fmt::format("a device named \"{}\" already exists", options.name)};
     }
     options.queues = queues;
-    options.owner = who.uid;
+    // Always an owner: a device with neither owner nor group may be attached to by any user
+    // who can open /dev/net/tun.
+    options.owner = who.uid.value_or(::geteuid());
     options.group = who.gid;
     dev = tunkit_cli::create_configured(plan, persist);
   }
