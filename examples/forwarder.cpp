@@ -15,8 +15,12 @@
 // waits for packets, reads every packet queued (up to 64) in one call, and writes them to the
 // other device in one call. The backend is a loop of non-blocking read/write syscalls or io_uring
 // (one io_uring_enter per batch). With --split, every super-packet is cut into MTU-sized
-// segments (tunkit::gso_split) and the segments coalesced back into super-packets
-// (tunkit::Coalescer) before the write: the path a VPN that encrypts each packet takes.
+// segments and the segments coalesced back into super-packets before the write: the path a VPN
+// that encrypts each packet takes. Without copying a payload byte: the segments are headers
+// built apart plus views of the super-packet's payload (tunkit::gso_split_views), and the writes
+// are gather lists (the gathering tunkit::Coalescer::coalesce, BatchIo::write_gathered), so the
+// payload is copied only by the kernel, once in and once out. --split-copy takes the copying
+// forms instead (gso_split into buffers, coalesce into an arena), for comparison.
 // SIGTERM/SIGINT call TunDevice::interrupt(), which wakes every thread; they return and the
 // counters are printed.
 //
@@ -27,6 +31,7 @@
 #include <tunkit/tunkit.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
@@ -61,7 +66,10 @@ options:
                      super-packets pass through unchanged instead of MTU-sized packets
   --split            --offload, and cut every super-packet into MTU-sized packets, then
                      coalesce them back into super-packets (TSO, and USO for runs of
-                     equal-sized UDP datagrams) before writing
+                     equal-sized UDP datagrams) before writing, without copying payloads
+  --split-copy       as --split, with the copying forms (segments and writes in buffers)
+  --verify           with --split: check each segment's checksum again before merging
+                     (the copying form always does; the split has just computed them)
   --backend B        batch I/O backend: loop (read/write syscalls), uring (io_uring) or
                      auto (default: the loop); uring falls back to the
                      loop, with a notice, where io_uring is unavailable
@@ -78,6 +86,8 @@ struct Config {
   bool vnet = false;
   bool offload = false;
   bool split = false;
+  bool split_copy = false;
+  bool verify = false;
   tunkit::BatchBackend backend = tunkit::BatchBackend::automatic;
   unsigned long timeout_s = 0;
 };
@@ -100,10 +110,13 @@ std::optional<Config> parse_args(int argc, char** argv) {
     } else if (a == "--offload") {
       cfg.vnet = true;
       cfg.offload = true;
-    } else if (a == "--split") {
+    } else if (a == "--split" || a == "--split-copy") {
       cfg.vnet = true;
       cfg.offload = true;
       cfg.split = true;
+      cfg.split_copy = a == "--split-copy";
+    } else if (a == "--verify") {
+      cfg.verify = true;
     } else if (a == "--backend") {
       const std::string_view b = args.value(a);
       if (b == "loop") {
@@ -124,6 +137,7 @@ std::optional<Config> parse_args(int argc, char** argv) {
     }
   }
   if (names.size() != 2) throw UsageError{"expected two device names, A and B"};
+  if (cfg.verify && !cfg.split) throw UsageError{"--verify needs --split"};
   if (names[0] == names[1]) throw UsageError{"A and B must be two different devices"};
   cfg.a = names[0];
   cfg.b = names[1];
@@ -219,46 +233,96 @@ bool write_all(std::size_t count, Write write, PacketAt packet_at, std::size_t v
   return true;
 }
 
+// The most header bytes of one segment (IPv4 or IPv6 with extension headers, TCP with options).
+constexpr std::size_t kSegmentHeaders = 256;
+
 // The --split path's state: segments cut from super-packets, then coalesced into writes.
+// Zero-copy (the default): segments are views (headers in `headers`, payloads in the read
+// batch's buffers) and the writes gather lists over them. Copying (--split-copy): segments are
+// copied into `storage` and the writes built whole in `arena`.
 struct Splitter {
-  explicit Splitter(std::size_t hdr_size, tunkit::Offloads granted)
+  Splitter(std::size_t hdr_size, tunkit::Offloads granted, bool copy_forms, bool verify)
       : header_size(hdr_size),
+        copy(copy_forms),
         gro(tunkit::CoalescerOptions{
             .max_batch = kSegments,
             .header_size = hdr_size,
             .tcp = granted.has(tunkit::Offload::tso4) || granted.has(tunkit::Offload::tso6),
-            .udp = granted.has(tunkit::Offload::uso4) || granted.has(tunkit::Offload::uso6)}),
-        storage(kSegments * kSegmentSize),
-        out(kSegments),
-        sizes(kSegments),
-        segments(kSegments),
-        arena(tunkit::Coalescer::arena_size(kSegments * kSegmentSize, kSegments, hdr_size)),
-        writes(kSegments),
-        spans(kSegments) {
-    for (std::size_t i = 0; i < kSegments; ++i)
-      out[i] = std::span(storage).subspan(i * kSegmentSize, kSegmentSize);
+            .udp = granted.has(tunkit::Offload::uso4) || granted.has(tunkit::Offload::uso6),
+            // The copying form as tunkit 0.1's forwarder: every segment checked again.
+            .verify_checksums = copy_forms || verify}) {
+    if (copy) {
+      storage.resize(kSegments * kSegmentSize);
+      out.resize(kSegments);
+      sizes.resize(kSegments);
+      segments.resize(kSegments);
+      arena.resize(tunkit::Coalescer::arena_size(kSegments * kSegmentSize, kSegments, hdr_size));
+      writes.resize(kSegments);
+      spans.resize(kSegments);
+      for (std::size_t i = 0; i < kSegments; ++i)
+        out[i] = std::span(storage).subspan(i * kSegmentSize, kSegmentSize);
+    } else {
+      headers.resize(kSegments * kSegmentHeaders);
+      views.resize(kSegments);
+      parts.resize(kSegments);
+      gather_arena.resize(tunkit::Coalescer::gather_arena_size(kSegments, hdr_size));
+      pieces.resize(tunkit::Coalescer::gather_pieces(kSegments));
+      gathered.resize(kSegments);
+      lists.resize(kSegments);
+    }
   }
   std::size_t header_size;
+  bool copy;
   tunkit::Coalescer gro;
+  std::size_t used = 0;  // segments held
+  // Zero-copy:
+  std::vector<std::byte> headers;  // the segments' headers
+  std::size_t headers_used = 0;
+  std::vector<tunkit::SegmentView> views;
+  std::vector<tunkit::PacketParts> parts;
+  std::vector<std::byte> gather_arena;
+  std::vector<std::span<const std::byte>> pieces;
+  std::vector<tunkit::GatheredPacket> gathered;
+  std::vector<std::span<const std::span<const std::byte>>> lists;
+  std::array<std::byte, 256> first_bytes{};  // the start of a dropped write, for the report
+  // Copying:
   std::vector<std::byte> storage;
   std::vector<std::span<std::byte>> out;
   std::vector<std::size_t> sizes;
   std::vector<std::span<const std::byte>> segments;
-  std::size_t used = 0;
   std::vector<std::byte> arena;
   std::vector<tunkit::CoalescedPacket> writes;
   std::vector<std::span<const std::byte>> spans;
+
+  // Whether the next super-packet's segments may not fit (65535 / 8-byte UDP payloads at
+  // worst): flush early rather than fail.
+  [[nodiscard]] bool nearly_full() const noexcept {
+    return used + 64 > kSegments || (!copy && headers_used + 64 * kSegmentHeaders > headers.size());
+  }
 
   // Cuts one packet read from the device (vnet header first) into segments; false: dropped.
   bool split(std::span<const std::byte> packet, Stats& stats) {
     const auto hdr = tunkit::VirtioNetHeader::parse(packet, header_size);
     if (!hdr) return false;
     const auto ip = packet.subspan(header_size);
-    const auto n =
-        tunkit::gso_split(*hdr, ip, std::span(out).subspan(used), std::span(sizes).subspan(used));
+    if (copy) {
+      const auto n =
+          tunkit::gso_split(*hdr, ip, std::span(out).subspan(used), std::span(sizes).subspan(used));
+      if (!n) return false;
+      for (std::size_t i = 0; i < *n; ++i)
+        segments[used + i] = out[used + i].first(sizes[used + i]);
+      used += *n;
+      stats.segments += *n;
+      return true;
+    }
+    const auto n = tunkit::gso_split_views(*hdr, ip, std::span(headers).subspan(headers_used),
+                                           std::span(views).subspan(used));
     if (!n) return false;
-    for (std::size_t i = 0; i < *n; ++i)
-      segments[used + i] = out[used + i].first(sizes[used + i]);
+    for (std::size_t i = 0; i < *n; ++i) {
+      const tunkit::SegmentView& v = views[used + i];
+      parts[used + i] = {v.headers, v.payload};
+      headers_used += v.headers.size();
+    }
     used += *n;
     stats.segments += *n;
     return true;
@@ -267,20 +331,49 @@ struct Splitter {
   // Coalesces the segments held and writes them; false when the device is gone.
   bool flush(tunkit::BatchIo& io, Stats& stats, const std::string& name) {
     if (used == 0) return true;
-    const auto n = gro.coalesce(std::span(segments).first(used), arena, writes);
+    const std::size_t held = used;
     used = 0;
+    headers_used = 0;
+    if (copy) {
+      const auto n = gro.coalesce(std::span(segments).first(held), arena, writes);
+      if (!n) {
+        ++stats.unsplit;
+        return true;
+      }
+      for (std::size_t i = 0; i < *n; ++i)
+        spans[i] = writes[i].bytes;
+      return write_all(
+          *n,
+          [&](std::size_t off, std::error_code& ec) {
+            return io.write_packets(std::span(spans).subspan(off, *n - off), ec);
+          },
+          [&](std::size_t i) { return spans[i]; }, header_size, stats, name);
+    }
+    const auto n = gro.coalesce(std::span<const tunkit::PacketParts>(parts).first(held),
+                                gather_arena, pieces, gathered);
     if (!n) {
       ++stats.unsplit;
       return true;
     }
     for (std::size_t i = 0; i < *n; ++i)
-      spans[i] = writes[i].bytes;
+      lists[i] = gathered[i].pieces;
     return write_all(
         *n,
         [&](std::size_t off, std::error_code& ec) {
-          return io.write_packets(std::span(spans).subspan(off, *n - off), ec);
+          return io.write_gathered(std::span(lists).subspan(off, *n - off), ec);
         },
-        [&](std::size_t i) { return spans[i]; }, header_size, stats, name);
+        [&](std::size_t i) { return start_of(gathered[i]); }, header_size, stats, name);
+  }
+
+  // The first bytes of a gathered write, joined (only for the report of a dropped one).
+  std::span<const std::byte> start_of(const tunkit::GatheredPacket& g) {
+    std::size_t got = 0;
+    for (const auto& piece : g.pieces) {
+      const std::size_t n = std::min(piece.size(), first_bytes.size() - got);
+      std::copy_n(piece.begin(), n, first_bytes.begin() + static_cast<std::ptrdiff_t>(got));
+      got += n;
+    }
+    return std::span(first_bytes).first(got);
   }
 };
 
@@ -293,7 +386,9 @@ void pump(tunkit::Queue& in, tunkit::Queue& out, const Config& cfg, tunkit::Offl
   tunkit::PacketBuffers buffers(kBatch, kSlot);
   tunkit::PacketBatch& batch = buffers.batch();
   std::optional<Splitter> splitter;
-  if (cfg.split) splitter.emplace(tunkit::VirtioNetHeader::legacy_size, granted);
+  if (cfg.split) {
+    splitter.emplace(tunkit::VirtioNetHeader::legacy_size, granted, cfg.split_copy, cfg.verify);
+  }
   while (!example::stop_requested()) {
     std::error_code ec;
     const std::size_t n = reader.read_batch(batch, ec);
@@ -324,9 +419,7 @@ void pump(tunkit::Queue& in, tunkit::Queue& out, const Config& cfg, tunkit::Offl
       continue;
     }
     for (std::size_t i = 0; i < n; ++i) {
-      // Room for the largest super-packet's segments (65535 / 8-byte UDP payloads at worst:
-      // flush early rather than fail).
-      if (splitter->used + 64 > kSegments && !splitter->flush(writer, stats, out.name())) return;
+      if (splitter->nearly_full() && !splitter->flush(writer, stats, out.name())) return;
       if (!splitter->split(batch.packet(i), stats)) ++stats.unsplit;
     }
     if (!splitter->flush(writer, stats, out.name())) return;
@@ -391,7 +484,10 @@ int run(const Config& cfg) {
       tunkit::BatchIo(a.queue(0), {.backend = cfg.backend}).backend();
   fmt::print("ready: {} {} queues {} vnet {} offload {} backend {} split {}\n", a.name(), b.name(),
              queues, vnet ? "on" : "off", offload, tunkit::to_string(backend),
-             cfg.split ? "on" : "off");
+             !cfg.split       ? "off"
+             : cfg.split_copy ? "copy"
+             : cfg.verify     ? "on verify"
+                              : "on");
   std::fflush(stdout);
 
   if (cfg.timeout_s != 0) example::stop_at(example::Deadline(std::chrono::seconds(cfg.timeout_s)));

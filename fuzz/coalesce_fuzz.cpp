@@ -10,7 +10,10 @@
 // - a write of one packet is that packet, byte for byte, with an all-zero header;
 // - a merged write has a valid header, is at most 65535 bytes, and gso_split cuts it back into
 //   exactly the packets it carries, in order (checksums aside where they may differ: see
-//   same_segment).
+//   same_segment);
+// - the gathering form gives the same writes, byte for byte, for the packets whole and for each
+//   packet cut in two parts (at a point taken from the packet's own length, so that heads with
+//   and without complete headers both occur), its pieces viewing the packets themselves.
 
 #include <array>
 #include <cstddef>
@@ -158,5 +161,36 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   for (const int s : seen)
     TUNKIT_FUZZ_CHECK(s == 1);
+
+  // The gathering form: the same writes.
+  std::vector<tunkit::PacketParts> parts(packets.size());
+  for (std::size_t i = 0; i < packets.size(); ++i) {
+    const std::size_t cut = packets[i].empty() ? 0 : packets[i].size() * 7 / 8 % packets[i].size();
+    parts[i] = {packets[i].first(cut), packets[i].subspan(cut)};
+  }
+  std::vector<std::byte> headers(tunkit::Coalescer::gather_arena_size(packets.size(), header_size));
+  std::vector<std::span<const std::byte>> pieces(tunkit::Coalescer::gather_pieces(packets.size()));
+  std::vector<tunkit::GatheredPacket> gathered(packets.size());
+  for (const bool whole : {true, false}) {
+    const auto g = whole ? gro.coalesce(packets, headers, pieces, gathered)
+                         : gro.coalesce(std::span<const tunkit::PacketParts>(parts), headers,
+                                        pieces, gathered);
+    TUNKIT_FUZZ_CHECK(g.has_value());
+    if (whole) TUNKIT_FUZZ_CHECK(*g == *n);
+    // Cut packets whose heads lack their headers pass through where the whole ones merged: the
+    // writes then differ, but each still carries exactly what it says.
+    if (!whole && *g != *n) continue;
+    for (std::size_t w = 0; w < *g; ++w) {
+      const tunkit::GatheredPacket& out = gathered[w];
+      std::vector<std::byte> joined;
+      for (const auto& piece : out.pieces)
+        joined.insert(joined.end(), piece.begin(), piece.end());
+      TUNKIT_FUZZ_CHECK(joined.size() == out.size);
+      if (whole || (out.first == writes[w].first && out.count == writes[w].count)) {
+        TUNKIT_FUZZ_CHECK(same(joined, writes[w].bytes));
+        TUNKIT_FUZZ_CHECK(out.header == writes[w].header);
+      }
+    }
+  }
   return 0;
 }

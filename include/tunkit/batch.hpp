@@ -223,6 +223,14 @@ class TUNKIT_EXPORT BatchIo {
   /// Non-throwing form: `ec` says why packet number `result` was not written.
   std::size_t write_packets(std::span<const std::span<const std::byte>> packets,
                             std::error_code& ec) noexcept;
+  /// As `write_packets`, for packets each given as pieces written by one gather write (what the
+  /// gathering `Coalescer::coalesce` makes: `GatheredPacket::pieces`), so that no payload is
+  /// copied before the kernel copies it. At most `Queue::max_buffers` pieces per packet
+  /// (`errc::too_many_buffers`).
+  std::size_t write_gathered(std::span<const std::span<const std::span<const std::byte>>> packets);
+  /// Non-throwing form: `ec` says why packet number `result` was not written.
+  std::size_t write_gathered(std::span<const std::span<const std::span<const std::byte>>> packets,
+                             std::error_code& ec) noexcept;
 
   /// Whether io_uring can be used here: built with liburing and accepted by the running kernel
   /// (probed once: a ring set up and torn down).
@@ -245,9 +253,11 @@ class TUNKIT_EXPORT BatchIo {
   std::size_t truncated_ = 0;
   std::size_t uring_depth_ = 8;  // reads submitted by the next io_uring read (adapts)
   std::unique_ptr<detail::Uring> uring_;
-  std::vector<iovec> iovs_;       // uring: two per read (slot, spare byte), one per write
-  std::vector<int> results_;      // uring: one per operation
-  std::vector<std::byte> spare_;  // uring: the spare byte of each read
+  std::vector<iovec> iovs_;       // uring: two per read (slot, spare byte), one per piece written
+  std::vector<unsigned> counts_;  // uring: pieces of each write
+  std::vector<std::size_t> lengths_;  // uring: bytes of each write
+  std::vector<int> results_;          // uring: one per operation
+  std::vector<std::byte> spare_;      // uring: the spare byte of each read
 };
 
 }  // namespace tunkit

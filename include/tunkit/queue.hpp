@@ -219,9 +219,10 @@ class TUNKIT_EXPORT Queue {
                           std::error_code& ec, bool may_wait = true) noexcept;
   std::size_t write_packet(std::span<const std::span<const std::byte>> bufs, std::error_code& ec,
                            bool may_wait = true) noexcept;
-  // Whether a write of `packet` (virtio-net header first) would be refused by the checks of
-  // write_packet; false without IFF_VNET_HDR.
-  [[nodiscard]] bool vnet_invalid(std::span<const std::byte> packet) const noexcept;
+  // Whether a write of the packet in `bufs` (`total` bytes, virtio-net header first) would be
+  // refused by the checks of write_packet; false without IFF_VNET_HDR.
+  [[nodiscard]] bool vnet_invalid(std::span<const std::span<const std::byte>> bufs,
+                                  std::size_t total) const noexcept;
   WaitResult wait(short events, int timeout_ms, std::error_code& ec) noexcept;
   [[noreturn]] void throw_io(const char* op, std::error_code ec) const;
   [[noreturn]] void throw_write(const char* op, std::error_code ec,

@@ -28,7 +28,7 @@ struct Uring::Impl {
   Impl& operator=(const Impl&) = delete;
   bool wake_armed = false;  // a poll on the interrupt eventfd is pending
   int chain(int fd, bool write, int wake_fd, const iovec* iovs, unsigned per_op,
-            std::span<int> results, bool& woke) noexcept;
+            const unsigned* counts, std::span<int> results, bool& woke) noexcept;
 };
 
 Uring::Uring(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
@@ -73,16 +73,17 @@ constexpr std::uint64_t kCancel = 1ULL << 34U;  // the cancellation of a gate
 
 int Uring::read(int fd, int wake_fd, const iovec* iovs, unsigned per_op, std::span<int> results,
                 bool& woke) noexcept {
-  return impl_->chain(fd, false, wake_fd, iovs, per_op, results, woke);
+  return impl_->chain(fd, false, wake_fd, iovs, per_op, nullptr, results, woke);
 }
 
-int Uring::write(int fd, const iovec* iovs, std::span<int> results) noexcept {
+int Uring::write(int fd, const iovec* iovs, const unsigned* counts,
+                 std::span<int> results) noexcept {
   bool woke = false;
-  return impl_->chain(fd, true, -1, iovs, 1, results, woke);
+  return impl_->chain(fd, true, -1, iovs, 1, counts, results, woke);
 }
 
 int Uring::Impl::chain(int fd, bool write, int wake_fd, const iovec* iovs, unsigned per_op,
-                       std::span<int> results, bool& woke) noexcept {
+                       const unsigned* counts, std::span<int> results, bool& woke) noexcept {
   io_uring* r = &ring;
   const auto n = static_cast<unsigned>(results.size());
   const bool gate = wake_fd >= 0;
@@ -105,9 +106,11 @@ int Uring::Impl::chain(int fd, bool write, int wake_fd, const iovec* iovs, unsig
   for (unsigned i = 0; i < n; ++i) {
     io_uring_sqe* sqe = io_uring_get_sqe(r);
     if (sqe == nullptr) return -EBUSY;
-    const iovec* v = iovs + static_cast<std::size_t>(i) * per_op;
+    const unsigned here = counts != nullptr ? counts[i] : per_op;
+    const iovec* v = iovs;
+    iovs += here;
     if (write) {
-      io_uring_prep_writev(sqe, fd, v, per_op, 0);
+      io_uring_prep_writev(sqe, fd, v, here, 0);
     } else {
       io_uring_prep_readv(sqe, fd, v, per_op, 0);
       // Measured on Linux 6.18: the tun driver supports NOWAIT, so io_uring ignores the file's
@@ -183,7 +186,8 @@ int Uring::read(int /*fd*/, int /*wake_fd*/, const iovec* /*iovs*/, unsigned /*p
   return -ENOSYS;
 }
 
-int Uring::write(int /*fd*/, const iovec* /*iovs*/, std::span<int> /*results*/) noexcept {
+int Uring::write(int /*fd*/, const iovec* /*iovs*/, const unsigned* /*counts*/,
+                 std::span<int> /*results*/) noexcept {
   return -ENOSYS;
 }
 

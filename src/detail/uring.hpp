@@ -35,9 +35,10 @@ class Uring {
   /// Returns 0, or -errno when the ring itself failed (then no result is meaningful).
   int read(int fd, int wake_fd, const iovec* iovs, unsigned per_op, std::span<int> results,
            bool& woke) noexcept;
-  /// Writes: `results.size()` writev operations of one iovec each, linked so that the first one
-  /// that fails cancels the rest (-ECANCELED).
-  int write(int fd, const iovec* iovs, std::span<int> results) noexcept;
+  /// Writes: `results.size()` writev operations, linked so that the first one that fails cancels
+  /// the rest (-ECANCELED); operation i takes `counts[i]` iovecs from `iovs`, following those of
+  /// the operations before it (one each when `counts` is null).
+  int write(int fd, const iovec* iovs, const unsigned* counts, std::span<int> results) noexcept;
 
  private:
   struct Impl;

@@ -6,6 +6,7 @@
 #include <bit>
 #include <cstring>
 #include <optional>
+#include <type_traits>
 
 #include "offload/gro_rules.hpp"
 #include "offload/vnet_internal.hpp"
@@ -50,7 +51,7 @@ using detail::gro::tcp_flags;
 // so that no later packet of the flow overtakes this one.
 class Grouper {
  public:
-  Grouper(std::span<const std::span<const std::byte>> packets, std::span<GroItem> items,
+  Grouper(std::span<const PacketParts> packets, std::span<GroItem> items,
           std::span<GroGroup> groups, std::span<GroSlot> table, std::uint32_t generation,
           const CoalescerOptions& options) noexcept
       : packets_(packets),
@@ -64,8 +65,9 @@ class Grouper {
   std::uint32_t group_all() noexcept {
     for (std::uint32_t i = 0; i < packets_.size(); ++i) {
       GroItem& it = items_[i];
-      it = classify_one(packets_[i], options_);
-      GroSlot* slot = it.kind == GroKind::other ? nullptr : &flow_slot(it, packets_[i].data());
+      const PacketParts& p = packets_[i];
+      it = classify_one(p.head.data(), p.head.size(), p.size(), options_);
+      GroSlot* slot = it.kind == GroKind::other ? nullptr : &flow_slot(it, p.head.data());
       if (slot != nullptr && slot->group != kNone && join(groups_[slot->group], slot->group, i)) {
         continue;
       }
@@ -88,7 +90,7 @@ class Grouper {
       }
       if (candidate.hash == it.hash) {
         const std::uint32_t f = groups_[candidate.group].first;
-        if (same_flow(items_[f], packets_[f].data(), it, pb)) return candidate;
+        if (same_flow(items_[f], packets_[f].head.data(), it, pb)) return candidate;
       }
     }
   }
@@ -96,15 +98,15 @@ class Grouper {
   // Appends packet `i` to group `g` (number `gi`) if it may join; else closes the group.
   bool join(GroGroup& g, std::uint32_t gi, std::uint32_t i) noexcept {
     GroItem& it = items_[i];
-    const std::byte* pb = packets_[i].data();
-    if (!can_append(g, items_[g.first], packets_[g.first].data(), packets_[g.last].data(), it,
-                    pb)) {
+    const std::byte* pb = packets_[i].head.data();
+    if (!can_append(g, items_[g.first], packets_[g.first].head.data(), packets_[g.last].head.data(),
+                    it, pb)) {
       g.closed = true;
       return false;
     }
     // The second packet decides whether an IPv4 UDP flow keeps one id (ipv4_id_fits).
     if (g.count == 1 && it.kind == GroKind::udp && load8(pb) >> 4 == 4) {
-      g.fixed_id = load16(pb + 4) == load16(packets_[g.first].data() + 4);
+      g.fixed_id = load16(pb + 4) == load16(packets_[g.first].head.data() + 4);
     }
     items_[g.last].next = i;
     it.group = gi;
@@ -119,7 +121,7 @@ class Grouper {
   // Starts a new group with packet `i`, as the latest of its flow when it has one.
   void start_group(std::uint32_t i, GroSlot* slot) noexcept {
     GroItem& it = items_[i];
-    const std::byte* pb = packets_[i].data();
+    const std::byte* pb = packets_[i].head.data();
     GroGroup& g = groups_[group_count_];
     g.first = g.last = i;
     g.count = 1;
@@ -134,7 +136,7 @@ class Grouper {
     ++group_count_;
   }
 
-  std::span<const std::span<const std::byte>> packets_;
+  std::span<const PacketParts> packets_;
   std::span<GroItem> items_;
   std::span<GroGroup> groups_;
   std::span<GroSlot> table_;
@@ -146,15 +148,39 @@ class Grouper {
 // ---------------------------------------------------------------------------------------------
 // Step 3: write
 
-// Builds the writes of a batch in the arena, in the order of their groups: a group of one packet
-// passes through; the members of a larger group are merged in runs, a member whose checksum does
-// not verify leaving alone, unchanged, between two runs.
+// The sum of the bytes of `b` as they stand after `a_len` other bytes summing to `a`: a part
+// starting at an odd offset pairs its bytes the other way round (RFC 1071: byte order
+// independence), so its sum is swapped before it is added.
+std::uint16_t join_sums(std::uint16_t a, std::size_t a_len, std::uint16_t b) noexcept {
+  if ((a_len & 1U) != 0) b = static_cast<std::uint16_t>((b << 8U) | (b >> 8U));
+  std::uint32_t s = std::uint32_t{a} + b;
+  s = (s & 0xFFFFU) + (s >> 16U);
+  return static_cast<std::uint16_t>(s);
+}
+
+// Where the writes of a batch go: whole, copied into an arena (`Copy`), or as pieces for a
+// gather write, the payloads left where they are (`Gather`).
+enum class Output : std::uint8_t { copy, gather };
+
+// Builds the writes of a batch, in the order of their groups: a group of one packet passes
+// through; the members of a larger group are merged in runs, a member whose checksum does not
+// verify leaving alone, unchanged, between two runs. The arena holds whole writes (copy) or
+// their virtio-net headers and merged headers (gather).
+template <Output Mode>
 class Writer {
+  static constexpr bool kGather = Mode == Output::gather;
+  using Result = std::conditional_t<kGather, GatheredPacket, CoalescedPacket>;
+
  public:
-  Writer(std::span<const std::span<const std::byte>> packets, std::span<const GroItem> items,
-         std::span<std::byte> arena, std::span<CoalescedPacket> out,
-         const CoalescerOptions& options) noexcept
-      : packets_(packets), items_(items), arena_(arena), out_(out), options_(options) {}
+  Writer(std::span<const PacketParts> packets, std::span<const GroItem> items,
+         std::span<std::byte> arena, std::span<std::span<const std::byte>> pieces,
+         std::span<Result> out, const CoalescerOptions& options) noexcept
+      : packets_(packets),
+        items_(items),
+        arena_(arena),
+        pieces_(pieces),
+        out_(out),
+        options_(options) {}
 
   // Writes group `g`.
   void write(const GroGroup& g) noexcept {
@@ -183,27 +209,61 @@ class Writer {
     std::uint32_t first = kNone;
     std::uint32_t last = kNone;
     std::uint32_t count = 0;
-    std::size_t at = 0;   // arena offset of its write (the virtio-net header first)
-    std::size_t len = 0;  // IP length so far
+    std::size_t at = 0;     // arena offset of its write (the virtio-net header first)
+    std::size_t len = 0;    // IP length so far
+    std::size_t piece = 0;  // gather: its first piece
   };
 
-  // Records the write at arena offset `at`: the virtio-net header and `len` bytes of packet.
+  // Adds a piece to the write being built, joined to the previous one when it follows it in
+  // memory (the segments of one split super-packet do).
+  void add_piece(std::span<const std::byte> p) noexcept {
+    if (p.empty()) return;
+    if (piece_count_ > piece_mark_) {
+      std::span<const std::byte>& last = pieces_[piece_count_ - 1];
+      if (last.data() + last.size() == p.data()) {
+        last = std::span<const std::byte>(last.data(), last.size() + p.size());
+        return;
+      }
+    }
+    pieces_[piece_count_++] = p;
+  }
+
+  // Records the write at arena offset `at`: the virtio-net header and `len` bytes of packet
+  // (copy), or the pieces since `piece` (gather).
   void emit(std::size_t at, std::size_t len, const VirtioNetHeader& header, std::uint32_t first,
-            std::uint32_t members) noexcept {
+            std::uint32_t members, std::size_t piece) noexcept {
     const std::size_t hs = options_.header_size;
-    const std::byte* p = arena_.data() + at;
-    out_[count_++] = {std::span<const std::byte>(p, hs + len),
-                      std::span<const std::byte>(p + hs, len), header, first, members};
+    if constexpr (kGather) {
+      out_[count_++] = {pieces_.subspan(piece, piece_count_ - piece), hs + len, header, first,
+                        members};
+      piece_mark_ = piece_count_;
+    } else {
+      (void)piece;
+      const std::byte* p = arena_.data() + at;
+      out_[count_++] = {std::span<const std::byte>(p, hs + len),
+                        std::span<const std::byte>(p + hs, len), header, first, members};
+    }
   }
 
   // Packet `index` unchanged, after an all-zero header.
   void pass_through(std::uint32_t index) noexcept {
-    const std::span<const std::byte> p = packets_[index];
+    const PacketParts& p = packets_[index];
+    const std::size_t hs = options_.header_size;
     std::byte* at = arena_.data() + cursor_;
-    std::memset(at, 0, options_.header_size);
-    std::memcpy(at + options_.header_size, p.data(), p.size());
-    emit(cursor_, p.size(), VirtioNetHeader{}, index, 1);
-    cursor_ += options_.header_size + p.size();
+    std::memset(at, 0, hs);
+    if constexpr (kGather) {
+      const std::size_t piece = piece_count_;
+      add_piece(std::span<const std::byte>(at, hs));
+      add_piece(p.head);
+      add_piece(p.tail);
+      emit(cursor_, p.size(), VirtioNetHeader{}, index, 1, piece);
+      cursor_ += hs;
+    } else {
+      std::memcpy(at + hs, p.head.data(), p.head.size());
+      if (!p.tail.empty()) std::memcpy(at + hs + p.head.size(), p.tail.data(), p.tail.size());
+      emit(cursor_, p.size(), VirtioNetHeader{}, index, 1, 0);
+      cursor_ += hs + p.size();
+    }
   }
 
   Flow flow_of(const GroGroup& g) const noexcept {
@@ -214,7 +274,7 @@ class Writer {
     f.tcp = head.kind == GroKind::tcp;
     f.v4 = f.ip_len == 20;
     if (options_.verify_checksums) {
-      f.pseudo = detail::address_sum(packets_[g.first].data(), f.v4);
+      f.pseudo = detail::address_sum(packets_[g.first].head.data(), f.v4);
       f.pseudo.add_u16(f.tcp ? kTcp : kUdp);
     }
     return f;
@@ -229,7 +289,9 @@ class Writer {
         if (run.count > 0) {
           finish_run(run, flow);
         } else {
-          cursor_ = run.at;  // the run was to start with this packet: drop what was copied
+          // The run was to start with this packet: drop what was built.
+          cursor_ = run.at;
+          piece_count_ = run.piece;
         }
         pass_through(m);
       }
@@ -242,17 +304,40 @@ class Writer {
     run.at = cursor_;
     run.first = m;
     run.len = flow.headers;
-    std::memcpy(arena_.data() + run.at + options_.header_size, packets_[m].data(), flow.headers);
+    std::byte* at = arena_.data() + run.at;
+    std::memcpy(at + options_.header_size, packets_[m].head.data(), flow.headers);
+    if constexpr (kGather) {
+      run.piece = piece_count_;
+      add_piece(std::span<const std::byte>(at, options_.header_size + flow.headers));
+    }
   }
 
-  // Copies the payload of member `m` to the end of the run; false (the run unchanged) when its
+  // Adds the payload of member `m` to the end of the run; false (the run unchanged) when its
   // transport checksum does not verify.
   bool append(Run& run, const Flow& flow, std::uint32_t m) noexcept {
     const GroItem& it = items_[m];
-    const std::byte* src = packets_[m].data();
+    const PacketParts& p = packets_[m];
+    const std::byte* src = p.head.data();
+    // The payload: the rest of the head, then the tail.
+    const std::span<const std::byte> first = p.head.subspan(flow.headers);
+    const std::span<const std::byte> second = p.tail;
     std::byte* dst = arena_.data() + run.at + options_.header_size + run.len;
+    std::uint16_t payload_sum = 0;
     if (options_.verify_checksums) {
-      const std::uint16_t payload_sum = detail::copy_and_sum(dst, src + flow.headers, it.payload);
+      if constexpr (kGather) {
+        payload_sum = detail::ones_sum(first.data(), first.size());
+        if (!second.empty()) {
+          payload_sum =
+              join_sums(payload_sum, first.size(), detail::ones_sum(second.data(), second.size()));
+        }
+      } else {
+        payload_sum = detail::copy_and_sum(dst, first.data(), first.size());
+        if (!second.empty()) {
+          payload_sum =
+              join_sums(payload_sum, first.size(),
+                        detail::copy_and_sum(dst + first.size(), second.data(), second.size()));
+        }
+      }
       Checksum sum = flow.pseudo;
       sum.add_u16(static_cast<std::uint16_t>(it.l4_len + it.payload))
           .add(std::span<const std::byte>(src + flow.ip_len, it.l4_len))
@@ -261,8 +346,13 @@ class Writer {
       const bool no_checksum =
           !flow.tcp && flow.v4 && load16(src + flow.ip_len + kUdpChecksumOffset) == 0;
       if (!sum.verifies() && !no_checksum) return false;
-    } else {
-      std::memcpy(dst, src + flow.headers, it.payload);
+    } else if constexpr (!kGather) {
+      std::memcpy(dst, first.data(), first.size());
+      if (!second.empty()) std::memcpy(dst + first.size(), second.data(), second.size());
+    }
+    if constexpr (kGather) {
+      add_piece(first);
+      add_piece(second);
     }
     run.len += it.payload;
     run.last = m;
@@ -276,11 +366,11 @@ class Writer {
     if (run.count == 0) return;
     if (run.count == 1) {
       std::memset(arena_.data() + run.at, 0, options_.header_size);
-      emit(run.at, run.len, VirtioNetHeader{}, run.first, 1);
+      emit(run.at, run.len, VirtioNetHeader{}, run.first, 1, run.piece);
     } else {
       write_super_packet(run, flow);
     }
-    cursor_ = run.at + options_.header_size + run.len;
+    cursor_ = run.at + options_.header_size + (kGather ? flow.headers : run.len);
     run.count = 0;
   }
 
@@ -310,7 +400,7 @@ class Writer {
     std::byte* t = d + flow.ip_len;
     if (flow.tcp) {
       const TcpFlags first = tcp_flags(t);
-      const TcpFlags last = tcp_flags(packets_[run.last].data() + flow.ip_len);
+      const TcpFlags last = tcp_flags(packets_[run.last].head.data() + flow.ip_len);
       store8(t + 13, (first | (last & kTcpEndFlags)).bits());
       store16(t + kTcpChecksumOffset, pseudo.fold());
       vh.gso_type = flow.v4 ? GsoType::tcpv4 : GsoType::tcpv6;
@@ -323,31 +413,35 @@ class Writer {
       vh.csum_offset = static_cast<std::uint16_t>(kUdpChecksumOffset);
     }
     (void)vh.serialize(std::span<std::byte>(at, hs), hs, options_.little_endian);
-    emit(run.at, run.len, vh, run.first, run.count);
+    emit(run.at, run.len, vh, run.first, run.count, run.piece);
   }
 
-  std::span<const std::span<const std::byte>> packets_;
+  std::span<const PacketParts> packets_;
   std::span<const GroItem> items_;
   std::span<std::byte> arena_;
-  std::span<CoalescedPacket> out_;
+  std::span<std::span<const std::byte>> pieces_;  // gather only
+  std::span<Result> out_;
   const CoalescerOptions& options_;
-  std::size_t cursor_ = 0;  // arena bytes used
-  std::size_t count_ = 0;   // writes made
+  std::size_t cursor_ = 0;       // arena bytes used
+  std::size_t count_ = 0;        // writes made
+  std::size_t piece_count_ = 0;  // gather: pieces used
+  std::size_t piece_mark_ = 0;   // gather: the first piece of the write being built
 };
 
-// The limits `coalesce` checks before doing anything.
-std::optional<OffloadError> check_batch(std::span<const std::span<const std::byte>> packets,
-                                        std::size_t capacity, std::size_t arena_size,
-                                        std::size_t out_size, std::size_t header_size) noexcept {
-  const std::size_t n = packets.size();
+// The limits `coalesce` checks before doing anything: `arena_needed` bytes of arena and
+// `pieces_needed` pieces.
+std::optional<OffloadError> check_batch(std::size_t n, std::size_t capacity,
+                                        std::size_t arena_needed, std::size_t arena_size,
+                                        std::size_t pieces_needed, std::size_t pieces_size,
+                                        std::size_t out_size) noexcept {
   if (n > capacity) return offload_error(OffloadReason::batch_too_large, n, capacity);
   if (out_size < n) return offload_error(OffloadReason::too_many_segments, n, out_size);
-  std::size_t input_bytes = 0;
-  for (const auto& p : packets)
-    input_bytes += p.size();
-  const std::size_t needed = Coalescer::arena_size(input_bytes, n, header_size);
-  if (arena_size < needed)
-    return offload_error(OffloadReason::buffer_too_small, needed, arena_size);
+  if (pieces_size < pieces_needed) {
+    return offload_error(OffloadReason::too_many_segments, pieces_needed, pieces_size);
+  }
+  if (arena_size < arena_needed) {
+    return offload_error(OffloadReason::buffer_too_small, arena_needed, arena_size);
+  }
   return std::nullopt;
 }
 
@@ -366,28 +460,71 @@ Coalescer::Coalescer(CoalescerOptions options) : options_(options) {
   items_.resize(options_.max_batch);
   groups_.resize(options_.max_batch);
   table_.resize(std::bit_ceil(2 * options_.max_batch));
+  parts_.resize(options_.max_batch);
 }
 
 Coalescer::Coalescer(Coalescer&&) noexcept = default;
 Coalescer& Coalescer::operator=(Coalescer&&) noexcept = default;
 Coalescer::~Coalescer() = default;
 
-OffloadResult<std::size_t> Coalescer::coalesce(std::span<const std::span<const std::byte>> packets,
-                                               std::span<std::byte> arena,
-                                               std::span<CoalescedPacket> out) noexcept {
-  if (auto e =
-          check_batch(packets, items_.size(), arena.size(), out.size(), options_.header_size)) {
-    return *e;
-  }
-  if (packets.empty()) return std::size_t{0};
+std::uint32_t Coalescer::group(std::span<const PacketParts> packets) noexcept {
   // A new generation empties the flow table (all of it again when the counter wraps).
   if (++generation_ == 0) {
     std::fill(table_.begin(), table_.end(), GroSlot{});
     generation_ = 1;
   }
-  const std::uint32_t groups =
-      Grouper(packets, items_, groups_, table_, generation_, options_).group_all();
-  Writer writer(packets, items_, arena, out, options_);
+  return Grouper(packets, items_, groups_, table_, generation_, options_).group_all();
+}
+
+std::span<const PacketParts> Coalescer::as_parts(
+    std::span<const std::span<const std::byte>> packets) noexcept {
+  for (std::size_t i = 0; i < packets.size(); ++i)
+    parts_[i] = {packets[i], {}};
+  return std::span<const PacketParts>(parts_).first(packets.size());
+}
+
+OffloadResult<std::size_t> Coalescer::coalesce(std::span<const std::span<const std::byte>> packets,
+                                               std::span<std::byte> arena,
+                                               std::span<CoalescedPacket> out) noexcept {
+  std::size_t input_bytes = 0;
+  for (const auto& p : packets)
+    input_bytes += p.size();
+  const std::size_t n = packets.size();
+  if (auto e = check_batch(n, items_.size(), arena_size(input_bytes, n, options_.header_size),
+                           arena.size(), 0, 0, out.size())) {
+    return *e;
+  }
+  if (packets.empty()) return std::size_t{0};
+  const auto parts = as_parts(packets);
+  const std::uint32_t groups = group(parts);
+  Writer<Output::copy> writer(parts, items_, arena, {}, out, options_);
+  for (std::uint32_t gi = 0; gi < groups; ++gi)
+    writer.write(groups_[gi]);
+  return writer.count();
+}
+
+OffloadResult<std::size_t> Coalescer::coalesce(std::span<const std::span<const std::byte>> packets,
+                                               std::span<std::byte> header_arena,
+                                               std::span<std::span<const std::byte>> pieces,
+                                               std::span<GatheredPacket> out) noexcept {
+  if (packets.size() > items_.size()) {
+    return offload_error(OffloadReason::batch_too_large, packets.size(), items_.size());
+  }
+  return coalesce(as_parts(packets), header_arena, pieces, out);
+}
+
+OffloadResult<std::size_t> Coalescer::coalesce(std::span<const PacketParts> packets,
+                                               std::span<std::byte> header_arena,
+                                               std::span<std::span<const std::byte>> pieces,
+                                               std::span<GatheredPacket> out) noexcept {
+  const std::size_t n = packets.size();
+  if (auto e = check_batch(n, items_.size(), gather_arena_size(n, options_.header_size),
+                           header_arena.size(), gather_pieces(n), pieces.size(), out.size())) {
+    return *e;
+  }
+  if (packets.empty()) return std::size_t{0};
+  const std::uint32_t groups = group(packets);
+  Writer<Output::gather> writer(packets, items_, header_arena, pieces, out, options_);
   for (std::uint32_t gi = 0; gi < groups; ++gi)
     writer.write(groups_[gi]);
   return writer.count();

@@ -10,10 +10,11 @@
 #include <cstring>
 #include <optional>
 #include <span>
+#include <utility>
 
 #include "offload/vnet_internal.hpp"
+#include "packet/parse_helpers.hpp"
 #include "tunkit/offload/gro.hpp"
-#include "tunkit/packet/ipv6.hpp"
 
 namespace tunkit::detail {
 
@@ -116,12 +117,13 @@ struct IpFacts {
   std::uint64_t hash = 0;     // flow hash of the version, addresses and protocol
 };
 
-// An IPv4 packet of `size` bytes (at least 20), or nothing when it passes through.
-inline std::optional<IpFacts> classify_ipv4(const std::byte* b, std::size_t size,
+// An IPv4 packet of `size` bytes (at least 20) whose first `head` bytes are at `b`, or nothing
+// when it passes through.
+inline std::optional<IpFacts> classify_ipv4(const std::byte* b, std::size_t head, std::size_t size,
                                             const CoalescerOptions& opt) noexcept {
   IpFacts ip;
   ip.ip_len = std::size_t{4} * (load8(b) & 0x0FU);
-  if (ip.ip_len < 20 || ip.ip_len > size || std::size_t{load16(b + 2)} != size) return {};
+  if (ip.ip_len < 20 || ip.ip_len > head || std::size_t{load16(b + 2)} != size) return {};
   // Only DF may be set: MF or an offset is a fragment, and the reserved bit would be lost
   // (the split copies the first packet's flags), so such packets pass through.
   if ((load16(b + 6) & 0xBFFFU) != 0) return {};
@@ -133,21 +135,43 @@ inline std::optional<IpFacts> classify_ipv4(const std::byte* b, std::size_t size
   return ip;
 }
 
-// An IPv6 packet, or nothing when it passes through.
-inline std::optional<IpFacts> classify_ipv6(std::span<const std::byte> p) noexcept {
-  const std::byte* b = p.data();
+// Where the upper-layer header of an IPv6 packet starts, walking its extension headers within
+// the first `head` bytes (as Ipv6View::parse walks them), and its protocol; nothing for a
+// fragment or a chain that does not fit.
+inline std::optional<std::pair<std::size_t, std::uint8_t>> ipv6_upper(const std::byte* b,
+                                                                      std::size_t head) noexcept {
+  std::uint8_t next = load8(b + 6);
+  std::size_t off = 40;
+  for (;;) {
+    const auto type = static_cast<IpProtocol>(next);
+    if (!is_ipv6_extension(type)) return std::pair{off, next};
+    if (type == IpProtocol::fragment || (type == IpProtocol::hop_by_hop && off != 40) ||
+        head - off < 2) {
+      return std::nullopt;
+    }
+    const std::size_t len = ipv6_extension_length(type, b + off);
+    if (len > head - off) return std::nullopt;
+    next = load8(b + off);
+    off += len;
+  }
+}
+
+// An IPv6 packet of `size` bytes whose first `head` bytes (at least 40) are at `b`, or nothing
+// when it passes through.
+inline std::optional<IpFacts> classify_ipv6(const std::byte* b, std::size_t head,
+                                            std::size_t size) noexcept {
   IpFacts ip;
   ip.ip_len = 40;
-  if (p.size() < 40 || std::size_t{load16(b + 4)} + 40 != p.size()) return {};
+  if (head < 40 || std::size_t{load16(b + 4)} + 40 != size) return {};
   ip.protocol = load8(b + 6);
   ip.ip_ok = true;
   if (ip.protocol != kTcp && ip.protocol != kUdp) {
     // Extension headers never merge, but a TCP or UDP packet behind them still belongs to its
     // flow, and must close the flow's super-packet so that no later packet overtakes it.
-    const auto v6 = Ipv6View::parse(p);
-    if (!v6 || v6->is_fragment()) return {};
-    ip.protocol = static_cast<std::uint8_t>(v6->upper_protocol());
-    ip.ip_len = v6->upper_offset();
+    const auto upper = ipv6_upper(b, head);
+    if (!upper) return {};
+    ip.ip_len = upper->first;
+    ip.protocol = upper->second;
     ip.ip_ok = false;
   }
   ip.hash = mix(
@@ -157,24 +181,25 @@ inline std::optional<IpFacts> classify_ipv6(std::span<const std::byte> p) noexce
   return ip;
 }
 
-// Parses one packet for merging. Only what can be merged is looked at closely; everything else
+// Parses one packet for merging: `size` bytes in all, the first `head` of them at `b` (the
+// headers are read there only). Only what can be merged is looked at closely; everything else
 // is `other` and passes through.
-inline GroItem classify_one(std::span<const std::byte> p, const CoalescerOptions& opt) noexcept {
+inline GroItem classify_one(const std::byte* b, std::size_t head, std::size_t size,
+                            const CoalescerOptions& opt) noexcept {
   GroItem it;
-  const std::size_t size = p.size();
-  if (size < 20 || size > kMaxSuperPacket) return it;
-  const std::byte* b = p.data();
+  if (head < 20 || size > kMaxSuperPacket) return it;
   const unsigned version = load8(b) >> 4;
-  const std::optional<IpFacts> ip = version == 4   ? classify_ipv4(b, size, opt)
-                                    : version == 6 ? classify_ipv6(p)
+  const std::optional<IpFacts> ip = version == 4   ? classify_ipv4(b, head, size, opt)
+                                    : version == 6 ? classify_ipv6(b, head, size)
                                                    : std::nullopt;
   if (!ip) return it;
   const std::size_t ip_len = ip->ip_len;
   const std::size_t rest = size - ip_len;
+  const std::size_t head_rest = head - ip_len;  // ip_len <= head (checked above)
   if (ip->protocol == kTcp && opt.tcp) {
-    if (rest < 20) return it;
+    if (head_rest < 20) return it;
     const std::size_t th = std::size_t{4} * (load8(b + ip_len + 12) >> 4);
-    if (th < 20 || th > rest) return it;
+    if (th < 20 || th > head_rest) return it;
     it.kind = GroKind::tcp;
     it.l4_len = static_cast<std::uint16_t>(th);
     it.payload = static_cast<std::uint16_t>(rest - th);
@@ -182,7 +207,7 @@ inline GroItem classify_one(std::span<const std::byte> p, const CoalescerOptions
     it.eligible =
         ip->ip_ok && it.payload > 0 && flags.has(TcpFlag::ack) && (flags & kTcpNeverMerge).empty();
   } else if (ip->protocol == kUdp && opt.udp) {
-    if (rest < 8) return it;
+    if (head_rest < 8) return it;
     it.kind = GroKind::udp;
     it.l4_len = 8;
     it.payload = static_cast<std::uint16_t>(rest - 8);

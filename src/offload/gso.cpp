@@ -134,6 +134,51 @@ OffloadResult<std::size_t> copy_whole(const VirtioNetHeader& h, std::span<const 
   return std::size_t{1};
 }
 
+// GSO NONE without copying: the packet itself, or, with NEEDS_CSUM, its bytes up to the end of
+// the checksum field copied to the arena with the checksum completed there.
+OffloadResult<std::size_t> view_whole(const VirtioNetHeader& h, std::span<const std::byte> packet,
+                                      std::span<std::byte> arena,
+                                      std::span<SegmentView> out) noexcept {
+  if (out.empty()) return offload_error(OffloadReason::too_many_segments, 1, 0);
+  if (!h.needs_csum) {
+    out[0] = {{}, packet};
+    return std::size_t{1};
+  }
+  const std::size_t size = packet.size();
+  if (h.csum_start > size) {
+    return offload_error(OffloadReason::csum_start_beyond_packet, h.csum_start, size);
+  }
+  const std::size_t end = std::size_t{h.csum_start} + h.csum_offset + 2;
+  if (end > size) return offload_error(OffloadReason::csum_offset_beyond_packet, end, size);
+  if (arena.size() < end) return offload_error(OffloadReason::buffer_too_small, end, arena.size());
+  std::memcpy(arena.data(), packet.data(), end);
+  const std::uint16_t c = Checksum().add(packet.subspan(h.csum_start)).checksum();
+  store16(arena.data() + end - 2, c == 0 ? std::uint16_t{0xFFFF} : c);
+  out[0] = {arena.first(end), packet.subspan(end)};
+  return std::size_t{1};
+}
+
+// What both forms of the split check first; the layout of the packet, or why it cannot be split.
+std::optional<OffloadError> check_split(const VirtioNetHeader& h, std::span<const std::byte> packet,
+                                        PacketLayout& l) noexcept {
+  if (auto e = detail::check_vnet_header(h, packet, &l)) return e;
+  if (h.gso_type == GsoType::udp) {
+    return offload_error(OffloadReason::gso_unsupported, detail::raw_gso_type(h));
+  }
+  if (h.gso_type != GsoType::none && l.version == 6 && l.ip_len > 40) {
+    if (const std::size_t left = routing_segments_left(packet, l.ip_len); left != 0) {
+      return offload_error(OffloadReason::routing_header, left);
+    }
+  }
+  return std::nullopt;
+}
+
+// The number of segments of a super-packet of layout `l` cut at `mss` payload bytes.
+std::size_t segment_count(const PacketLayout& l, std::size_t mss) noexcept {
+  const std::size_t payload = l.total - (l.ip_len + l.l4_len);
+  return payload == 0 ? 1 : (payload + mss - 1) / mss;
+}
+
 }  // namespace
 
 std::optional<OffloadError> complete_checksum(const VirtioNetHeader& h,
@@ -159,26 +204,17 @@ OffloadResult<std::size_t> gso_split(const VirtioNetHeader& h, std::span<const s
                                      std::span<const std::span<std::byte>> out,
                                      std::span<std::size_t> sizes) noexcept {
   PacketLayout l;
-  if (auto e = detail::check_vnet_header(h, packet, &l)) return *e;
+  if (auto e = check_split(h, packet, l)) return *e;
   const std::size_t capacity = std::min(out.size(), sizes.size());
   if (h.gso_type == GsoType::none) {
     auto n = copy_whole(h, packet, out, capacity);
     if (n) sizes[0] = packet.size();
     return n;
   }
-  if (h.gso_type == GsoType::udp) {
-    return offload_error(OffloadReason::gso_unsupported, detail::raw_gso_type(h));
-  }
-  if (l.version == 6 && l.ip_len > 40) {
-    if (const std::size_t left = routing_segments_left(packet, l.ip_len); left != 0) {
-      return offload_error(OffloadReason::routing_header, left);
-    }
-  }
-
   const std::size_t headers = l.ip_len + l.l4_len;
   const std::size_t payload = l.total - headers;
   const std::size_t mss = h.gso_size;
-  const std::size_t count = payload == 0 ? 1 : (payload + mss - 1) / mss;
+  const std::size_t count = segment_count(l, mss);
   if (capacity < count) return offload_error(OffloadReason::too_many_segments, count, capacity);
 
   const SegmentTemplate t = segment_template(packet, l);
@@ -196,6 +232,37 @@ OffloadResult<std::size_t> gso_split(const VirtioNetHeader& h, std::span<const s
         detail::copy_and_sum(d + headers, src + headers + offset, chunk);
     finish_segment(d, len, l, t, i, count, offset, payload_sum);
     sizes[i] = len;
+    offset += chunk;
+  }
+  return count;
+}
+
+OffloadResult<std::size_t> gso_split_views(const VirtioNetHeader& h,
+                                           std::span<const std::byte> packet,
+                                           std::span<std::byte> header_arena,
+                                           std::span<SegmentView> out) noexcept {
+  PacketLayout l;
+  if (auto e = check_split(h, packet, l)) return *e;
+  if (h.gso_type == GsoType::none) return view_whole(h, packet, header_arena, out);
+  const std::size_t headers = l.ip_len + l.l4_len;
+  const std::size_t payload = l.total - headers;
+  const std::size_t mss = h.gso_size;
+  const std::size_t count = segment_count(l, mss);
+  if (out.size() < count) return offload_error(OffloadReason::too_many_segments, count, out.size());
+  if (header_arena.size() < count * headers) {
+    return offload_error(OffloadReason::buffer_too_small, count * headers, header_arena.size());
+  }
+
+  const SegmentTemplate t = segment_template(packet, l);
+  const std::byte* src = packet.data();
+  std::size_t offset = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::size_t chunk = std::min(mss, payload - offset);
+    std::byte* d = header_arena.data() + i * headers;
+    std::memcpy(d, src, headers);
+    const std::byte* slice = src + headers + offset;
+    finish_segment(d, headers + chunk, l, t, i, count, offset, detail::ones_sum(slice, chunk));
+    out[i] = {std::span<const std::byte>(d, headers), std::span<const std::byte>(slice, chunk)};
     offset += chunk;
   }
   return count;

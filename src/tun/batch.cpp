@@ -67,6 +67,8 @@ BatchIo::BatchIo(BatchIo&& other) noexcept
       uring_depth_(other.uring_depth_),
       uring_(std::move(other.uring_)),
       iovs_(std::move(other.iovs_)),
+      counts_(std::move(other.counts_)),
+      lengths_(std::move(other.lengths_)),
       results_(std::move(other.results_)),
       spare_(std::move(other.spare_)) {}
 BatchIo& BatchIo::operator=(BatchIo&& other) noexcept {
@@ -79,6 +81,8 @@ BatchIo& BatchIo::operator=(BatchIo&& other) noexcept {
     uring_depth_ = other.uring_depth_;
     uring_ = std::move(other.uring_);
     iovs_ = std::move(other.iovs_);
+    counts_ = std::move(other.counts_);
+    lengths_ = std::move(other.lengths_);
     results_ = std::move(other.results_);
     spare_ = std::move(other.spare_);
   }
@@ -129,6 +133,8 @@ void BatchIo::open(Queue& queue, BatchOptions options, std::error_code& ec) noex
   if (backend == BatchBackend::automatic) backend = BatchBackend::loop;
   std::unique_ptr<detail::Uring> ring;
   std::vector<iovec> iovs;
+  std::vector<unsigned> counts;
+  std::vector<std::size_t> lengths;
   std::vector<int> results;
   std::vector<std::byte> spare;
   if (backend == BatchBackend::uring) {
@@ -140,7 +146,10 @@ void BatchIo::open(Queue& queue, BatchOptions options, std::error_code& ec) noex
     ring = detail::Uring::create(static_cast<unsigned>(options.max_packets + 3), ec);
     if (!ring) return;
     try {
-      iovs.resize(2 * options.max_packets);
+      // A gathered write's pieces always fit (Queue::max_buffers at most per packet).
+      iovs.resize(std::max(2 * options.max_packets, Queue::max_buffers));
+      counts.resize(options.max_packets);
+      lengths.resize(options.max_packets);
       results.resize(options.max_packets);
       spare.resize(options.max_packets);
     } catch (const std::bad_alloc&) {
@@ -156,6 +165,8 @@ void BatchIo::open(Queue& queue, BatchOptions options, std::error_code& ec) noex
   uring_depth_ = std::min<std::size_t>(8, max_packets_);
   uring_ = std::move(ring);
   iovs_ = std::move(iovs);
+  counts_ = std::move(counts);
+  lengths_ = std::move(lengths);
   results_ = std::move(results);
   spare_ = std::move(spare);
 }
@@ -303,6 +314,7 @@ std::size_t BatchIo::read_uring(PacketBatch& batch, std::size_t want,
   return n;
 }
 
+// `get(i)` gives packet i's pieces, valid until the next call.
 template <typename Get>
 std::size_t BatchIo::write_impl(std::size_t count, Get get, std::error_code& ec) noexcept {
   ec.clear();
@@ -317,8 +329,7 @@ std::size_t BatchIo::write_impl(std::size_t count, Get get, std::error_code& ec)
   }
   if (backend_ == BatchBackend::loop) {
     for (std::size_t i = 0; i < count; ++i) {
-      const std::span<const std::byte> one[1] = {get(i)};
-      (void)detail::QueueAccess::write(*queue_, one, ec);
+      (void)detail::QueueAccess::write(*queue_, get(i), ec);
       if (ec) return i;
     }
     return count;
@@ -326,21 +337,35 @@ std::size_t BatchIo::write_impl(std::size_t count, Get get, std::error_code& ec)
   std::size_t done = 0;
   while (done < count) {
     // Checks the kernel would answer with a bare EINVAL (or that Queue::write makes) before the
-    // submission: the batch is submitted up to the first packet that fails them.
+    // submission: the batch is submitted up to the first packet that fails them (or that no
+    // longer fits in the iovecs: the rest go in the next submission).
     std::size_t k = 0;
+    std::size_t used = 0;
     std::error_code stop;
     for (std::size_t i = done; i < count; ++i, ++k) {
-      const std::span<const std::byte> p = get(i);
-      if (p.empty()) {
+      const std::span<const std::span<const std::byte>> pieces = get(i);
+      if (pieces.size() > Queue::max_buffers) {
+        stop = errc::too_many_buffers;
+        break;
+      }
+      if (used + pieces.size() > iovs_.size()) break;
+      std::size_t total = 0;
+      for (const auto& piece : pieces)
+        total += piece.size();
+      if (total == 0) {
         stop = errc::empty_packet;
         break;
       }
-      if (detail::QueueAccess::vnet_invalid(*queue_, p)) {
+      if (detail::QueueAccess::vnet_invalid(*queue_, pieces, total)) {
         stop = errc::invalid_vnet_header;
         break;
       }
-      // iovec's base is non-const by POSIX's signature; writev never writes through it.
-      iovs_[k] = {const_cast<std::byte*>(p.data()), p.size()};
+      for (const auto& piece : pieces) {
+        // iovec's base is non-const by POSIX's signature; writev never writes through it.
+        iovs_[used++] = {const_cast<std::byte*>(piece.data()), piece.size()};
+      }
+      counts_[k] = static_cast<unsigned>(pieces.size());
+      lengths_[k] = total;
     }
     if (k == 0) {
       ec = stop;
@@ -349,14 +374,15 @@ std::size_t BatchIo::write_impl(std::size_t count, Get get, std::error_code& ec)
     const std::span<int> results(results_.data(), k);
     for (int& r : results)
       r = -ECANCELED;
-    if (const int r = uring_->write(queue_->native_handle(), iovs_.data(), results); r < 0) {
+    if (const int r = uring_->write(queue_->native_handle(), iovs_.data(), counts_.data(), results);
+        r < 0) {
       ec = sys_error(-r);
       return done;
     }
     bool again = false;
     for (std::size_t i = 0; i < k && !again; ++i) {
       const int res = results[i];
-      if (res >= 0 && static_cast<std::size_t>(res) == iovs_[i].iov_len) {
+      if (res >= 0 && static_cast<std::size_t>(res) == lengths_[i]) {
         ++done;
       } else if (res == -EAGAIN && !queue_->non_blocking()) {
         // The device's queue is full (rare for TUN): wait, then submit the rest again (the
@@ -375,6 +401,7 @@ std::size_t BatchIo::write_impl(std::size_t count, Get get, std::error_code& ec)
       }
     }
     if (!again && stop) {
+      // The packet after the submitted ones failed the checks: report it.
       ec = stop;
       return done;
     }
@@ -390,8 +417,14 @@ std::size_t BatchIo::write_batch(const PacketBatch& batch) {
 }
 
 std::size_t BatchIo::write_batch(const PacketBatch& batch, std::error_code& ec) noexcept {
+  std::span<const std::byte> one;
   return write_impl(
-      batch.size(), [&](std::size_t i) { return std::span<const std::byte>(batch.packet(i)); }, ec);
+      batch.size(),
+      [&](std::size_t i) {
+        one = batch.packet(i);
+        return std::span<const std::span<const std::byte>>(&one, 1);
+      },
+      ec);
 }
 
 std::size_t BatchIo::write_packets(std::span<const std::span<const std::byte>> packets) {
@@ -403,6 +436,21 @@ std::size_t BatchIo::write_packets(std::span<const std::span<const std::byte>> p
 
 std::size_t BatchIo::write_packets(std::span<const std::span<const std::byte>> packets,
                                    std::error_code& ec) noexcept {
+  return write_impl(
+      packets.size(), [&](std::size_t i) { return packets.subspan(i, 1); }, ec);
+}
+
+std::size_t BatchIo::write_gathered(
+    std::span<const std::span<const std::span<const std::byte>>> packets) {
+  std::error_code ec;
+  const std::size_t n = write_gathered(packets, ec);
+  if (ec) detail::raise({ec, "write_gathered", name_of(queue_), batch_hint(ec)});
+  return n;
+}
+
+std::size_t BatchIo::write_gathered(
+    std::span<const std::span<const std::span<const std::byte>>> packets,
+    std::error_code& ec) noexcept {
   return write_impl(
       packets.size(), [&](std::size_t i) { return packets[i]; }, ec);
 }

@@ -601,11 +601,11 @@ std::size_t Queue::write_packet(std::span<const std::span<const std::byte>> bufs
   return done;
 }
 
-bool Queue::vnet_invalid(std::span<const std::byte> packet) const noexcept {
+bool Queue::vnet_invalid(std::span<const std::span<const std::byte>> bufs,
+                         std::size_t total) const noexcept {
   const detail::VnetConfig vnet = vnet_.load();
   if (vnet.size == 0) return false;
-  const std::span<const std::byte> one[1] = {packet};
-  return vnet_problem(one, packet.size(), vnet, mode_).has_value();
+  return vnet_problem(bufs, total, vnet, mode_).has_value();
 }
 
 WaitResult Queue::wait(short events, int timeout_ms, std::error_code& ec) noexcept {

@@ -78,10 +78,12 @@ struct QueueAccess {
                            std::error_code& ec) noexcept {
     return q.write_packet(bufs, ec, true);
   }
-  /// Whether `write` would refuse `packet`'s virtio-net header before any system call.
+  /// Whether `write` would refuse the virtio-net header of the packet in `bufs` (`total` bytes)
+  /// before any system call.
   [[nodiscard]] static bool vnet_invalid(const Queue& q,
-                                         std::span<const std::byte> packet) noexcept {
-    return q.vnet_invalid(packet);
+                                         std::span<const std::span<const std::byte>> bufs,
+                                         std::size_t total) noexcept {
+    return q.vnet_invalid(bufs, total);
   }
 };
 

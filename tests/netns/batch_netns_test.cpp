@@ -9,11 +9,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -55,8 +57,11 @@ TEST_CASE("BatchIo echoes UDP datagrams in batches through a real TUN device", "
   const BatchBackend backend = GENERATE(BatchBackend::loop, BatchBackend::uring);
   const bool blocking = GENERATE(false, true);
   const std::size_t max_packets = GENERATE(std::size_t{32}, std::size_t{3});
+  // Written back whole (write_batch) or in three pieces each (write_gathered: IP header, UDP
+  // header, payload, as a coalescer's gather lists are).
+  const bool gathered = GENERATE(false, true);
   INFO("backend " << tunkit::to_string(backend) << (blocking ? ", blocking" : ", non-blocking")
-                  << ", max_packets " << max_packets);
+                  << ", max_packets " << max_packets << (gathered ? ", gathered" : ""));
   if (backend == BatchBackend::uring && !uring_or_skip()) return;
   tunkit::testing::NetNsSandbox sandbox;
   tunkit::TunDevice dev({.name = "tkbat0", .non_blocking = !blocking});
@@ -116,7 +121,18 @@ TEST_CASE("BatchIo echoes UDP datagrams in batches through a real TUN device", "
       ++keep;
     }
     batch.set_size(keep);
-    CHECK(io.write_batch(batch, ec) == keep);
+    if (gathered) {
+      std::vector<std::array<std::span<const std::byte>, 3>> pieces(keep);
+      std::vector<std::span<const std::span<const std::byte>>> packets(keep);
+      for (std::size_t i = 0; i < keep; ++i) {
+        const std::span<const std::byte> p = batch.packet(i);
+        pieces[i] = {p.first(20), p.subspan(20, 8), p.subspan(28)};
+        packets[i] = pieces[i];
+      }
+      CHECK(io.write_gathered(packets, ec) == keep);
+    } else {
+      CHECK(io.write_batch(batch, ec) == keep);
+    }
     CHECK_FALSE(ec);
     echoed += static_cast<int>(keep);
   }

@@ -129,6 +129,8 @@ TEST_CASE("forwarder joins two TUN devices in two namespaces", "[netns][example]
             true},
       Setup{
           "split", "vnet_hdr", {"--split"}, "queues 1 vnet on offload CSUM|TSO4|TSO6", false, true},
+      Setup{"split-copy", "vnet_hdr", {"--split-copy"}, "split copy", false, true},
+      Setup{"split-verify", "vnet_hdr", {"--split", "--verify"}, "split on verify", false, true},
       Setup{"uring",
             "",
             {"--backend", "uring"},

@@ -379,3 +379,49 @@ TEST_CASE("PacketBatch describes slots, lengths and tails", "[batch]") {
   batch.clear();
   CHECK(batch.empty());
 }
+
+TEST_CASE("write_gathered writes each packet's pieces with one writev", "[batch]") {
+  BatchWorld w;
+  BatchIo io(w.dev.queue(0));
+  const auto a = ipv4(60, 1);
+  const auto b = ipv4(80, 2);
+  const std::array<std::span<const std::byte>, 3> a_pieces{
+      std::span(a).first(20), std::span(a).subspan(20, 1), std::span(a).subspan(21)};
+  const std::array<std::span<const std::byte>, 1> b_pieces{b};
+  const std::array<std::span<const std::span<const std::byte>>, 2> packets{a_pieces, b_pieces};
+  std::error_code ec;
+  const std::size_t before = w.kernel.count(Call::writev);
+  CHECK(io.write_gathered(packets, ec) == 2);
+  CHECK_FALSE(ec);
+  CHECK(w.kernel.count(Call::writev) == before + 2);
+  const auto written = w.kernel.written("tun0");
+  REQUIRE(written.size() == 2);
+  CHECK(written[0].data == a);
+  CHECK(written[1].data == b);
+
+  SECTION("more pieces than Queue::max_buffers") {
+    std::vector<std::span<const std::byte>> many(tunkit::Queue::max_buffers + 1);
+    for (std::size_t i = 0; i < many.size(); ++i)
+      many[i] = std::span(a).subspan(i % a.size(), 1);
+    const std::array<std::span<const std::span<const std::byte>>, 2> with_many{a_pieces, many};
+    CHECK(io.write_gathered(with_many, ec) == 1);
+    CHECK(ec == errc::too_many_buffers);
+  }
+  SECTION("a packet of empty pieces") {
+    const std::array<std::span<const std::byte>, 2> empty{};
+    const std::array<std::span<const std::span<const std::byte>>, 2> with_empty{a_pieces, empty};
+    CHECK(io.write_gathered(with_empty, ec) == 1);
+    CHECK(ec == errc::empty_packet);
+    try {
+      (void)io.write_gathered(with_empty);
+      FAIL("no exception");
+    } catch (const tunkit::Error& e) {
+      CHECK(std::string(e.what()).find("write_gathered") != std::string::npos);
+    }
+  }
+  SECTION("more packets than max_packets") {
+    BatchIo small(w.dev.queue(0), {.max_packets = 1});
+    CHECK(small.write_gathered(packets, ec) == 0);
+    CHECK(ec == errc::batch_too_large);
+  }
+}

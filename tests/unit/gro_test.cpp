@@ -501,3 +501,82 @@ TEST_CASE("coalesce: the IPv4 id rules of Linux's UDP GRO", "[offload]") {
     CHECK(counts(coalesce(gro, segs)) == std::vector<std::uint32_t>{1, 1, 1});
   }
 }
+
+TEST_CASE("coalesce, gathering: a split's views come back as two pieces, no payload copied",
+          "[offload]") {
+  const Super sp = make_super({.payload = 30000});
+  std::vector<tunkit::SegmentView> views(32);
+  Bytes seg_arena(tunkit::gso_views_arena_size(32, 52));
+  const auto n = tunkit::gso_split_views(sp.header, sp.packet, seg_arena, views);
+  REQUIRE(n.has_value());
+  REQUIRE(*n == 21);
+  std::vector<tunkit::PacketParts> parts;
+  for (std::size_t i = 0; i < *n; ++i)
+    parts.push_back({views[i].headers, views[i].payload});
+
+  tunkit::Coalescer gro({.header_size = 12});
+  Bytes arena(tunkit::Coalescer::gather_arena_size(parts.size(), 12));
+  std::vector<std::span<const std::byte>> pieces(tunkit::Coalescer::gather_pieces(parts.size()));
+  std::vector<tunkit::GatheredPacket> out(parts.size());
+  const auto w = gro.coalesce(std::span<const tunkit::PacketParts>(parts), arena, pieces, out);
+  REQUIRE(w.has_value());
+  REQUIRE(*w == 1);
+  CHECK(out[0].count == 21);
+  CHECK(out[0].header == sp.header);
+  REQUIRE(out[0].pieces.size() == 2);
+  CHECK(out[0].pieces[0].data() == arena.data());
+  CHECK(out[0].pieces[0].size() == 12 + 52);
+  // The payloads of the 21 segments, adjacent in the super-packet, joined into one view of it.
+  CHECK(out[0].pieces[1].data() == sp.packet.data() + 52);
+  CHECK(out[0].pieces[1].size() == 30000);
+  CHECK(out[0].size == 12 + sp.packet.size());
+  CHECK(Bytes(out[0].pieces[0].begin() + 12, out[0].pieces[0].end()) ==
+        Bytes(sp.packet.begin(), sp.packet.begin() + 52));
+}
+
+TEST_CASE("coalesce, gathering: a head without the headers passes through; limits", "[offload]") {
+  const auto segs = split(make_super({.payload = 5000})).segments;  // 4 segments
+  tunkit::Coalescer gro;
+  // Heads cut inside the TCP header: nothing merges, every packet passes through unchanged.
+  // (The heads are copies: a head followed in memory by its tail is joined into one piece.)
+  std::vector<Bytes> heads;
+  for (const auto& s : segs)
+    heads.emplace_back(s.begin(), s.begin() + 30);
+  std::vector<tunkit::PacketParts> parts;
+  for (std::size_t i = 0; i < segs.size(); ++i)
+    parts.push_back({heads[i], std::span(segs[i]).subspan(30)});
+  Bytes arena(tunkit::Coalescer::gather_arena_size(4, 10));
+  std::vector<std::span<const std::byte>> pieces(tunkit::Coalescer::gather_pieces(4));
+  std::vector<tunkit::GatheredPacket> out(4);
+  auto r = gro.coalesce(std::span<const tunkit::PacketParts>(parts), arena, pieces, out);
+  REQUIRE(r.has_value());
+  REQUIRE(*r == 4);
+  for (std::size_t i = 0; i < 4; ++i) {
+    CHECK(out[i].count == 1);
+    CHECK(out[i].header == VirtioNetHeader{});
+    REQUIRE(out[i].pieces.size() == 3);
+    CHECK(out[i].pieces[1].data() == heads[i].data());
+    CHECK(out[i].pieces[2].data() == segs[i].data() + 30);
+    CHECK(out[i].size == 10 + segs[i].size());
+  }
+
+  const std::vector<std::span<const std::byte>> in(segs.begin(), segs.end());
+  tunkit::Coalescer small({.max_batch = 3});
+  r = small.coalesce(in, arena, pieces, out);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().reason == OffloadReason::batch_too_large);
+  r = gro.coalesce(in, arena, pieces, std::span(out).first(3));
+  CHECK(r.error() == tunkit::OffloadError{OffloadReason::too_many_segments, 4, 3, {}});
+  r = gro.coalesce(in, arena, std::span(pieces).first(11), out);
+  CHECK(r.error() == tunkit::OffloadError{OffloadReason::too_many_segments, 12, 11, {}});
+  r = gro.coalesce(in, std::span(arena).first(arena.size() - 1), pieces, out);
+  CHECK(r.error().reason == OffloadReason::buffer_too_small);
+  r = gro.coalesce(in, arena, pieces, out);
+  REQUIRE(r.has_value());
+  CHECK(*r == 1);
+  CHECK(out[0].pieces.size() == 5);  // the merged headers, then each segment's payload
+  r = gro.coalesce(std::span<const std::span<const std::byte>>{}, {}, {},
+                   std::span<tunkit::GatheredPacket>{});
+  REQUIRE(r.has_value());
+  CHECK(*r == 0);
+}

@@ -304,3 +304,70 @@ TEST_CASE("gso_split: output buffers too few or too small, UFO, GSO NONE", "[off
   fill_transport_checksum(expected);
   CHECK(copy == expected);
 }
+
+TEST_CASE("gso_split_views: headers in the arena, payloads viewed in place, limits", "[offload]") {
+  const Super sp = make_super({.payload = 10000});  // 7 segments, 52 header bytes each
+  std::vector<tunkit::SegmentView> views(7);
+  Bytes arena(tunkit::gso_views_arena_size(7, 52));
+
+  auto r = tunkit::gso_split_views(sp.header, sp.packet, arena, std::span(views).first(6));
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error() == tunkit::OffloadError{OffloadReason::too_many_segments, 7, 6, {}});
+  r = tunkit::gso_split_views(sp.header, sp.packet, std::span(arena).first(7 * 52 - 1), views);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error() == tunkit::OffloadError{OffloadReason::buffer_too_small, 7 * 52, 7 * 52 - 1, {}});
+
+  const Bytes before = sp.packet;
+  r = tunkit::gso_split_views(sp.header, sp.packet, arena, views);
+  REQUIRE(r.has_value());
+  REQUIRE(*r == 7);
+  CHECK(sp.packet == before);  // the super-packet is only read
+  std::size_t offset = 52;
+  for (std::size_t i = 0; i < 7; ++i) {
+    CHECK(views[i].headers.data() == arena.data() + i * 52);
+    CHECK(views[i].headers.size() == 52);
+    CHECK(views[i].payload.data() == sp.packet.data() + offset);  // not a copy
+    offset += views[i].payload.size();
+  }
+  CHECK(offset == sp.packet.size());
+
+  // UFO is refused as by gso_split.
+  const Super udp = make_super({.tcp = false, .payload = 3000});
+  VirtioNetHeader ufo = udp.header;
+  ufo.gso_type = GsoType::udp;
+  r = tunkit::gso_split_views(ufo, udp.packet, arena, views);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().reason == OffloadReason::gso_unsupported);
+
+  // GSO NONE without NEEDS_CSUM: the packet itself.
+  Super one = make_super({.tcp = false, .payload = 1000});
+  one.header.gso_type = GsoType::none;
+  one.header.gso_size = 0;
+  VirtioNetHeader plain = one.header;
+  plain.needs_csum = false;
+  plain.csum_start = plain.csum_offset = 0;
+  r = tunkit::gso_split_views(plain, one.packet, {}, views);
+  REQUIRE(r.has_value());
+  REQUIRE(*r == 1);
+  CHECK(views[0].headers.empty());
+  CHECK(views[0].payload.data() == one.packet.data());
+  CHECK(views[0].payload.size() == one.packet.size());
+
+  // GSO NONE with NEEDS_CSUM: the bytes up to the checksum field copied and completed there.
+  const Bytes original = one.packet;
+  r = tunkit::gso_split_views(one.header, one.packet, std::span(arena).first(27), views);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error() == tunkit::OffloadError{OffloadReason::buffer_too_small, 28, 27, {}});
+  r = tunkit::gso_split_views(one.header, one.packet, arena, views);
+  REQUIRE(r.has_value());
+  REQUIRE(*r == 1);
+  CHECK(views[0].headers.size() == 20 + 6 + 2);
+  Bytes joined(views[0].headers.begin(), views[0].headers.end());
+  joined.insert(joined.end(), views[0].payload.begin(), views[0].payload.end());
+  Bytes expected = original;
+  fill_transport_checksum(expected);
+  CHECK(joined == expected);
+  CHECK(one.packet == original);
+  CHECK(views[0].payload.data() == one.packet.data() + 28);
+  CHECK_FALSE(tunkit::gso_split_views(one.header, one.packet, arena, {}).has_value());
+}

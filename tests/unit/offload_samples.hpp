@@ -210,6 +210,23 @@ inline Split split(const Super& sp, std::size_t buffer_size = 2048) {
   for (std::size_t i = 0; i < *count; ++i)
     r.segments.emplace_back(storage[i].begin(),
                             storage[i].begin() + static_cast<std::ptrdiff_t>(sizes[i]));
+  // The split without copying gives the same segments, its payloads views of the packet.
+  Bytes arena(tunkit::gso_views_arena_size(n, 120));
+  std::vector<tunkit::SegmentView> views(n);
+  const auto viewed = tunkit::gso_split_views(sp.header, sp.packet, arena, views);
+  REQUIRE(viewed.has_value());
+  REQUIRE(*viewed == *count);
+  for (std::size_t i = 0; i < *count; ++i) {
+    Bytes joined(views[i].headers.begin(), views[i].headers.end());
+    joined.insert(joined.end(), views[i].payload.begin(), views[i].payload.end());
+    CHECK(joined == r.segments[i]);
+    CHECK(views[i].size() == joined.size());
+    if (!views[i].payload.empty()) {
+      CHECK(views[i].payload.data() >= sp.packet.data());
+      CHECK(views[i].payload.data() + views[i].payload.size() <=
+            sp.packet.data() + sp.packet.size());
+    }
+  }
   return r;
 }
 
@@ -221,7 +238,46 @@ struct Write {
   std::uint32_t count = 0;
 };
 
-inline std::vector<Write> coalesce(tunkit::Coalescer& c, const std::vector<Bytes>& packets) {
+// The gathering coalesce of `packets` given as `in`: its writes, their pieces joined.
+template <typename In>
+std::vector<Write> coalesce_gathered(tunkit::Coalescer& c, const In& in) {
+  const std::size_t hs = c.options().header_size;
+  Bytes arena(tunkit::Coalescer::gather_arena_size(in.size(), hs));
+  std::vector<std::span<const std::byte>> pieces(tunkit::Coalescer::gather_pieces(in.size()));
+  std::vector<tunkit::GatheredPacket> out(in.size());
+  const auto n = c.coalesce(std::span(in), arena, pieces, out);
+  REQUIRE(n.has_value());
+  std::vector<Write> r;
+  for (std::size_t i = 0; i < *n; ++i) {
+    const auto& o = out[i];
+    Bytes wire;
+    for (const auto& piece : o.pieces)
+      wire.insert(wire.end(), piece.begin(), piece.end());
+    CHECK(wire.size() == o.size);
+    REQUIRE(o.pieces.front().size() >= hs);
+    CHECK(o.pieces.front().data() >= arena.data());
+    CHECK(o.pieces.front().data() < arena.data() + arena.size());
+    const auto parsed = VirtioNetHeader::parse(wire, hs, c.options().little_endian);
+    REQUIRE(parsed.has_value());
+    CHECK(*parsed == o.header);
+    r.push_back({o.header, Bytes(wire.begin() + static_cast<std::ptrdiff_t>(hs), wire.end()), wire,
+                 o.first, o.count});
+  }
+  return r;
+}
+
+inline bool same_writes(const std::vector<Write>& a, const std::vector<Write>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i].wire != b[i].wire || !(a[i].header == b[i].header) || a[i].first != b[i].first ||
+        a[i].count != b[i].count) {
+      return false;
+    }
+  }
+  return true;
+}
+
+inline std::vector<Write> coalesce_copied(tunkit::Coalescer& c, const std::vector<Bytes>& packets) {
   std::vector<std::span<const std::byte>> in(packets.begin(), packets.end());
   std::size_t total = 0;
   for (const auto& p : packets)
@@ -244,6 +300,22 @@ inline std::vector<Write> coalesce(tunkit::Coalescer& c, const std::vector<Bytes
                  Bytes(o.bytes.begin(), o.bytes.end()), o.first, o.count});
   }
   return r;
+}
+
+// Coalesces `packets` with the copying form and returns its writes; checks on the way that the
+// gathering form gives the same writes, for the packets whole and cut in two parts after their
+// first 121 bytes (past any mergeable headers; odd, so that payload sums join at an odd offset).
+inline std::vector<Write> coalesce(tunkit::Coalescer& c, const std::vector<Bytes>& packets) {
+  const std::vector<Write> copied = coalesce_copied(c, packets);
+  const std::vector<std::span<const std::byte>> whole(packets.begin(), packets.end());
+  CHECK(same_writes(coalesce_gathered(c, whole), copied));
+  std::vector<tunkit::PacketParts> parts;
+  for (const auto& p : packets) {
+    const std::size_t cut = std::min<std::size_t>(p.size(), 121);
+    parts.push_back({std::span(p).first(cut), std::span(p).subspan(cut)});
+  }
+  CHECK(same_writes(coalesce_gathered(c, parts), copied));
+  return copied;
 }
 
 }  // namespace tunkit_test

@@ -53,6 +53,34 @@ struct CoalescedPacket {
   std::uint32_t count = 0;
 };
 
+/// A packet given to `Coalescer::coalesce` in two parts, as `gso_split_views` makes them or as a
+/// packet received into a header buffer and a payload buffer: `head` must hold its IP and
+/// transport headers for it to be merged (otherwise it passes through), `tail` holds the rest
+/// of its bytes (may be empty).
+struct PacketParts {
+  std::span<const std::byte> head;  ///< the first bytes, headers included
+  std::span<const std::byte> tail;  ///< the bytes after them
+  /// The packet's length.
+  [[nodiscard]] std::size_t size() const noexcept { return head.size() + tail.size(); }
+};
+
+/// One write produced by the gathering `Coalescer::coalesce`: pass `pieces` to one gather write
+/// (`Queue::writev`, `BatchIo::write_gathered`). The first piece is in the header arena and
+/// holds the virtio-net header (and, for a super-packet, the merged IP and transport headers);
+/// the others view the payloads of the packets given, adjacent views joined into one.
+struct GatheredPacket {
+  /// The bytes of the write, in order: header arena first, then the packets' own bytes.
+  std::span<const std::span<const std::byte>> pieces;
+  /// Bytes of the write in all (the virtio-net header included).
+  std::size_t size = 0;
+  /// The virtio-net header in the first piece, typed: all zero for a packet passed through.
+  VirtioNetHeader header;
+  /// Index in the batch of the first packet this write carries.
+  std::uint32_t first = 0;
+  /// Number of batch packets this write carries: 1 for a packet passed through unchanged.
+  std::uint32_t count = 0;
+};
+
 /// Merges a batch of IP packets about to be written to a TUN device into as few writes as
 /// possible: in-order TCP segments of one flow into TSO super-packets and equal-sized UDP
 /// datagrams of one flow into USO super-packets (each at most 65535 bytes), with the
@@ -78,6 +106,13 @@ struct CoalescedPacket {
 /// fixed ids.) Within a flow the order of packets is kept; packets of different flows may be
 /// reordered (each write is placed at its first packet).
 ///
+/// Two forms build the writes. The gathering form (recommended, what the forwarder example
+/// uses) copies no payload byte: each write is a list of pieces, the headers built in a small
+/// header arena and the payloads viewed where the packets are, for one gather write (the TUN
+/// driver copies from the pieces anyway). The copying form builds every write whole in an arena,
+/// for callers that need the writes in one buffer they own (to queue them, or where gather I/O
+/// is not at hand). Both give the same bytes.
+///
 /// Not thread-safe: one `Coalescer` per writing thread. `coalesce` never allocates and never
 /// throws.
 ///
@@ -87,6 +122,13 @@ struct CoalescedPacket {
 /// std::array<tunkit::CoalescedPacket, 64> writes;
 /// if (auto n = gro.coalesce(batch, arena, writes))
 ///   for (std::size_t i = 0; i < *n; ++i) dev.write(writes[i].bytes);
+///
+/// // Without copying payloads:
+/// std::vector<std::byte> headers(tunkit::Coalescer::gather_arena_size(64, 12));
+/// std::vector<std::span<const std::byte>> pieces(tunkit::Coalescer::gather_pieces(64));
+/// std::array<tunkit::GatheredPacket, 64> gathered;
+/// if (auto n = gro.coalesce(batch, headers, pieces, gathered))
+///   for (std::size_t i = 0; i < *n; ++i) dev.writev(gathered[i].pieces);
 /// @endcode
 class TUNKIT_EXPORT Coalescer {
  public:
@@ -115,6 +157,22 @@ class TUNKIT_EXPORT Coalescer {
     return input_bytes + packets * header_size;
   }
 
+  /// The header arena the gathering `coalesce` needs at most for `packets` packets: a
+  /// virtio-net header per packet and the IP and transport headers of a merged write (at most
+  /// 40 + 60 bytes) per packet.
+  [[nodiscard]] static constexpr std::size_t gather_arena_size(std::size_t packets,
+                                                               std::size_t header_size) noexcept {
+    return packets * (header_size + max_merged_headers);
+  }
+  /// The pieces the gathering `coalesce` needs at most for `packets` packets (three per packet:
+  /// header, head, tail).
+  [[nodiscard]] static constexpr std::size_t gather_pieces(std::size_t packets) noexcept {
+    return 3 * packets;
+  }
+  /// The most IP and transport header bytes a merged write carries (IPv6, TCP with 40 bytes of
+  /// options).
+  static constexpr std::size_t max_merged_headers = 100;
+
   /// Coalesces `packets` (IP packets, no virtio-net header) into `out[0..count)`, building each
   /// write (header included) in `arena`; returns the count. The spans in `out` point into
   /// `arena`, valid until it is reused. Fails, before doing anything, with `batch_too_large`
@@ -124,11 +182,35 @@ class TUNKIT_EXPORT Coalescer {
       std::span<const std::span<const std::byte>> packets, std::span<std::byte> arena,
       std::span<CoalescedPacket> out) noexcept;
 
+  /// Coalesces `packets` into `out[0..count)` without copying their payloads: each write's
+  /// virtio-net header and merged headers are built in `header_arena`, its pieces listed in
+  /// `pieces` (views of the arena and of the packets, valid while both are). Same merging as the
+  /// copying form, same bytes written. Fails, before doing anything, with `batch_too_large`, or
+  /// `too_many_segments` / `buffer_too_small` when `out` has fewer entries than `packets`,
+  /// `pieces` fewer than `gather_pieces(...)` or the arena is smaller than
+  /// `gather_arena_size(...)`.
+  [[nodiscard]] OffloadResult<std::size_t> coalesce(
+      std::span<const std::span<const std::byte>> packets, std::span<std::byte> header_arena,
+      std::span<std::span<const std::byte>> pieces, std::span<GatheredPacket> out) noexcept;
+  /// As above, for packets in two parts (`gso_split_views` segments, or a header and a payload
+  /// buffer each).
+  [[nodiscard]] OffloadResult<std::size_t> coalesce(std::span<const PacketParts> packets,
+                                                    std::span<std::byte> header_arena,
+                                                    std::span<std::span<const std::byte>> pieces,
+                                                    std::span<GatheredPacket> out) noexcept;
+
  private:
+  // Classifies and groups the batch (steps 1 and 2); returns the number of writes.
+  std::uint32_t group(std::span<const PacketParts> packets) noexcept;
+  // The batch as parts (each packet whole in its head), in parts_.
+  std::span<const PacketParts> as_parts(
+      std::span<const std::span<const std::byte>> packets) noexcept;
+
   CoalescerOptions options_;
   std::vector<detail::GroItem> items_;    // one per packet of the batch
   std::vector<detail::GroGroup> groups_;  // one per write being built
   std::vector<detail::GroSlot> table_;    // open-addressing flow table, 2^k >= 2 * max_batch
+  std::vector<PacketParts> parts_;        // the batch of a call given whole packets
   std::uint32_t generation_ = 0;          // table_ slots of older generations are empty
 };
 

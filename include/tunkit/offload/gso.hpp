@@ -58,4 +58,47 @@ namespace tunkit {
     const VirtioNetHeader& header, std::span<const std::byte> packet,
     std::span<const std::span<std::byte>> out, std::span<std::size_t> sizes) noexcept;
 
+/// One packet of a split made without copying (`gso_split_views`): its headers, built in the
+/// caller's header arena, and its payload, a slice of the super-packet. Write it with one gather
+/// write (`Queue::writev({headers, payload})`), hand it to an encryption that takes two parts,
+/// or give it to `Coalescer::coalesce` as a `PacketParts`.
+struct SegmentView {
+  /// IP and transport headers of this segment (in the header arena).
+  std::span<const std::byte> headers;
+  /// Its payload, in the super-packet given to the split (not copied).
+  std::span<const std::byte> payload;
+  /// The segment's length: headers and payload.
+  [[nodiscard]] std::size_t size() const noexcept { return headers.size() + payload.size(); }
+};
+
+/// The header arena `gso_split_views` needs at most for `segments` segments of a packet whose
+/// IP and transport headers take `header_bytes` bytes (`hdr_len` of its virtio-net header; 60 +
+/// 60 for any IPv4 TCP packet).
+[[nodiscard]] constexpr std::size_t gso_views_arena_size(std::size_t segments,
+                                                         std::size_t header_bytes) noexcept {
+  return segments * header_bytes;
+}
+
+/// As `gso_split`, without copying the payload: each segment is its headers, written to
+/// `header_arena`, and a view of its slice of `packet` (which must outlive the views). The
+/// transport checksums are computed as `gso_split` computes them (reading the payload once);
+/// the result is byte for byte what `gso_split` gives. For `gso_type` NONE the one segment has
+/// no headers and views the whole packet, or, with NEEDS_CSUM, copies the bytes up to the
+/// checksum field into the arena and completes the checksum there (the packet is never written).
+///
+/// Fails as `gso_split` does, with `too_many_segments` when `out` is shorter than the segment
+/// count and `buffer_too_small` when the arena is shorter than the segments' headers need.
+/// This is the form the forwarder example uses: a VPN that encrypts each segment reads the
+/// payload once, from where the kernel put it.
+///
+/// @code
+/// std::array<std::byte, 64 * 120> arena;
+/// std::array<tunkit::SegmentView, 64> seg;
+/// if (auto n = tunkit::gso_split_views(hdr, packet, arena, seg))
+///   for (std::size_t i = 0; i < *n; ++i) out.writev(std::array{seg[i].headers, seg[i].payload});
+/// @endcode
+[[nodiscard]] TUNKIT_EXPORT OffloadResult<std::size_t> gso_split_views(
+    const VirtioNetHeader& header, std::span<const std::byte> packet,
+    std::span<std::byte> header_arena, std::span<SegmentView> out) noexcept;
+
 }  // namespace tunkit
