@@ -8,6 +8,10 @@
 //   BM_split/<ip>/<l4>:     one super-packet (vnet header given) -> MTU-sized packets
 //   BM_coalesce/<ip>/<l4>:  those packets -> one super-packet (checksums verified, the default)
 //   BM_coalesce_trusting:   the same without checksum verification
+//   BM_split_views:         the split without copying (headers built, payload viewed, summed)
+//   BM_coalesce_gather:     the views -> one gather list (checksums verified)
+//   BM_coalesce_gather_trusting: the same without verification (what the forwarder's --split
+//                           does: no payload byte read at all)
 //   BM_memcpy:              memcpy of 65535 bytes
 
 #include <benchmark/benchmark.h>
@@ -188,6 +192,54 @@ void BM_coalesce_trusting(benchmark::State& state) {
   coalesce_bench(state, false);
 }
 
+void BM_split_views(benchmark::State& state) {
+  const Super s = make_super(static_cast<int>(state.range(0)), state.range(1) != 0);
+  Bytes headers(tunkit::gso_views_arena_size(64, 120));
+  std::vector<tunkit::SegmentView> views(64);
+  const double start = cpu_ns();
+  for (auto _ : state) {
+    const auto n = tunkit::gso_split_views(s.header, s.packet, headers, views);
+    if (!n) state.SkipWithError(tunkit::to_string(n.error()).c_str());
+    benchmark::DoNotOptimize(n);
+    benchmark::ClobberMemory();
+  }
+  finish(state, start);
+}
+
+void coalesce_gather_bench(benchmark::State& state, bool verify) {
+  const Super s = make_super(static_cast<int>(state.range(0)), state.range(1) != 0);
+  Bytes seg_headers(tunkit::gso_views_arena_size(64, 120));
+  std::vector<tunkit::SegmentView> views(64);
+  const auto n = tunkit::gso_split_views(s.header, s.packet, seg_headers, views);
+  if (!n) {
+    state.SkipWithError(tunkit::to_string(n.error()).c_str());
+    return;
+  }
+  std::vector<tunkit::PacketParts> in;
+  for (std::size_t i = 0; i < *n; ++i)
+    in.push_back({views[i].headers, views[i].payload});
+  tunkit::Coalescer gro({.max_batch = 64, .verify_checksums = verify});
+  Bytes arena(tunkit::Coalescer::gather_arena_size(in.size(), 10));
+  std::vector<std::span<const std::byte>> pieces(tunkit::Coalescer::gather_pieces(in.size()));
+  std::vector<tunkit::GatheredPacket> out(in.size());
+  const double start = cpu_ns();
+  for (auto _ : state) {
+    const auto m = gro.coalesce(std::span<const tunkit::PacketParts>(in), arena, pieces, out);
+    if (!m || *m != 1) state.SkipWithError("did not coalesce into one super-packet");
+    benchmark::DoNotOptimize(m);
+    benchmark::ClobberMemory();
+  }
+  finish(state, start);
+}
+
+void BM_coalesce_gather(benchmark::State& state) {
+  coalesce_gather_bench(state, true);
+}
+
+void BM_coalesce_gather_trusting(benchmark::State& state) {
+  coalesce_gather_bench(state, false);
+}
+
 void BM_memcpy(benchmark::State& state) {
   static const Bytes src(kSuperSize, std::byte{0x5A});
   static Bytes dst(kSuperSize);
@@ -214,5 +266,8 @@ BENCHMARK(BM_memcpy);
 BENCHMARK(BM_split)->Apply(shapes);
 BENCHMARK(BM_coalesce)->Apply(shapes);
 BENCHMARK(BM_coalesce_trusting)->Apply(shapes);
+BENCHMARK(BM_split_views)->Apply(shapes);
+BENCHMARK(BM_coalesce_gather)->Apply(shapes);
+BENCHMARK(BM_coalesce_gather_trusting)->Apply(shapes);
 
 BENCHMARK_MAIN();

@@ -36,7 +36,8 @@ TEST_CASE("copy_and_sum copies and sums like the reference at every length and a
       const auto same = [&](std::uint16_t v) {
         return v == want || (len == 0 && v == 0 && want == 0);
       };
-      // The summing loop alone (behind Checksum::add) shares the portable loop: same sum.
+      // The summing loop alone (behind Checksum::add; vectorised from 128 bytes where the CPU
+      // has AVX2, as copy_and_sum): the same sum.
       const std::uint16_t summed = tunkit::detail::ones_sum(data.data(), len);
       if (!same(got) || !same(portable) || summed != portable ||
           !std::equal(data.begin(), data.end(), dst.begin() + static_cast<std::ptrdiff_t>(at)) ||
@@ -51,4 +52,13 @@ TEST_CASE("copy_and_sum copies and sums like the reference at every length and a
   Bytes out(70000);
   CHECK(tunkit::detail::copy_and_sum(out.data(), ones.data(), ones.size()) == 0xFFFF);
   CHECK(out == ones);
+  CHECK(tunkit::detail::ones_sum(ones.data(), ones.size()) == 0xFFFF);
+  // Beyond one vector block (1 MiB per accumulator) and at an odd length.
+  Bytes big(3 * 1024 * 1024 + 5);
+  for (auto& b : big)
+    b = static_cast<std::byte>(rng() & 0xFFU);
+  const auto want = static_cast<std::uint16_t>(~reference_checksum(big) & 0xFFFFU);
+  CHECK(tunkit::detail::ones_sum(big.data(), big.size()) == want);
+  Bytes big_out(big.size());
+  CHECK(tunkit::detail::copy_and_sum(big_out.data(), big.data(), big.size()) == want);
 }
