@@ -72,6 +72,9 @@ struct OffloadError;
 struct VirtioNetHeader;
 struct CoalescerOptions;
 struct CoalescedPacket;
+struct GatheredPacket;
+struct PacketParts;
+struct SegmentView;
 class Coalescer;
 
 // packet/*.hpp

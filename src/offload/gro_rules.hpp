@@ -186,8 +186,9 @@ inline std::optional<IpFacts> classify_ipv6(const std::byte* b, std::size_t head
 // is `other` and passes through. Always inlined into its one caller: returned from a call, the
 // item went through the stack in pieces and was read back whole, a store-forwarding stall that
 // perf showed as the grouping step's hottest instruction (16 % of it).
-[[gnu::always_inline]] inline GroItem classify_one(const std::byte* b, std::size_t head, std::size_t size,
-                            const CoalescerOptions& opt) noexcept {
+[[gnu::always_inline]] inline GroItem classify_one(const std::byte* b, std::size_t head,
+                                                   std::size_t size,
+                                                   const CoalescerOptions& opt) noexcept {
   GroItem it;
   if (head < 20 || size > kMaxSuperPacket) return it;
   const unsigned version = load8(b) >> 4;
