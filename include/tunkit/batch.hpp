@@ -252,6 +252,7 @@ class TUNKIT_EXPORT BatchIo {
   std::size_t max_packets_ = 0;
   std::size_t truncated_ = 0;
   std::size_t uring_depth_ = 8;  // reads submitted by the next io_uring read (adapts)
+  bool drained_ = false;         // loop: the last read_batch ended on an empty queue
   std::unique_ptr<detail::Uring> uring_;
   std::vector<iovec> iovs_;       // uring: two per read (slot, spare byte), one per piece written
   std::vector<unsigned> counts_;  // uring: pieces of each write

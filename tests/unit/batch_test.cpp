@@ -267,6 +267,25 @@ TEST_CASE("read_batch on a blocking queue waits, and interrupt() ends the wait",
     CHECK(io.read_batch(buf.batch(), ec) == 1);
     CHECK(w.kernel.count(Call::poll) == 0);
   }
+  SECTION("after a call that emptied the queue, the next one waits before it reads") {
+    w.inject(ipv4(60));
+    CHECK(io.read_batch(buf.batch(), ec) == 1);  // the packet, then EAGAIN: the queue is empty
+    CHECK(w.kernel.count(Call::readv) == 2);
+    CHECK(w.kernel.count(Call::poll) == 0);
+    w.inject(ipv4(61));
+    CHECK(io.read_batch(buf.batch(), ec) == 1);
+    CHECK_FALSE(ec);
+    // No read answered EAGAIN before the wait: poll, the packet, EAGAIN.
+    CHECK(w.kernel.count(Call::poll) == 1);
+    CHECK(w.kernel.count(Call::readv) == 4);
+    // A call stopped by the batch's size reads first.
+    for (int i = 0; i < 5; ++i)
+      w.inject(ipv4(62));
+    CHECK(io.read_batch(buf.batch(), ec) == 4);
+    CHECK(w.kernel.count(Call::poll) == 2);
+    CHECK(io.read_batch(buf.batch(), ec) == 1);
+    CHECK(w.kernel.count(Call::poll) == 2);
+  }
   SECTION("interrupted") {
     w.dev.interrupt();
     CHECK(io.read_batch(buf.batch(), ec) == 0);
