@@ -285,6 +285,11 @@ class Writer {
     Run run;
     for (std::uint32_t m = g.first; m != kNone; m = items_[m].next) {
       if (run.count == 0) start_run(run, flow, m);
+      if (kGather && run.count > 0 && !has_room(run, m)) {
+        // The write has as many pieces as one gather write takes: the rest starts another.
+        finish_run(run, flow);
+        start_run(run, flow, m);
+      }
       if (!append(run, flow, m)) {
         if (run.count > 0) {
           finish_run(run, flow);
@@ -310,6 +315,23 @@ class Writer {
       run.piece = piece_count_;
       add_piece(std::span<const std::byte>(at, options_.header_size + flow.headers));
     }
+  }
+
+  // Gather: whether member `m`'s payload pieces (those not joined to the one before them) keep
+  // the run within `max_gather_pieces`.
+  bool has_room(const Run& run, std::uint32_t m) const noexcept {
+    const PacketParts& p = packets_[m];
+    const std::span<const std::byte> rest =
+        p.head.subspan(std::size_t{items_[m].ip_len} + items_[m].l4_len);
+    const std::span<const std::byte>& last = pieces_[piece_count_ - 1];
+    const std::byte* end = last.data() + last.size();
+    std::size_t more = 0;
+    for (const std::span<const std::byte> part : {rest, p.tail}) {
+      if (part.empty()) continue;
+      if (part.data() != end) ++more;
+      end = part.data() + part.size();
+    }
+    return piece_count_ - run.piece + more <= Coalescer::max_gather_pieces;
   }
 
   // Adds the payload of member `m` to the end of the run; false (the run unchanged) when its

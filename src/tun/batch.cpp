@@ -14,8 +14,12 @@
 #include "tun/hints.hpp"
 #include "tun/queue_access.hpp"
 #include "tunkit/error.hpp"
+#include "tunkit/offload/gro.hpp"
 
 namespace tunkit {
+
+// Every write of the gathering Coalescer fits one gather write of a queue.
+static_assert(Coalescer::max_gather_pieces <= Queue::max_buffers);
 namespace {
 
 using detail::sys_error;

@@ -580,3 +580,43 @@ TEST_CASE("coalesce, gathering: a head without the headers passes through; limit
   REQUIRE(r.has_value());
   CHECK(*r == 0);
 }
+
+TEST_CASE("coalesce, gathering: a run needing more than 64 pieces becomes two writes",
+          "[offload]") {
+  // 100 small UDP datagrams of one flow, each in its own buffer (as a read batch holds them):
+  // merged whole by the copying form; the gathering form ends a write at 64 pieces (its header
+  // and 63 payloads), as one gather write of a queue takes no more.
+  const auto datagrams =
+      split(make_super({.tcp = false, .payload = 100 * 64, .gso_size = 64})).segments;
+  REQUIRE(datagrams.size() == 100);
+  tunkit::Coalescer gro({.max_batch = 128});
+  const std::vector<std::span<const std::byte>> in(datagrams.begin(), datagrams.end());
+  Bytes arena(tunkit::Coalescer::gather_arena_size(in.size(), 10));
+  std::vector<std::span<const std::byte>> pieces(tunkit::Coalescer::gather_pieces(in.size()));
+  std::vector<tunkit::GatheredPacket> out(in.size());
+  const auto n = gro.coalesce(in, arena, pieces, out);
+  REQUIRE(n.has_value());
+  REQUIRE(*n == 2);
+  CHECK(out[0].count == 63);
+  CHECK(out[0].pieces.size() == tunkit::Coalescer::max_gather_pieces);
+  CHECK(out[1].first == 63);
+  CHECK(out[1].count == 37);
+  CHECK(out[1].pieces.size() == 38);
+  // Each write is a valid super-packet that splits back into its datagrams.
+  for (std::size_t w = 0; w < 2; ++w) {
+    Bytes wire;
+    for (const auto& piece : out[w].pieces)
+      wire.insert(wire.end(), piece.begin(), piece.end());
+    const std::span<const std::byte> packet = std::span<const std::byte>(wire).subspan(10);
+    CHECK_FALSE(out[w].header.check(packet).has_value());
+    std::vector<Bytes> storage(out[w].count, Bytes(2048));
+    std::vector<std::span<std::byte>> segs(storage.begin(), storage.end());
+    std::vector<std::size_t> sizes(out[w].count);
+    const auto m = tunkit::gso_split(out[w].header, packet, segs, sizes);
+    REQUIRE(m.has_value());
+    REQUIRE(*m == out[w].count);
+    for (std::size_t i = 0; i < *m; ++i)
+      CHECK(Bytes(storage[i].begin(), storage[i].begin() + static_cast<std::ptrdiff_t>(sizes[i])) ==
+            datagrams[out[w].first + i]);
+  }
+}

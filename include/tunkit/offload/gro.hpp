@@ -169,6 +169,9 @@ class TUNKIT_EXPORT Coalescer {
   [[nodiscard]] static constexpr std::size_t gather_pieces(std::size_t packets) noexcept {
     return 3 * packets;
   }
+  /// The most pieces of one gathered write (`Queue::max_buffers`, what one `writev` of a queue
+  /// takes): a run of packets that would need more is written as two super-packets.
+  static constexpr std::size_t max_gather_pieces = 64;
   /// The most IP and transport header bytes a merged write carries (IPv6, TCP with 40 bytes of
   /// options).
   static constexpr std::size_t max_merged_headers = 100;
