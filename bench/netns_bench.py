@@ -593,18 +593,22 @@ def measure(path, rnd, seq, args, rates, out):
         if path.cmd:
             res["attach_seconds"] = round(topo.attach_seconds, 3)
         topo.ping()
-        res["tcp"] = tcp_phase(topo, args, logdir)
-        topo.check_forwarder()
-        res["curve"] = []
-        for rate in rates:
-            res["curve"].append(udp_phase(topo, args, logdir, f"64-{rate:g}", 64, rate,
-                                          args.rate_seconds))
+        if "tcp" in args.phases:
+            res["tcp"] = tcp_phase(topo, args, logdir)
             topo.check_forwarder()
-        res["bulk"] = udp_phase(topo, args, logdir, "1400-plain", 1400, 0, args.bulk_seconds)
-        topo.check_forwarder()
-        res["uso"] = udp_phase(topo, args, logdir, "1400-uso", 1400, 0, args.bulk_seconds,
-                               USO_SEGMENTS)
-        topo.check_forwarder()
+        if "curve" in args.phases:
+            res["curve"] = []
+            for rate in rates:
+                res["curve"].append(udp_phase(topo, args, logdir, f"64-{rate:g}", 64, rate,
+                                              args.rate_seconds))
+                topo.check_forwarder()
+        if "bulk" in args.phases:
+            res["bulk"] = udp_phase(topo, args, logdir, "1400-plain", 1400, 0, args.bulk_seconds)
+            topo.check_forwarder()
+        if "uso" in args.phases:
+            res["uso"] = udp_phase(topo, args, logdir, "1400-uso", 1400, 0, args.bulk_seconds,
+                                   USO_SEGMENTS)
+            topo.check_forwarder()
         res["ok"] = True
     except Failure as e:
         res["error"] = str(e)
@@ -614,7 +618,7 @@ def measure(path, rnd, seq, args, rates, out):
     if path.cmd:
         res["forwarder_status"] = getattr(topo, "fwd_status", None)
         res["forwarder_counters"] = counters_check(topo)
-    res["udp64_pps_at_goal"] = goal_rate(res.get("curve", []))
+    res["udp64_pps_at_goal"] = goal_rate(res["curve"]) if "curve" in res else None
     with open(os.path.join(logdir, "result.json"), "w") as f:
         json.dump(res, f, indent=1)
     return res
@@ -643,18 +647,16 @@ def summarize(paths, results, rates):
         e = {"rounds_ok": len(rs), "rounds": len([r for r in results if r["path"] == p.name]),
              "errors": [f"round {r['round']}: {r['error']}" for r in results
                         if r["path"] == p.name and not r["ok"]]}
-        e["tcp_gbps"] = med([r["tcp"]["gbps"] for r in rs])
-        e["tcp_cpu_pct"] = med([r["tcp"].get("cpu_pct") for r in rs])
-        e["tcp_cpu_per_gbps"] = med([r["tcp"].get("cpu_per_gbps") for r in rs])
         e["udp64_pps_at_goal"] = med([r["udp64_pps_at_goal"] for r in rs])
-        for k in ("bulk", "uso"):
-            e[f"{k}_gbps"] = med([r[k]["gbps"] for r in rs])
-            e[f"{k}_cpu_pct"] = med([r[k].get("cpu_pct") for r in rs])
-            e[f"{k}_cpu_per_gbps"] = med([r[k].get("cpu_per_gbps") for r in rs])
-            e[f"{k}_fwd_loss_pct"] = med([r[k]["fwd_loss_pct"] for r in rs])
+        for k in ("tcp", "bulk", "uso"):
+            e[f"{k}_gbps"] = med([r[k]["gbps"] for r in rs if k in r])
+            e[f"{k}_cpu_pct"] = med([r[k].get("cpu_pct") for r in rs if k in r])
+            e[f"{k}_cpu_per_gbps"] = med([r[k].get("cpu_per_gbps") for r in rs if k in r])
+            if k != "tcp":
+                e[f"{k}_fwd_loss_pct"] = med([r[k]["fwd_loss_pct"] for r in rs if k in r])
         curve = []
         for i, rate in enumerate(rates):
-            pts = [r["curve"][i] for r in rs if len(r["curve"]) > i]
+            pts = [r["curve"][i] for r in rs if len(r.get("curve", [])) > i]
             curve.append({"offered_rate": rate,
                           **{k: med([x.get(k) for x in pts]) for k in
                              ("sent_pps", "forwarded_pps", "received_pps", "fwd_loss_pct",
@@ -879,6 +881,9 @@ def parse_args(argv):
     ap.add_argument("--tcp-seconds", type=int, default=4, help="iperf3 seconds (default 4)")
     ap.add_argument("--bulk-seconds", type=float, default=2.0,
                     help="seconds of each 1400-byte UDP load (default 2)")
+    ap.add_argument("--phases", default="tcp,curve,bulk,uso",
+                    help="which loads, comma-separated: tcp, curve (the 64-byte loss curve), bulk "
+                         "(1400-byte UDP), uso (1400-byte UDP with UDP_SEGMENT); default all")
     ap.add_argument("--quick", action="store_true",
                     help=f"smoke test: 1 round, rates {QUICK_RATES}, 1 s each, TCP 2 s")
     ap.add_argument("--out", help="results directory (default build-bench/bench-results/DATE)")
@@ -904,6 +909,9 @@ def parse_args(argv):
         if args.rates == DEFAULT_RATES:
             args.rates = QUICK_RATES
         args.rate_seconds, args.tcp_seconds, args.bulk_seconds = 1.0, 2, 1.0
+    args.phases = set(x.strip() for x in args.phases.split(",") if x.strip())
+    if not args.phases or not args.phases <= {"tcp", "curve", "bulk", "uso"}:
+        ap.error("--phases: a comma-separated subset of tcp,curve,bulk,uso")
     if args.rounds < 1 or args.queues < 1:
         ap.error("--rounds and --queues must be at least 1")
     if args.cmd and args.cmd[0] and os.path.sep in args.cmd[0]:
@@ -966,12 +974,18 @@ def main(argv):
             r = measure(p, rnd, seq, args, rates, out)
             results.append(r)
             if r["ok"]:
-                goal = r["udp64_pps_at_goal"]
-                cpu = r["tcp"].get("cpu_pct")
-                print(f"-- round {rnd + 1}/{args.rounds} {p.name:22} TCP {r['tcp']['gbps']:6.2f} "
-                      f"Gbit/s{'' if cpu is None else f' (fwd CPU {cpu:3.0f} %)'}, UDP64 "
-                      f"{goal / 1e3:5.0f} k/s at <= 1 % loss, 1400 B {r['bulk']['gbps']:5.2f}, USO "
-                      f"{r['uso']['gbps']:5.2f} Gbit/s [{r['seconds']:.0f} s]")
+                parts = []
+                if "tcp" in r:
+                    cpu = r["tcp"].get("cpu_pct")
+                    parts.append(f"TCP {r['tcp']['gbps']:6.2f} Gbit/s"
+                                 f"{'' if cpu is None else f' (fwd CPU {cpu:3.0f} %)'}")
+                if "curve" in r:
+                    parts.append(f"UDP64 {r['udp64_pps_at_goal'] / 1e3:5.0f} k/s at <= 1 % loss")
+                for k, label in (("bulk", "1400 B"), ("uso", "USO")):
+                    if k in r:
+                        parts.append(f"{label} {r[k]['gbps']:5.2f} Gbit/s")
+                print(f"-- round {rnd + 1}/{args.rounds} {p.name:22} {', '.join(parts)} "
+                      f"[{r['seconds']:.0f} s]")
             else:
                 print(f"-- round {rnd + 1}/{args.rounds} {p.name:22} FAILED: {r['error']}")
                 print(f"   (log: {os.path.join(out, r['log'])})")
