@@ -884,6 +884,9 @@ def parse_args(argv):
     ap.add_argument("--phases", default="tcp,curve,bulk,uso",
                     help="which loads, comma-separated: tcp, curve (the 64-byte loss curve), bulk "
                          "(1400-byte UDP), uso (1400-byte UDP with UDP_SEGMENT); default all")
+    ap.add_argument("--report", metavar="DIR",
+                    help="measure nothing: print the tables and draw the plot again from "
+                         "DIR/results.json")
     ap.add_argument("--quick", action="store_true",
                     help=f"smoke test: 1 round, rates {QUICK_RATES}, 1 s each, TCP 2 s")
     ap.add_argument("--out", help="results directory (default build-bench/bench-results/DATE)")
@@ -947,6 +950,8 @@ def preflight(args):
 
 def main(argv):
     args = parse_args(argv)
+    if args.report:
+        return rerender(os.path.abspath(args.report))
     preflight(args)
     paths = make_paths(args)
     rates = [parse_rate(r) for r in args.rates.split(",") if r.strip()]
@@ -991,17 +996,40 @@ def main(argv):
                 print(f"   (log: {os.path.join(out, r['log'])})")
             sys.stdout.flush()
 
+    return render(out, info, paths, results, rates)
+
+
+def phase_values(results, key):
+    """key of every phase of every measurement (TCP, each rate of the curve, bulk, USO)."""
+    v = []
+    for r in results:
+        for ph in [r.get("tcp"), r.get("bulk"), r.get("uso")] + r.get("curve", []):
+            if ph and ph.get(key) is not None:
+                v.append(ph[key])
+    return v
+
+
+def render(out, info, paths, results, rates):
+    """The summary, the tables, the plot, table.md and results.json from the measurements."""
     summary = summarize(paths, results, rates)
     main_t, curve_t, bulk_t = tables(paths, summary, rates, info)
     counters_t = counters_table(paths, results)
     title = (f"{info['date'][:10]}, Linux {info['kernel']}, {info['cpus']} CPUs, "
-             f"{args.rounds} round(s), medians")
+             f"{info['rounds']} round(s), medians")
     png = plot(paths, summary, rates, out, title)
+    nice = med(phase_values(results, "machine_nice_pct"))
+    background = (f"Other (niced) processes on the machine during the loads: median "
+                  f"{nice['median']:.0f} % of one CPU (max {nice['max']:.0f} %)." if nice else "")
     text = f"""## {title}
 
-TCP congestion control {info['cc_pin']}; iperf3 {args.tcp_seconds} s; loss curve {args.rate_seconds:g} s per
-rate; UDP bulk {args.bulk_seconds:g} s each (USO: {USO_SEGMENTS} datagrams per send); tunkit {info['git']}.
-Medians over rounds (min–max in brackets); × ref against the reference of the same kind (column vs).
+- tunkit {info['git']}; {info['cpu_model']}.
+- TCP congestion control: {info['cc_pin']}.
+- iperf3 {info['tcp_seconds']} s; loss curve {info['rate_seconds']:g} s per rate; UDP bulk
+  {info['bulk_seconds']:g} s each (USO: {info['uso_segments']} datagrams per send).
+{'- ' + background if background else ''}
+- Medians over rounds (min–max in brackets); × ref against the reference of the same kind
+  (column vs); UDP 64 B: forwarded packets/s at the highest offered rate that lost at most
+  {LOSS_GOAL:g} % at the forwarder.
 
 {main_t}
 
@@ -1030,6 +1058,16 @@ The forwarder's own counts at SIGTERM beside the TUN counters over its whole run
         json.dump({"info": info, "summary": summary, "measurements": results}, f, indent=1)
     print(f"results: {out}/results.json, table.md{', loss.png' if png else ''}, runs/")
     return 1 if failures else 0
+
+
+def rerender(out):
+    """--report DIR: the tables and the plot again from DIR/results.json (no measuring)."""
+    with open(os.path.join(out, "results.json")) as f:
+        d = json.load(f)
+    info = d["info"]
+    paths = [Path(name, p["label"], shlex.split(p["cmd"]) if p["cmd"] else None, p["vnet"], p["ref"])
+             for name, p in info["paths"].items()]
+    return render(out, info, paths, d["measurements"], info["rates"])
 
 
 def _terminate(signum, frame):
