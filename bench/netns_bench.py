@@ -599,7 +599,7 @@ def measure(path, rnd, seq, args, rates, out):
         if "curve" in args.phases:
             res["curve"] = []
             for rate in rates:
-                res["curve"].append(udp_phase(topo, args, logdir, f"64-{rate:g}", 64, rate,
+                res["curve"].append(udp_phase(topo, args, logdir, f"64-{int(rate)}", 64, rate,
                                               args.rate_seconds))
                 topo.check_forwarder()
         if "bulk" in args.phases:
@@ -627,7 +627,9 @@ def measure(path, rnd, seq, args, rates, out):
 def goal_rate(curve):
     """Forwarded packets/s at the highest offered rate lost at most LOSS_GOAL % at the forwarder."""
     ok = [p for p in curve if p["fwd_loss_pct"] is not None and p["fwd_loss_pct"] <= LOSS_GOAL]
-    return max(ok, key=lambda p: p["offered_rate"])["forwarded_pps"] if ok else (0 if curve else None)
+    if not ok:
+        return 0 if curve else None
+    return max(ok, key=lambda p: p["offered_rate"])["forwarded_pps"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -689,9 +691,11 @@ def fmt_range(x, nd=2, scale=1.0):
 
 def goal_cell(x, rates):
     # 0: not even the lowest offered rate went through with at most LOSS_GOAL % lost.
-    if x and x["max"] == 0:
-        return f"< {min(rates) / 1e3:g}"
-    return fmt_range(x, 0, 1e3)
+    if not x:
+        return "–"
+    low = f"<{min(rates) / 1e3:g}"
+    cell = [low if v == 0 else f"{v / 1e3:.0f}" for v in (x["median"], x["min"], x["max"])]
+    return cell[0] if x["n"] == 1 or x["min"] == x["max"] else f"{cell[0]} ({cell[1]}–{cell[2]})"
 
 
 def tables(paths, summary, rates, header):
@@ -708,13 +712,20 @@ def tables(paths, summary, rates, header):
             lines.append(f"| {p.name} | {p.ref or ''} | failed: see below | | | | | | | | |")
             continue
         is_ref = p.ref == p.name
+
+        def vs_ref(key):
+            if is_ref or not p.ref:
+                return ""
+            a, b = m(e[key]), m(ref.get(key))
+            # A goal rate of 0 is "below the lowest rate": no ratio.
+            return "–" if key == "udp64_pps_at_goal" and not a else fmt(ratio(a, b))
         lines.append(
             f"| {p.name} | {p.ref or ''} | {fmt_range(e['tcp_gbps'])} | "
             f"{fmt(ratio(m(e['tcp_gbps']), m(veth.get('tcp_gbps'))))} | "
-            f"{'' if is_ref or not p.ref else fmt(ratio(m(e['tcp_gbps']), m(ref.get('tcp_gbps'))))} | "
+            f"{vs_ref('tcp_gbps')} | "
             f"{fmt(m(e['tcp_cpu_pct']), 0)} | {fmt(m(e['tcp_cpu_per_gbps']), 1)} | "
             f"{goal_cell(e['udp64_pps_at_goal'], rates)} | "
-            f"{'' if is_ref or not p.ref else fmt(ratio(m(e['udp64_pps_at_goal']), m(ref.get('udp64_pps_at_goal'))))} | "
+            f"{vs_ref('udp64_pps_at_goal')} | "
             f"{fmt(m(e['bulk_gbps']))} | {fmt(m(e['uso_gbps']))} |")
     main = "\n".join(lines)
 
@@ -727,8 +738,10 @@ def tables(paths, summary, rates, header):
             continue
         cells = []
         for pt in e["curve"]:
-            cells.append(f"{fmt(m(pt['sent_pps']), 0, 1e3)} → {fmt(m(pt['forwarded_pps']), 0, 1e3)}"
-                         f" ({fmt(m(pt['fwd_loss_pct']), 1)} %, e2e {fmt(m(pt['e2e_loss_pct']), 1)} %)")
+            cells.append(f"{fmt(m(pt['sent_pps']), 0, 1e3)} → "
+                         f"{fmt(m(pt['forwarded_pps']), 0, 1e3)} "
+                         f"({fmt(m(pt['fwd_loss_pct']), 1)} %, "
+                         f"e2e {fmt(m(pt['e2e_loss_pct']), 1)} %)")
         c.append(f"| {p.name} | " + " | ".join(cells) + " |")
     curve = "\n".join(c)
 
@@ -749,8 +762,8 @@ def tables(paths, summary, rates, header):
 
 
 def counters_table(paths, results):
-    rows = ["| path | round | fwd read A→B | TUN A tx_packets | TUN A tx_dropped | fwd writes A→B "
-            "| fwd dropped A→B | TUN B rx_packets | TUN B rx_dropped |",
+    rows = ["| path | round | fwd read A→B | TUN A tx_packets | TUN A tx_dropped | "
+            "fwd writes A→B | fwd dropped A→B | TUN B rx_packets | TUN B rx_dropped |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for p in paths:
         for r in results:
@@ -852,10 +865,19 @@ def cc_pin(args):
 def header_info(args, paths, rates):
     with open("/proc/cpuinfo") as f:
         model = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "?")
+    # Page-table isolation (a Meltdown mitigation) makes every syscall and interrupt dearer: the
+    # per-packet paths feel it, the veth pair much less. Worth knowing beside the figures.
+    try:
+        with open("/sys/devices/system/cpu/vulnerabilities/meltdown") as f:
+            meltdown = f.read().strip()
+    except OSError:
+        meltdown = "?"
     return {
+        "meltdown": meltdown,
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "kernel": os.uname().release, "cpus": os.cpu_count(), "cpu_model": model,
-        "git": git_describe(), "cc": args.cc, "cc_pin": cc_pin(args), "rounds": args.rounds, "rates": rates,
+        "git": git_describe(), "cc": args.cc, "cc_pin": cc_pin(args), "rounds": args.rounds,
+        "rates": rates,
         "rate_seconds": args.rate_seconds, "tcp_seconds": args.tcp_seconds,
         "bulk_seconds": args.bulk_seconds, "uso_segments": USO_SEGMENTS, "receiver_gro": args.gro,
         "queues": args.queues,
@@ -876,7 +898,8 @@ def parse_args(argv):
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     ap.add_argument("--paths", help="comma-separated subset of the paths")
     ap.add_argument("--rates", default=DEFAULT_RATES,
-                    help=f"offered rates of the 64-byte loss curve, packets/s (default {DEFAULT_RATES})")
+                    help=f"offered rates of the 64-byte loss curve, packets/s "
+                         f"(default {DEFAULT_RATES})")
     ap.add_argument("--rate-seconds", type=float, default=2.0, help="seconds per rate (default 2)")
     ap.add_argument("--tcp-seconds", type=int, default=4, help="iperf3 seconds (default 4)")
     ap.add_argument("--bulk-seconds", type=float, default=2.0,
@@ -890,7 +913,8 @@ def parse_args(argv):
     ap.add_argument("--quick", action="store_true",
                     help=f"smoke test: 1 round, rates {QUICK_RATES}, 1 s each, TCP 2 s")
     ap.add_argument("--out", help="results directory (default build-bench/bench-results/DATE)")
-    ap.add_argument("--cc", default="cubic", help="TCP congestion control in A and B (default cubic)")
+    ap.add_argument("--cc", default="cubic",
+                    help="TCP congestion control in A and B (default cubic)")
     ap.add_argument("--uring", action="store_true",
                     help="also the tunkit forwarder's --backend uring variants")
     ap.add_argument("--vnet", action="store_true",
@@ -934,7 +958,8 @@ def preflight(args):
                  f"iperf3 iputils-ping procps)")
     if not os.path.isfile(args.udp_load):
         sys.exit(f"netns_bench: {args.udp_load} not found: cmake --preset bench -B build-bench && "
-                 f"cmake --build build-bench --target tunkit_udp_load tunkit_ref_forwarder forwarder")
+                 f"cmake --build build-bench --target tunkit_udp_load tunkit_ref_forwarder "
+                 f"forwarder")
     def sysctl(name):
         with open(f"/proc/sys/net/ipv4/{name}") as f:
             return f.read().split()
@@ -960,7 +985,9 @@ def main(argv):
     os.makedirs(out, exist_ok=True)
     clean_stale()
     info = header_info(args, paths, rates)
-    per = args.tcp_seconds + len(rates) * (args.rate_seconds + 0.6) + 2 * (args.bulk_seconds + 0.6) + 4
+    # Seconds per measurement, roughly: the loads, and about 3 s of setting up and waiting.
+    per = (args.tcp_seconds + len(rates) * (args.rate_seconds + 0.6)
+           + 2 * (args.bulk_seconds + 0.6) + 4)
     print(f"== netns_bench: {len(paths)} paths x {args.rounds} rounds, about "
           f"{per * len(paths) * args.rounds / 60:.0f} min; results in {out}")
     print(f"   kernel {info['kernel']}, {info['cpus']} CPUs ({info['cpu_model']}), tunkit "
@@ -1022,7 +1049,7 @@ def render(out, info, paths, results, rates):
                   f"{nice['median']:.0f} % of one CPU (max {nice['max']:.0f} %)." if nice else "")
     text = f"""## {title}
 
-- tunkit {info['git']}; {info['cpu_model']}.
+- tunkit {info['git']}; {info['cpu_model']}; Meltdown: {info.get('meltdown', '?')}.
 - TCP congestion control: {info['cc_pin']}.
 - iperf3 {info['tcp_seconds']} s; loss curve {info['rate_seconds']:g} s per rate; UDP bulk
   {info['bulk_seconds']:g} s each (USO: {info['uso_segments']} datagrams per send).
@@ -1048,8 +1075,8 @@ The forwarder's own counts at SIGTERM beside the TUN counters over its whole run
 """
     failures = [r for r in results if not r["ok"]]
     if failures:
-        text += "\nFailed measurements:\n\n" + "\n".join(
-            f"- round {r['round']} {r['path']}: {r['error'].splitlines()[0]}" for r in failures) + "\n"
+        text += "\nFailed measurements:\n\n" + "".join(
+            f"- round {r['round']} {r['path']}: {r['error'].splitlines()[0]}\n" for r in failures)
     print()
     print(text)
     with open(os.path.join(out, "table.md"), "w") as f:
@@ -1065,8 +1092,8 @@ def rerender(out):
     with open(os.path.join(out, "results.json")) as f:
         d = json.load(f)
     info = d["info"]
-    paths = [Path(name, p["label"], shlex.split(p["cmd"]) if p["cmd"] else None, p["vnet"], p["ref"])
-             for name, p in info["paths"].items()]
+    paths = [Path(name, p["label"], shlex.split(p["cmd"]) if p["cmd"] else None, p["vnet"],
+                  p["ref"]) for name, p in info["paths"].items()]
     return render(out, info, paths, d["measurements"], info["rates"])
 
 
