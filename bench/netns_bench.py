@@ -94,17 +94,45 @@ def run(cmd, timeout=15, check=True, log=None, input=None):
     return p.stdout
 
 
+def _session(sid):
+    """The processes of session sid: a child started with start_new_session leads its own, and
+    what a wrapper (a shell, strace) starts stays in it."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                v = f.read()
+        except OSError:
+            continue
+        if int(v[v.rfind(")") + 2:].split()[3]) == sid:  # state ppid pgrp session
+            pids.append(int(d))
+    return pids
+
+
+def _signal_session(proc, sig):
+    for pid in _session(proc.pid):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
 def stop(proc, grace=5.0):
-    """SIGTERM, then SIGKILL after grace seconds. Returns the exit status."""
+    """SIGTERM to proc and its session, then SIGKILL after grace seconds. Returns proc's exit
+    status."""
     if proc is None:
         return None
     if proc.poll() is None:
+        _signal_session(proc, signal.SIGTERM)
         try:
-            proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=grace)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            _signal_session(proc, signal.SIGKILL)
             proc.wait(timeout=5)
+    # What the session may still hold once its leader has gone (a wrapper's child).
+    _signal_session(proc, signal.SIGKILL)
     return proc.returncode
 
 
@@ -1047,6 +1075,7 @@ def render(out, info, paths, results, rates):
     nice = med(phase_values(results, "machine_nice_pct"))
     background = (f"Other (niced) processes on the machine during the loads: median "
                   f"{nice['median']:.0f} % of one CPU (max {nice['max']:.0f} %)." if nice else "")
+    ran = set(k for r in results for k in ("tcp", "curve", "bulk", "uso") if k in r)
     text = f"""## {title}
 
 - tunkit {info['git']}; {info['cpu_model']}; Meltdown: {info.get('meltdown', '?')}.
@@ -1059,16 +1088,21 @@ def render(out, info, paths, results, rates):
   {LOSS_GOAL:g} % at the forwarder.
 
 {main_t}
-
+"""
+    if "curve" in ran:
+        text += f"""
 Loss curve (64-byte datagrams), per offered rate: sent → forwarded, thousands per second (loss at
 the forwarder, end to end):
 
 {curve_t}
-
+"""
+    if ran & {"bulk", "uso"}:
+        text += f"""
 UDP bulk (1400-byte datagrams as fast as the sender goes):
 
 {bulk_t}
-
+"""
+    text += f"""
 The forwarder's own counts at SIGTERM beside the TUN counters over its whole run:
 
 {counters_t}
@@ -1102,8 +1136,10 @@ def _terminate(signum, frame):
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _terminate)
-    signal.signal(signal.SIGHUP, _terminate)
+    # SIGINT too, explicitly: a harness started in the background by a shell inherits SIGINT
+    # ignored, and Python then leaves it so.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _terminate)
     status = 130
     try:
         status = main(sys.argv[1:])
