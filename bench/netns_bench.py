@@ -1071,11 +1071,11 @@ def render(out, info, paths, results, rates):
     counters_t = counters_table(paths, results)
     title = (f"{info['date'][:10]}, Linux {info['kernel']}, {info['cpus']} CPUs, "
              f"{info['rounds']} round(s), medians")
-    png = plot(paths, summary, rates, out, title)
+    ran = set(k for r in results for k in ("tcp", "curve", "bulk", "uso") if k in r)
+    png = plot(paths, summary, rates, out, title) if "curve" in ran else None
     nice = med(phase_values(results, "machine_nice_pct"))
     background = (f"Other (niced) processes on the machine during the loads: median "
                   f"{nice['median']:.0f} % of one CPU (max {nice['max']:.0f} %)." if nice else "")
-    ran = set(k for r in results for k in ("tcp", "curve", "bulk", "uso") if k in r)
     text = f"""## {title}
 
 - tunkit {info['git']}; {info['cpu_model']}; Meltdown: {info.get('meltdown', '?')}.
