@@ -1,5 +1,7 @@
 #include "tunkit/sys.hpp"
 
+#include "detail/real_sys.hpp"
+
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/eventfd.h>
@@ -10,16 +12,9 @@
 
 #include <cerrno>
 
-namespace tunkit::sys {
-namespace {
+namespace tunkit::sys::detail {
 
-// Converts the libc convention (-1 and errno) into the seam's (-errno).
-template <typename T>
-T ret(T r) noexcept {
-  return r < 0 ? static_cast<T>(-errno) : r;
-}
-
-class Real final : public Syscalls {
+class RealSyscalls final : public Syscalls {
  public:
   bool kernel_descriptors() const noexcept override { return true; }
   int open(const char* path, int flags) noexcept override { return ret(::open(path, flags)); }
@@ -82,11 +77,14 @@ class Real final : public Syscalls {
   }
 };
 
-}  // namespace
+constinit RealSyscalls g_real;  // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
+
+}  // namespace tunkit::sys::detail
+
+namespace tunkit::sys {
 
 Syscalls& real() noexcept {
-  static Real instance;
-  return instance;
+  return detail::g_real;
 }
 
 }  // namespace tunkit::sys

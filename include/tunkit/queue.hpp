@@ -2,9 +2,13 @@
 /// @file
 /// `tunkit::Queue`: one /dev/net/tun descriptor attached to a TUN/TAP interface, and its I/O.
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <string>
 #include <system_error>
@@ -215,6 +219,12 @@ class TUNKIT_EXPORT Queue {
   // BatchIo, which waits once per batch).
   std::size_t transfer(Dir dir, iovec* iov, int iovcnt, std::error_code& ec,
                        bool may_wait = true) noexcept;
+  // Everything of read(buf, ec) and write(packet, ec) but their inline common case: `first` is
+  // that case's result when it failed (-errno; for write also a short count), or `not_tried`.
+  static constexpr ssize_t not_tried = std::numeric_limits<ssize_t>::min();
+  std::size_t read_rest(std::span<std::byte> buf, ssize_t first, std::error_code& ec) noexcept;
+  std::size_t write_rest(std::span<const std::byte> packet, ssize_t first,
+                         std::error_code& ec) noexcept;
   std::size_t read_packet(std::span<const std::span<std::byte>> bufs, PacketInfo& info,
                           std::error_code& ec, bool may_wait = true) noexcept;
   std::size_t write_packet(std::span<const std::span<const std::byte>> bufs, std::error_code& ec,
@@ -236,6 +246,9 @@ class TUNKIT_EXPORT Queue {
   std::uint64_t open_id_ = 0;
   Mode mode_ = Mode::tun;
   bool packet_info_ = false;
+  // Opened through sys::real() and without packet information: the inline read and write call
+  // the kernel themselves (a fake kernel is always called through the seam).
+  bool direct_ = false;
   bool non_blocking_ = false;
   // Read by other threads (TunDevice's device-wide calls, I/O) while enable/disable and
   // TunDevice::set_vnet_* change them: relaxed atomics (tests/unit/thread_safety_test.cpp).
@@ -243,5 +256,33 @@ class TUNKIT_EXPORT Queue {
   detail::Relaxed<detail::VnetConfig> vnet_;  // the device's virtio-net header
   std::string name_;
 };
+
+// The per-packet common case inline, so that a read or write costs the caller little more than
+// the system call (bench/io_bench counts the instructions against raw read(2) and write(2)).
+inline std::size_t Queue::read(std::span<std::byte> buf, std::error_code& ec) noexcept {
+  // A buffer that holds the largest packet the driver can hand over needs no spare byte to
+  // detect truncation, and read(2) is cheaper in the kernel than a two-entry readv(2).
+  if (direct_ && fd_ && buf.size() >= detail::kLargestPacket + vnet_.load().size) [[likely]] {
+    const ssize_t r = ::read(fd_.get(), buf.data(), buf.size());
+    if (r >= 0) [[likely]] {
+      ec.clear();
+      return static_cast<std::size_t>(r);
+    }
+    return read_rest(buf, -errno, ec);
+  }
+  return read_rest(buf, not_tried, ec);
+}
+
+inline std::size_t Queue::write(std::span<const std::byte> packet, std::error_code& ec) noexcept {
+  if (direct_ && fd_ && vnet_.load().size == 0 && !packet.empty()) [[likely]] {
+    const ssize_t r = ::write(fd_.get(), packet.data(), packet.size());
+    if (static_cast<std::size_t>(r) == packet.size()) [[likely]] {
+      ec.clear();
+      return packet.size();
+    }
+    return write_rest(packet, r < 0 ? -errno : r, ec);
+  }
+  return write_rest(packet, not_tried, ec);
+}
 
 }  // namespace tunkit

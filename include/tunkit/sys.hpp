@@ -9,8 +9,12 @@
 /// `tunkit::testing`) to script any errno on any call without privileges.
 ///
 /// Convention (as in liburing's syscall wrappers): every call returns its result, or `-errno` on
-/// failure; `errno` itself is never part of the contract. One virtual call per syscall costs about
-/// a nanosecond against the hundreds a syscall costs, so the seam is not visible on the hot path.
+/// failure; `errno` itself is never part of the contract.
+///
+/// Cost: per-packet I/O on a queue opened through `sys::real()` calls the kernel directly (an
+/// inline comparison picks the path); any other seam gets every call through its virtual
+/// functions. Either way a fake kernel sees all I/O, and the real path pays no indirect call
+/// (bench/io_bench: 80 user-space instructions per write+read round trip, raw syscalls 45).
 
 #include <poll.h>
 #include <sys/socket.h>

@@ -21,6 +21,7 @@
 
 #include "detail/eintr.hpp"
 #include "detail/failure.hpp"
+#include "detail/real_sys.hpp"
 #include "tun/queue_access.hpp"
 #include "tun/wake_table.hpp"
 #include "tunkit/detail/tun_wire.hpp"
@@ -198,6 +199,7 @@ bool QueueAccess::take(Queue& q, const Inspected& in, bool non_blocking, sys::Sy
   q.ifindex_ = in.ifindex;
   q.mode_ = (in.flags & IFF_TAP) != 0 ? Mode::tap : Mode::tun;
   q.packet_info_ = in.packet_info;
+  q.direct_ = sys::detail::is_real(q.fd_) && !q.packet_info_;
   q.non_blocking_ = non_blocking;
   q.vnet_.store(in.vnet);
   q.enabled_.store(true);

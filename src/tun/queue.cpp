@@ -20,6 +20,7 @@
 #include "detail/eintr.hpp"
 #include "detail/failure.hpp"
 #include "detail/ifname.hpp"
+#include "detail/real_sys.hpp"
 #include "offload/vnet_internal.hpp"
 #include "tun/hints.hpp"
 #include "tun/observed.hpp"
@@ -280,6 +281,7 @@ detail::Failure Queue::open_impl(const Options& options, sys::Syscalls& sys) noe
   ifindex_ = static_cast<unsigned>(idx.ifr_ifindex);
   mode_ = options.mode;
   packet_info_ = options.packet_info;
+  direct_ = sys::detail::is_real(fd_) && !packet_info_;
   non_blocking_ = options.non_blocking;
   vnet_.store(vnet);
   enabled_.store(true);
@@ -368,8 +370,8 @@ std::size_t Queue::transfer(Dir dir, iovec* iov, int iovcnt, std::error_code& ec
     return 0;
   }
   for (;;) {
-    const ssize_t r = dir == Dir::in ? fd_.sys().readv(fd_.get(), iov, iovcnt)
-                                     : fd_.sys().writev(fd_.get(), iov, iovcnt);
+    const ssize_t r =
+        dir == Dir::in ? sys::io::readv(fd_, iov, iovcnt) : sys::io::writev(fd_, iov, iovcnt);
     if (r >= 0) return static_cast<std::size_t>(r);
     if (r == -EINTR) continue;
     if (r == -EAGAIN && !non_blocking_ && may_wait) {
@@ -393,23 +395,20 @@ std::size_t Queue::read(std::span<std::byte> buf) {
   return n;
 }
 
-std::size_t Queue::read(std::span<std::byte> buf, std::error_code& ec) noexcept {
-  // The common case first, in one syscall and few instructions (bench/io_bench measures it
-  // against a raw read): no packet information, the packet fits. A failed attempt consumed
-  // nothing, so the general path below retries it (EINTR, a blocking wait) or reports it.
-  if (!packet_info_ && fd_) {
-    // A buffer that holds the largest packet the driver can hand over needs no spare byte to
-    // detect truncation, and read(2) is cheaper in the kernel than a two-entry readv(2).
-    std::byte spare{};  // detects a longer packet, as in read_packet
+std::size_t Queue::read_rest(std::span<std::byte> buf, ssize_t first,
+                             std::error_code& ec) noexcept {
+  if ((first == not_tried || first == -EINTR) && !packet_info_ && fd_) {
+    // As the inline part, through any seam, or with a buffer smaller than the largest packet:
+    // then a spare byte detects a longer packet, as in read_packet.
+    std::byte spare{};
     const std::array<iovec, 2> iov{{{buf.data(), buf.size()}, {&spare, 1}}};
     const bool whole = buf.size() >= detail::kLargestPacket + vnet_.load().size;
-    ssize_t r = 0;
     do {
-      r = whole ? fd_.sys().read(fd_.get(), buf.data(), buf.size())
-                : fd_.sys().readv(fd_.get(), iov.data(), 2);
-    } while (r == -EINTR);
-    if (r >= 0) {
-      const auto got = detail::read_outcome(static_cast<std::size_t>(r), buf.size());
+      first =
+          whole ? sys::io::read(fd_, buf.data(), buf.size()) : sys::io::readv(fd_, iov.data(), 2);
+    } while (first == -EINTR);
+    if (first >= 0) {
+      const auto got = detail::read_outcome(static_cast<std::size_t>(first), buf.size());
       if (got.truncated) {
         ec = errc::packet_truncated;
       } else {
@@ -417,10 +416,11 @@ std::size_t Queue::read(std::span<std::byte> buf, std::error_code& ec) noexcept 
       }
       return got.length;
     }
-    if (r != -EAGAIN || non_blocking_) {
-      ec = sys_error(static_cast<int>(-r));
-      return 0;
-    }
+  }
+  // A failed attempt consumed nothing: the general path retries it (EINTR, a blocking wait).
+  if (first != not_tried && first < 0 && first != -EINTR && (first != -EAGAIN || non_blocking_)) {
+    ec = sys_error(static_cast<int>(-first));
+    return 0;
   }
   PacketInfo info;
   return read(buf, info, ec);
@@ -505,26 +505,27 @@ std::size_t Queue::write(std::span<const std::byte> packet) {
   return n;
 }
 
-std::size_t Queue::write(std::span<const std::byte> packet, std::error_code& ec) noexcept {
-  // The common case first (see read): no packet information and no virtio-net header to check.
-  if (!packet_info_ && vnet_.load().size == 0 && fd_ && !packet.empty()) {
-    ssize_t r = 0;
+std::size_t Queue::write_rest(std::span<const std::byte> packet, ssize_t first,
+                              std::error_code& ec) noexcept {
+  if ((first == not_tried || first == -EINTR) && !packet_info_ && vnet_.load().size == 0 && fd_ &&
+      !packet.empty()) {
+    // As the inline part, through any seam.
     do {
-      r = fd_.sys().write(fd_.get(), packet.data(), packet.size());
-    } while (r == -EINTR);
-    if (r >= 0) {
-      // The tun driver writes whole packets; anything else is an error, never looped.
-      if (static_cast<std::size_t>(r) != packet.size()) {
-        ec = sys_error(EIO);
-        return 0;
-      }
+      first = sys::io::write(fd_, packet.data(), packet.size());
+    } while (first == -EINTR);
+    if (static_cast<std::size_t>(first) == packet.size()) {
       ec.clear();
       return packet.size();
     }
-    if (r != -EAGAIN || non_blocking_) {
-      ec = sys_error(static_cast<int>(-r));
-      return 0;
-    }
+  }
+  if (first >= 0) {
+    // The tun driver writes whole packets; anything else is an error, never looped.
+    ec = sys_error(EIO);
+    return 0;
+  }
+  if (first != not_tried && first < 0 && first != -EINTR && (first != -EAGAIN || non_blocking_)) {
+    ec = sys_error(static_cast<int>(-first));
+    return 0;
   }
   const std::span<const std::byte> one[1] = {packet};
   return write_packet(one, ec);

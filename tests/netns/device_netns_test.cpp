@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "forwarding_syscalls.hpp"
 #include "netns_helpers.hpp"
 #include "tunkit/address.hpp"
 #include "tunkit/device.hpp"
@@ -359,6 +360,49 @@ TEST_CASE("an ICMP echo request written into a TUN is answered by the kernel",
   CHECK(get16(icmp, 4) == 0x7475);    // identifier
   CHECK(get16(icmp, 6) == 1);         // sequence number
   CHECK(slice(icmp, 8, icmp.size() - 8) == data);
+}
+
+// Queue's inline read and write call the kernel directly only for descriptors opened through
+// sys::real(); any other seam (here one that forwards to the real kernel and counts) sees every
+// call. Both answer the same packets. The buffer holds the largest packet, as the direct read
+// wants.
+TEST_CASE("read and write reach an injected seam, and the kernel directly without one",
+          "[netns][tun][packets][seam]") {
+  NetNsSandbox sandbox;
+  test::ForwardingSyscalls seam(tunkit::sys::real());
+  for (const bool injected : {true, false}) {
+    CAPTURE(injected);
+    TunDevice dev(named(injected ? "tkseam0" : "tkseam1"),
+                  injected ? static_cast<tunkit::sys::Syscalls&>(seam) : tunkit::sys::real());
+    configure(dev, {"10.99.0.1/24"});
+    const int reads = seam.reads;
+    const int writes = seam.writes;
+    const Bytes request = echo_request(kPeer4, kDev4, 0x7365, 1, {'s', 'e', 'a', 'm'});
+    std::error_code ec;
+    CHECK(dev.write(std::as_bytes(std::span(request)), ec) == request.size());
+    REQUIRE_FALSE(ec);
+    std::vector<std::byte> buf(tunkit::detail::kLargestPacket);
+    std::optional<Bytes> reply;
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    for (int i = 0; i < 64 && !reply && std::chrono::steady_clock::now() < deadline; ++i) {
+      if (dev.wait_readable(1s) != tunkit::WaitResult::ready) continue;
+      const std::size_t n = dev.read(buf, ec);
+      if (ec == std::errc::operation_would_block) continue;
+      REQUIRE_FALSE(ec);
+      Bytes p(n);
+      std::memcpy(p.data(), buf.data(), n);
+      const auto ip = parse_ip(p);
+      if (ip && ip->protocol == 1 && ip->payload.size() >= 8 && ip->payload[0] == 0 &&
+          get16(ip->payload, 4) == 0x7365) {
+        reply = p;
+      }
+    }
+    REQUIRE(reply);
+    if (injected) {
+      CHECK(seam.writes - writes == 1);
+      CHECK(seam.reads - reads >= 1);
+    }
+  }
 }
 
 TEST_CASE("an ICMPv6 echo request written into a TUN is answered by the kernel",

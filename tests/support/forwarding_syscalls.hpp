@@ -3,6 +3,7 @@
 // answer of one call, for the answers no fake kernel gives (a read shorter than the kernel ever
 // returns).
 
+#include <atomic>
 #include <functional>
 
 #include "tunkit/sys.hpp"
@@ -15,6 +16,9 @@ class ForwardingSyscalls : public tunkit::sys::Syscalls {
 
   /// When set, readv(2) answers this instead of the inner seam's result (which it is given).
   std::function<ssize_t(ssize_t inner_result)> on_readv;
+  /// Calls of read(2) or readv(2), and of write(2) or writev(2), that reached this seam.
+  std::atomic<int> reads{0};
+  std::atomic<int> writes{0};
 
   int open(const char* path, int flags) noexcept override { return inner_.open(path, flags); }
   int close(int fd) noexcept override { return inner_.close(fd); }
@@ -22,16 +26,20 @@ class ForwardingSyscalls : public tunkit::sys::Syscalls {
     return inner_.ioctl(fd, request, arg);
   }
   ssize_t read(int fd, void* buf, std::size_t count) noexcept override {
+    ++reads;
     return inner_.read(fd, buf, count);
   }
   ssize_t write(int fd, const void* buf, std::size_t count) noexcept override {
+    ++writes;
     return inner_.write(fd, buf, count);
   }
   ssize_t readv(int fd, const iovec* iov, int iovcnt) noexcept override {
+    ++reads;
     const ssize_t r = inner_.readv(fd, iov, iovcnt);
     return on_readv ? on_readv(r) : r;
   }
   ssize_t writev(int fd, const iovec* iov, int iovcnt) noexcept override {
+    ++writes;
     return inner_.writev(fd, iov, iovcnt);
   }
   int poll(pollfd* fds, nfds_t nfds, int timeout_ms) noexcept override {
