@@ -71,8 +71,9 @@ options:
   --verify           with --split: check each segment's checksum again before merging
                      (the copying form always does; the split has just computed them)
   --backend B        batch I/O backend: loop (read/write syscalls), uring (io_uring) or
-                     auto (default: the loop); uring falls back to the
-                     loop, with a notice, where io_uring is unavailable
+                     auto (default: io_uring where available, else the
+                     loop); uring falls back to the loop, with a notice,
+                     where io_uring is unavailable
   -t, --timeout SEC  exit after SEC seconds (default 0: no limit)
   -h, --help         show this help
 

@@ -130,7 +130,8 @@ class TUNKIT_EXPORT PacketBuffers {
 
 /// How `BatchIo` reaches the kernel.
 enum class BatchBackend : std::uint8_t {
-  automatic,  ///< the loop (io_uring showed no consistent gain at a TUN queue's batch sizes)
+  automatic,  ///< io_uring where it can be used (the real kernel, a ring the kernel grants), else
+              ///< the loop
   loop,       ///< one non-blocking readv/writev per packet, through the syscall seam
   uring,      ///< io_uring: one io_uring_enter per batch
 };
@@ -141,7 +142,9 @@ enum class BatchBackend : std::uint8_t {
 /// Construction-time settings of a `BatchIo`.
 struct BatchOptions {
   /// The backend wanted. `uring` needs the real kernel (`sys::real()`), no packet information,
-  /// and `BatchIo::uring_available()`; `automatic` is the loop.
+  /// and `BatchIo::uring_available()`; `automatic` takes io_uring where `uring` would work and the
+  /// loop elsewhere, without an error. Ask for `loop` under valgrind or strace, which cannot follow
+  /// io_uring's reads and writes.
   BatchBackend backend = BatchBackend::automatic;
   /// The most packets one call moves (the ring and the iovecs are sized for it): 1..1024.
   std::size_t max_packets = 64;

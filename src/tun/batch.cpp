@@ -133,10 +133,12 @@ void BatchIo::open(Queue& queue, BatchOptions options, std::error_code& ec) noex
   const bool uring_possible =
       detail::QueueAccess::sys(queue).kernel_descriptors() && !queue.has_packet_info();
   BatchBackend backend = options.backend;
-  // automatic is the loop: io_uring showed no consistent gain here (a TUN queue yields 2-4
-  // packets per wake-up; within a few percent either way, see docs/performance.md), and the loop
-  // is what valgrind, strace and the fake kernel can follow. io_uring is asked for.
-  if (backend == BatchBackend::automatic) backend = BatchBackend::loop;
+  // automatic is io_uring where it can be used, else the loop: measured with bench/netns_bench.py
+  // (docs/performance.md), the io_uring chain forwards 2-4x the small packets per second at equal
+  // loss and 10-15 % more TCP with offloads. A ring the kernel refuses (io_uring disabled by
+  // sysctl or seccomp, no memory to lock) leaves automatic on the loop, silently.
+  const bool automatic = backend == BatchBackend::automatic;
+  if (automatic) backend = uring_possible ? BatchBackend::uring : BatchBackend::loop;
   std::unique_ptr<detail::Uring> ring;
   std::vector<iovec> iovs;
   std::vector<unsigned> counts;
@@ -150,7 +152,14 @@ void BatchIo::open(Queue& queue, BatchOptions options, std::error_code& ec) noex
     }
     // Room for a batch plus the gate poll, the interrupt poll and a cancellation.
     ring = detail::Uring::create(static_cast<unsigned>(options.max_packets + 3), ec);
-    if (!ring) return;
+    if (!ring && automatic) {
+      ec.clear();
+      backend = BatchBackend::loop;
+    } else if (!ring) {
+      return;
+    }
+  }
+  if (backend == BatchBackend::uring) {
     try {
       // A gathered write's pieces always fit (Queue::max_buffers at most per packet).
       iovs.resize(std::max(2 * options.max_packets, Queue::max_buffers));
