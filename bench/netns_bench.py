@@ -9,10 +9,10 @@ Paths (--paths picks some, comma-separated; by default all that apply):
   veth             namespaces A and B joined by a veth pair: the kernel alone
   ref              the reference forwarder, plain
   ref-vnet         the reference forwarder --vnet: TSO/USO super-packets pass through unchanged
-  tunkit           examples/forwarder, no options
+  tunkit           examples/forwarder, no options (its default backend: io_uring where available)
   tunkit-offload   examples/forwarder --offload (vnet devices)
   tunkit-split     examples/forwarder --split (vnet devices: the VPN path)
-  tunkit-uring, tunkit-offload-uring, tunkit-split-uring: the same with --backend uring (--uring)
+  tunkit-loop, tunkit-offload-loop, tunkit-split-loop: the same with --backend loop (--loop)
   NAME             with -- CMD ARGS: that command (--name NAME, default cmd), started as
                    `CMD ARGS DEV_A DEV_B` in the forwarder's namespace; it must attach to the two
                    existing TUN devices (created `mode tun`, with vnet_hdr if --vnet, multi_queue
@@ -246,8 +246,8 @@ def make_paths(args):
     ]
     for base in ["tunkit", "tunkit-offload", "tunkit-split"]:
         p = next(p for p in paths if p.name == base)
-        paths.append(Path(base + "-uring", p.label.replace("tunkit", "tunkit io_uring", 1),
-                          p.cmd[:1] + ["--backend", "uring"] + p.cmd[1:], p.vnet, p.ref))
+        paths.append(Path(base + "-loop", p.label.replace("tunkit", "tunkit loop backend", 1),
+                          p.cmd[:1] + ["--backend", "loop"] + p.cmd[1:], p.vnet, p.ref))
     if args.cmd:
         ref = "ref-vnet" if args.vnet else "ref"
         paths.append(Path(args.name, f"{args.name}: {shlex.join(args.cmd)}", list(args.cmd),
@@ -263,8 +263,8 @@ def make_paths(args):
         wanted = ["veth", "ref-vnet" if args.vnet else "ref", args.name]
     else:
         wanted = ["veth", "ref", "ref-vnet", "tunkit", "tunkit-offload", "tunkit-split"]
-        if args.uring:
-            wanted += ["tunkit-uring", "tunkit-offload-uring", "tunkit-split-uring"]
+        if args.loop:
+            wanted += ["tunkit-loop", "tunkit-offload-loop", "tunkit-split-loop"]
     chosen = [by_name[w] for w in wanted]
     for p in chosen:
         if p.cmd and not (os.path.isfile(p.cmd[0]) or shutil.which(p.cmd[0])):
@@ -943,8 +943,9 @@ def parse_args(argv):
     ap.add_argument("--out", help="results directory (default build-bench/bench-results/DATE)")
     ap.add_argument("--cc", default="cubic",
                     help="TCP congestion control in A and B (default cubic)")
-    ap.add_argument("--uring", action="store_true",
-                    help="also the tunkit forwarder's --backend uring variants")
+    ap.add_argument("--loop", action="store_true",
+                    help="also the tunkit forwarder's --backend loop variants (the default "
+                    "backend is io_uring where available)")
     ap.add_argument("--vnet", action="store_true",
                     help="the command needs vnet_hdr devices (it sets IFF_VNET_HDR and offloads); "
                          "it is then compared with ref-vnet")
