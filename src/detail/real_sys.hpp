@@ -6,7 +6,6 @@
 // the kernel directly (`sys::io::read` and friends): the compiler inlines them, so the real path
 // costs a comparison instead of an indirect call, and a fake kernel still sees every call.
 
-#include <poll.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -24,7 +23,7 @@ template <typename T>
   return r < 0 ? static_cast<T>(-errno) : r;
 }
 
-// The per-packet calls of the real kernel (the rest is in src/sys.cpp).
+// The seam of the real kernel (defined in src/sys.cpp).
 class RealSyscalls;
 // The process-wide instance `sys::real()` returns: constant-initialised, so it exists before any
 // dynamic initialisation and outlives every object that uses it.
