@@ -15,8 +15,11 @@
 #include "detail/netlink/link.hpp"
 #include "detail/netlink/parse.hpp"
 #include "detail/netlink/request.hpp"
+#include "detail/netlink/socket.hpp"
 #include "tunkit/error.hpp"
 #include "tunkit/mac.hpp"
+#include "tunkit/testing/fake_kernel.hpp"
+#include "tunkit/testing/fake_rtnetlink.hpp"
 
 namespace nl = tunkit::detail::netlink;
 
@@ -85,4 +88,39 @@ TEST_CASE("parse_nested stops at a nest whose last attribute's padding is left o
   CHECK(nl::payload(*table[IFLA_INFO_KIND]).size() == 4);
   REQUIRE(table[IFLA_INFO_DATA] != nullptr);
   CHECK(nl::payload(*table[IFLA_INFO_DATA]).size() == 1);
+}
+
+TEST_CASE("Socket keeps the kernel's extended-ack message of the last failed request",
+          "[netlink]") {
+  tunkit::testing::FakeKernel k;
+  std::error_code ec;
+  nl::Socket socket = nl::Socket::open(k, ec);
+  REQUIRE_FALSE(ec);
+  CHECK(socket.protocol() == NETLINK_ROUTE);
+  CHECK(socket.extack().empty());
+
+  const auto get_link = [](int ifindex) {
+    nl::Request r(RTM_GETLINK, 0);
+    ifinfomsg ifi{};
+    ifi.ifi_index = ifindex;
+    r.put_header(ifi);
+    return r;
+  };
+
+  // A refusal with a message: NLM_F_ACK_TLVS and NLMSGERR_ATTR_MSG after the capped request.
+  k.rtnetlink().fail_next(RTM_GETLINK, EINVAL, "Invalid header for link request");
+  nl::Request first = get_link(1);
+  CHECK(socket.transact(first) == std::error_code(EINVAL, std::system_category()));
+  CHECK(socket.extack() == "Invalid header for link request");
+
+  // A refusal without one (no such ifindex) leaves no stale text behind.
+  nl::Request second = get_link(999);
+  CHECK(socket.transact(second) == std::error_code(ENODEV, std::system_category()));
+  CHECK(socket.extack().empty());
+
+  // A message longer than the kept capacity is truncated, not overrun.
+  k.rtnetlink().fail_next(RTM_GETLINK, EPERM, std::string(400, 'x'));
+  nl::Request third = get_link(1);
+  CHECK(socket.transact(third) == std::error_code(EPERM, std::system_category()));
+  CHECK(socket.extack() == std::string(nl::Socket::kExtackCapacity, 'x'));
 }

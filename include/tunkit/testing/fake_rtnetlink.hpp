@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "tunkit/address.hpp"
@@ -309,6 +310,10 @@ class TUNKIT_TESTING_EXPORT FakeRtnetlink {
   /// The next request of nlmsg_type `type` fails with `err` (a positive errno) without effect:
   /// answered by NLMSG_ERROR with -err. Several calls queue up in order.
   void fail_next(std::uint16_t type, int err);
+  /// As `fail_next`, with the kernel's extended-ack message `extack` (NLMSGERR_ATTR_MSG, with
+  /// NLM_F_ACK_TLVS) in the error answer when the socket turned NETLINK_EXT_ACK on, as the
+  /// kernel does for refusals that set one (NL_SET_ERR_MSG).
+  void fail_next(std::uint16_t type, int err, std::string extack);
   /// The answer to the next request of nlmsg_type `type` goes through `editor` before it is
   /// queued (to truncate it, corrupt lengths, add stale messages...).
   void edit_next_reply(std::uint16_t type, ReplyEditor editor);
@@ -342,6 +347,7 @@ class TUNKIT_TESTING_EXPORT FakeRtnetlink {
     std::uint32_t port_id = 0;
     bool bound = false;
     bool cap_ack = false;
+    bool ext_ack = false;      // NETLINK_EXT_ACK
     bool strict = false;       // NETLINK_GET_STRICT_CHK
     std::uint32_t groups = 0;  // multicast groups (RTMGRP_* bits)
     std::string netns;
@@ -370,7 +376,8 @@ class TUNKIT_TESTING_EXPORT FakeRtnetlink {
   std::map<unsigned, LinkRecord> links_;
   std::vector<RouteRecord> routes_;
   std::vector<Request> requests_;
-  std::multimap<std::uint16_t, int> failures_;  // type → errno, in insertion order per type
+  // type → errno and extack text, in insertion order per type
+  std::multimap<std::uint16_t, std::pair<int, std::string>> failures_;
   std::multimap<std::uint16_t, ReplyEditor> editors_;
   LinkObserver observer_;
   NetnsResolver netns_resolver_;

@@ -3,6 +3,7 @@
 #include <libmnl/libmnl.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -16,6 +17,9 @@
 // Older kernel headers than the running kernel: define what they may lack.
 #ifndef NETLINK_CAP_ACK
 #define NETLINK_CAP_ACK 10
+#endif
+#ifndef NETLINK_EXT_ACK
+#define NETLINK_EXT_ACK 11
 #endif
 #ifndef NETLINK_GET_STRICT_CHK
 #define NETLINK_GET_STRICT_CHK 12
@@ -36,22 +40,26 @@ std::unique_ptr<std::byte[]> receive_buffer() noexcept {
 
 }  // namespace
 
-Socket Socket::open(sys::Syscalls& sys, std::error_code& ec, std::uint32_t groups) noexcept {
+Socket Socket::open(sys::Syscalls& sys, std::error_code& ec, std::uint32_t groups,
+                    int protocol) noexcept {
   ec.clear();
   const int fd =
-      retry_eintr([&] { return sys.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE); });
+      retry_eintr([&] { return sys.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol); });
   if (fd < 0) {
     ec = sys_error(-fd);
     return {};
   }
   Socket s(sys, fd);  // owns fd from here: every early return closes it through the seam
+  s.protocol_ = protocol;
 
   // Optional refinements: old kernels refuse them (ENOPROTOOPT) and work without.
   //  - NETLINK_CAP_ACK: error answers carry only the request's header, not the whole request.
   //  - NETLINK_GET_STRICT_CHK (4.20+): the kernel validates GET requests strictly and honours
   //    the ifindex filter of address dumps, instead of dumping every interface.
+  //  - NETLINK_EXT_ACK (4.12+): error answers carry the kernel's message text (see extack()).
   const int one = 1;
   (void)sys.setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+  (void)sys.setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
   (void)sys.setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one);
 
   sockaddr_nl local{};
@@ -144,6 +152,7 @@ std::error_code Socket::receive(MessageHandler on_message) noexcept {
 
 std::error_code Socket::exchange(Request& request, MessageHandler on_message,
                                  bool& dump_interrupted) noexcept {
+  extack_len_ = 0;
   if (const std::error_code ec = send(request)) return ec;
   const std::uint32_t seq = seq_;
   const std::unique_ptr<std::byte[]> buffer = receive_buffer();
@@ -176,7 +185,10 @@ std::error_code Socket::exchange(Request& request, MessageHandler on_message,
           nlmsgerr e{};
           std::memcpy(&e, mnl_nlmsg_get_payload(h), sizeof e);
           if (e.error > 0 || e.error == INT32_MIN) return protocol_error();
-          if (e.error < 0) return sys_error(-e.error);
+          if (e.error < 0) {
+            keep_extack(*h);
+            return sys_error(-e.error);
+          }
           return handler_error;  // the ACK
         }
         case NLMSG_DONE: {
@@ -185,7 +197,17 @@ std::error_code Socket::exchange(Request& request, MessageHandler on_message,
           if (mnl_nlmsg_get_payload_len(h) >= sizeof status) {
             std::memcpy(&status, mnl_nlmsg_get_payload(h), sizeof status);
           }
-          if (status < 0 && status != INT32_MIN) return sys_error(-status);
+          if (status < 0 && status != INT32_MIN) {
+            // (A failed dump's extack follows the status: NLM_F_ACK_TLVS on NLMSG_DONE.)
+            if ((h->nlmsg_flags & NLM_F_ACK_TLVS) != 0) {
+              const auto* p = static_cast<const std::byte*>(mnl_nlmsg_get_payload(h));
+              keep_extack_from(
+                  p + NLMSG_ALIGN(sizeof status),
+                  mnl_nlmsg_get_payload_len(h) - std::min<std::size_t>(mnl_nlmsg_get_payload_len(h),
+                                                                       NLMSG_ALIGN(sizeof status)));
+            }
+            return sys_error(-status);
+          }
           return handler_error;
         }
         case NLMSG_OVERRUN:
@@ -197,6 +219,44 @@ std::error_code Socket::exchange(Request& request, MessageHandler on_message,
     }
     // Whatever remains is shorter than a header or overruns the datagram: the stream is broken.
     if (!walk.complete()) return protocol_error();
+  }
+}
+
+void Socket::keep_extack(const nlmsghdr& h) noexcept {
+  // Layout of an error answer with NLM_F_ACK_TLVS: struct nlmsgerr, then (unless NLM_F_CAPPED)
+  // the rest of the offending request, then attributes (NLMSGERR_ATTR_*).
+  if ((h.nlmsg_flags & NLM_F_ACK_TLVS) == 0) return;
+  const std::size_t payload_len = mnl_nlmsg_get_payload_len(&h);
+  if (payload_len < sizeof(nlmsgerr)) return;
+  nlmsgerr e{};
+  std::memcpy(&e, mnl_nlmsg_get_payload(&h), sizeof e);
+  std::size_t offset = sizeof(nlmsgerr);
+  if ((h.nlmsg_flags & NLM_F_CAPPED) == 0 && e.msg.nlmsg_len > sizeof(nlmsghdr)) {
+    offset += NLMSG_ALIGN(e.msg.nlmsg_len - sizeof(nlmsghdr));
+  }
+  if (offset >= payload_len) return;
+  keep_extack_from(static_cast<const std::byte*>(mnl_nlmsg_get_payload(&h)) + offset,
+                   payload_len - offset);
+}
+
+void Socket::keep_extack_from(const std::byte* attrs, std::size_t len) noexcept {
+  std::size_t at = 0;
+  while (len - at >= sizeof(nlattr)) {
+    nlattr a{};
+    std::memcpy(&a, attrs + at, sizeof a);
+    if (a.nla_len < sizeof(nlattr) || a.nla_len > len - at) return;
+    if ((a.nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_MSG) {
+      const char* text = reinterpret_cast<const char*>(attrs + at + sizeof(nlattr));
+      const std::size_t max = a.nla_len - sizeof(nlattr);
+      std::size_t n = 0;
+      while (n < max && text[n] != '\0')
+        ++n;
+      n = std::min(n, kExtackCapacity);
+      std::memcpy(extack_, text, n);
+      extack_len_ = n;
+      return;
+    }
+    at += NLA_ALIGN(a.nla_len);
   }
 }
 

@@ -1,11 +1,12 @@
 #pragma once
-// The socket: a NETLINK_ROUTE socket driven through the syscall seam, pairing answers with
-// requests.
+// The socket: a NETLINK_ROUTE or NETLINK_GENERIC socket driven through the syscall seam, pairing
+// answers with requests.
 
 #include <linux/netlink.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 #include <system_error>
 
 #include "detail/netlink/function_ref.hpp"
@@ -20,11 +21,11 @@ namespace tunkit::detail::netlink {
 /// the socket stays in step with the kernel).
 using MessageHandler = FunctionRef<std::error_code(const nlmsghdr&)>;
 
-/// A NETLINK_ROUTE socket, opened and driven only through `tunkit::sys::Syscalls` so that a fake
-/// kernel sees every call. `transact` sends one request and reads the kernel's answer up to its
-/// ACK; `dump` reads a multi-part answer up to NLMSG_DONE; `receive` reads notifications.
-/// Move-only (its descriptor is a `detail::OwnedFd`, closed through the seam once). Not
-/// thread-safe: one request at a time.
+/// A netlink socket (NETLINK_ROUTE by default), opened and driven only through
+/// `tunkit::sys::Syscalls` so that a fake kernel sees every call. `transact` sends one request and
+/// reads the kernel's answer up to its ACK; `dump` reads a multi-part answer up to NLMSG_DONE;
+/// `receive` reads notifications. Move-only (its descriptor is a `detail::OwnedFd`, closed through
+/// the seam once). Not thread-safe: one request at a time.
 class Socket {
  public:
   /// The size of each receive buffer. The kernel sizes dump datagrams up to the largest buffer
@@ -35,11 +36,12 @@ class Socket {
 
   /// A closed socket.
   Socket() noexcept = default;
-  /// Opens `socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE)`, binds it (the kernel
-  /// picks the port id; `groups` subscribes to RTNLGRP_* multicast bitmask groups) and reads the
-  /// port id back. On failure `ec` is set and nothing is left open.
+  /// Opens `socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol)` (NETLINK_ROUTE, or
+  /// NETLINK_GENERIC for generic-netlink families such as ethtool), asks for extended acks
+  /// (NETLINK_EXT_ACK), binds it (the kernel picks the port id; `groups` subscribes to multicast
+  /// bitmask groups) and reads the port id back. On failure `ec` is set and nothing is left open.
   [[nodiscard]] static Socket open(sys::Syscalls& sys, std::error_code& ec,
-                                   std::uint32_t groups = 0) noexcept;
+                                   std::uint32_t groups = 0, int protocol = NETLINK_ROUTE) noexcept;
 
   /// Closes the descriptor (never retried on EINTR). Idempotent.
   void close() noexcept { fd_.reset(); }
@@ -49,6 +51,13 @@ class Socket {
   [[nodiscard]] sys::Syscalls& sys() const noexcept { return fd_.sys(); }
   /// The port id the kernel assigned at bind time (nl_pid).
   [[nodiscard]] std::uint32_t port_id() const noexcept { return port_id_; }
+  /// The netlink protocol the socket was opened for (NETLINK_ROUTE, NETLINK_GENERIC).
+  [[nodiscard]] int protocol() const noexcept { return protocol_; }
+  /// The kernel's extended-ack message (NLMSGERR_ATTR_MSG) of the last failed `transact` or
+  /// `dump`, e.g. "requested speed not supported"; empty when the kernel gave none, or when the
+  /// last exchange succeeded. Truncated to `kExtackCapacity` bytes. Valid until the next request.
+  [[nodiscard]] std::string_view extack() const noexcept { return {extack_, extack_len_}; }
+  static constexpr std::size_t kExtackCapacity = 255;
 
   /// Sends `request` (a "doit", not a dump) with a new sequence number and NLM_F_ACK, then
   /// reads until the kernel's NLMSG_ERROR for that sequence: 0 (the ACK) gives success, -errno
@@ -78,9 +87,15 @@ class Socket {
                            bool& dump_interrupted) noexcept;
   std::error_code send(Request& request) noexcept;
 
+  void keep_extack(const nlmsghdr& error) noexcept;
+  void keep_extack_from(const std::byte* attrs, std::size_t len) noexcept;
+
   OwnedFd fd_;
   std::uint32_t port_id_ = 0;
   std::uint32_t seq_ = 0;
+  int protocol_ = NETLINK_ROUTE;
+  std::size_t extack_len_ = 0;
+  char extack_[kExtackCapacity] = {};
 };
 
 }  // namespace tunkit::detail::netlink

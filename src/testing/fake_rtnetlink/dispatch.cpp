@@ -148,7 +148,8 @@ const FakeRtnetlink::Attribute* FakeRtnetlink::Request::find(std::uint16_t t) co
 // --- One request in, answers out -------------------------------------------------------------
 
 // Answers the request; returns the datagrams to queue.
-std::vector<Datagram> FakeRtnetlink::Handler::run(bool decoded, std::optional<int> scripted) {
+std::vector<Datagram> FakeRtnetlink::Handler::run(bool decoded, std::optional<int> scripted,
+                                                  const std::string& extack) {
   std::vector<Datagram> out;
   const bool ack = (nlh_->nlmsg_flags & NLM_F_ACK) != 0;
   // netlink_rcv_skb: messages that are not requests, and control messages, are only acked.
@@ -173,7 +174,7 @@ std::vector<Datagram> FakeRtnetlink::Handler::run(bool decoded, std::optional<in
   }
   if (err != 0) {
     out.clear();
-    out.push_back(error_message(err));
+    out.push_back(error_message(err, scripted ? extack : std::string()));
   } else if (ack && !dumped) {
     out.push_back(error_message(0));  // a dump ends with NLMSG_DONE, never an ACK
   }
@@ -213,12 +214,17 @@ int FakeRtnetlink::Handler::dispatch(std::vector<Datagram>& out, bool& dumped) {
 
 // NLMSG_ERROR: 0 is the ACK. As netlink_ack: the request's header, and on errors (without
 // NETLINK_CAP_ACK) its whole payload too.
-Datagram FakeRtnetlink::Handler::error_message(int err) const {
+// With NETLINK_EXT_ACK and a message, NLM_F_ACK_TLVS and NLMSGERR_ATTR_MSG after the request.
+Datagram FakeRtnetlink::Handler::error_message(int err, const std::string& extack) const {
   const bool full = err != 0 && !socket_.cap_ack;
-  Builder b(NLMSG_ERROR, full ? 0 : NLM_F_CAPPED, nlh_->nlmsg_seq, socket_.port_id);
+  const bool tlvs = err != 0 && socket_.ext_ack && !extack.empty();
+  const auto flags =
+      static_cast<std::uint16_t>((full ? 0 : NLM_F_CAPPED) | (tlvs ? NLM_F_ACK_TLVS : 0));
+  Builder b(NLMSG_ERROR, flags, nlh_->nlmsg_seq, socket_.port_id);
   const int error = -err;
   b.raw(&error, sizeof error);
   b.raw(nlh_, full ? nlh_->nlmsg_len : sizeof(nlmsghdr));
+  if (tlvs) b.str(NLMSGERR_ATTR_MSG, extack);
   return b.take();
 }
 
@@ -270,11 +276,14 @@ ssize_t FakeRtnetlink::sendto(int fd, const void* buf, std::size_t len, int /*fl
     requests_.push_back(request);
 
     std::optional<int> scripted;
+    std::string extack;
     if (const auto f = failures_.find(nlh->nlmsg_type); f != failures_.end()) {
-      scripted = f->second;
+      scripted = f->second.first;
+      extack = std::move(f->second.second);
       failures_.erase(f);
     }
-    std::vector<Datagram> answer = Handler(*this, socket, nlh, request).run(decoded, scripted);
+    std::vector<Datagram> answer =
+        Handler(*this, socket, nlh, request).run(decoded, scripted, extack);
     if (const auto e = editors_.find(nlh->nlmsg_type); e != editors_.end()) {
       const ReplyEditor editor = std::move(e->second);
       editors_.erase(e);
@@ -291,7 +300,11 @@ ssize_t FakeRtnetlink::sendto(int fd, const void* buf, std::size_t len, int /*fl
 // --- Scripting -----------------------------------------------------------------------------
 
 void FakeRtnetlink::fail_next(std::uint16_t type, int err) {
-  failures_.emplace(type, err);
+  failures_.emplace(type, std::pair<int, std::string>(err, std::string()));
+}
+
+void FakeRtnetlink::fail_next(std::uint16_t type, int err, std::string extack) {
+  failures_.emplace(type, std::pair<int, std::string>(err, std::move(extack)));
 }
 
 void FakeRtnetlink::edit_next_reply(std::uint16_t type, ReplyEditor editor) {

@@ -127,7 +127,8 @@ class FakeRtnetlink::Handler {
       : fake_(fake), socket_(socket), nlh_(nlh), r_(request) {}
 
   // Answers the request; returns the datagrams to queue.
-  std::vector<Datagram> run(bool decoded, std::optional<int> scripted);
+  // `extack` is the scripted failure's extended-ack message (empty: none).
+  std::vector<Datagram> run(bool decoded, std::optional<int> scripted, const std::string& extack);
 
   // __dev_open / __dev_close and what addrconf and the FIBs do on NETDEV_UP / NETDEV_DOWN:
   // the link's notification first, then its addresses' and routes' changes.
@@ -153,7 +154,7 @@ class FakeRtnetlink::Handler {
 
   // dispatch.cpp
   int dispatch(std::vector<Datagram>& out, bool& dumped);
-  [[nodiscard]] Datagram error_message(int err) const;
+  [[nodiscard]] Datagram error_message(int err, const std::string& extack = {}) const;
   [[nodiscard]] Datagram done(int status = 0) const;
   [[nodiscard]] std::optional<TunInfo> tun_info(unsigned ifindex) const;
 

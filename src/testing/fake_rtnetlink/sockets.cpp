@@ -97,6 +97,13 @@ int FakeRtnetlink::setsockopt(int fd, int level, int name, const void* value, so
     }
     return 0;
   }
+  if (name == NETLINK_EXT_ACK) {
+    if (value == nullptr || len < sizeof(int)) return -EINVAL;
+    int on = 0;
+    std::memcpy(&on, value, sizeof on);
+    it->second.ext_ack = on != 0;
+    return 0;
+  }
   if (name != NETLINK_CAP_ACK && name != NETLINK_GET_STRICT_CHK) return 0;
   if (name == NETLINK_GET_STRICT_CHK && !strict_supported_) return -ENOPROTOOPT;
   if (value == nullptr || len < sizeof(int)) return -EINVAL;
