@@ -8,6 +8,7 @@
 #include "tunkit/batch.hpp"        // IWYU pragma: export
 #include "tunkit/device.hpp"       // IWYU pragma: export
 #include "tunkit/error.hpp"        // IWYU pragma: export
+#include "tunkit/ethtool.hpp"      // IWYU pragma: export
 #include "tunkit/format.hpp"       // IWYU pragma: export
 #include "tunkit/handover.hpp"     // IWYU pragma: export
 #include "tunkit/link.hpp"         // IWYU pragma: export
