@@ -386,6 +386,17 @@ class TUNKIT_TESTING_EXPORT FakeKernel final : public sys::Syscalls {
   /// type (which those refuse with -EINVAL) when `socket_filter` is false. Not a call of the seam
   /// (not logged); release it with `close`. The programs never run in the fake.
   [[nodiscard]] int add_ebpf_program(bool socket_filter = true);
+  /// The program types `add_ebpf_program` can stand for.
+  enum class EbpfProgramType : std::uint8_t {
+    socket_filter,  ///< BPF_PROG_TYPE_SOCKET_FILTER: TUNSETSTEERINGEBPF, TUNSETFILTEREBPF
+    xdp,            ///< BPF_PROG_TYPE_XDP: tunkit::Link::attach_xdp (IFLA_XDP_FD)
+    other,          ///< any other type: refused by both with -EINVAL
+  };
+  /// A descriptor for a loaded eBPF program of type `type` (as above). Each program gets an id,
+  /// as the kernel's `bpf_prog_get_info_by_fd` reports it: `ebpf_program_id`.
+  [[nodiscard]] int add_ebpf_program(EbpfProgramType type);
+  /// The id of the program behind descriptor `fd` from `add_ebpf_program` (0: not one).
+  [[nodiscard]] std::uint32_t ebpf_program_id(int fd) const;
   /// The scenario and packet functions below name devices in the calling thread's namespace
   /// first, then in any namespace (the lowest ifindex).
   ///

@@ -186,12 +186,24 @@ int FakeKernel::eventfd(unsigned int initval, int flags) noexcept {
 }
 
 int FakeKernel::add_ebpf_program(bool socket_filter) {
+  return add_ebpf_program(socket_filter ? EbpfProgramType::socket_filter : EbpfProgramType::other);
+}
+
+int FakeKernel::add_ebpf_program(EbpfProgramType type) {
   std::lock_guard lock(state_->mu);
   State::Fd f;
   f.kind = FdKind::ebpf;
   f.cloexec = true;  // bpf(2) descriptors are O_CLOEXEC
-  f.socket_filter_program = socket_filter;
+  f.socket_filter_program = type == EbpfProgramType::socket_filter;
+  f.xdp_program = type == EbpfProgramType::xdp;
+  f.ebpf_prog_id = state_->next_ebpf_prog_id++;
   return state_->allocate_fd(std::move(f));
+}
+
+std::uint32_t FakeKernel::ebpf_program_id(int fd) const {
+  std::lock_guard lock(state_->mu);
+  const State::Fd* f = state_->find_fd(fd);
+  return f != nullptr && f->kind == FdKind::ebpf ? f->ebpf_prog_id : 0;
 }
 
 std::size_t FakeKernel::open_fd_count() const {

@@ -88,6 +88,8 @@ struct Fd {
   std::string netns;
   // ebpf
   bool socket_filter_program = false;  // BPF_PROG_TYPE_SOCKET_FILTER
+  bool xdp_program = false;            // BPF_PROG_TYPE_XDP
+  std::uint32_t ebpf_prog_id = 0;      // the program's id (bpf_prog_info.id)
 };
 
 // The driver's struct tap_filter, plus what was passed (for inspection).
@@ -169,6 +171,7 @@ struct FakeKernel::State {
   std::map<int, Fd> fds;
   std::map<unsigned, Device> interfaces;  // every interface, TUN/TAP or not, by ifindex
   unsigned next_ifindex = 2;
+  std::uint32_t next_ebpf_prog_id = 100;  // program ids, as the kernel's idr hands them out
   std::map<std::string, std::vector<WrittenPacket>, std::less<>> written;
   std::vector<CallRecord> log;
   std::map<Call, std::deque<ScriptedFailure>> failures;
