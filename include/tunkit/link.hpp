@@ -131,16 +131,19 @@ enum class XdpAttachMode : std::uint8_t {
 };
 /// The XDP program attached to an interface (RTM_GETLINK's IFLA_XDP).
 struct XdpInfo {
-  XdpMode mode = XdpMode::none;
+  XdpMode mode = XdpMode::none;  ///< how it is attached (none: no program)
   /// The program's id (`bpftool prog show id N`); 0 when none, or with `XdpMode::multi` (see
   /// the per-mode ids).
   std::uint32_t prog_id = 0;
   std::uint32_t native_prog_id = 0;   ///< IFLA_XDP_DRV_PROG_ID
   std::uint32_t generic_prog_id = 0;  ///< IFLA_XDP_SKB_PROG_ID
   std::uint32_t offload_prog_id = 0;  ///< IFLA_XDP_HW_PROG_ID
+  /// Equal when mode and every id are.
   friend bool operator==(const XdpInfo&, const XdpInfo&) noexcept = default;
 };
+/// "none", "native", "generic", "offload", "multi" (`ip link` says "xdp", "xdpgeneric", ...).
 [[nodiscard]] TUNKIT_EXPORT std::string_view to_string(XdpMode mode) noexcept;
+/// "any", "native", "generic".
 [[nodiscard]] TUNKIT_EXPORT std::string_view to_string(XdpAttachMode mode) noexcept;
 
 /// A snapshot of an interface as the kernel reports it (RTM_GETLINK).

@@ -48,11 +48,11 @@ struct TunLinkData {
 /// notification).
 /// IFLA_XDP of an RTM_NEWLINK (rtnl_xdp_fill): what is attached and the programs' ids.
 struct XdpLinkData {
-  std::uint8_t attached = 0;        ///< IFLA_XDP_ATTACHED: XDP_ATTACHED_NONE, _DRV, _SKB, _HW, _MULTI
-  std::uint32_t prog_id = 0;        ///< IFLA_XDP_PROG_ID: the one program (not with _MULTI)
-  std::uint32_t drv_prog_id = 0;    ///< IFLA_XDP_DRV_PROG_ID (native)
-  std::uint32_t skb_prog_id = 0;    ///< IFLA_XDP_SKB_PROG_ID (generic)
-  std::uint32_t hw_prog_id = 0;     ///< IFLA_XDP_HW_PROG_ID (offloaded)
+  std::uint8_t attached = 0;      ///< IFLA_XDP_ATTACHED: XDP_ATTACHED_NONE, _DRV, _SKB, _HW, _MULTI
+  std::uint32_t prog_id = 0;      ///< IFLA_XDP_PROG_ID: the one program (not with _MULTI)
+  std::uint32_t drv_prog_id = 0;  ///< IFLA_XDP_DRV_PROG_ID (native)
+  std::uint32_t skb_prog_id = 0;  ///< IFLA_XDP_SKB_PROG_ID (generic)
+  std::uint32_t hw_prog_id = 0;   ///< IFLA_XDP_HW_PROG_ID (offloaded)
 };
 
 struct LinkMessage {
