@@ -72,6 +72,7 @@ class RealSyscalls final : public Syscalls {
   ssize_t recvmsg(int fd, msghdr* msg, int flags) noexcept override {
     return ret(::recvmsg(fd, msg, flags));
   }
+  int fcntl_ptr(int fd, int cmd, void* arg) noexcept override { return ret(::fcntl(fd, cmd, arg)); }
   int getsockopt(int fd, int level, int name, void* value, socklen_t* len) noexcept override {
     return ret(::getsockopt(fd, level, name, value, len));
   }

@@ -140,6 +140,11 @@ struct fmt::formatter<tunkit::Options> : tunkit::detail::ToStringFormatter<tunki
 /// `5: tun0: <POINTOPOINT,MULTICAST,NOARP,UP,RUNNING,LOWER_UP> mtu 1500 qlen 500`.
 template <>
 struct fmt::formatter<tunkit::LinkState> : tunkit::detail::ToStringFormatter<tunkit::LinkState> {};
+template <>
+struct fmt::formatter<tunkit::XdpMode> : tunkit::detail::ToStringFormatter<tunkit::XdpMode> {};
+template <>
+struct fmt::formatter<tunkit::XdpAttachMode>
+    : tunkit::detail::ToStringFormatter<tunkit::XdpAttachMode> {};
 /// `IPv4: total length 1500 beyond buffer 60`.
 template <>
 struct fmt::formatter<tunkit::ParseError> : tunkit::detail::ToStringFormatter<tunkit::ParseError> {

@@ -115,6 +115,37 @@ struct LinkConfig {
   std::vector<Route> routes{};           ///< `Link::add_route`, in order (after up: IPv4 needs it)
 };
 
+/// How an XDP program is attached to an interface (IFLA_XDP_ATTACHED).
+enum class XdpMode : std::uint8_t {
+  none,     ///< no program
+  native,   ///< in the driver (XDP_ATTACHED_DRV; `ip link` shows "xdp"): TAP devices, veth, NICs
+  generic,  ///< in the stack, on socket buffers (XDP_ATTACHED_SKB: "xdpgeneric"): any device
+  offload,  ///< on the NIC itself (XDP_ATTACHED_HW)
+  multi,    ///< more than one of the above at once (XDP_ATTACHED_MULTI)
+};
+/// Which mode `Link::attach_xdp` asks for.
+enum class XdpAttachMode : std::uint8_t {
+  any,      ///< no mode flag: the kernel picks native where the driver has it, else generic
+  native,   ///< XDP_FLAGS_DRV_MODE: refused by drivers without native XDP (TUN devices)
+  generic,  ///< XDP_FLAGS_SKB_MODE: works on every device
+};
+/// The XDP program attached to an interface (RTM_GETLINK's IFLA_XDP).
+struct XdpInfo {
+  XdpMode mode = XdpMode::none;  ///< how it is attached (none: no program)
+  /// The program's id (`bpftool prog show id N`); 0 when none, or with `XdpMode::multi` (see
+  /// the per-mode ids).
+  std::uint32_t prog_id = 0;
+  std::uint32_t native_prog_id = 0;   ///< IFLA_XDP_DRV_PROG_ID
+  std::uint32_t generic_prog_id = 0;  ///< IFLA_XDP_SKB_PROG_ID
+  std::uint32_t offload_prog_id = 0;  ///< IFLA_XDP_HW_PROG_ID
+  /// Equal when mode and every id are.
+  friend bool operator==(const XdpInfo&, const XdpInfo&) noexcept = default;
+};
+/// "none", "native", "generic", "offload", "multi" (`ip link` says "xdp", "xdpgeneric", ...).
+[[nodiscard]] TUNKIT_EXPORT std::string_view to_string(XdpMode mode) noexcept;
+/// "any", "native", "generic".
+[[nodiscard]] TUNKIT_EXPORT std::string_view to_string(XdpAttachMode mode) noexcept;
+
 /// A snapshot of an interface as the kernel reports it (RTM_GETLINK).
 struct LinkState {
   std::string name;         ///< IFLA_IFNAME
@@ -129,6 +160,8 @@ struct LinkState {
   unsigned txqueuelen = 0;  ///< IFLA_TXQLEN: the transmit queue length, in packets
   std::optional<MacAddress> mac{};  ///< IFLA_ADDRESS of an Ethernet device (TAP); none for TUN
   LinkStats stats;                  ///< IFLA_STATS64
+  std::string kind{};  ///< IFLA_INFO_KIND: "tun" (TUN and TAP), "veth", ...; "" if none
+  XdpInfo xdp{};       ///< IFLA_XDP: the attached XDP program
 };
 
 /// One line like `ip link`'s: `5: tun0: <UP,RUNNING,LOWER_UP> mtu 1500 qlen 500` (plus
@@ -376,6 +409,39 @@ class TUNKIT_EXPORT Link {
   [[nodiscard]] LinkStats statistics() const;
   /// Reads the counters; on failure `ec` is set and the result is zero.
   [[nodiscard]] LinkStats statistics(std::error_code& ec) const noexcept;
+  /// Attaches the XDP program `prog_fd` (a BPF_PROG_TYPE_XDP descriptor from bpf(2); tunkit
+  /// does not compile programs) to the interface, like `ip link set NAME xdp fd`: it then runs on
+  /// every packet the interface receives, before the stack. For a TUN/TAP device that is every
+  /// packet a program writes into it. Never replaces another program
+  /// (XDP_FLAGS_UPDATE_IF_NOEXIST): use `replace_xdp` for that. The kernel keeps its own
+  /// reference: `prog_fd` may be closed afterwards. TUN devices have generic XDP only (their
+  /// driver has no native XDP); TAP devices have both.
+  /// @throws tunkit::Error: "a program is already attached" (EBUSY, naming the attached
+  ///   program's id and mode), native mode on a driver without it (EOPNOTSUPP), a descriptor
+  ///   that is not an XDP program (EINVAL/EBADF).
+  void attach_xdp(int prog_fd, XdpAttachMode mode = XdpAttachMode::any);
+  /// Attaches as above; on failure `ec` is set and nothing changed.
+  void attach_xdp(int prog_fd, XdpAttachMode mode, std::error_code& ec) noexcept;
+  /// Replaces the attached program `expected_prog_fd` by `prog_fd` in one step: packets never
+  /// meet an interface without a program (XDP_FLAGS_REPLACE with IFLA_XDP_EXPECTED_FD). Refused
+  /// (EEXIST) when the attached program is not `expected_prog_fd`, e.g. someone else replaced
+  /// it meanwhile; nothing changes then.
+  /// @throws tunkit::Error
+  void replace_xdp(int prog_fd, int expected_prog_fd, XdpAttachMode mode = XdpAttachMode::any);
+  /// Replaces as above; on failure `ec` is set and nothing changed.
+  void replace_xdp(int prog_fd, int expected_prog_fd, XdpAttachMode mode,
+                   std::error_code& ec) noexcept;
+  /// Detaches the attached XDP program, in whichever mode it runs (read first: the kernel
+  /// detaches only the mode it is asked for). Success when none is attached.
+  /// @throws tunkit::Error
+  void detach_xdp();
+  /// Detaches as above; on failure `ec` is set.
+  void detach_xdp(std::error_code& ec) noexcept;
+  /// Reads which XDP program is attached, and how (IFLA_XDP of RTM_GETLINK).
+  /// @throws tunkit::Error
+  [[nodiscard]] XdpInfo xdp() const;
+  /// Reads the XDP program; on failure `ec` is set and the result is empty.
+  [[nodiscard]] XdpInfo xdp(std::error_code& ec) const noexcept;
   /// Reads the transmit queue length (IFLA_TXQLEN).
   /// @throws tunkit::Error
   [[nodiscard]] unsigned txqueuelen() const;

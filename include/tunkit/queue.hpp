@@ -4,6 +4,8 @@
 
 #include <unistd.h>
 
+#include <csignal>
+
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
@@ -39,6 +41,30 @@ enum class WaitResult : std::uint8_t {
   ready,        ///< the descriptor is ready (or has an error that the next I/O will report)
   timeout,      ///< the timeout passed
   interrupted,  ///< `interrupt()` was called (and stays in effect until `clear_interrupt()`)
+};
+
+/// Who receives the signal of signal-driven I/O (`Queue::enable_signal_io`): F_SETOWN_EX.
+struct SignalOwner {
+  /// What `id` names.
+  enum class Kind : std::uint8_t {
+    thread,         ///< one thread (F_OWNER_TID): `id` is its tid (gettid(2))
+    process,        ///< a process (F_OWNER_PID): any of its threads that does not block it
+    process_group,  ///< every process of a group (F_OWNER_PGRP)
+  };
+  Kind kind = Kind::process;  ///< a thread, a process (the default) or a process group
+  /// The thread, process or group id; 0 means the caller's own (its tid, pid or group).
+  pid_t id = 0;
+};
+
+/// Signal-driven I/O on a queue: the tun driver's `fasync` (O_ASYNC), the signal F_SETSIG, the
+/// owner F_SETOWN_EX.
+struct SignalIo {
+  /// The signal sent when a packet arrives. SIGIO (the default) carries no information and
+  /// several are merged into one; a real-time signal (SIGRTMIN + n) is queued with a siginfo
+  /// whose `si_fd` is the queue's descriptor and `si_band`/`si_code` say why (POLL_IN: a packet
+  /// is ready), which is what tells several queues apart.
+  int signal = SIGIO;
+  SignalOwner owner{};  ///< who receives it (default: this process)
 };
 
 /// Owns one /dev/net/tun descriptor attached to an interface with TUNSETIFF (one queue of it),
@@ -185,6 +211,28 @@ class TUNKIT_EXPORT Queue {
                      std::error_code& ec) noexcept;
   /// The most buffers `readv`/`writev` accept in one call.
   static constexpr std::size_t max_buffers = 64;
+
+  /// Turns on signal-driven I/O: the kernel sends `io.signal` to `io.owner` whenever a packet is
+  /// queued for reading (the tun driver calls kill_fasync when the stack hands it a packet). In
+  /// order: F_SETSIG, O_ASYNC, then F_SETOWN_EX, last so that the owner asked for wins over the
+  /// one the driver's fasync sets when O_ASYNC comes (the caller's process, when the descriptor
+  /// had no owner). A step that fails puts back what the earlier ones changed. Block the signal in
+  /// the threads that should not take it, and handle it (or sigwaitinfo/signalfd); a signal without
+  /// a handler terminates the process. Reading is unchanged: drain the queue with non-blocking
+  /// reads, since signals can be merged.
+  /// @throws tunkit::Error: EINVAL (a signal outside 0..64), ESRCH (no such thread, process or
+  ///   group: the message names the id).
+  void enable_signal_io(const SignalIo& io = {});
+  /// Turns on signal-driven I/O; on failure `ec` is set and the descriptor is as it was.
+  void enable_signal_io(const SignalIo& io, std::error_code& ec) noexcept;
+  /// Turns signal-driven I/O off: O_ASYNC cleared, F_SETSIG back to 0 (SIGIO).
+  /// @throws tunkit::Error
+  void disable_signal_io();
+  /// Turns it off; on failure `ec` is set.
+  void disable_signal_io(std::error_code& ec) noexcept;
+  /// Whether O_ASYNC is set on the descriptor (F_GETFL).
+  /// @throws tunkit::Error
+  [[nodiscard]] bool signal_io_enabled() const;
 
   /// Waits until a packet can be read, the timeout passes, or `interrupt()` is called. A negative
   /// timeout waits forever.

@@ -52,7 +52,7 @@ class TUNKIT_EXPORT Syscalls {
   virtual int poll(pollfd* fds, nfds_t nfds, int timeout_ms) noexcept = 0;
   /// eventfd(2) (`flags` from <sys/eventfd.h>).
   virtual int eventfd(unsigned int initval, int flags) noexcept = 0;
-  /// fcntl(2) with an integer argument (F_GETFL / F_SETFL).
+  /// fcntl(2) with an integer argument (F_GETFL / F_SETFL, F_GETSIG / F_SETSIG).
   virtual int fcntl(int fd, int cmd, int arg) noexcept = 0;
   /// socket(2).
   virtual int socket(int domain, int type, int protocol) noexcept = 0;
@@ -104,6 +104,13 @@ class TUNKIT_EXPORT Syscalls {
     (void)fd;
     (void)msg;
     (void)flags;
+    return -ENOSYS;
+  }
+  /// fcntl(2) with a pointer argument (F_GETOWN_EX / F_SETOWN_EX: signal-driven I/O).
+  virtual int fcntl_ptr(int fd, int cmd, void* arg) noexcept {
+    (void)fd;
+    (void)cmd;
+    (void)arg;
     return -ENOSYS;
   }
   /// getsockopt(2) (SO_PEERCRED, SO_TYPE).

@@ -4,6 +4,7 @@
 
 #include <linux/if.h>
 #include <linux/if_addr.h>
+#include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 
 #include <utility>
@@ -35,7 +36,39 @@ LinkState to_link_state(netlink::LinkMessage&& message) noexcept {
     s.stats = {c.rx_packets, c.tx_packets, c.rx_bytes,   c.tx_bytes,
                c.rx_errors,  c.tx_errors,  c.rx_dropped, c.tx_dropped};
   }
+  s.kind = std::move(message.kind);  // moves, never allocates
+  if (message.xdp) s.xdp = to_xdp_info(*message.xdp);
   return s;
+}
+
+XdpInfo to_xdp_info(const netlink::XdpLinkData& x) noexcept {
+  XdpInfo info;
+  switch (x.attached) {
+    case XDP_ATTACHED_DRV:
+      info.mode = XdpMode::native;
+      break;
+    case XDP_ATTACHED_SKB:
+      info.mode = XdpMode::generic;
+      break;
+    case XDP_ATTACHED_HW:
+      info.mode = XdpMode::offload;
+      break;
+    case XDP_ATTACHED_MULTI:
+      info.mode = XdpMode::multi;
+      break;
+    default:
+      info.mode = XdpMode::none;
+      break;
+  }
+  info.prog_id = x.prog_id;
+  // The kernel sends the per-mode ids only with XDP_ATTACHED_MULTI; filled for one mode too.
+  info.native_prog_id = x.drv_prog_id;
+  info.generic_prog_id = x.skb_prog_id;
+  info.offload_prog_id = x.hw_prog_id;
+  if (info.mode == XdpMode::native && info.native_prog_id == 0) info.native_prog_id = x.prog_id;
+  if (info.mode == XdpMode::generic && info.generic_prog_id == 0) info.generic_prog_id = x.prog_id;
+  if (info.mode == XdpMode::offload && info.offload_prog_id == 0) info.offload_prog_id = x.prog_id;
+  return info;
 }
 
 AddressInfo to_address_info(const netlink::AddressMessage& message) noexcept {

@@ -11,6 +11,8 @@ namespace tunkit::detail {
 /// The interface as `LinkState` reports it: name, index, flags, MTU and its range, txqueuelen,
 /// MAC address and counters. Moves the name out of `message`.
 [[nodiscard]] LinkState to_link_state(netlink::LinkMessage&& message) noexcept;
+/// The public form of IFLA_XDP.
+[[nodiscard]] XdpInfo to_xdp_info(const netlink::XdpLinkData& xdp) noexcept;
 
 /// The address as `AddressInfo` reports it, with its scope, peer and flags.
 [[nodiscard]] AddressInfo to_address_info(const netlink::AddressMessage& message) noexcept;

@@ -300,17 +300,20 @@ void TunDevice::set_tx_filter(std::span<const MacAddress> macs, bool all_multica
   if (macs.empty() && all_multicast) macs = std::span(&broadcast, 1);
   // struct tun_filter { __u16 flags; __u16 count; __u8 addr[][ETH_ALEN]; } with the addresses
   // following the header: unicast ones first, so that they are among the exactly matched eight.
+  tun_filter header{};
+  header.flags = all_multicast ? TUN_FLT_ALLMULTI : 0;
+  header.count = static_cast<__u16>(macs.size());
+  const auto* header_bytes = reinterpret_cast<const std::uint8_t*>(&header);
   std::vector<std::uint8_t> buf;
   try {
-    buf.resize(sizeof(tun_filter) + macs.size() * 6);
+    // Built from the header's bytes (not resized, then copied into): GCC's -Wnull-dereference
+    // cannot see that a resized vector's data() is not null.
+    buf.assign(header_bytes, header_bytes + sizeof header);
+    buf.resize(sizeof header + macs.size() * 6);
   } catch (...) {
     ec = sys_error(ENOMEM);
     return;
   }
-  tun_filter header{};
-  header.flags = all_multicast ? TUN_FLT_ALLMULTI : 0;
-  header.count = static_cast<__u16>(macs.size());
-  std::memcpy(buf.data(), &header, sizeof header);
   std::size_t at = sizeof header;
   for (const bool multicast : {false, true}) {
     for (const auto& mac : macs) {

@@ -80,6 +80,9 @@ class ForwardingSyscalls : public tunkit::sys::Syscalls {
   ssize_t recvmsg(int fd, msghdr* msg, int flags) noexcept override {
     return inner_.recvmsg(fd, msg, flags);
   }
+  int fcntl_ptr(int fd, int cmd, void* arg) noexcept override {
+    return inner_.fcntl_ptr(fd, cmd, arg);
+  }
   int getsockopt(int fd, int level, int name, void* value, socklen_t* len) noexcept override {
     return inner_.getsockopt(fd, level, name, value, len);
   }

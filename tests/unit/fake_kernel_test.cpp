@@ -181,10 +181,10 @@ TEST_CASE("scripted failures fire once each, in order, per call kind", "[fake][s
     CHECK(k.close(fd) == -EBADF);
   }
   SECTION("every kind can be scripted") {
-    const auto call =
-        GENERATE(Call::read, Call::write, Call::readv, Call::writev, Call::poll, Call::eventfd,
-                 Call::fcntl, Call::socket, Call::bind, Call::getsockname, Call::setsockopt,
-                 Call::sendto, Call::recvfrom, Call::setns, Call::fstat, Call::getsockopt);
+    const auto call = GENERATE(Call::read, Call::write, Call::readv, Call::writev, Call::poll,
+                               Call::eventfd, Call::fcntl, Call::socket, Call::bind,
+                               Call::getsockname, Call::setsockopt, Call::sendto, Call::recvfrom,
+                               Call::setns, Call::fstat, Call::getsockopt, Call::fcntl_ptr);
     CAPTURE(tunkit::testing::to_string(call));
     const int fd = attach(k, "t0", IFF_TUN | IFF_NO_PI);
     k.fail_next(call, ENOBUFS);
@@ -244,6 +244,11 @@ TEST_CASE("scripted failures fire once each, in order, per call kind", "[fake][s
       case Call::getsockopt:
         r = k.getsockopt(fd, SOL_SOCKET, SO_TYPE, b.data(), &len);
         break;
+      case Call::fcntl_ptr: {
+        f_owner_ex owner{};
+        r = k.fcntl_ptr(fd, F_GETOWN_EX, &owner);
+        break;
+      }
       default:
         FAIL("not covered");
         break;

@@ -149,6 +149,7 @@ struct Rig {
   TunDevice dev;
   std::unique_ptr<Link> link;
   std::vector<int> spare_fds;  // descriptors the operations hand out (open_netns)
+  int xdp_fd = -1;             // an XDP program that `prepare` attached (Link::*_xdp)
 
   explicit Rig(bool open = true) {
     if (!open) return;
@@ -694,6 +695,48 @@ std::vector<Operation> operations() {
       "Link::address_details", RTM_GETADDR, "read addresses of",
       [](Rig& r, std::error_code& ec) { (void)r.link->address_details(ec); },
       [](Rig& r) { (void)r.link->address_details(); }, {});
+  // XDP: programs from the fake's bpf(2) stand-in. One made by the operation is one of the
+  // descriptors it hands out (spare_fds); one made by `prepare` is attached there (xdp_fd).
+  const auto new_program = [](Rig& r) {
+    r.spare_fds.push_back(r.k.add_ebpf_program(FakeKernel::EbpfProgramType::xdp));
+    return r.spare_fds.back();
+  };
+  const auto attach_prepared = [](Rig& r) {
+    r.xdp_fd = r.k.add_ebpf_program(FakeKernel::EbpfProgramType::xdp);
+    r.link->attach_xdp(r.xdp_fd, tunkit::XdpAttachMode::generic);
+  };
+  link_op(
+      "Link::attach_xdp", RTM_NEWLINK, "attach XDP program (generic mode) to",
+      [new_program](Rig& r, std::error_code& ec) {
+        r.link->attach_xdp(new_program(r), tunkit::XdpAttachMode::generic, ec);
+      },
+      [new_program](Rig& r) { r.link->attach_xdp(new_program(r), tunkit::XdpAttachMode::generic); },
+      {e(EEXIST), e(EBADF, "the program descriptor is not open")});
+  ops.back().faults[2].hint = "the descriptor is not an XDP program (BPF_PROG_TYPE_XDP)";
+  link_op(
+      "Link::replace_xdp", RTM_NEWLINK, "replace XDP program (generic mode) on",
+      [new_program](Rig& r, std::error_code& ec) {
+        r.link->replace_xdp(new_program(r), r.xdp_fd, tunkit::XdpAttachMode::generic, ec);
+        if (!ec) r.xdp_fd = r.spare_fds.back();  // the one attached now
+      },
+      [new_program](Rig& r) {
+        r.link->replace_xdp(new_program(r), r.xdp_fd, tunkit::XdpAttachMode::generic);
+      },
+      {e(EEXIST,
+         "the attached program 100 (generic mode) is not the expected program, or runs "
+         "in another mode"),
+       e(EBADF, "a program descriptor is not open")});
+  ops.back().faults[2].hint = "a descriptor is not an XDP program (BPF_PROG_TYPE_XDP)";
+  ops.back().prepare = attach_prepared;
+  link_op(
+      "Link::detach_xdp", RTM_NEWLINK, "detach XDP program from",
+      [](Rig& r, std::error_code& ec) { r.link->detach_xdp(ec); },
+      [](Rig& r) { r.link->detach_xdp(); }, {});
+  ops.back().prepare = attach_prepared;
+  link_op(
+      "Link::xdp", RTM_GETLINK, "read XDP program of",
+      [](Rig& r, std::error_code& ec) { (void)r.link->xdp(ec); },
+      [](Rig& r) { (void)r.link->xdp(); }, {});
   // rename words its message itself: the old and the new name.
   ops.push_back(
       {"Link::rename",

@@ -95,6 +95,7 @@ class TUNKIT_TESTING_EXPORT FakeKernel final : public sys::Syscalls {
     setns,
     fstat,
     getsockopt,
+    fcntl_ptr,
   };
 
   /// One entry of the call log: what was asked and what the fake answered.
@@ -299,9 +300,29 @@ class TUNKIT_TESTING_EXPORT FakeKernel final : public sys::Syscalls {
   int eventfd(unsigned int initval, int flags) noexcept override;
   /// F_GETFL (access mode and status flags), F_SETFL (O_NONBLOCK, O_APPEND, O_ASYNC, O_DIRECT,
   /// O_NOATIME may change), F_GETFD / F_SETFD (FD_CLOEXEC), F_DUPFD / F_DUPFD_CLOEXEC of a
-  /// namespace descriptor (other kinds: -EINVAL, not simulated); other commands -EINVAL; unknown
-  /// descriptor -EBADF.
+  /// namespace descriptor (other kinds: -EINVAL, not simulated); F_GETSIG / F_SETSIG (0..64,
+  /// else -EINVAL, as the kernel's valid_signal); other commands -EINVAL; unknown descriptor
+  /// -EBADF. Setting O_ASYNC on a TUN/TAP descriptor without an owner makes this process its
+  /// owner ({F_OWNER_PID, getpid()}), as the driver's fasync does (measured: an owner set before
+  /// is kept).
   int fcntl(int fd, int cmd, int arg) noexcept override;
+  /// F_GETOWN_EX / F_SETOWN_EX (struct f_owner_ex): any owner id is taken except those of
+  /// `set_missing_owner` (-ESRCH, as for a thread or process that does not exist); an unknown
+  /// type -EINVAL; unknown descriptor -EBADF; other commands -EINVAL.
+  int fcntl_ptr(int fd, int cmd, void* arg) noexcept override;
+  /// An owner id that F_SETOWN_EX refuses with -ESRCH (no such thread or process).
+  void set_missing_owner(pid_t id);
+  /// The signals the fake would have sent for descriptor `fd`: one each time a packet is queued
+  /// for reading (`inject`) while O_ASYNC is set, as kill_fasync does (never actually sent).
+  [[nodiscard]] std::size_t signals_raised(int fd) const;
+  /// What signal-driven I/O set on a descriptor.
+  struct SignalState {
+    int signal = 0;      ///< F_SETSIG (0: plain SIGIO)
+    int owner_type = 0;  ///< F_GETOWN_EX's type (F_OWNER_TID, F_OWNER_PID, F_OWNER_PGRP)
+    pid_t owner = 0;     ///< F_GETOWN_EX's pid (0: no owner)
+  };
+  /// The signal and owner of `fd` (all 0 for an unknown descriptor).
+  [[nodiscard]] SignalState signal_state(int fd) const;
   /// AF_INET / AF_INET6 with SOCK_DGRAM: a socket for interface ioctls. AF_NETLINK with SOCK_RAW
   /// or SOCK_DGRAM: a descriptor whose every call is forwarded to `rtnetlink()`, which decides
   /// (e.g. -EPROTONOSUPPORT for an unknown protocol). Anything else: -EAFNOSUPPORT.
@@ -386,6 +407,17 @@ class TUNKIT_TESTING_EXPORT FakeKernel final : public sys::Syscalls {
   /// type (which those refuse with -EINVAL) when `socket_filter` is false. Not a call of the seam
   /// (not logged); release it with `close`. The programs never run in the fake.
   [[nodiscard]] int add_ebpf_program(bool socket_filter = true);
+  /// The program types `add_ebpf_program` can stand for.
+  enum class EbpfProgramType : std::uint8_t {
+    socket_filter,  ///< BPF_PROG_TYPE_SOCKET_FILTER: TUNSETSTEERINGEBPF, TUNSETFILTEREBPF
+    xdp,            ///< BPF_PROG_TYPE_XDP: tunkit::Link::attach_xdp (IFLA_XDP_FD)
+    other,          ///< any other type: refused by both with -EINVAL
+  };
+  /// A descriptor for a loaded eBPF program of type `type` (as above). Each program gets an id,
+  /// as the kernel's `bpf_prog_get_info_by_fd` reports it: `ebpf_program_id`.
+  [[nodiscard]] int add_ebpf_program(EbpfProgramType type);
+  /// The id of the program behind descriptor `fd` from `add_ebpf_program` (0: not one).
+  [[nodiscard]] std::uint32_t ebpf_program_id(int fd) const;
   /// The scenario and packet functions below name devices in the calling thread's namespace
   /// first, then in any namespace (the lowest ifindex).
   ///

@@ -94,6 +94,14 @@ namespace tunkit::testing {
 ///   Moving a link into its own namespace changes nothing; into another, EEXIST when its name is
 ///   taken there, else it goes down, loses its addresses and routes, and moves (RTM_DELLINK in the
 ///   old namespace, RTM_NEWLINK in the new one). `lo` (ifindex 1) cannot move: EINVAL.
+/// - XDP (IFLA_XDP in RTM_NEWLINK, reported in every RTM_NEWLINK answer) as dev_xdp_attach
+///   answers, measured on Linux 6.18: program descriptors resolved by `set_xdp_program_resolver`;
+///   more than one mode flag or unknown flags EINVAL; XDP_FLAGS_REPLACE without
+///   IFLA_XDP_EXPECTED_FD EINVAL, and EEXIST when the attached program is not the expected one;
+///   with XDP_FLAGS_UPDATE_IF_NOEXIST, EBUSY when a program is attached in that mode; EEXIST
+///   when the other of native and generic has one; native mode on a link without native XDP
+///   (`LinkRecord::native_xdp`: TUN devices) EOPNOTSUPP. No mode flag means native where the
+///   link has it, else generic. IFLA_XDP_FD -1 detaches (nothing attached: success).
 /// - Side effects as the kernel: a link that comes up with carrier (MTU >= 1280) gets an IPv6
 ///   link-local address, fe80::ff:fe00:IFINDEX/64 here (the kernel picks a random one for TUN);
 ///   taking it down, or its MTU below 1280, drops its IPv6 addresses
@@ -142,6 +150,11 @@ class TUNKIT_TESTING_EXPORT FakeRtnetlink {
     unsigned txqlen = 500;           ///< IFLA_TXQLEN
     LinkStats stats;                 ///< IFLA_STATS64 (see `count_packet`)
     std::string netns;               ///< the network namespace it is in ("" the initial one)
+    /// The driver has native XDP (ndo_bpf): TAP devices and Ethernet interfaces; TUN devices
+    /// have generic XDP only (measured: XDP_FLAGS_DRV_MODE on a TUN is -EOPNOTSUPP).
+    bool native_xdp = false;
+    std::uint32_t xdp_native_prog = 0;   ///< id of the native-mode XDP program (0: none)
+    std::uint32_t xdp_generic_prog = 0;  ///< id of the generic-mode XDP program (0: none)
   };
 
   /// One route in the fake's table, as added by a request (the kernel's own prefix routes are
@@ -223,6 +236,10 @@ class TUNKIT_TESTING_EXPORT FakeRtnetlink {
   using NetnsResolver = std::function<int(int fd, std::string& netns)>;
   /// Resolves a process id (IFLA_NET_NS_PID) to the name of its namespace: 0, or -ESRCH.
   using PidResolver = std::function<int(std::uint32_t pid, std::string& netns)>;
+  /// Resolves an eBPF program descriptor (IFLA_XDP_FD, IFLA_XDP_EXPECTED_FD) to the program's
+  /// id, as bpf_prog_get_type_dev(fd, BPF_PROG_TYPE_XDP) does: 0, -EBADF (not open, or not a
+  /// BPF descriptor) or -EINVAL (a program of another type).
+  using XdpProgramResolver = std::function<int(int fd, std::uint32_t& prog_id)>;
 
   FakeRtnetlink();
   ~FakeRtnetlink();
@@ -285,6 +302,10 @@ class TUNKIT_TESTING_EXPORT FakeRtnetlink {
   void set_netns_resolver(NetnsResolver resolver) { netns_resolver_ = std::move(resolver); }
   /// Installs the resolver of IFLA_NET_NS_PID (without one, every pid is -ESRCH).
   void set_pid_resolver(PidResolver resolver) { pid_resolver_ = std::move(resolver); }
+  /// Installs the resolver of XDP program descriptors (without one, every descriptor is -EBADF).
+  void set_xdp_program_resolver(XdpProgramResolver resolver) {
+    xdp_resolver_ = std::move(resolver);
+  }
   /// Sets whether the link has carrier (a reader attached); updates RUNNING/LOWER_UP when up.
   void set_carrier(unsigned ifindex, bool carrier);
   /// Sets or clears IFF_UP with the same effects as an RTM_NEWLINK request (link-local address,
@@ -382,6 +403,7 @@ class TUNKIT_TESTING_EXPORT FakeRtnetlink {
   LinkObserver observer_;
   NetnsResolver netns_resolver_;
   PidResolver pid_resolver_;
+  XdpProgramResolver xdp_resolver_;
   TunInfoSource tun_info_;
   std::uint32_t next_negative_port_ = 0;  // counts ports given out below -4096
   bool first_port_taken_ = false;

@@ -67,6 +67,30 @@ std::error_code decode_link_info(const nlattr& info, LinkMessage& out) {
   return {};
 }
 
+// IFLA_XDP (rtnl_xdp_fill): IFLA_XDP_ATTACHED (u8) and the program ids (u32) of what is attached.
+std::error_code decode_xdp(const nlattr& nest, LinkMessage& out) {
+  AttributeTable<IFLA_XDP_EXPECTED_FD + 1> xdp{};
+  if (auto ec = parse_nested(nest, xdp)) return ec;
+  XdpLinkData data;
+  if (const nlattr* a = xdp[IFLA_XDP_ATTACHED]) {
+    const auto bytes = payload(*a);
+    if (bytes.size() != 1) return protocol_error();
+    data.attached = bytes[0];
+  }
+  auto id = [&](int type, std::uint32_t& field) {
+    std::optional<std::uint32_t> v;
+    if (!optional_u32(xdp, type, v)) return false;
+    field = v.value_or(0);
+    return true;
+  };
+  if (!id(IFLA_XDP_PROG_ID, data.prog_id) || !id(IFLA_XDP_DRV_PROG_ID, data.drv_prog_id) ||
+      !id(IFLA_XDP_SKB_PROG_ID, data.skb_prog_id) || !id(IFLA_XDP_HW_PROG_ID, data.hw_prog_id)) {
+    return protocol_error();
+  }
+  out.xdp = data;
+  return {};
+}
+
 // An RTM_*LINK request for interface `ifindex` (0: none, or by name) with its ifinfomsg;
 // attributes follow.
 Request link_request(std::uint16_t type, std::uint16_t flags, std::uint32_t ifindex,
@@ -131,6 +155,9 @@ std::error_code decode_link(const nlmsghdr& message, LinkMessage& out) {
     out.stats = LinkCounters{counters[0], counters[1], counters[2], counters[3],
                              counters[4], counters[5], counters[6], counters[7]};
   }
+  if (const nlattr* a = attrs[IFLA_XDP]) {
+    if (auto ec = decode_xdp(*a, out)) return ec;
+  }
   if (const nlattr* a = attrs[IFLA_LINKINFO]) return decode_link_info(*a, out);
   return {};
 }
@@ -177,6 +204,18 @@ Request set_link_mtu(std::uint32_t ifindex, std::uint32_t mtu) noexcept {
 
 Request set_link_txqlen(std::uint32_t ifindex, std::uint32_t txqlen) noexcept {
   return set_link_u32(ifindex, IFLA_TXQLEN, txqlen);
+}
+
+Request set_link_xdp(std::uint32_t ifindex, int fd, std::uint32_t flags, int expected_fd) noexcept {
+  Request r = link_request(RTM_NEWLINK, 0, ifindex);
+  const std::size_t nest = r.begin_nested(IFLA_XDP);
+  r.put_u32(IFLA_XDP_FD, static_cast<std::uint32_t>(fd));  // s32 in the kernel: -1 detaches
+  r.put_u32(IFLA_XDP_FLAGS, flags);
+  if ((flags & XDP_FLAGS_REPLACE) != 0) {
+    r.put_u32(IFLA_XDP_EXPECTED_FD, static_cast<std::uint32_t>(expected_fd));
+  }
+  r.end_nested(nest);
+  return r;
 }
 
 Request set_link_address(std::uint32_t ifindex, std::span<const std::uint8_t> address) noexcept {

@@ -46,6 +46,15 @@ struct TunLinkData {
 
 /// An interface as RTM_NEWLINK (or RTM_DELLINK) describes it (a GETLINK answer or a
 /// notification).
+/// IFLA_XDP of an RTM_NEWLINK (rtnl_xdp_fill): what is attached and the programs' ids.
+struct XdpLinkData {
+  std::uint8_t attached = 0;      ///< IFLA_XDP_ATTACHED: XDP_ATTACHED_NONE, _DRV, _SKB, _HW, _MULTI
+  std::uint32_t prog_id = 0;      ///< IFLA_XDP_PROG_ID: the one program (not with _MULTI)
+  std::uint32_t drv_prog_id = 0;  ///< IFLA_XDP_DRV_PROG_ID (native)
+  std::uint32_t skb_prog_id = 0;  ///< IFLA_XDP_SKB_PROG_ID (generic)
+  std::uint32_t hw_prog_id = 0;   ///< IFLA_XDP_HW_PROG_ID (offloaded)
+};
+
 struct LinkMessage {
   std::uint16_t message_type = RTM_NEWLINK;  ///< nlmsg_type: RTM_NEWLINK or RTM_DELLINK
   std::uint32_t ifindex = 0;                 ///< ifi_index
@@ -61,6 +70,7 @@ struct LinkMessage {
   std::optional<LinkCounters> stats;  ///< IFLA_STATS64
   std::string kind;                   ///< IFLA_LINKINFO/IFLA_INFO_KIND ("tun", "veth", ...)
   std::optional<TunLinkData> tun;     ///< IFLA_INFO_DATA when `kind` is "tun"
+  std::optional<XdpLinkData> xdp;     ///< IFLA_XDP
 };
 
 /// Decodes an RTM_NEWLINK or RTM_DELLINK message. `errc::netlink_protocol` when it is malformed.
@@ -84,6 +94,10 @@ struct LinkMessage {
 /// RTM_NEWLINK changing the `change` bits of the interface's flags to those of `flags`.
 [[nodiscard]] Request set_link_flags(std::uint32_t ifindex, std::uint32_t flags,
                                      std::uint32_t change) noexcept;
+/// RTM_NEWLINK with a nested IFLA_XDP: IFLA_XDP_FD `fd` (-1: detach), IFLA_XDP_FLAGS `flags`
+/// (XDP_FLAGS_*) and, with XDP_FLAGS_REPLACE, IFLA_XDP_EXPECTED_FD `expected_fd`.
+[[nodiscard]] Request set_link_xdp(std::uint32_t ifindex, int fd, std::uint32_t flags,
+                                   int expected_fd = -1) noexcept;
 /// RTM_NEWLINK setting IFLA_MTU.
 [[nodiscard]] Request set_link_mtu(std::uint32_t ifindex, std::uint32_t mtu) noexcept;
 /// RTM_NEWLINK setting IFLA_TXQLEN.

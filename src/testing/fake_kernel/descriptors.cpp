@@ -6,7 +6,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace tunkit::testing {
@@ -101,8 +103,22 @@ int FakeKernel::fcntl(int fd, int cmd, int arg) noexcept {
         switch (cmd) {
           case F_GETFL:
             return f->status;
-          case F_SETFL:
+          case F_SETFL: {
+            const bool async_on = (arg & O_ASYNC) != 0 && (f->status & O_ASYNC) == 0;
             f->status = (f->status & ~kSettableStatusFlags) | (arg & kSettableStatusFlags);
+            if (async_on && f->kind == FdKind::tun && f->owner == 0) {
+              // tun_chr_fasync: __f_setown(file, task_pid(current), PIDTYPE_TGID, 0), which
+              // sets the caller's process only when there is no owner (measured on 6.18).
+              f->owner_type = F_OWNER_PID;
+              f->owner = ::getpid();
+            }
+            return 0;
+          }
+          case F_GETSIG:
+            return f->fasync_signal;
+          case F_SETSIG:
+            if (arg < 0 || arg > 64) return -EINVAL;  // valid_signal(): 0..64
+            f->fasync_signal = arg;
             return 0;
           case F_GETFD:
             return f->cloexec ? FD_CLOEXEC : 0;
@@ -120,6 +136,56 @@ int FakeKernel::fcntl(int fd, int cmd, int arg) noexcept {
             return -EINVAL;
         }
       });
+}
+
+int FakeKernel::fcntl_ptr(int fd, int cmd, void* arg) noexcept {
+  State& s = *state_;
+  return s.call<int>(
+      make_record(Call::fcntl_ptr, fd, static_cast<unsigned long>(cmd)), [&](CallRecord&) {
+        State::Fd* f = s.find_fd(fd);
+        if (f == nullptr) return -EBADF;
+        if (arg == nullptr) return -EFAULT;
+        auto* owner = static_cast<f_owner_ex*>(arg);
+        switch (cmd) {
+          case F_GETOWN_EX:
+            owner->type = static_cast<decltype(owner->type)>(f->owner_type == 0 ? F_OWNER_PID
+                                                                                : f->owner_type);
+            owner->pid = f->owner;
+            return 0;
+          case F_SETOWN_EX:
+            if (owner->type != F_OWNER_TID && owner->type != F_OWNER_PID &&
+                owner->type != F_OWNER_PGRP) {
+              return -EINVAL;
+            }
+            if (owner->pid != 0 && std::find(s.missing_owners.begin(), s.missing_owners.end(),
+                                             owner->pid) != s.missing_owners.end()) {
+              return -ESRCH;
+            }
+            f->owner_type = owner->type;
+            f->owner = owner->pid;
+            return 0;
+          default:
+            return -EINVAL;
+        }
+      });
+}
+
+void FakeKernel::set_missing_owner(pid_t id) {
+  std::lock_guard lock(state_->mu);
+  state_->missing_owners.push_back(id);
+}
+
+std::size_t FakeKernel::signals_raised(int fd) const {
+  std::lock_guard lock(state_->mu);
+  const State::Fd* f = state_->find_fd(fd);
+  return f == nullptr ? 0 : f->signals_raised;
+}
+
+FakeKernel::SignalState FakeKernel::signal_state(int fd) const {
+  std::lock_guard lock(state_->mu);
+  const State::Fd* f = state_->find_fd(fd);
+  if (f == nullptr) return {};
+  return {f->fasync_signal, f->owner_type, f->owner};
 }
 
 int FakeKernel::fstat(int fd, struct stat* st) noexcept {
@@ -186,12 +252,24 @@ int FakeKernel::eventfd(unsigned int initval, int flags) noexcept {
 }
 
 int FakeKernel::add_ebpf_program(bool socket_filter) {
+  return add_ebpf_program(socket_filter ? EbpfProgramType::socket_filter : EbpfProgramType::other);
+}
+
+int FakeKernel::add_ebpf_program(EbpfProgramType type) {
   std::lock_guard lock(state_->mu);
   State::Fd f;
   f.kind = FdKind::ebpf;
   f.cloexec = true;  // bpf(2) descriptors are O_CLOEXEC
-  f.socket_filter_program = socket_filter;
+  f.socket_filter_program = type == EbpfProgramType::socket_filter;
+  f.xdp_program = type == EbpfProgramType::xdp;
+  f.ebpf_prog_id = state_->next_ebpf_prog_id++;
   return state_->allocate_fd(std::move(f));
+}
+
+std::uint32_t FakeKernel::ebpf_program_id(int fd) const {
+  std::lock_guard lock(state_->mu);
+  const State::Fd* f = state_->find_fd(fd);
+  return f != nullptr && f->kind == FdKind::ebpf ? f->ebpf_prog_id : 0;
 }
 
 std::size_t FakeKernel::open_fd_count() const {

@@ -78,6 +78,15 @@ FakeKernel::FakeKernel() : state_(std::make_unique<State>()) {
     ns = f->netns;
     return 0;
   });
+  // IFLA_XDP_FD and IFLA_XDP_EXPECTED_FD: bpf_prog_get_type_dev(fd, BPF_PROG_TYPE_XDP) gives
+  // -EBADF for a descriptor that is not a BPF program, -EINVAL for another program type.
+  state_->rtnl.set_xdp_program_resolver([state = state_.get()](int fd, std::uint32_t& id) {
+    const State::Fd* f = state->find_fd(fd);
+    if (f == nullptr || f->kind != FdKind::ebpf) return -EBADF;
+    if (!f->xdp_program) return -EINVAL;
+    id = f->ebpf_prog_id;
+    return 0;
+  });
   state_->rtnl.set_pid_resolver([](std::uint32_t pid, std::string& ns) {
     if (pid != static_cast<std::uint32_t>(::getpid())) return -ESRCH;
     ns.clear();
@@ -159,6 +168,7 @@ unsigned FakeKernel::State::create_interface(std::string name, bool tun_driver, 
     link.type = FakeRtnetlink::kTypeEther;
     link.mac = MacAddress{{0x02, 0x00, 0x00, 0x00, hi, lo}};
     link.max_mtu = tun_driver ? kTapMaxMtu : link.max_mtu;
+    link.native_xdp = true;  // tap_netdev_ops has ndo_bpf (and ndo_xdp_xmit); tun_netdev_ops not
   }
   interfaces.emplace(index, std::move(d));
   rtnl.set_link(std::move(link));

@@ -278,6 +278,7 @@ int FakeKernel::inject(std::string_view name, std::span<const std::byte> packet,
   const auto link = s.rtnl.link(d->ifindex);
   if (f.rx.size() >= (link ? link->txqlen : kTxQueueLen)) return dropped();
   f.rx.push_back({{packet.begin(), packet.end()}, protocol});
+  if ((f.status & O_ASYNC) != 0) ++f.signals_raised;  // kill_fasync in tun_net_xmit
   s.cv.notify_all();
   return fd;
 }

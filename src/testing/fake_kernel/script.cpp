@@ -128,6 +128,8 @@ std::string_view to_string(FakeKernel::Call call) noexcept {
       return "fstat";
     case Call::getsockopt:
       return "getsockopt";
+    case Call::fcntl_ptr:
+      return "fcntl";
     case Call::setns:
       return "setns";
   }

@@ -79,6 +79,11 @@ struct Fd {
   int sndbuf = INT_MAX;         // sk_sndbuf: per descriptor
   bool socket_filter = false;   // a classic BPF program on this queue's socket (sk_filter)
   std::deque<Packet> rx;        // this queue's ring
+  // Signal-driven I/O: F_SETSIG, the owner (F_SETOWN_EX), and what kill_fasync would have sent.
+  int fasync_signal = 0;
+  int owner_type = 0;  // F_OWNER_TID (0, as fresh) / F_OWNER_PID / F_OWNER_PGRP
+  pid_t owner = 0;     // 0: no owner
+  std::size_t signals_raised = 0;
   // eventfd
   std::uint64_t counter = 0;
   bool semaphore = false;
@@ -88,6 +93,8 @@ struct Fd {
   std::string netns;
   // ebpf
   bool socket_filter_program = false;  // BPF_PROG_TYPE_SOCKET_FILTER
+  bool xdp_program = false;            // BPF_PROG_TYPE_XDP
+  std::uint32_t ebpf_prog_id = 0;      // the program's id (bpf_prog_info.id)
 };
 
 // The driver's struct tap_filter, plus what was passed (for inspection).
@@ -169,6 +176,9 @@ struct FakeKernel::State {
   std::map<int, Fd> fds;
   std::map<unsigned, Device> interfaces;  // every interface, TUN/TAP or not, by ifindex
   unsigned next_ifindex = 2;
+  std::uint32_t next_ebpf_prog_id = 100;
+  std::vector<pid_t> missing_owners;  // F_SETOWN_EX ids answered -ESRCH  // program ids, as the
+                                      // kernel's idr hands them out
   std::map<std::string, std::vector<WrittenPacket>, std::less<>> written;
   std::vector<CallRecord> log;
   std::map<Call, std::deque<ScriptedFailure>> failures;

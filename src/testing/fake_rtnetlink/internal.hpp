@@ -163,6 +163,7 @@ class FakeRtnetlink::Handler {
   int get_link(std::vector<Datagram>& out);
   int dump_links(std::vector<Datagram>& out);
   int new_link();
+  int set_xdp(LinkRecord& link, const Attribute& xdp);
   void move(LinkRecord& link, const std::string& target);
 
   // addresses.cpp

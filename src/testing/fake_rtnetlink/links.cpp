@@ -89,6 +89,27 @@ Datagram link_message(const LinkRecord& link, std::uint16_t type, std::uint16_t 
               st.rx_errors,  st.tx_errors,  st.rx_dropped, st.tx_dropped};
   b.bytes(IFLA_STATS64, {reinterpret_cast<const std::uint8_t*>(counters.data()),  // NOLINT
                          sizeof counters});
+  {
+    // rtnl_xdp_fill: the per-mode ids of what is attached, the mode (MULTI for more than one),
+    // and IFLA_XDP_PROG_ID for a single program.
+    nlattr* xdp = b.nest(IFLA_XDP);
+    std::uint8_t attached = XDP_ATTACHED_NONE;
+    std::uint32_t prog_id = 0;
+    auto report = [&](std::uint32_t id, std::uint16_t attr_type, std::uint8_t mode) {
+      if (id == 0) return;
+      prog_id = id;
+      b.u32(attr_type, id);
+      attached =
+          attached != XDP_ATTACHED_NONE ? static_cast<std::uint8_t>(XDP_ATTACHED_MULTI) : mode;
+    };
+    report(link.xdp_generic_prog, IFLA_XDP_SKB_PROG_ID, XDP_ATTACHED_SKB);
+    report(link.xdp_native_prog, IFLA_XDP_DRV_PROG_ID, XDP_ATTACHED_DRV);
+    b.u8(IFLA_XDP_ATTACHED, attached);
+    if (attached != XDP_ATTACHED_NONE && attached != XDP_ATTACHED_MULTI) {
+      b.u32(IFLA_XDP_PROG_ID, prog_id);
+    }
+    b.end(xdp);
+  }
   if (tun != nullptr) {
     // rtnl_link_fill: IFLA_LINKINFO { IFLA_INFO_KIND, IFLA_INFO_DATA { tun_fill_info } }.
     nlattr* info = b.nest(IFLA_LINKINFO);
@@ -310,8 +331,87 @@ int FakeRtnetlink::Handler::new_link() {
       changed = changed || link->flags != before;
     }
   }
+  if (const Attribute* xdp = attr(IFLA_XDP)) {
+    if (const int err = set_xdp(*link, *xdp)) return err;
+  }
   if (changed) fake_.notify_link(*link);
   if (fake_.observer_) fake_.observer_(LinkRecord(*link));
+  return 0;
+}
+
+// do_setlink's IFLA_XDP, then dev_change_xdp_fd and dev_xdp_attach (net/core/dev.c), in their
+// order of checks.
+int FakeRtnetlink::Handler::set_xdp(LinkRecord& link, const Attribute& xdp) {
+  std::optional<std::int32_t> fd;
+  std::optional<std::int32_t> expected_fd;
+  std::uint32_t flags = 0;
+  bool reported_only = false;  // IFLA_XDP_ATTACHED / _PROG_ID are read-only
+  const auto& p = xdp.payload;
+  for (std::size_t at = 0; p.size() - at >= sizeof(nlattr);) {
+    nlattr a{};
+    std::memcpy(&a, p.data() + at, sizeof a);
+    if (a.nla_len < sizeof(nlattr) || a.nla_len > p.size() - at) return EINVAL;
+    std::uint32_t value = 0;
+    const bool has_u32 = a.nla_len - kAttrHeaderLen >= sizeof value;
+    if (has_u32) std::memcpy(&value, p.data() + at + kAttrHeaderLen, sizeof value);
+    switch (a.nla_type & NLA_TYPE_MASK) {
+      case IFLA_XDP_FD:
+        if (!has_u32) return EINVAL;
+        fd = static_cast<std::int32_t>(value);
+        break;
+      case IFLA_XDP_EXPECTED_FD:
+        if (!has_u32) return EINVAL;
+        expected_fd = static_cast<std::int32_t>(value);
+        break;
+      case IFLA_XDP_FLAGS:
+        if (!has_u32) return EINVAL;
+        flags = value;
+        break;
+      case IFLA_XDP_ATTACHED:
+      case IFLA_XDP_PROG_ID:
+        reported_only = true;
+        break;
+      default:
+        break;
+    }
+    at += align(a.nla_len);
+  }
+  if (reported_only) return EINVAL;
+  if ((flags & ~XDP_FLAGS_MASK) != 0) return EINVAL;
+  const std::uint32_t modes = flags & XDP_FLAGS_MODES;
+  if ((modes & (modes - 1)) != 0) return EINVAL;  // more than one mode
+  if (!fd) return 0;                              // flags alone change nothing
+  if ((flags & XDP_FLAGS_REPLACE) != 0 && !expected_fd) return EINVAL;
+  if ((flags & XDP_FLAGS_HW_MODE) != 0) return EOPNOTSUPP;  // no offload here
+
+  auto resolve = [&](std::int32_t descriptor, std::uint32_t& id) {
+    if (!fake_.xdp_resolver_) return -EBADF;
+    return fake_.xdp_resolver_(descriptor, id);
+  };
+  std::uint32_t new_prog = 0;
+  if (*fd >= 0) {
+    if (const int r = resolve(*fd, new_prog); r < 0) return -r;
+  }
+  std::uint32_t old_prog = 0;
+  if ((flags & XDP_FLAGS_REPLACE) != 0 && *expected_fd >= 0) {
+    if (const int r = resolve(*expected_fd, old_prog); r < 0) return -r;
+  }
+  // dev_xdp_attach
+  if (modes == 0 && link.xdp_native_prog != 0 && link.xdp_generic_prog != 0) return EEXIST;
+  const bool native =
+      (flags & XDP_FLAGS_DRV_MODE) != 0 || ((flags & XDP_FLAGS_SKB_MODE) == 0 && link.native_xdp);
+  std::uint32_t& current = native ? link.xdp_native_prog : link.xdp_generic_prog;
+  const std::uint32_t other = native ? link.xdp_generic_prog : link.xdp_native_prog;
+  if ((flags & XDP_FLAGS_REPLACE) != 0 && current != old_prog) return EEXIST;
+  if (new_prog != 0) {
+    if ((flags & XDP_FLAGS_UPDATE_IF_NOEXIST) != 0 && current != 0) return EBUSY;
+    if (other != 0) return EEXIST;
+  }
+  if (new_prog != current) {
+    if (native && !link.native_xdp) return EOPNOTSUPP;
+    current = new_prog;
+    fake_.notify_link(link);
+  }
   return 0;
 }
 
