@@ -22,7 +22,7 @@ using tunkit::Ethtool;
 using tunkit::TunDevice;
 using tunkit::testing::NetNsSandbox;
 
-bool have_ethtool() {
+bool ethtool_installed() {
   return output_of("command -v ethtool").find("ethtool") != std::string::npos;
 }
 
@@ -46,7 +46,7 @@ TEST_CASE("Ethtool reads tun's default link settings and stores speed and duplex
   const auto after = ethtool.link_settings();
   CHECK(after.speed == std::optional<std::uint32_t>(speed));
   CHECK(after.duplex == Duplex::half);
-  if (have_ethtool()) {
+  if (ethtool_installed()) {
     const std::string out = output_of("ethtool tun0");
     CHECK(out.find("Speed: " + std::to_string(speed) + "Mb/s") != std::string::npos);
     CHECK(out.find("Duplex: Half") != std::string::npos);
@@ -58,7 +58,7 @@ TEST_CASE("Ethtool reads tun's default link settings and stores speed and duplex
   CHECK(ethtool.link_settings().duplex == Duplex::full);
   ethtool.set_link_settings({.speed = 4000000});
   CHECK(ethtool.link_settings().speed == std::optional<std::uint32_t>(4000000));
-  if (have_ethtool()) {
+  if (ethtool_installed()) {
     const std::string out = output_of("ethtool tun0");
     CHECK(out.find("Speed: 4000000Mb/s") != std::string::npos);
     CHECK(out.find("Duplex: Full") != std::string::npos);
@@ -78,7 +78,7 @@ TEST_CASE("Ethtool sets and reads the message level", "[netns][ethtool]") {
   ethtool.set_message_level(initial == 0x5 ? 0x9 : 0x5);
   CHECK(ethtool.message_level() == (initial == 0x5 ? 0x9U : 0x5U));
   ethtool.set_message_level(level);
-  if (have_ethtool()) {
+  if (ethtool_installed()) {
     CHECK(output_of("ethtool tun0").find("Current message level: 0x00000003") != std::string::npos);
   }
   // Bits past the kernel's NETIF_MSG_* set are refused, with the kernel's own words.
@@ -98,7 +98,7 @@ TEST_CASE("Ethtool sets rx-frames, tun's rx_batched, and caps it", "[netns][etht
   CHECK(ethtool.rx_frames() == 0);
   ethtool.set_rx_frames(16);
   CHECK(ethtool.rx_frames() == 16);
-  if (have_ethtool()) {
+  if (ethtool_installed()) {
     CHECK(output_of("ethtool -c tun0").find("rx-frames: 16\n") != std::string::npos);
   }
   ethtool.set_rx_frames(1000);  // tun_set_coalesce caps at NAPI_POLL_WEIGHT

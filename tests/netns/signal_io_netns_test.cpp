@@ -23,17 +23,17 @@
 namespace {
 
 // Blocks `signo` in this thread while it lives, and drops any of it still pending at the end.
-class Blocked {
+class BlockedSignal {
  public:
-  explicit Blocked(int signo) : signo_(signo) {
+  explicit BlockedSignal(int signo) : signo_(signo) {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, signo);
     REQUIRE(::pthread_sigmask(SIG_BLOCK, &set, &old_) == 0);
   }
-  Blocked(const Blocked&) = delete;
-  Blocked& operator=(const Blocked&) = delete;
-  ~Blocked() {
+  BlockedSignal(const BlockedSignal&) = delete;
+  BlockedSignal& operator=(const BlockedSignal&) = delete;
+  ~BlockedSignal() {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, signo_);
@@ -59,7 +59,7 @@ class Blocked {
 };
 
 // One UDP datagram to 10.97.0.2:9, which the kernel routes into the TUN device.
-void send_datagram() {
+void send_signal_datagram() {
   netns_test::UdpSocket s;
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
@@ -70,7 +70,7 @@ void send_datagram() {
           static_cast<ssize_t>(p.size()));
 }
 
-tunkit::TunDevice make_device() {
+tunkit::TunDevice make_signal_device() {
   tunkit::TunDevice dev({.name = "sigtun0", .non_blocking = true});
   tunkit::Link(dev.ifindex())
       .configure({.addresses = {tunkit::IpPrefix::parse("10.97.0.1/24")}, .up = true});
@@ -78,7 +78,7 @@ tunkit::TunDevice make_device() {
 }
 
 // Reads everything queued (the IPv6 packets the kernel sends when the device comes up too).
-void drain(tunkit::TunDevice& dev) {
+void drain_signal_device(tunkit::TunDevice& dev) {
   std::array<std::byte, 2048> buf{};
   std::error_code ec;
   while (ec != std::errc::resource_unavailable_try_again)
@@ -86,7 +86,7 @@ void drain(tunkit::TunDevice& dev) {
 }
 
 // Reads everything queued; how many were IPv4 (the kernel's own IPv6 packets may come too).
-int ipv4_packets(tunkit::TunDevice& dev) {
+int signal_ipv4_packets(tunkit::TunDevice& dev) {
   std::array<std::byte, 2048> buf{};
   int n = 0;
   for (;;) {
@@ -104,8 +104,8 @@ TEST_CASE("signal-driven I/O: a packet for the queue raises its real-time signal
           "[netns][signal_io]") {
   tunkit::testing::NetNsSandbox sandbox;
   const int signo = SIGRTMIN + 1;
-  const Blocked blocked(signo);
-  tunkit::TunDevice dev = make_device();
+  const BlockedSignal blocked(signo);
+  tunkit::TunDevice dev = make_signal_device();
   const pid_t tid = static_cast<pid_t>(::syscall(SYS_gettid));
   dev.queue(0).enable_signal_io(
       {.signal = signo, .owner = {.kind = tunkit::SignalOwner::Kind::thread}});
@@ -114,28 +114,28 @@ TEST_CASE("signal-driven I/O: a packet for the queue raises its real-time signal
   REQUIRE(::fcntl(dev.queue(0).native_handle(), F_GETOWN_EX, &owner) == 0);
   CHECK(owner.type == F_OWNER_TID);
   CHECK(owner.pid == tid);
-  drain(dev);
+  drain_signal_device(dev);
   while (blocked.wait(50).si_signo != 0) {  // what the device's own IPv6 packets raised
   }
 
-  send_datagram();
+  send_signal_datagram();
   const siginfo_t info = blocked.wait(2000);
   REQUIRE(info.si_signo == signo);
   CHECK(info.si_fd == dev.queue(0).native_handle());
   CHECK(info.si_code == POLL_IN);
-  CHECK(ipv4_packets(dev) == 1);  // the datagram that raised it
+  CHECK(signal_ipv4_packets(dev) == 1);  // the datagram that raised it
 
   dev.queue(0).disable_signal_io();
   CHECK_FALSE(dev.queue(0).signal_io_enabled());
-  send_datagram();
+  send_signal_datagram();
   CHECK(blocked.wait(300).si_signo == 0);
-  CHECK(ipv4_packets(dev) == 1);  // the packet came; no signal did
+  CHECK(signal_ipv4_packets(dev) == 1);  // the packet came; no signal did
 }
 
 TEST_CASE("signal-driven I/O: SIGIO by default, and the owner O_ASYNC sets", "[netns][signal_io]") {
   tunkit::testing::NetNsSandbox sandbox;
-  const Blocked blocked(SIGIO);
-  tunkit::TunDevice dev = make_device();
+  const BlockedSignal blocked(SIGIO);
+  tunkit::TunDevice dev = make_signal_device();
   const int fd = dev.queue(0).native_handle();
   const pid_t tid = static_cast<pid_t>(::syscall(SYS_gettid));
 
@@ -162,10 +162,10 @@ TEST_CASE("signal-driven I/O: SIGIO by default, and the owner O_ASYNC sets", "[n
 
   // SIGIO (F_SETSIG SIGIO: with siginfo) to this thread.
   dev.queue(0).enable_signal_io({.owner = {.kind = tunkit::SignalOwner::Kind::thread}});
-  drain(dev);
+  drain_signal_device(dev);
   while (blocked.wait(50).si_signo != 0) {
   }
-  send_datagram();
+  send_signal_datagram();
   const siginfo_t info = blocked.wait(2000);
   REQUIRE(info.si_signo == SIGIO);
   CHECK(info.si_fd == fd);
@@ -175,7 +175,7 @@ TEST_CASE("signal-driven I/O: SIGIO by default, and the owner O_ASYNC sets", "[n
 TEST_CASE("signal-driven I/O: an owner that does not exist is refused and named",
           "[netns][signal_io]") {
   tunkit::testing::NetNsSandbox sandbox;
-  tunkit::TunDevice dev = make_device();
+  tunkit::TunDevice dev = make_signal_device();
   // Thread ids are below /proc/sys/kernel/pid_max (at most 2^22): this one cannot exist.
   const pid_t missing = 0x7FFFFFF0;
   std::error_code ec;

@@ -34,7 +34,7 @@ using tunkit::test::run;
 namespace {
 
 // Single-quoted for the shell.
-std::string sh_quoted(const std::string& s) {
+std::string system_quoted(const std::string& s) {
   std::string out = "'";
   for (const char c : s) {
     if (c == '\'') {
@@ -49,14 +49,14 @@ std::string sh_quoted(const std::string& s) {
 // What the completion offers for `words` (the last one is being completed), one per element,
 // sorted: the function bash calls for `tunkit` run with COMP_WORDS and COMP_CWORD as bash sets
 // them.
-std::vector<std::string> complete(const std::vector<std::string>& words) {
+std::vector<std::string> complete_words(const std::vector<std::string>& words) {
   std::string array;
   for (const auto& w : words)
-    array += sh_quoted(w) + " ";
-  const std::string script = "source " + sh_quoted(TUNKIT_COMPLETION) + "; COMP_WORDS=(" + array +
-                             "); COMP_CWORD=" + std::to_string(words.size() - 1) +
+    array += system_quoted(w) + " ";
+  const std::string script = "source " + system_quoted(TUNKIT_COMPLETION) + "; COMP_WORDS=(" +
+                             array + "); COMP_CWORD=" + std::to_string(words.size() - 1) +
                              "; _tunkit; printf '%s\\n' \"${COMPREPLY[@]}\"";
-  const auto r = run("bash -c " + sh_quoted(script));
+  const auto r = run("bash -c " + system_quoted(script));
   REQUIRE(r.status == 0);
   std::vector<std::string> out;
   std::istringstream lines(r.output);
@@ -68,7 +68,7 @@ std::vector<std::string> complete(const std::vector<std::string>& words) {
 
 // The options a `--help` text lists: in its usage line and the terms of its
 // "  -x, --long VALUE    text" lines, sorted.
-std::set<std::string> options_in(const std::string& help) {
+std::set<std::string> help_options(const std::string& help) {
   std::set<std::string> out;
   const std::regex line(R"(^  (-\S.*?)(?:\s{2,}|$))");
   const std::regex option(R"((^|[\s,/[])(--?[a-zA-Z][a-zA-Z0-9-]*))");
@@ -90,7 +90,7 @@ std::set<std::string> options_in(const std::string& help) {
   return out;
 }
 
-std::string read_file(const std::string& path) {
+std::string read_text_file(const std::string& path) {
   std::ifstream in(path);
   std::ostringstream s;
   s << in.rdbuf();
@@ -98,7 +98,7 @@ std::string read_file(const std::string& path) {
 }
 
 // A unit file's `Key=value` lines of one key, in order.
-std::vector<std::string> unit_values(const std::string& unit, const std::string& key) {
+std::vector<std::string> unit_file_values(const std::string& unit, const std::string& key) {
   std::vector<std::string> out;
   std::istringstream lines(unit);
   for (std::string line; std::getline(lines, line);)
@@ -121,14 +121,14 @@ std::string as_systemd_runs(std::string line, const std::string& instance,
       if (it != env.end()) out += it->second + " ";  // split by the shell, as systemd splits it
       continue;
     }
-    out += sh_quoted(word) + " ";
+    out += system_quoted(word) + " ";
   }
   return out;
 }
 
-std::map<std::string, std::string> environment_file(const std::string& path) {
+std::map<std::string, std::string> unit_environment_file(const std::string& path) {
   std::map<std::string, std::string> env;
-  std::istringstream lines(read_file(path));
+  std::istringstream lines(read_text_file(path));
   for (std::string line; std::getline(lines, line);) {
     if (line.empty() || line.starts_with('#')) continue;
     const auto eq = line.find('=');
@@ -137,7 +137,7 @@ std::map<std::string, std::string> environment_file(const std::string& path) {
   return env;
 }
 
-const std::string kTestDir = TUNKIT_SYSTEMD_TEST_DIR;
+const std::string kSystemdTestDir = TUNKIT_SYSTEMD_TEST_DIR;
 
 }  // namespace
 
@@ -149,32 +149,32 @@ TEST_CASE("bash completion: commands, options as --help names them, device names
   REQUIRE(run(tool + " create --tap --name compl1").status == 0);
   REQUIRE(run("ip link add cveth0 type veth peer name cveth1").status == 0);  // not TUN/TAP
 
-  CHECK(
-      run("bash -c " + sh_quoted("source " + sh_quoted(TUNKIT_COMPLETION) + "; complete -p tunkit"))
-          .output == "complete -F _tunkit tunkit\n");
-  const auto commands = complete({tool, ""});
+  CHECK(run("bash -c " +
+            system_quoted("source " + system_quoted(TUNKIT_COMPLETION) + "; complete -p tunkit"))
+            .output == "complete -F _tunkit tunkit\n");
+  const auto commands = complete_words({tool, ""});
   for (const char* c : {"create", "delete", "list", "show", "dump", "run", "help", "version"})
     CHECK(std::find(commands.begin(), commands.end(), c) != commands.end());
-  CHECK(complete({tool, "sh"}) == std::vector<std::string>{"show"});
+  CHECK(complete_words({tool, "sh"}) == std::vector<std::string>{"show"});
 
   // Device names where a command takes one, and only TUN/TAP devices.
   const std::vector<std::string> both{"compl0", "compl1"};
-  CHECK(complete({tool, "show", ""}) == both);
-  CHECK(complete({tool, "delete", "compl"}) == both);
-  CHECK(complete({tool, "dump", "-c", "5", ""}) == both);
-  CHECK(complete({tool, "run", "--attach", "compl1"}) == std::vector<std::string>{"compl1"});
-  CHECK(complete({tool, "show", "compl0", ""}).empty());  // one device only
-  CHECK(complete({tool, "create", "--group", "roo"}) == std::vector<std::string>{"root"});
-  CHECK(complete({tool, "run", "--", "bas"}) != std::vector<std::string>{});
+  CHECK(complete_words({tool, "show", ""}) == both);
+  CHECK(complete_words({tool, "delete", "compl"}) == both);
+  CHECK(complete_words({tool, "dump", "-c", "5", ""}) == both);
+  CHECK(complete_words({tool, "run", "--attach", "compl1"}) == std::vector<std::string>{"compl1"});
+  CHECK(complete_words({tool, "show", "compl0", ""}).empty());  // one device only
+  CHECK(complete_words({tool, "create", "--group", "roo"}) == std::vector<std::string>{"root"});
+  CHECK(complete_words({tool, "run", "--", "bas"}) != std::vector<std::string>{});
 
   // Every option of every command's --help is offered, and nothing else.
   for (const std::string command : {"create", "list", "show", "dump", "run"}) {
     const auto help = run(tool + " " + command + " --help");
     REQUIRE(help.status == 0);
-    std::set<std::string> documented = options_in(help.output);
+    std::set<std::string> documented = help_options(help.output);
     documented.insert({"--help", "-h"});
     if (command == "run") documented.insert("--");  // what ends run's options
-    const auto offered = complete({tool, command, "-"});
+    const auto offered = complete_words({tool, command, "-"});
     INFO(command << " --help:\n" << help.output);
     CHECK(std::set<std::string>(offered.begin(), offered.end()) == documented);
   }
@@ -186,7 +186,7 @@ TEST_CASE("bash completion: commands, options as --help names them, device names
 TEST_CASE("tunkit(1): every command and every option of --help, as groff reads it",
           "[netns][cli][man]") {
   const std::string tool = TUNKIT_CLI;
-  const std::string page = read_file(TUNKIT_MAN_PAGE);
+  const std::string page = read_text_file(TUNKIT_MAN_PAGE);
   REQUIRE(!page.empty());
   // The page as roff would print it: "\-" is a hyphen, fonts dropped.
   std::string text = std::regex_replace(page, std::regex(R"(\\f[BIRP])"), "");
@@ -198,7 +198,7 @@ TEST_CASE("tunkit(1): every command and every option of --help, as groff reads i
     REQUIRE(help.status == 0);
     INFO(command);
     CHECK(text.find(".SS tunkit " + command) != std::string::npos);
-    for (const auto& option : options_in(help.output))
+    for (const auto& option : help_options(help.output))
       CHECK(text.find(option) != std::string::npos);
     // The first sentence of the command's description, as written in --help.
     const auto blank = help.output.find("\n\n");
@@ -209,13 +209,13 @@ TEST_CASE("tunkit(1): every command and every option of --help, as groff reads i
   CHECK(text.find("0 ok, 1 runtime error, 2 usage error.") != std::string::npos);
   // groff finds nothing to warn about (-ww: all warnings), and the page is the one make_man.pl
   // writes from this tool now (not a stale one).
-  const auto groff = run("groff -man -ww -z " + sh_quoted(TUNKIT_MAN_PAGE) + " 2>&1");
+  const auto groff = run("groff -man -ww -z " + system_quoted(TUNKIT_MAN_PAGE) + " 2>&1");
   INFO(groff.output);
   CHECK(groff.status == 0);
   CHECK(groff.output.empty());
   const auto again =
-      run("perl " + sh_quoted(std::string(TUNKIT_SOURCE_DIR) + "/tools/man/make_man.pl") + " " +
-          sh_quoted(tool) + " DATE");
+      run("perl " + system_quoted(std::string(TUNKIT_SOURCE_DIR) + "/tools/man/make_man.pl") + " " +
+          system_quoted(tool) + " DATE");
   REQUIRE(again.status == 0);
   CHECK(std::regex_replace(again.output, std::regex(R"(\.TH TUNKIT 1 "[^"]*")"), ".TH") ==
         std::regex_replace(page, std::regex(R"(\.TH TUNKIT 1 "[^"]*")"), ".TH"));
@@ -228,10 +228,10 @@ TEST_CASE("systemd: the units pass systemd-analyze verify", "[netns][systemd]") 
   // Instances of the templates, as `systemctl enable tunkit@vpn0` loads them (the template file
   // is found next to the instance's path).
   for (const char* unit : {"tunkit@vpn0.service", "tunkit-worker@vpn0.service"}) {
-    const auto r = run("cd " + sh_quoted(kTestDir) +
+    const auto r = run("cd " + system_quoted(kSystemdTestDir) +
                        " && SYSTEMD_LOG_LEVEL=warning systemd-analyze "
                        "verify --man=no " +
-                       sh_quoted(kTestDir + "/" + unit) + " 2>&1");
+                       system_quoted(kSystemdTestDir + "/" + unit) + " 2>&1");
     INFO(unit << ":\n" << r.output);
     CHECK(r.status == 0);
     CHECK(r.output.empty());  // no warnings either (a command that is not executable, ...)
@@ -241,24 +241,24 @@ TEST_CASE("systemd: the units pass systemd-analyze verify", "[netns][systemd]") 
 TEST_CASE("systemd: tunkit@.service creates the configured device and deletes it at stop",
           "[netns][systemd]") {
   tunkit::testing::NetNsSandbox sandbox;
-  const std::string unit = read_file(kTestDir + "/tunkit@.service");
+  const std::string unit = read_text_file(kSystemdTestDir + "/tunkit@.service");
   REQUIRE(!unit.empty());
   // The condition and the environment file name the same configuration file.
-  const auto env_files = unit_values(unit, "EnvironmentFile");
+  const auto env_files = unit_file_values(unit, "EnvironmentFile");
   REQUIRE(env_files.size() == 1);
-  CHECK(unit_values(unit, "ConditionPathExists") == env_files);
+  CHECK(unit_file_values(unit, "ConditionPathExists") == env_files);
 
-  std::filesystem::create_directories(kTestDir + "/etc/tunkit");
-  const std::string conf = kTestDir + "/etc/tunkit/unit0.conf";
+  std::filesystem::create_directories(kSystemdTestDir + "/etc/tunkit");
+  const std::string conf = kSystemdTestDir + "/etc/tunkit/unit0.conf";
   std::ofstream(conf)
       << "# test\nTUNKIT_CREATE_OPTIONS=--tap --mtu 1400 --addr 10.93.0.1/24 --up\n";
   const std::string env_file =
       std::regex_replace(env_files[0], std::regex("%i"), std::string("unit0"));
   REQUIRE(env_file == conf);
-  const auto env = environment_file(env_file);
+  const auto env = unit_environment_file(env_file);
 
-  const auto start = unit_values(unit, "ExecStart");
-  const auto stop = unit_values(unit, "ExecStop");
+  const auto start = unit_file_values(unit, "ExecStart");
+  const auto stop = unit_file_values(unit, "ExecStop");
   REQUIRE(start.size() == 1);
   REQUIRE(stop.size() == 1);
   auto r = run(as_systemd_runs(start[0], "unit0", env));
@@ -282,14 +282,14 @@ TEST_CASE("systemd: tunkit@.service creates the configured device and deletes it
 TEST_CASE("systemd: tunkit-worker@.service hands the device's queues to an unprivileged worker",
           "[netns][systemd]") {
   tunkit::testing::NetNsSandbox sandbox;
-  const std::string worker_unit = read_file(kTestDir + "/tunkit-worker@.service");
-  const auto start = unit_values(worker_unit, "ExecStart");
+  const std::string worker_unit = read_text_file(kSystemdTestDir + "/tunkit-worker@.service");
+  const auto start = unit_file_values(worker_unit, "ExecStart");
   REQUIRE(start.size() == 1);
   if (start[0].ends_with("-- ")) {
     WARN("the examples were not built (TUNKIT_BUILD_EXAMPLES=OFF): no worker to run");
     return;
   }
-  CHECK(unit_values(worker_unit, "Requires") == std::vector<std::string>{"tunkit@%i.service"});
+  CHECK(unit_file_values(worker_unit, "Requires") == std::vector<std::string>{"tunkit@%i.service"});
 
   REQUIRE(run(std::string(TUNKIT_CLI) + " create --name work0 --addr 10.94.0.1/24 --up").status ==
           0);

@@ -27,22 +27,22 @@ using tunkit::XdpMode;
 
 namespace {
 
-constexpr int kBurst = 50;
+constexpr int kXdpBurst = 50;
 
 // A loaded program's descriptor, closed at the end.
-struct Program {
+struct XdpProgram {
   int fd;
-  explicit Program(int action)
+  explicit XdpProgram(int action)
       : fd(tunkit::test::load_bpf_program(tunkit::test::xdp_return(action))) {}
-  Program(const Program&) = delete;
-  Program& operator=(const Program&) = delete;
-  ~Program() { ::close(fd); }
+  XdpProgram(const XdpProgram&) = delete;
+  XdpProgram& operator=(const XdpProgram&) = delete;
+  ~XdpProgram() { ::close(fd); }
   [[nodiscard]] std::uint32_t id() const { return tunkit::test::bpf_program_id(fd); }
 };
 
 // Writes `count` UDP datagrams 10.96.0.2:4000 -> 10.96.0.1:9 into the device (the stack takes
 // them as received on it), then counts what the socket bound to 10.96.0.1:9 gets within 1 s.
-int write_and_count(tunkit::TunDevice& dev, int count) {
+int xdp_write_and_count(tunkit::TunDevice& dev, int count) {
   netns_test::UdpSocket rx;
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
@@ -82,28 +82,28 @@ TEST_CASE("XDP_DROP on a TUN device: written packets vanish, detached, they arri
   Link link(dev.ifindex());
   link.configure({.addresses = {tunkit::IpPrefix::parse("10.96.0.1/24")}, .up = true});
   CHECK(link.xdp() == tunkit::XdpInfo{});
-  CHECK(write_and_count(dev, kBurst) == kBurst);  // the path works without a program
+  CHECK(xdp_write_and_count(dev, kXdpBurst) == kXdpBurst);  // the path works without a program
 
-  const Program drop(XDP_DROP);
+  const XdpProgram drop(XDP_DROP);
   link.attach_xdp(drop.fd);  // a TUN device: generic, the only mode it has
   const auto info = link.xdp();
   CHECK(info.mode == XdpMode::generic);
   CHECK(info.prog_id == drop.id());
   CHECK(netns_test::output_of("ip -d link show xdptun0").find("xdpgeneric") != std::string::npos);
   const auto before = link.statistics();
-  CHECK(write_and_count(dev, kBurst) == 0);
+  CHECK(xdp_write_and_count(dev, kXdpBurst) == 0);
   const auto after = link.statistics();
   INFO("rx_packets " << before.rx_packets << " -> " << after.rx_packets << ", rx_dropped "
                      << before.rx_dropped << " -> " << after.rx_dropped);
   // Measured on Linux 6.18: the driver counts every written packet as received (rx_packets)
   // before generic XDP runs, and an XDP_DROP is not counted as rx_dropped: the counters show
   // the packets arriving and the socket shows none leaving the stack.
-  CHECK(after.rx_packets - before.rx_packets == static_cast<std::uint64_t>(kBurst));
+  CHECK(after.rx_packets - before.rx_packets == static_cast<std::uint64_t>(kXdpBurst));
   CHECK(after.rx_dropped == before.rx_dropped);
 
   link.detach_xdp();
   CHECK(link.xdp() == tunkit::XdpInfo{});
-  CHECK(write_and_count(dev, kBurst) == kBurst);
+  CHECK(xdp_write_and_count(dev, kXdpBurst) == kXdpBurst);
   link.detach_xdp();  // nothing attached: success
 }
 
@@ -112,9 +112,9 @@ TEST_CASE("XDP replace is atomic and checked, attach never replaces", "[netns][x
   tunkit::TunDevice dev({.name = "xdptun1"});
   Link link(dev.ifindex());
   link.configure({.addresses = {tunkit::IpPrefix::parse("10.96.0.1/24")}, .up = true});
-  const Program drop(XDP_DROP);
-  const Program pass(XDP_PASS);
-  const Program other(XDP_PASS);
+  const XdpProgram drop(XDP_DROP);
+  const XdpProgram pass(XDP_PASS);
+  const XdpProgram other(XDP_PASS);
   link.attach_xdp(drop.fd, XdpAttachMode::generic);
 
   std::error_code ec;
@@ -126,7 +126,7 @@ TEST_CASE("XDP replace is atomic and checked, attach never replaces", "[netns][x
 
   link.replace_xdp(pass.fd, drop.fd, XdpAttachMode::generic);
   CHECK(link.xdp().prog_id == pass.id());
-  CHECK(write_and_count(dev, kBurst) == kBurst);
+  CHECK(xdp_write_and_count(dev, kXdpBurst) == kXdpBurst);
   // The expected program is no longer attached: refused, nothing changes.
   link.replace_xdp(other.fd, drop.fd, XdpAttachMode::generic, ec);
   CHECK(ec == std::error_code(EEXIST, std::system_category()));
@@ -141,7 +141,7 @@ TEST_CASE("XDP modes: TUN has generic only, TAP native too, what is not an XDP p
   tunkit::TunDevice tap({.name = "xdptap2", .mode = tunkit::Mode::tap});
   Link tun_link(tun.ifindex());
   Link tap_link(tap.ifindex());
-  const Program pass(XDP_PASS);
+  const XdpProgram pass(XDP_PASS);
 
   std::error_code ec;
   tun_link.attach_xdp(pass.fd, XdpAttachMode::native, ec);

@@ -32,10 +32,10 @@ using tunkit::test::run;
 
 namespace {
 
-constexpr int kBurst = 300;
+constexpr int kRedirectBurst = 300;
 
 // S (192.168.62.1) -- veth -- R (192.168.62.2); S routes 10.89.0.0/24 via R.
-void join(const Netns& s, const Netns& r, bool forward) {
+void join_redirect_namespaces(const Netns& s, const Netns& r, bool forward) {
   auto out = run("ip link add vS type veth peer name vR netns " + r.path() +
                      " && ip addr add 192.168.62.1/24 dev vS && ip link set vS up"
                      " && ip route add 10.89.0.0/24 via 192.168.62.2",
@@ -51,7 +51,7 @@ void join(const Netns& s, const Netns& r, bool forward) {
 }
 
 // Sends `count` 32-byte UDP datagrams from namespace `from` to 10.89.0.7:9, in bursts of 50.
-void send_burst(const Netns& from, int count) {
+void send_redirect_burst(const Netns& from, int count) {
   std::thread sender([&] {
     tunkit::test::enter(from);
     sockaddr_in sa{};
@@ -69,7 +69,7 @@ void send_burst(const Netns& from, int count) {
   sender.join();
 }
 
-long long captured(const std::string& text, const std::string& re) {
+long long redirect_captured(const std::string& text, const std::string& re) {
   std::smatch m;
   if (!std::regex_search(text, m, std::regex(re))) return -1;
   return std::stoll(m[1].str());
@@ -82,10 +82,10 @@ TEST_CASE("xdp_redirect moves a counted burst into the TUN reader through XDP",
   tunkit::testing::NetNsSandbox sandbox;
   const Netns s;
   const Netns r;
-  join(s, r, /*forward=*/false);
-  Child reader(
-      {TUNKIT_XDP_REDIRECT, "--from", "vR", "--count", std::to_string(kBurst), "--timeout", "30"},
-      &r);
+  join_redirect_namespaces(s, r, /*forward=*/false);
+  Child reader({TUNKIT_XDP_REDIRECT, "--from", "vR", "--count", std::to_string(kRedirectBurst),
+                "--timeout", "30"},
+               &r);
   const auto ready = reader.wait_for_line("ready: ", 10s);
   INFO(reader.output());
   REQUIRE(ready);
@@ -98,13 +98,13 @@ TEST_CASE("xdp_redirect moves a counted burst into the TUN reader through XDP",
   INFO(ping.output);
   CHECK(ping.status == 0);
 
-  send_burst(s, kBurst);
+  send_redirect_burst(s, kRedirectBurst);
   CHECK(reader.wait_exit(10s) == 0);
   const std::string out = reader.output();
   INFO(out);
-  CHECK(captured(out, R"(\ndone: (\d+) packets, )") == kBurst);
+  CHECK(redirect_captured(out, R"(\ndone: (\d+) packets, )") == kRedirectBurst);
   // 20 (IPv4) + 8 (UDP) + 32 bytes each: the Ethernet header was stripped by the program.
-  CHECK(captured(out, R"(packets, (\d+) bytes)") == kBurst * 60);
+  CHECK(redirect_captured(out, R"(packets, (\d+) bytes)") == kRedirectBurst * 60);
   // R does not forward: the stack never saw them.
   CHECK(run("nstat -az IpForwDatagrams | grep -q 'IpForwDatagrams *0 '", &r).status == 0);
   // Detached at exit.
@@ -117,18 +117,19 @@ TEST_CASE("xdp_redirect --stack: the same burst through the forwarding stack",
   tunkit::testing::NetNsSandbox sandbox;
   const Netns s;
   const Netns r;
-  join(s, r, /*forward=*/true);
-  Child reader(
-      {TUNKIT_XDP_REDIRECT, "--stack", "--count", std::to_string(kBurst), "--timeout", "30"}, &r);
+  join_redirect_namespaces(s, r, /*forward=*/true);
+  Child reader({TUNKIT_XDP_REDIRECT, "--stack", "--count", std::to_string(kRedirectBurst),
+                "--timeout", "30"},
+               &r);
   const auto ready = reader.wait_for_line("ready: ", 10s);
   INFO(reader.output());
   REQUIRE(ready);
   CHECK(*ready == "ready: xdptun0 via the stack");
-  send_burst(s, kBurst);
+  send_redirect_burst(s, kRedirectBurst);
   CHECK(reader.wait_exit(10s) == 0);
   const std::string out = reader.output();
   INFO(out);
-  CHECK(captured(out, R"(\ndone: (\d+) packets, )") == kBurst);
+  CHECK(redirect_captured(out, R"(\ndone: (\d+) packets, )") == kRedirectBurst);
   CHECK(run("nstat -az IpForwDatagrams | grep -qE 'IpForwDatagrams +[1-9]'", &r).status == 0);
   CHECK(run("ip -d link show vR", &r).output.find("xdp") == std::string::npos);
 }

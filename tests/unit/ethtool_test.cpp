@@ -19,30 +19,30 @@
 namespace nl = tunkit::detail::netlink;
 
 namespace {
-constexpr std::size_t kNlmsg = sizeof(nlmsghdr);   // 16, already aligned
-constexpr std::size_t kGenl = sizeof(genlmsghdr);  // 4
-constexpr std::size_t kNla = sizeof(nlattr);       // 4
+constexpr std::size_t kEthtoolNlmsg = sizeof(nlmsghdr);   // 16, already aligned
+constexpr std::size_t kEthtoolGenl = sizeof(genlmsghdr);  // 4
+constexpr std::size_t kEthtoolNla = sizeof(nlattr);       // 4
 }  // namespace
 
 TEST_CASE("genl_request writes the family id, command and version", "[ethtool][netlink]") {
   nl::Request r = nl::genl_request(GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 1);
   r.put_string(CTRL_ATTR_FAMILY_NAME, ETHTOOL_GENL_NAME);
   const auto bytes = r.bytes();
-  REQUIRE(bytes.size() >= kNlmsg + kGenl + kNla + sizeof(ETHTOOL_GENL_NAME));
+  REQUIRE(bytes.size() >= kEthtoolNlmsg + kEthtoolGenl + kEthtoolNla + sizeof(ETHTOOL_GENL_NAME));
   nlmsghdr h{};
   std::memcpy(&h, bytes.data(), sizeof h);
   CHECK(h.nlmsg_type == GENL_ID_CTRL);
   CHECK(h.nlmsg_len == bytes.size());
   genlmsghdr g{};
-  std::memcpy(&g, bytes.data() + kNlmsg, sizeof g);
+  std::memcpy(&g, bytes.data() + kEthtoolNlmsg, sizeof g);
   CHECK(g.cmd == CTRL_CMD_GETFAMILY);
   CHECK(g.version == 1);
   nlattr a{};
-  std::memcpy(&a, bytes.data() + kNlmsg + kGenl, sizeof a);
+  std::memcpy(&a, bytes.data() + kEthtoolNlmsg + kEthtoolGenl, sizeof a);
   CHECK(a.nla_type == CTRL_ATTR_FAMILY_NAME);
-  CHECK(a.nla_len == kNla + sizeof(ETHTOOL_GENL_NAME));  // with its NUL
-  CHECK(std::string(reinterpret_cast<const char*>(bytes.data()) + kNlmsg + kGenl + kNla) ==
-        ETHTOOL_GENL_NAME);
+  CHECK(a.nla_len == kEthtoolNla + sizeof(ETHTOOL_GENL_NAME));  // with its NUL
+  CHECK(std::string(reinterpret_cast<const char*>(bytes.data()) + kEthtoolNlmsg + kEthtoolGenl +
+                    kEthtoolNla) == ETHTOOL_GENL_NAME);
 }
 
 TEST_CASE("Ethtool names the socket it could not open and the errno", "[ethtool]") {

@@ -27,7 +27,7 @@ using tunkit::Link;
 using tunkit::XdpAttachMode;
 using tunkit::XdpInfo;
 using tunkit::XdpMode;
-using Type = tunkit::testing::FakeKernel::EbpfProgramType;
+using XdpProgramType = tunkit::testing::FakeKernel::EbpfProgramType;
 
 namespace {
 
@@ -59,7 +59,7 @@ TEST_CASE("attach_xdp sends IFLA_XDP with the descriptor and flags, xdp() reads 
   World w;
   Link link(w.ifindex(), w.kernel);
   CHECK(link.xdp() == XdpInfo{});
-  const int prog = w.kernel.add_ebpf_program(Type::xdp);
+  const int prog = w.kernel.add_ebpf_program(XdpProgramType::xdp);
   const std::uint32_t id = w.kernel.ebpf_program_id(prog);
   REQUIRE(id != 0);
 
@@ -96,7 +96,7 @@ TEST_CASE("attach_xdp modes: generic and native flags, TAP devices have native X
   SECTION("generic on TUN") {
     World w;
     Link link(w.ifindex(), w.kernel);
-    link.attach_xdp(w.kernel.add_ebpf_program(Type::xdp), XdpAttachMode::generic);
+    link.attach_xdp(w.kernel.add_ebpf_program(XdpProgramType::xdp), XdpAttachMode::generic);
     CHECK(xdp_attributes(w.last()).at(IFLA_XDP_FLAGS) ==
           (XDP_FLAGS_UPDATE_IF_NOEXIST | XDP_FLAGS_SKB_MODE));
     CHECK(link.xdp().mode == XdpMode::generic);
@@ -104,7 +104,7 @@ TEST_CASE("attach_xdp modes: generic and native flags, TAP devices have native X
   SECTION("native on TAP, and any picks native there") {
     World w(tunkit::Mode::tap, "tap0");
     Link link(w.ifindex(), w.kernel);
-    const int a = w.kernel.add_ebpf_program(Type::xdp);
+    const int a = w.kernel.add_ebpf_program(XdpProgramType::xdp);
     link.attach_xdp(a, XdpAttachMode::native);
     CHECK(xdp_attributes(w.last()).at(IFLA_XDP_FLAGS) ==
           (XDP_FLAGS_UPDATE_IF_NOEXIST | XDP_FLAGS_DRV_MODE));
@@ -118,7 +118,7 @@ TEST_CASE("attach_xdp modes: generic and native flags, TAP devices have native X
   SECTION("native on TUN is refused, naming the cause") {
     World w;
     Link link(w.ifindex(), w.kernel);
-    const int a = w.kernel.add_ebpf_program(Type::xdp);
+    const int a = w.kernel.add_ebpf_program(XdpProgramType::xdp);
     CHECK(thrown_by([&] { link.attach_xdp(a, XdpAttachMode::native); }).what() ==
           std::string("tunkit: attach XDP program (native mode) to \"tun0\": operation not "
                       "supported (TUN devices have generic XDP only: attach in generic mode)"));
@@ -132,8 +132,8 @@ TEST_CASE("attach_xdp modes: generic and native flags, TAP devices have native X
 TEST_CASE("attach_xdp never replaces: the attached program is named", "[link][xdp][errors]") {
   World w(tunkit::Mode::tap, "tap0");
   Link link(w.ifindex(), w.kernel);
-  const int a = w.kernel.add_ebpf_program(Type::xdp);
-  const int b = w.kernel.add_ebpf_program(Type::xdp);
+  const int a = w.kernel.add_ebpf_program(XdpProgramType::xdp);
+  const int b = w.kernel.add_ebpf_program(XdpProgramType::xdp);
   const auto id_a = w.kernel.ebpf_program_id(a);
   link.attach_xdp(a, XdpAttachMode::generic);
   // Same mode: EBUSY (UPDATE_IF_NOEXIST).
@@ -155,7 +155,7 @@ TEST_CASE("attach_xdp never replaces: the attached program is named", "[link][xd
 TEST_CASE("attach_xdp refuses what is not an XDP program", "[link][xdp][errors]") {
   World w;
   Link link(w.ifindex(), w.kernel);
-  const int filter = w.kernel.add_ebpf_program(Type::socket_filter);
+  const int filter = w.kernel.add_ebpf_program(XdpProgramType::socket_filter);
   CHECK(thrown_by([&] { link.attach_xdp(filter); }).what() ==
         std::string("tunkit: attach XDP program (any mode) to \"tun0\": invalid argument (the "
                     "descriptor is not an XDP program (BPF_PROG_TYPE_XDP))"));
@@ -173,9 +173,9 @@ TEST_CASE("attach_xdp refuses what is not an XDP program", "[link][xdp][errors]"
 TEST_CASE("replace_xdp swaps the expected program in one request", "[link][xdp]") {
   World w;
   Link link(w.ifindex(), w.kernel);
-  const int a = w.kernel.add_ebpf_program(Type::xdp);
-  const int b = w.kernel.add_ebpf_program(Type::xdp);
-  const int c = w.kernel.add_ebpf_program(Type::xdp);
+  const int a = w.kernel.add_ebpf_program(XdpProgramType::xdp);
+  const int b = w.kernel.add_ebpf_program(XdpProgramType::xdp);
+  const int c = w.kernel.add_ebpf_program(XdpProgramType::xdp);
   link.attach_xdp(a);
   link.replace_xdp(b, a);
   CHECK(xdp_attributes(w.last()) ==
@@ -205,7 +205,7 @@ TEST_CASE("detach_xdp: nothing attached is success, gone interface and no privil
   CHECK(w.sent(RTM_NEWLINK).empty());
   CHECK(w.rtnl.requests().size() == before + 1);
 
-  link.attach_xdp(w.kernel.add_ebpf_program(Type::xdp));
+  link.attach_xdp(w.kernel.add_ebpf_program(XdpProgramType::xdp));
   w.rtnl.set_net_admin(false);
   CHECK(thrown_by([&] { link.detach_xdp(); }).what() ==
         std::string("tunkit: detach XDP program from \"tun0\": operation not permitted (") +
