@@ -17,6 +17,7 @@
 #include "bpf_programs.hpp"
 #include "catch.hpp"
 #include "netns_helpers.hpp"
+#include "privilege_skip.hpp"
 #include "tunkit/testing/netns_sandbox.hpp"
 #include "tunkit/tunkit.hpp"
 
@@ -78,6 +79,10 @@ int xdp_write_and_count(tunkit::TunDevice& dev, int count) {
 TEST_CASE("XDP_DROP on a TUN device: written packets vanish, detached, they arrive",
           "[netns][xdp]") {
   tunkit::testing::NetNsSandbox sandbox;
+  if (!tunkit::test::may_load_bpf()) {
+    tunkit_test::skip_without_privilege(tunkit_test::Privilege::bpf, "operation not permitted");
+    return;
+  }
   tunkit::TunDevice dev({.name = "xdptun0"});
   Link link(dev.ifindex());
   link.configure({.addresses = {tunkit::IpPrefix::parse("10.96.0.1/24")}, .up = true});
@@ -109,6 +114,10 @@ TEST_CASE("XDP_DROP on a TUN device: written packets vanish, detached, they arri
 
 TEST_CASE("XDP replace is atomic and checked, attach never replaces", "[netns][xdp]") {
   tunkit::testing::NetNsSandbox sandbox;
+  if (!tunkit::test::may_load_bpf()) {
+    tunkit_test::skip_without_privilege(tunkit_test::Privilege::bpf, "operation not permitted");
+    return;
+  }
   tunkit::TunDevice dev({.name = "xdptun1"});
   Link link(dev.ifindex());
   link.configure({.addresses = {tunkit::IpPrefix::parse("10.96.0.1/24")}, .up = true});
@@ -137,6 +146,10 @@ TEST_CASE("XDP replace is atomic and checked, attach never replaces", "[netns][x
 TEST_CASE("XDP modes: TUN has generic only, TAP native too, what is not an XDP program",
           "[netns][xdp]") {
   tunkit::testing::NetNsSandbox sandbox;
+  if (!tunkit::test::may_load_bpf()) {
+    tunkit_test::skip_without_privilege(tunkit_test::Privilege::bpf, "operation not permitted");
+    return;
+  }
   tunkit::TunDevice tun({.name = "xdptun2"});
   tunkit::TunDevice tap({.name = "xdptap2", .mode = tunkit::Mode::tap});
   Link tun_link(tun.ifindex());

@@ -63,4 +63,17 @@ inline std::uint32_t bpf_program_id(int fd) {
   return info.id;
 }
 
+// Whether this process may load BPF programs: false when bpf(2) answers EPERM (no CAP_BPF in
+// the initial user namespace, as in a rootless run); the caller then skips what needs it.
+inline bool may_load_bpf() {
+  try {
+    const int fd = load_bpf_program(xdp_return(2));
+    ::close(fd);
+    return true;
+  } catch (const std::system_error& e) {
+    if (e.code().value() == EPERM) return false;
+    throw;
+  }
+}
+
 }  // namespace tunkit::test
