@@ -3,12 +3,15 @@
 // environment, descriptors, ids and capabilities as /proc shows them) and after it (exit status,
 // no device left). TUNKIT_CLI (the built tool's path) comes from tests/CMakeLists.txt.
 #include <net/if.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "catch.hpp"
 #include "privilege_skip.hpp"
@@ -113,6 +116,33 @@ TEST_CASE("tunkit run hands the queues to an unprivileged command and leaves no 
     const auto k = run_tool("run --name tkr2 -- sh -c 'kill -TERM $$'");
     CHECK(k.status == 128 + 15);
     CHECK_FALSE(tunkit::find_tun_device("tkr2"));
+  }
+  SECTION("SIGTERM and SIGHUP are forwarded to the command, also one sent at once") {
+    using namespace std::chrono_literals;
+    const std::string tool = TUNKIT_CLI;
+    tunkit::test::Child traps({tool, "run", "--name", "tkr5", "--", "sh", "-c",
+                               "trap 'exit 5' TERM; trap 'exit 6' HUP; echo ready; "
+                               "while :; do sleep 0.05; done"});
+    REQUIRE(traps.wait_for_line("ready", 10s));
+    traps.signal(SIGHUP);
+    CHECK(traps.wait_exit(10s) == 6);
+    tunkit::test::Child term({tool, "run", "--name", "tkr5", "--", "sh", "-c",
+                              "trap 'exit 5' TERM; echo ready; while :; do sleep 0.05; done"});
+    REQUIRE(term.wait_for_line("ready", 10s));
+    term.signal(SIGTERM);
+    CHECK(term.wait_exit(10s) == 5);
+    // Sent before the command can run: kept pending until it does (or, earlier still, it ends
+    // the tool itself); either way nothing waits for ever.
+    tunkit::test::Child early({tool, "run", "--name", "tkr5", "--", "sleep", "30"});
+    // Once the tool runs (not the test's own fork before exec, with the test's handlers).
+    const std::string exe = "/proc/" + std::to_string(early.pid()) + "/exe";
+    const auto tool_path = std::filesystem::canonical(tool);
+    std::error_code no_link;
+    for (int i = 0; i < 1000 && std::filesystem::read_symlink(exe, no_link) != tool_path; ++i)
+      std::this_thread::sleep_for(1ms);
+    early.signal(SIGTERM);
+    CHECK(early.wait_exit(10s) == 128 + SIGTERM);
+    CHECK_FALSE(tunkit::find_tun_device("tkr5"));
   }
   SECTION("a command that cannot be started: 127 or 126, as a shell says") {
     const auto missing = run_tool("run --name tkr3 -- /nonexistent/worker");

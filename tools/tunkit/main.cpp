@@ -20,7 +20,6 @@
 #include <tunkit/tunkit.hpp>
 
 #include <array>
-#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -752,16 +751,20 @@ int cmd_run(int argc, char** argv) {
   if (::pipe2(report.data(), O_CLOEXEC) != 0) {
     throw RuntimeError{fmt::format("pipe: {}", std::generic_category().message(errno))};
   }
-  // Forwarded from before the fork, so that none is lost; the child resets them.
-  struct sigaction forward {};
-  forward.sa_handler = tunkit_cli::tunkit_run_forward;
-  sigemptyset(&forward.sa_mask);
-  forward.sa_flags = SA_RESTART;
-  for (const int sig : {SIGINT, SIGTERM, SIGHUP})
-    (void)::sigaction(sig, &forward, nullptr);
+  // SIGINT, SIGTERM and SIGHUP are blocked from before the fork until COMMAND ends, and taken
+  // with sigwaitinfo: one that arrives before COMMAND runs stays pending and is forwarded once it
+  // does, none is lost, and no handler runs. SIGCHLD too, to learn that COMMAND ended. The child
+  // unblocks them before exec.
+  sigset_t forwarded;
+  sigemptyset(&forwarded);
+  for (const int sig : {SIGINT, SIGTERM, SIGHUP, SIGCHLD})
+    sigaddset(&forwarded, sig);
+  sigset_t before;
+  (void)::sigprocmask(SIG_BLOCK, &forwarded, &before);
   const pid_t child = ::fork();
   if (child < 0) {
     const int err = errno;
+    (void)::sigprocmask(SIG_SETMASK, &before, nullptr);
     ::close(report[0]);
     ::close(report[1]);
     throw RuntimeError{fmt::format("fork: {}", std::generic_category().message(err))};
@@ -770,7 +773,6 @@ int cmd_run(int argc, char** argv) {
     ::close(report[0]);
     tunkit_cli::exec_with_queues(fds, name, who, argv + dashes + 1, report[1]);
   }
-  tunkit_cli::g_run_child.store(child);
   // Hold no queue: the kernel would steer packets to queues nobody reads, and the device is to
   // go when COMMAND's queues close.
   dev.close();
@@ -781,10 +783,8 @@ int cmd_run(int argc, char** argv) {
     got = ::read(report[0], &failure, sizeof failure);
   } while (got < 0 && errno == EINTR);
   ::close(report[0]);
-  int status = 0;
-  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
-  }
-  tunkit_cli::g_run_child.store(0);
+  const int status = tunkit_cli::forward_until_exit(child, forwarded);
+  (void)::sigprocmask(SIG_SETMASK, &before, nullptr);
   const int code = tunkit_cli::shell_status(status);
   if (got == static_cast<ssize_t>(sizeof failure)) {
     const auto step = static_cast<tunkit_cli::RunStep>(failure.step);

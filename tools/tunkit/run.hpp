@@ -15,7 +15,6 @@
 #include <fmt/format.h>
 
 #include <array>
-#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <optional>
@@ -185,12 +184,17 @@ inline int clear_capabilities() noexcept {
   run_detail::child_fail(pipe_fd, RunStep::exec, errno);
 }
 
-/// The pid SIGINT, SIGTERM and SIGHUP are forwarded to (0: none yet).
-inline std::atomic<pid_t> g_run_child{0};
-
-extern "C" inline void tunkit_run_forward(int sig) {
-  const pid_t child = g_run_child.load();
-  if (child > 0) (void)::kill(child, sig);
+/// Waits for `child` to end, forwarding to it every signal of `forwarded` (blocked by the caller)
+/// but SIGCHLD, which tells that a child changed state; returns its waitpid status.
+inline int forward_until_exit(pid_t child, const sigset_t& forwarded) {
+  for (;;) {
+    int status = 0;
+    const pid_t done = ::waitpid(child, &status, WNOHANG);
+    if (done == child || (done < 0 && errno != EINTR)) return done == child ? status : 0;
+    siginfo_t info{};
+    const int sig = ::sigwaitinfo(&forwarded, &info);
+    if (sig > 0 && sig != SIGCHLD) (void)::kill(child, sig);
+  }
 }
 
 /// The exit status a shell reports for `status` from waitpid: the code, or 128 + the signal.
