@@ -58,13 +58,20 @@ class Category final : public std::error_category {
         return "not a TUN/TAP queue";
       case errc::handover_protocol:
         return "not a tunkit hand-over message";
+      case errc::unknown_feature:
+        return "no such device feature";
+      case errc::feature_fixed:
+        return "feature fixed by the driver";
     }
     return "unknown tunkit error";
   }
   // A value tunkit refuses before asking the kernel is one the kernel would refuse with EINVAL:
   // code written against the kernel's answer (`ec == std::errc::invalid_argument`) keeps working.
   [[nodiscard]] std::error_condition default_error_condition(int value) const noexcept override {
-    if (static_cast<errc>(value) == errc::out_of_range) return std::errc::invalid_argument;
+    if (static_cast<errc>(value) == errc::out_of_range ||
+        static_cast<errc>(value) == errc::unknown_feature) {
+      return std::errc::invalid_argument;
+    }
     return {value, *this};
   }
 };

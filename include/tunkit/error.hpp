@@ -42,6 +42,9 @@ enum class errc {
                         ///< (empty, ".", "..", with '/'); `invalid_name` is an interface's
   not_a_queue,          ///< a descriptor given to adopt that is not an attached TUN/TAP queue
   handover_protocol,    ///< a hand-over message that is not one tunkit sent (tunkit/handover.hpp)
+  unknown_feature,      ///< a device feature name the device does not report (tunkit/ethtool.hpp);
+                        ///< compares equal to `std::errc::invalid_argument`
+  feature_fixed,        ///< a device feature the driver does not let change
 };
 
 /// The category of `tunkit::errc` codes; its name is "tunkit".

@@ -70,8 +70,8 @@ std::error_code parse_message(const nlmsghdr& message, void* header, std::size_t
   return {};
 }
 
-std::error_code parse_nested(const nlattr& nest, std::span<const nlattr*> table) noexcept {
-  std::fill(table.begin(), table.end(), nullptr);
+std::error_code for_each_nested(const nlattr& nest,
+                                FunctionRef<std::error_code(const nlattr&)> each) noexcept {
   if (nest.nla_len < kAttrHeaderLen) return protocol_error();  // no payload to walk
   const auto bytes = payload(nest);
   // Walked by hand rather than with mnl_attr_parse_nested, which stops quietly at the first
@@ -85,14 +85,23 @@ std::error_code parse_nested(const nlattr& nest, std::span<const nlattr*> table)
     if (header.nla_len < kAttrHeaderLen || header.nla_len > bytes.size() - at) {
       return protocol_error();
     }
-    const auto type = static_cast<std::uint16_t>(header.nla_type & NLA_TYPE_MASK);
     // The nest's payload is 4-byte aligned inside the message, so each attribute in it is too.
-    if (type < table.size()) {
-      table[type] = reinterpret_cast<const nlattr*>(bytes.data() + at);  // NOLINT: aligned
+    if (const std::error_code ec =
+            each(*reinterpret_cast<const nlattr*>(bytes.data() + at))) {  // NOLINT: aligned
+      return ec;
     }
     at += align(header.nla_len);
   }
   return {};
+}
+
+std::error_code parse_nested(const nlattr& nest, std::span<const nlattr*> table) noexcept {
+  std::fill(table.begin(), table.end(), nullptr);
+  return for_each_nested(nest, [&](const nlattr& a) -> std::error_code {
+    const auto type = static_cast<std::uint16_t>(a.nla_type & NLA_TYPE_MASK);
+    if (type < table.size()) table[type] = &a;
+    return {};
+  });
 }
 
 std::span<const std::uint8_t> payload(const nlattr& attribute) noexcept {

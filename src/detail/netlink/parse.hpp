@@ -13,6 +13,7 @@
 #include <system_error>
 #include <type_traits>
 
+#include "detail/netlink/function_ref.hpp"
 #include "tunkit/address.hpp"
 
 namespace tunkit::detail::netlink {
@@ -56,6 +57,12 @@ using AttributeTable = std::array<const nlattr*, N>;
 /// `errc::netlink_protocol` when one overruns the nest.
 [[nodiscard]] std::error_code parse_nested(const nlattr& nest,
                                            std::span<const nlattr*> table) noexcept;
+
+/// Calls `each` for every attribute nested in `nest`, in order (lists of same-typed entries, such
+/// as ETHTOOL_A_BITSET_BITS); stops at the first error `each` returns. `errc::netlink_protocol`
+/// when one overruns the nest.
+[[nodiscard]] std::error_code for_each_nested(
+    const nlattr& nest, FunctionRef<std::error_code(const nlattr&)> each) noexcept;
 
 /// Typed form of `parse_message`.
 template <typename T, std::size_t N>
