@@ -131,10 +131,16 @@ bool in_group(const FeatureGroup& g, std::string_view feature) {
   return feature.starts_with(g.prefixes[0]);
 }
 
-// The hint "kernel: <text>" when the kernel explained its refusal (extended ack), else none.
-std::string kernel_hint(const std::unique_ptr<nl::Socket>& socket) {
-  if (!socket || socket->extack().empty()) return {};
-  return fmt::format("kernel: {}", socket->extack());
+// The hint for a failed request: "kernel: <text>" when the kernel explained its refusal
+// (extended ack); else what the errno of an ethtool request means for sure: EPERM, a set without
+// CAP_NET_ADMIN (GENL_UNS_ADMIN_PERM); ENODEV, no interface with the index in this namespace.
+std::string kernel_hint(const std::unique_ptr<nl::Socket>& socket, std::error_code ec = {}) {
+  if (socket && !socket->extack().empty()) return fmt::format("kernel: {}", socket->extack());
+  if (detail::is_errno(ec, EPERM)) {
+    return "needs CAP_NET_ADMIN in the interface's network namespace";
+  }
+  if (detail::is_errno(ec, ENODEV)) return "the interface no longer exists";
+  return {};
 }
 
 std::string device(unsigned ifindex) {
@@ -220,7 +226,8 @@ DriverInfo Ethtool::driver_info() const {
   ethtool_drvinfo info{};
   std::string_view op;
   if (const std::error_code ec = get_drvinfo(*sys_, ifindex_, info, op)) {
-    throw make_error(ec, op, device(ifindex_));
+    throw make_error(ec, op, device(ifindex_),
+                     detail::is_errno(ec, ENODEV) ? "the interface no longer exists" : "");
   }
   return {text(info.driver), text(info.version), text(info.fw_version), text(info.bus_info)};
 }
@@ -275,7 +282,7 @@ std::vector<Feature> Ethtool::features(std::error_code& ec) const {
 std::vector<Feature> Ethtool::features() const {
   std::error_code ec;
   std::vector<Feature> out = features(ec);
-  if (ec) throw make_error(ec, "read features", device(ifindex_), kernel_hint(socket_));
+  if (ec) throw make_error(ec, "read features", device(ifindex_), kernel_hint(socket_, ec));
   return out;
 }
 
@@ -364,7 +371,7 @@ std::vector<Feature> Ethtool::set_features(std::span<const FeatureChange> change
                      find_group(bad) != nullptr ? "no feature of the group can change"
                                                 : "the driver does not let it change");
   }
-  if (ec) throw make_error(ec, "set features", device(ifindex_), kernel_hint(socket_));
+  if (ec) throw make_error(ec, "set features", device(ifindex_), kernel_hint(socket_, ec));
   return out;
 }
 
@@ -406,7 +413,7 @@ LinkSettings Ethtool::link_settings(std::error_code& ec) const noexcept {
 LinkSettings Ethtool::link_settings() const {
   std::error_code ec;
   LinkSettings s = link_settings(ec);
-  if (ec) throw make_error(ec, "read link settings", device(ifindex_), kernel_hint(socket_));
+  if (ec) throw make_error(ec, "read link settings", device(ifindex_), kernel_hint(socket_, ec));
   return s;
 }
 
@@ -429,7 +436,7 @@ void Ethtool::set_link_settings(const LinkSettingsChange& change, std::error_cod
 void Ethtool::set_link_settings(const LinkSettingsChange& change) {
   std::error_code ec;
   set_link_settings(change, ec);
-  if (ec) throw make_error(ec, "set link settings", device(ifindex_), kernel_hint(socket_));
+  if (ec) throw make_error(ec, "set link settings", device(ifindex_), kernel_hint(socket_, ec));
 }
 
 std::uint32_t Ethtool::message_level(std::error_code& ec) const noexcept {
@@ -458,7 +465,7 @@ std::uint32_t Ethtool::message_level(std::error_code& ec) const noexcept {
 std::uint32_t Ethtool::message_level() const {
   std::error_code ec;
   const std::uint32_t v = message_level(ec);
-  if (ec) throw make_error(ec, "read message level", device(ifindex_), kernel_hint(socket_));
+  if (ec) throw make_error(ec, "read message level", device(ifindex_), kernel_hint(socket_, ec));
   return v;
 }
 
@@ -482,7 +489,7 @@ void Ethtool::set_message_level(std::uint32_t level) {
   set_message_level(level, ec);
   if (ec) {
     throw make_error(ec, fmt::format("set message level {:#x}", level), device(ifindex_),
-                     kernel_hint(socket_));
+                     kernel_hint(socket_, ec));
   }
 }
 
@@ -508,7 +515,7 @@ std::uint32_t Ethtool::rx_frames(std::error_code& ec) const noexcept {
 std::uint32_t Ethtool::rx_frames() const {
   std::error_code ec;
   const std::uint32_t v = rx_frames(ec);
-  if (ec) throw make_error(ec, "read rx-frames", device(ifindex_), kernel_hint(socket_));
+  if (ec) throw make_error(ec, "read rx-frames", device(ifindex_), kernel_hint(socket_, ec));
   return v;
 }
 
@@ -528,7 +535,7 @@ void Ethtool::set_rx_frames(std::uint32_t frames) {
   set_rx_frames(frames, ec);
   if (ec) {
     throw make_error(ec, fmt::format("set rx-frames {}", frames), device(ifindex_),
-                     kernel_hint(socket_));
+                     kernel_hint(socket_, ec));
   }
 }
 

@@ -58,16 +58,61 @@ std::string_view kind_name(SignalOwner::Kind kind) noexcept {
   return "process";
 }
 
+// Turns signal-driven I/O on for descriptor `fd`; on failure returns the code and sets `step` to
+// the call that failed (the hint depends on it: EINVAL means a bad signal only from F_SETSIG).
+std::error_code enable_signal_io_on(sys::Syscalls& sys, int fd, const SignalIo& io,
+                                    std::string_view& step) noexcept {
+  // What is there now, to put back if a later step fails.
+  step = "F_GETFL";
+  const int flags = retry_eintr([&] { return sys.fcntl(fd, F_GETFL, 0); });
+  if (flags < 0) return sys_error(-flags);
+  step = "F_GETSIG";
+  const int old_signal = retry_eintr([&] { return sys.fcntl(fd, F_GETSIG, 0); });
+  if (old_signal < 0) return sys_error(-old_signal);
+  f_owner_ex old_owner{};
+  step = "F_GETOWN_EX";
+  if (const int r = retry_eintr([&] { return sys.fcntl_ptr(fd, F_GETOWN_EX, &old_owner); });
+      r < 0) {
+    return sys_error(-r);
+  }
+  // F_SETSIG first (a signal out of range is refused before anything changed); then O_ASYNC,
+  // whose fasync makes the caller's process the owner when there is none; then the owner asked
+  // for, which therefore always wins.
+  step = "F_SETSIG";
+  if (const int r = retry_eintr([&] { return sys.fcntl(fd, F_SETSIG, io.signal); }); r < 0) {
+    return sys_error(-r);
+  }
+  step = "F_SETFL";
+  if (const int r = retry_eintr([&] { return sys.fcntl(fd, F_SETFL, flags | O_ASYNC); }); r < 0) {
+    (void)sys.fcntl(fd, F_SETSIG, old_signal);
+    return sys_error(-r);
+  }
+  f_owner_ex owner{};
+  owner.type = static_cast<decltype(owner.type)>(owner_type(io.owner.kind));
+  owner.pid = io.owner.id != 0 ? io.owner.id : own_id(io.owner.kind);
+  step = "F_SETOWN_EX";
+  if (const int r = retry_eintr([&] { return sys.fcntl_ptr(fd, F_SETOWN_EX, &owner); }); r < 0) {
+    (void)sys.fcntl(fd, F_SETFL, flags);
+    (void)sys.fcntl_ptr(fd, F_SETOWN_EX, &old_owner);
+    (void)sys.fcntl(fd, F_SETSIG, old_signal);
+    return sys_error(-r);
+  }
+  return {};
+}
+
 }  // namespace
 
 void Queue::enable_signal_io(const SignalIo& io) {
-  std::error_code ec;
-  enable_signal_io(io, ec);
+  if (!fd_) detail::raise({errc::not_open, "enable signal-driven I/O on", name_, {}});
+  std::string_view step;
+  const std::error_code ec = enable_signal_io_on(fd_.sys(), fd_.get(), io, step);
   if (!ec) return;
+  // A hint only where the failed call tells the cause: the signal was refused, the owner not
+  // found.
   std::string hint;
-  if (detail::is_errno(ec, EINVAL)) {
+  if (step == "F_SETSIG" && detail::is_errno(ec, EINVAL)) {
     hint = fmt::format("signal {} is not a signal number (0..64)", io.signal);
-  } else if (detail::is_errno(ec, ESRCH)) {
+  } else if (step == "F_SETOWN_EX" && detail::is_errno(ec, ESRCH)) {
     const pid_t id = io.owner.id != 0 ? io.owner.id : own_id(io.owner.kind);
     hint = fmt::format("no {} with id {}", kind_name(io.owner.kind), id);
   }
@@ -80,46 +125,8 @@ void Queue::enable_signal_io(const SignalIo& io, std::error_code& ec) noexcept {
     ec = errc::not_open;
     return;
   }
-  sys::Syscalls& sys = fd_.sys();
-  const int fd = fd_.get();
-  // What is there now, to put back if a later step fails.
-  const int flags = retry_eintr([&] { return sys.fcntl(fd, F_GETFL, 0); });
-  if (flags < 0) {
-    ec = sys_error(-flags);
-    return;
-  }
-  const int old_signal = retry_eintr([&] { return sys.fcntl(fd, F_GETSIG, 0); });
-  if (old_signal < 0) {
-    ec = sys_error(-old_signal);
-    return;
-  }
-  f_owner_ex old_owner{};
-  if (const int r = retry_eintr([&] { return sys.fcntl_ptr(fd, F_GETOWN_EX, &old_owner); });
-      r < 0) {
-    ec = sys_error(-r);
-    return;
-  }
-  // F_SETSIG first (a signal out of range is refused before anything changed); then O_ASYNC,
-  // whose fasync makes the caller's process the owner when there is none; then the owner asked
-  // for, which therefore always wins.
-  if (const int r = retry_eintr([&] { return sys.fcntl(fd, F_SETSIG, io.signal); }); r < 0) {
-    ec = sys_error(-r);
-    return;
-  }
-  if (const int r = retry_eintr([&] { return sys.fcntl(fd, F_SETFL, flags | O_ASYNC); }); r < 0) {
-    ec = sys_error(-r);
-    (void)sys.fcntl(fd, F_SETSIG, old_signal);
-    return;
-  }
-  f_owner_ex owner{};
-  owner.type = static_cast<decltype(owner.type)>(owner_type(io.owner.kind));
-  owner.pid = io.owner.id != 0 ? io.owner.id : own_id(io.owner.kind);
-  if (const int r = retry_eintr([&] { return sys.fcntl_ptr(fd, F_SETOWN_EX, &owner); }); r < 0) {
-    ec = sys_error(-r);
-    (void)sys.fcntl(fd, F_SETFL, flags);
-    (void)sys.fcntl_ptr(fd, F_SETOWN_EX, &old_owner);
-    (void)sys.fcntl(fd, F_SETSIG, old_signal);
-  }
+  std::string_view step;
+  ec = enable_signal_io_on(fd_.sys(), fd_.get(), io, step);
 }
 
 void Queue::disable_signal_io() {

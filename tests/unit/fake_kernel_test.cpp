@@ -349,8 +349,10 @@ TEST_CASE("the fake rtnetlink follows the devices, and netlink changes reach the
     const int nl = k.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
     REQUIRE(nl >= 0);
     CHECK(rtnl.open_sockets() == 1);
+    CHECK(k.socket(AF_NETLINK, SOCK_RAW, NETLINK_XFRM) == -EPROTONOSUPPORT);
+    rtnl.set_generic_netlink(false);
     CHECK(k.socket(AF_NETLINK, SOCK_RAW, NETLINK_GENERIC) == -EPROTONOSUPPORT);
-    CHECK(k.open_fd_count() == 2);  // fd and nl: the refused socket left no descriptor
+    CHECK(k.open_fd_count() == 2);  // fd and nl: the refused sockets left no descriptor
     CHECK(k.close(nl) == 0);
     CHECK(rtnl.open_sockets() == 0);
   }

@@ -8,10 +8,13 @@
 //
 // docs/fault-matrix.md is generated from this table: a test checks that it is up to date, and
 // TUNKIT_WRITE_FAULT_MATRIX=1 rewrites it.
+#include <linux/ethtool_netlink.h>
 #include <linux/if_tun.h>
 #include <linux/rtnetlink.h>
+#include <linux/sockios.h>
 #include <net/if_arp.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -33,6 +36,7 @@
 #include "tunkit/address.hpp"
 #include "tunkit/device.hpp"
 #include "tunkit/error.hpp"
+#include "tunkit/ethtool.hpp"
 #include "tunkit/link.hpp"
 #include "tunkit/queue.hpp"
 #include "tunkit/testing/fake_kernel.hpp"
@@ -58,6 +62,7 @@ const std::map<int, std::string>& causes() {
       {EACCES, "permission denied"},
       {ENOENT, "no such file or directory"},
       {ENODEV, "no such device"},
+      {ESRCH, "no such process"},
       {ENXIO, "no such device or address"},
       {EBUSY, "device busy"},
       {EINVAL, "invalid argument"},
@@ -148,6 +153,7 @@ struct Rig {
   FakeKernel k;
   TunDevice dev;
   std::unique_ptr<Link> link;
+  std::unique_ptr<tunkit::Ethtool> ethtool;
   std::vector<int> spare_fds;  // descriptors the operations hand out (open_netns)
   int xdp_fd = -1;             // an XDP program that `prepare` attached (Link::*_xdp)
 
@@ -156,6 +162,7 @@ struct Rig {
     dev.open({.name = "ft0", .mode = Mode::tap, .queues = 2, .non_blocking = true}, k);
     k.set_up("ft0", true);
     link = std::make_unique<Link>(dev.ifindex(), k);
+    ethtool = std::make_unique<tunkit::Ethtool>(dev.ifindex(), k);
   }
   ~Rig() {
     for (const int fd : spare_fds)
@@ -217,6 +224,10 @@ std::function<void(Rig&, int)> on_ioctl(unsigned long request) {
 
 std::function<void(Rig&, int)> on_rtnl(std::uint16_t type) {
   return [=](Rig& r, int err) { r.k.rtnetlink().fail_next(type, err); };
+}
+
+std::function<void(Rig&, int)> on_genl(std::uint8_t cmd) {
+  return [=](Rig& r, int err) { r.k.rtnetlink().fail_next_genl(cmd, err); };
 }
 
 Fault e(int err, std::string hint = {}) {
@@ -737,6 +748,96 @@ std::vector<Operation> operations() {
       "Link::xdp", RTM_GETLINK, "read XDP program of",
       [](Rig& r, std::error_code& ec) { (void)r.link->xdp(ec); },
       [](Rig& r) { (void)r.link->xdp(); }, {});
+  // Ethtool: the ethtool generic-netlink family (and SIOCETHTOOL for the driver's name). The
+  // device is named by its index: that is what an Ethtool holds.
+  const std::string by_index = "\"interface index " + std::to_string(Rig().dev.ifindex()) + "\": ";
+  auto ethtool_op = [&](std::string name, std::uint8_t cmd, std::string cmd_name,
+                        std::string message, std::function<void(Rig&, std::error_code&)> ec,
+                        std::function<void(Rig&)> t, bool set) {
+    std::vector<Fault> faults{e(ENODEV, "the interface no longer exists"), e(EINVAL), e(EOPNOTSUPP),
+                              e(ENOBUFS), e(ENOMEM)};
+    if (set) faults.insert(faults.begin(), e(EPERM, std::string(kRtnlCap)));
+    ops.push_back({std::move(name), "genetlink " + cmd_name, "tunkit: " + message + " " + by_index,
+                   on_genl(cmd), std::move(ec), std::move(t), std::move(faults)});
+  };
+  ethtool_op(
+      "Ethtool::link_settings", ETHTOOL_MSG_LINKMODES_GET, "ETHTOOL_MSG_LINKMODES_GET",
+      "read link settings", [](Rig& r, std::error_code& ec) { (void)r.ethtool->link_settings(ec); },
+      [](Rig& r) { (void)r.ethtool->link_settings(); }, false);
+  ethtool_op(
+      "Ethtool::set_link_settings", ETHTOOL_MSG_LINKMODES_SET, "ETHTOOL_MSG_LINKMODES_SET",
+      "set link settings",
+      [](Rig& r, std::error_code& ec) { r.ethtool->set_link_settings({.speed = 100}, ec); },
+      [](Rig& r) { r.ethtool->set_link_settings({.speed = 100}); }, true);
+  ethtool_op(
+      "Ethtool::message_level", ETHTOOL_MSG_DEBUG_GET, "ETHTOOL_MSG_DEBUG_GET",
+      "read message level", [](Rig& r, std::error_code& ec) { (void)r.ethtool->message_level(ec); },
+      [](Rig& r) { (void)r.ethtool->message_level(); }, false);
+  ethtool_op(
+      "Ethtool::set_message_level", ETHTOOL_MSG_DEBUG_SET, "ETHTOOL_MSG_DEBUG_SET",
+      "set message level 0x1",
+      [](Rig& r, std::error_code& ec) { r.ethtool->set_message_level(1, ec); },
+      [](Rig& r) { r.ethtool->set_message_level(1); }, true);
+  ethtool_op(
+      "Ethtool::rx_frames", ETHTOOL_MSG_COALESCE_GET, "ETHTOOL_MSG_COALESCE_GET", "read rx-frames",
+      [](Rig& r, std::error_code& ec) { (void)r.ethtool->rx_frames(ec); },
+      [](Rig& r) { (void)r.ethtool->rx_frames(); }, false);
+  ethtool_op(
+      "Ethtool::set_rx_frames", ETHTOOL_MSG_COALESCE_SET, "ETHTOOL_MSG_COALESCE_SET",
+      "set rx-frames 8", [](Rig& r, std::error_code& ec) { r.ethtool->set_rx_frames(8, ec); },
+      [](Rig& r) { r.ethtool->set_rx_frames(8); }, true);
+  ethtool_op(
+      "Ethtool::features", ETHTOOL_MSG_FEATURES_GET, "ETHTOOL_MSG_FEATURES_GET", "read features",
+      [](Rig& r, std::error_code& ec) { (void)r.ethtool->features(ec); },
+      [](Rig& r) { (void)r.ethtool->features(); }, false);
+  static const std::vector<tunkit::FeatureChange> gro_off{{"rx-gro", false}};
+  ethtool_op(
+      "Ethtool::set_features", ETHTOOL_MSG_FEATURES_SET, "ETHTOOL_MSG_FEATURES_SET", "set features",
+      [](Rig& r, std::error_code& ec) { (void)r.ethtool->set_features(gro_off, ec); },
+      [](Rig& r) { (void)r.ethtool->set_features(gro_off); }, true);
+  ops.push_back(
+      {"Ethtool::driver_info",
+       "ioctl SIOCETHTOOL",
+       "tunkit: ETHTOOL_GDRVINFO " + by_index,
+       on_ioctl(SIOCETHTOOL),
+       [](Rig& r, std::error_code& ec) { (void)r.ethtool->driver_info(ec); },
+       [](Rig& r) { (void)r.ethtool->driver_info(); },
+       {e(ENODEV, "the interface no longer exists"), e(EOPNOTSUPP), e(EFAULT), retried()}});
+  // Signal-driven I/O: the hint only where the failed call names the cause.
+  static const tunkit::SignalIo rt_signal{.signal = 40};
+  ops.push_back(
+      {"Queue::enable_signal_io",
+       "fcntl F_GETFL",
+       "tunkit: enable signal-driven I/O on \"ft0\": ",
+       on_call(Call::fcntl),
+       [](Rig& r, std::error_code& ec) { r.dev.queue(0).enable_signal_io(rt_signal, ec); },
+       [](Rig& r) { r.dev.queue(0).enable_signal_io(rt_signal); },
+       {e(EBADF), e(EINVAL), retried()}});
+  ops.push_back(
+      {"Queue::enable_signal_io",
+       "fcntl F_SETSIG",
+       "tunkit: enable signal-driven I/O on \"ft0\": ",
+       on_call(Call::fcntl, 2),
+       [](Rig& r, std::error_code& ec) { r.dev.queue(0).enable_signal_io(rt_signal, ec); },
+       [](Rig& r) { r.dev.queue(0).enable_signal_io(rt_signal); },
+       {e(EINVAL, "signal 40 is not a signal number (0..64)"), retried()}});
+  ops.push_back(
+      {"Queue::enable_signal_io",
+       "fcntl F_SETOWN_EX",
+       "tunkit: enable signal-driven I/O on \"ft0\": ",
+       on_call(Call::fcntl_ptr, 1),
+       [](Rig& r, std::error_code& ec) { r.dev.queue(0).enable_signal_io(rt_signal, ec); },
+       [](Rig& r) { r.dev.queue(0).enable_signal_io(rt_signal); },
+       {e(ESRCH, "no process with id " + std::to_string(::getpid())), e(EPERM), retried()}});
+  ops.push_back({"Queue::disable_signal_io",
+                 "fcntl F_SETFL",
+                 "tunkit: disable signal-driven I/O on \"ft0\": ",
+                 on_call(Call::fcntl, 1),
+                 [](Rig& r, std::error_code& ec) { r.dev.queue(0).disable_signal_io(ec); },
+                 [](Rig& r) { r.dev.queue(0).disable_signal_io(); },
+                 {e(EBADF), e(EPERM), retried()},
+                 [](Rig& r) { r.dev.queue(0).enable_signal_io(rt_signal); }});
+
   // rename words its message itself: the old and the new name.
   ops.push_back(
       {"Link::rename",

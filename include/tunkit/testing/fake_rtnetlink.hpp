@@ -2,6 +2,7 @@
 /// @file
 /// `tunkit::testing::FakeRtnetlink`: a semantic fake of the kernel's NETLINK_ROUTE sockets.
 
+#include <linux/netlink.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -114,6 +115,26 @@ namespace tunkit::testing {
 ///   else the whole request; so is NETLINK_GET_STRICT_CHK (above). Other options are accepted and
 ///   ignored. NLMSG_ERROR answers carry NLM_F_CAPPED as the kernel's do.
 ///
+/// Generic netlink (NETLINK_GENERIC sockets, unless `set_generic_netlink(false)`): the
+/// controller answers CTRL_CMD_GETFAMILY for "ethtool" (id `kEthtoolFamilyId`; ENOENT for any
+/// other name), and the ethtool family answers, for the link in ETHTOOL_A_HEADER_DEV_INDEX
+/// (ENODEV when absent from the socket's namespace) and as the kernel does for tun
+/// (net/ethtool/, drivers/net/tun.c, measured on Linux 6.18), with `LinkRecord::ethtool`:
+/// - LINKMODES_GET/SET: speed, duplex, autoneg; tun stores any value.
+/// - DEBUG_GET (compact or verbose bitset) / DEBUG_SET (compact bitset, or named bits):
+///   msg_enable; a bit at or past 32 is EINVAL with the extack "cannot modify bits past kernel
+///   bitset size".
+/// - COALESCE_GET/SET: rx-frames only (others are EOPNOTSUPP), capped at 64 as tun does.
+/// - FEATURES_GET/SET: a table of named features (`EthtoolRecord::features`); GET answers
+///   hw_features as a verbose bitset over every feature, wanted/active/nochange as lists; SET
+///   (named bits; an unknown name is EINVAL "bit name not found") changes the wanted state of
+///   changeable features only, as ethnl_set_features, and the active state follows: a TUN/TAP
+///   offload feature is active only while the offloads offered with TUNSETOFFLOAD
+///   (`set_tun_offloads`) include it, and TUNSETOFFLOAD rewrites its wanted state
+///   (tun_set_offload).
+/// Every SET needs CAP_NET_ADMIN (EPERM); replies carry the request header with the link's
+/// index and name; ETHTOOL_FLAG_OMIT_REPLY is honoured (SET replies are never sent here).
+///
 /// Sockets: `FakeKernel` allocates the descriptors and forwards the AF_NETLINK socket calls of
 /// `tunkit::sys::Syscalls` to the socket methods below (which return results or -errno like the
 /// seam). Each descriptor has its own queue of answer datagrams, read by `recvfrom` one at a time.
@@ -131,6 +152,36 @@ class TUNKIT_TESTING_EXPORT FakeRtnetlink {
   static constexpr std::uint16_t kTypeNone = 0xFFFE;
   /// The ifi_type of a TAP device (ARPHRD_ETHER).
   static constexpr std::uint16_t kTypeEther = 1;
+  /// The generic-netlink family id of "ethtool" here (the kernel assigns one at boot).
+  static constexpr std::uint16_t kEthtoolFamilyId = 0x15;
+  /// One device feature as ethtool's FEATURES messages name it.
+  struct FeatureRecord {
+    std::string name;         ///< the kernel's name ("tx-udp-segmentation")
+    bool changeable = false;  ///< in hw_features
+    bool wanted = false;      ///< in wanted_features
+    /// TUN_F_* bits the reader must offer (TUNSETOFFLOAD) for it to be active; 0: none.
+    std::uint32_t needs_offloads = 0;
+    /// Equal when every field is.
+    friend bool operator==(const FeatureRecord&, const FeatureRecord&) = default;
+  };
+  /// The ethtool state of a link (a TUN/TAP device's as tun keeps it).
+  struct EthtoolRecord {
+    std::uint32_t speed = 10000;   ///< Mbit/s (tun's default since Linux 6.2)
+    std::uint8_t duplex = 1;       ///< DUPLEX_FULL
+    bool autoneg = false;          ///< AUTONEG_DISABLE
+    std::uint32_t msg_enable = 0;  ///< NETIF_MSG_* bits
+    std::uint32_t rx_frames = 0;   ///< tun's rx_batched
+    std::uint32_t offloads = 0;    ///< TUN_F_* bits offered by the last TUNSETOFFLOAD
+    /// tun's features, a subset of the kernel's table (order as the kernel's bits).
+    std::vector<FeatureRecord> features = default_features();
+    /// Whether feature `f` is active now: wanted, and for an offload, offered.
+    [[nodiscard]] bool active(const FeatureRecord& f) const {
+      return f.wanted && (offloads & f.needs_offloads) == f.needs_offloads;
+    }
+    /// The features of a new tun device: scatter-gather, GSO and GRO on; the offloads wanted
+    /// but waiting for TUNSETOFFLOAD; rx-checksum and loopback fixed off.
+    static std::vector<FeatureRecord> default_features();
+  };
 
   /// One interface in the fake's table.
   struct LinkRecord {
@@ -155,6 +206,7 @@ class TUNKIT_TESTING_EXPORT FakeRtnetlink {
     bool native_xdp = false;
     std::uint32_t xdp_native_prog = 0;   ///< id of the native-mode XDP program (0: none)
     std::uint32_t xdp_generic_prog = 0;  ///< id of the generic-mode XDP program (0: none)
+    EthtoolRecord ethtool;               ///< what the ethtool netlink family reads and sets
   };
 
   /// One route in the fake's table, as added by a request (the kernel's own prefix routes are
@@ -203,6 +255,7 @@ class TUNKIT_TESTING_EXPORT FakeRtnetlink {
     std::uint8_t table = 0;             ///< rtmsg only: rtm_table
     std::uint8_t protocol = 0;          ///< rtmsg only: rtm_protocol
     std::uint8_t route_type = 0;        ///< rtmsg only: rtm_type
+    std::uint8_t genl_cmd = 0;          ///< generic netlink only: genlmsghdr's cmd
     std::vector<Attribute> attributes;  ///< top-level attributes, in order
     std::vector<std::byte> bytes;       ///< the whole message as sent
 
@@ -249,7 +302,7 @@ class TUNKIT_TESTING_EXPORT FakeRtnetlink {
   // --- Socket surface, called by FakeKernel for its AF_NETLINK descriptors ---------------------
 
   /// A new socket on descriptor `fd` in namespace `netns`: 0, or -EPROTONOSUPPORT for protocols
-  /// other than NETLINK_ROUTE (0).
+  /// other than NETLINK_ROUTE (0) and NETLINK_GENERIC (16; see `set_generic_netlink`).
   int open_socket(int fd, int protocol, std::string netns = {});
   /// bind(2): nl_pid 0 assigns a port id; a port id in use is -EADDRINUSE; -EINVAL for a short or
   /// non-AF_NETLINK address or a second bind to another port id. nl_groups subscribes to those
@@ -335,6 +388,16 @@ class TUNKIT_TESTING_EXPORT FakeRtnetlink {
   /// NLM_F_ACK_TLVS) in the error answer when the socket turned NETLINK_EXT_ACK on, as the
   /// kernel does for refusals that set one (NL_SET_ERR_MSG).
   void fail_next(std::uint16_t type, int err, std::string extack);
+  /// The next generic-netlink request with command `cmd` (ETHTOOL_MSG_*, or CTRL_CMD_* to the
+  /// controller) fails with `err`, with `extack` as the kernel's message when not empty.
+  void fail_next_genl(std::uint8_t cmd, int err, std::string extack = {});
+  /// Whether NETLINK_GENERIC sockets open (default true); false: -EPROTONOSUPPORT, as a kernel
+  /// without generic netlink.
+  void set_generic_netlink(bool supported) { generic_supported_ = supported; }
+  /// TUNSETOFFLOAD on link `ifindex` offered the TUN_F_* `bits`: the offload features follow
+  /// (tun_set_offload rewrites their wanted state, and they are active when offered). FakeKernel
+  /// calls it for its TUN/TAP devices.
+  void set_tun_offloads(unsigned ifindex, std::uint32_t bits);
   /// The answer to the next request of nlmsg_type `type` goes through `editor` before it is
   /// queued (to truncate it, corrupt lengths, add stale messages...).
   void edit_next_reply(std::uint16_t type, ReplyEditor editor);
@@ -371,6 +434,7 @@ class TUNKIT_TESTING_EXPORT FakeRtnetlink {
     bool ext_ack = false;      // NETLINK_EXT_ACK
     bool strict = false;       // NETLINK_GET_STRICT_CHK
     std::uint32_t groups = 0;  // multicast groups (RTMGRP_* bits)
+    int protocol = 0;          // NETLINK_ROUTE or NETLINK_GENERIC
     std::string netns;
     std::deque<std::vector<std::byte>> queue;
     std::size_t limit = 0;    // datagrams that may wait (0: no limit)
@@ -379,6 +443,9 @@ class TUNKIT_TESTING_EXPORT FakeRtnetlink {
     std::size_t dropped = 0;  // notifications lost to a full queue
   };
   class Handler;  // answers one request (src/testing/fake_rtnetlink/internal.hpp)
+  // Answers one generic-netlink request (src/testing/fake_rtnetlink/ethtool.cpp).
+  std::vector<std::vector<std::byte>> genl(Socket& socket, const nlmsghdr* nlh,
+                                           const Request& request);
 
   int autobind(Socket& socket);
   LinkRecord* find_link(unsigned ifindex);
@@ -400,6 +467,8 @@ class TUNKIT_TESTING_EXPORT FakeRtnetlink {
   // type → errno and extack text, in insertion order per type
   std::multimap<std::uint16_t, std::pair<int, std::string>> failures_;
   std::multimap<std::uint16_t, ReplyEditor> editors_;
+  // generic-netlink cmd → errno and extack text
+  std::multimap<std::uint8_t, std::pair<int, std::string>> genl_failures_;
   LinkObserver observer_;
   NetnsResolver netns_resolver_;
   PidResolver pid_resolver_;
@@ -409,6 +478,7 @@ class TUNKIT_TESTING_EXPORT FakeRtnetlink {
   bool first_port_taken_ = false;
   bool net_admin_ = true;
   bool strict_supported_ = true;
+  bool generic_supported_ = true;
 };
 
 }  // namespace tunkit::testing

@@ -2,6 +2,8 @@
 // SIOCGIFNAME), and netlink sockets, whose every call is forwarded to the fake rtnetlink.
 #include "testing/fake_kernel/state.hpp"
 
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
@@ -34,9 +36,26 @@ Result FakeKernel::State::socket_call(int fd, Forward&& forward) {
 }
 
 int FakeKernel::State::socket_ioctl(const Fd& f, unsigned long request, void* arg) {
-  if (request != SIOCGIFINDEX && request != SIOCGIFNAME) return -ENOTTY;
+  if (request != SIOCGIFINDEX && request != SIOCGIFNAME && request != SIOCETHTOOL) return -ENOTTY;
   if (arg == nullptr) return -EFAULT;
   auto* ifr = static_cast<ifreq*>(arg);
+  if (request == SIOCETHTOOL) {
+    // ETHTOOL_GDRVINFO only, as tun_get_drvinfo answers it.
+    const std::string name(ifr->ifr_name, strnlen(ifr->ifr_name, IFNAMSIZ));
+    const Device* d = find_interface(name, f.netns);
+    if (d == nullptr) return -ENODEV;
+    if (ifr->ifr_data == nullptr) return -EFAULT;
+    std::uint32_t cmd = 0;
+    std::memcpy(&cmd, ifr->ifr_data, sizeof cmd);
+    if (cmd != ETHTOOL_GDRVINFO || !d->tun_driver) return -EOPNOTSUPP;
+    ethtool_drvinfo info{};
+    info.cmd = cmd;
+    std::memcpy(info.driver, "tun", 4);
+    std::memcpy(info.version, "1.6", 4);
+    std::memcpy(info.bus_info, d->mode == Mode::tap ? "tap" : "tun", 4);
+    std::memcpy(ifr->ifr_data, &info, sizeof info);
+    return 0;
+  }
   if (request == SIOCGIFINDEX) {
     const std::string name(ifr->ifr_name, strnlen(ifr->ifr_name, IFNAMSIZ));
     const Device* d = find_interface(name, f.netns);

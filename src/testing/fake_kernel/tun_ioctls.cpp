@@ -207,6 +207,7 @@ int FakeKernel::State::tun_ioctl(int fd, Fd& f, unsigned long request, void* arg
       const int granted = granted_offloads(by_value(arg));
       if (granted < 0) return granted;
       dev->offloads = static_cast<unsigned>(granted);
+      rtnl.set_tun_offloads(dev->ifindex, dev->offloads);  // the features follow (ethtool -k)
       return 0;
     }
     case TUNSETLINK:

@@ -271,6 +271,18 @@ ssize_t FakeRtnetlink::sendto(int fd, const void* buf, std::size_t len, int /*fl
     request.seq = nlh->nlmsg_seq;
     request.port_id = nlh->nlmsg_pid;
     request.bytes.assign(base + offset, base + offset + nlh->nlmsg_len);
+    if (socket.protocol == NETLINK_GENERIC) {
+      std::vector<Datagram> answer = genl(socket, nlh, request);
+      if (const auto e = editors_.find(nlh->nlmsg_type); e != editors_.end()) {
+        const ReplyEditor editor = std::move(e->second);
+        editors_.erase(e);
+        editor(answer);
+      }
+      for (auto& d : answer)
+        socket.queue.push_back(std::move(d));
+      offset += std::min(align(nlh->nlmsg_len), len - offset);
+      continue;
+    }
     const std::size_t header_size = family_header_size(nlh->nlmsg_type);
     const bool decoded = header_size == 0 || decode(nlh, request, header_size);
     requests_.push_back(request);
@@ -305,6 +317,10 @@ void FakeRtnetlink::fail_next(std::uint16_t type, int err) {
 
 void FakeRtnetlink::fail_next(std::uint16_t type, int err, std::string extack) {
   failures_.emplace(type, std::pair<int, std::string>(err, std::move(extack)));
+}
+
+void FakeRtnetlink::fail_next_genl(std::uint8_t cmd, int err, std::string extack) {
+  genl_failures_.emplace(cmd, std::pair<int, std::string>(err, std::move(extack)));
 }
 
 void FakeRtnetlink::edit_next_reply(std::uint16_t type, ReplyEditor editor) {

@@ -7,6 +7,7 @@
 //   addresses.cpp  the address lists in the kernel's order and RTM_*ADDR
 //   routes.cpp     the routes (added and the kernel's own) and RTM_*ROUTE
 //   events.cpp     multicast notifications
+//   ethtool.cpp    generic netlink: the controller and the ethtool family
 //
 // This fake is written independently of tunkit's own netlink code (src/detail/netlink/) on
 // purpose: a fake that shared the code under test would agree with its bugs.
@@ -59,6 +60,8 @@ class Builder {
     std::memcpy(mnl_nlmsg_put_extra_header(nlh_, size), data, size);
   }
   void u8(std::uint16_t type, std::uint8_t v) { mnl_attr_put_u8(nlh_, type, v); }
+  void u16(std::uint16_t type, std::uint16_t v) { mnl_attr_put_u16(nlh_, type, v); }
+  void flag(std::uint16_t type) { mnl_attr_put(nlh_, type, 0, nullptr); }
   void u32(std::uint16_t type, std::uint32_t v) { mnl_attr_put_u32(nlh_, type, v); }
   void str(std::uint16_t type, const std::string& s) { mnl_attr_put_strz(nlh_, type, s.c_str()); }
   void bytes(std::uint16_t type, std::span<const std::uint8_t> b) {

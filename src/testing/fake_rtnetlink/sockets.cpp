@@ -17,8 +17,11 @@ FakeRtnetlink::FakeRtnetlink() = default;
 FakeRtnetlink::~FakeRtnetlink() = default;
 
 int FakeRtnetlink::open_socket(int fd, int protocol, std::string netns) {
-  if (protocol != NETLINK_ROUTE) return -EPROTONOSUPPORT;
+  if (protocol != NETLINK_ROUTE && (protocol != NETLINK_GENERIC || !generic_supported_)) {
+    return -EPROTONOSUPPORT;
+  }
   Socket socket;
+  socket.protocol = protocol;
   socket.netns = std::move(netns);
   sockets_[fd] = std::move(socket);
   return 0;
