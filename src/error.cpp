@@ -58,6 +58,10 @@ class Category final : public std::error_category {
         return "not a TUN/TAP queue";
       case errc::handover_protocol:
         return "not a tunkit hand-over message";
+      case errc::invalid_filter:
+        return "invalid filter expression";
+      case errc::malformed_capture:
+        return "malformed capture file";
     }
     return "unknown tunkit error";
   }

@@ -42,6 +42,8 @@ enum class errc {
                         ///< (empty, ".", "..", with '/'); `invalid_name` is an interface's
   not_a_queue,          ///< a descriptor given to adopt that is not an attached TUN/TAP queue
   handover_protocol,    ///< a hand-over message that is not one tunkit sent (tunkit/handover.hpp)
+  invalid_filter,       ///< a filter expression libpcap cannot compile (tunkit/pcap.hpp)
+  malformed_capture,    ///< a capture file that is not in the pcap format or is cut short
 };
 
 /// The category of `tunkit::errc` codes; its name is "tunkit".

@@ -26,6 +26,8 @@ TEST_CASE("tunkit::errc codes live in the tunkit category and read as plain word
       {tunkit::errc::output_too_small, "output buffers too few or too small"},
       {tunkit::errc::batch_too_large, "batch larger than the capacity chosen at construction"},
       {tunkit::errc::out_of_range, "out of range"},
+      {tunkit::errc::invalid_filter, "invalid filter expression"},
+      {tunkit::errc::malformed_capture, "malformed capture file"},
   }));
   const std::error_code ec = code;  // implicit: errc is an error_code enum
   CHECK(ec.category() == tunkit::error_category());
