@@ -8,10 +8,13 @@
 /// checked by tests/netns/pcap_netns_test.cpp):
 /// - `TUNATTACHFILTER` is accepted for **TAP devices only**; a TUN device answers EINVAL
 ///   (`TunDevice::attach_filter` throws). A program compiled for `LinkType::raw` serves a TUN
-///   device in user space (`matches` on each packet read) or on a packet socket bound to it.
-/// - The program is attached to each queue's socket and run in `tun_net_xmit`, on the socket
-///   buffer the stack hands to the device, before it is queued for a reader. The packet it sees
-///   starts at the Ethernet header (TAP) or at the IP header (TUN): the virtio-net header
+///   device in user space (`matches` on each packet read) or on a packet socket bound to it; in
+///   the kernel a TUN device takes only an eBPF filter (`TunDevice::set_filter_ebpf`).
+/// - The program filters what the kernel hands to readers, never what they write. It is attached
+///   to each enabled queue's socket (see docs/troubleshooting.md for queues enabled later) and run
+///   in `tun_net_xmit`, on the socket buffer the stack hands to the device, before it is queued for
+///   a reader. The packet it sees starts at the Ethernet header (TAP) or at the IP header (TUN):
+///   the virtio-net header
 ///   (`IFF_VNET_HDR`) and the packet-information header (no `IFF_NO_PI`) are added later, when a
 ///   reader reads, so they never shift the filter's offsets. Compile for `LinkType::ethernet` for
 ///   a TAP device whatever its flags. The same holds for a capture: tunkit writes what the filter
