@@ -14,10 +14,12 @@ install(TARGETS ${tunkit_install_targets} EXPORT tunkitTargets
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 # The headers, and the generated ones (tunkit/version.hpp, tunkit/export.hpp); those of
-# tunkit::testing (tunkit/testing/) and tunkit::asio (tunkit/asio.hpp) only with their target.
+# tunkit::testing (tunkit/testing/), tunkit::asio (tunkit/asio.hpp) and tunkit::pcap
+# (tunkit/pcap.hpp, tunkit/pcap_export.hpp) only with their target.
 foreach(headers ${PROJECT_SOURCE_DIR}/include/tunkit ${TUNKIT_GENERATED_INCLUDE_DIR}/tunkit)
   install(DIRECTORY ${headers} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-    PATTERN testing EXCLUDE PATTERN asio.hpp EXCLUDE)
+    PATTERN testing EXCLUDE PATTERN asio.hpp EXCLUDE PATTERN pcap.hpp EXCLUDE
+    PATTERN pcap_export.hpp EXCLUDE)
 endforeach()
 if(TARGET tunkit_testing)
   # tunkit/testing/*.hpp and the generated tunkit/testing/export.hpp.
@@ -29,6 +31,19 @@ if(TARGET tunkit_asio)
     DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tunkit)
 endif()
 install(EXPORT tunkitTargets NAMESPACE tunkit:: DESTINATION ${TUNKIT_CMAKE_DIR})
+# tunkit::pcap (libtunkit-pcap) in an export set of its own, loaded by tunkitConfig.cmake only
+# where pkg-config finds libpcap (the component "pcap").
+if(TARGET tunkit_pcap)
+  install(TARGETS tunkit_pcap EXPORT tunkitPcapTargets
+    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+    INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  install(FILES ${PROJECT_SOURCE_DIR}/include/tunkit/pcap.hpp
+    ${TUNKIT_GENERATED_INCLUDE_DIR}/tunkit/pcap_export.hpp
+    DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tunkit)
+  install(EXPORT tunkitPcapTargets NAMESPACE tunkit:: DESTINATION ${TUNKIT_CMAKE_DIR})
+endif()
 # tunkit::asio in an export set of its own, loaded by tunkitConfig.cmake only where Asio is found
 # (the component "asio"), so that consumers without Asio still find tunkit.
 if(TARGET tunkit_asio)
@@ -58,6 +73,8 @@ install(FILES ${PROJECT_BINARY_DIR}/tunkitConfig.cmake ${PROJECT_BINARY_DIR}/tun
 set(TUNKIT_PC_REQUIRES "fmt")
 set(TUNKIT_PC_LIBS "")
 set(TUNKIT_PC_TESTING_REQUIRES "")
+set(TUNKIT_PC_PCAP_REQUIRES "")
+set(TUNKIT_PC_PCAP_REQUIRES_PRIVATE "libpcap")
 if(NOT TUNKIT_SHARED)
   string(APPEND TUNKIT_PC_REQUIRES " libmnl")
   if(TUNKIT_HAVE_URING)
@@ -67,6 +84,9 @@ if(NOT TUNKIT_SHARED)
   # libtunkit-testing.a uses libmnl itself (after -ltunkit-testing, before -ltunkit: tunkit's
   # Requires bring it).
   set(TUNKIT_PC_TESTING_REQUIRES "libmnl")
+  # libtunkit-pcap.a needs libpcap at the consumer's link (its headers do not include pcap.h).
+  set(TUNKIT_PC_PCAP_REQUIRES "libpcap")
+  set(TUNKIT_PC_PCAP_REQUIRES_PRIVATE "")
 endif()
 # The .pc file is relocatable: its prefix is found from its own location (${pcfiledir}), so the
 # installed tree works wherever it is copied or installed with --prefix.
@@ -83,4 +103,9 @@ if(TARGET tunkit_testing)
   configure_file(cmake/tunkit-testing.pc.in ${PROJECT_BINARY_DIR}/tunkit-testing.pc @ONLY)
   install(FILES ${PROJECT_BINARY_DIR}/tunkit-testing.pc
     DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+endif()
+# tunkit-pcap.pc for tunkit::pcap (libtunkit-pcap), installed with it.
+if(TARGET tunkit_pcap)
+  configure_file(cmake/tunkit-pcap.pc.in ${PROJECT_BINARY_DIR}/tunkit-pcap.pc @ONLY)
+  install(FILES ${PROJECT_BINARY_DIR}/tunkit-pcap.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 endif()

@@ -62,6 +62,10 @@ class Category final : public std::error_category {
         return "no such device feature";
       case errc::feature_fixed:
         return "feature fixed by the driver";
+      case errc::invalid_filter:
+        return "invalid filter expression";
+      case errc::malformed_capture:
+        return "malformed capture file";
     }
     return "unknown tunkit error";
   }

@@ -45,6 +45,8 @@ enum class errc {
   unknown_feature,      ///< a device feature name the device does not report (tunkit/ethtool.hpp);
                         ///< compares equal to `std::errc::invalid_argument`
   feature_fixed,        ///< a device feature the driver does not let change
+  invalid_filter,       ///< a filter expression libpcap cannot compile (tunkit/pcap.hpp)
+  malformed_capture,    ///< a capture file that is not in the pcap format or is cut short
 };
 
 /// The category of `tunkit::errc` codes; its name is "tunkit".

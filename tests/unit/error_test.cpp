@@ -28,6 +28,8 @@ TEST_CASE("tunkit::errc codes live in the tunkit category and read as plain word
       {tunkit::errc::out_of_range, "out of range"},
       {tunkit::errc::unknown_feature, "no such device feature"},
       {tunkit::errc::feature_fixed, "feature fixed by the driver"},
+      {tunkit::errc::invalid_filter, "invalid filter expression"},
+      {tunkit::errc::malformed_capture, "malformed capture file"},
   }));
   const std::error_code ec = code;  // implicit: errc is an error_code enum
   CHECK(ec.category() == tunkit::error_category());

@@ -17,7 +17,7 @@
 using tunkit::SignalIo;
 using tunkit::SignalOwner;
 using tunkit::testing::FakeKernel;
-using Call = FakeKernel::Call;
+using SignalIoCall = FakeKernel::Call;
 
 namespace {
 
@@ -25,7 +25,8 @@ namespace {
 std::vector<unsigned long> fcntl_commands(const FakeKernel& k) {
   std::vector<unsigned long> out;
   for (const auto& c : k.calls()) {
-    if (c.call == Call::fcntl || c.call == Call::fcntl_ptr) out.push_back(c.request);
+    if (c.call == SignalIoCall::fcntl || c.call == SignalIoCall::fcntl_ptr)
+      out.push_back(c.request);
   }
   return out;
 }
@@ -103,11 +104,12 @@ TEST_CASE("enable_signal_io rolls back whichever step fails", "[signal_io][error
   // The fcntl calls of enable, by their position: F_GETFL, F_GETSIG, (F_GETOWN_EX), F_SETSIG,
   // F_SETFL, (F_SETOWN_EX). A fault on each leaves the descriptor as it was.
   struct Step {
-    Call call;
+    SignalIoCall call;
     std::size_t after;  // calls of that kind to let through first
   };
-  const auto step = GENERATE(Step{Call::fcntl, 0}, Step{Call::fcntl, 1}, Step{Call::fcntl_ptr, 0},
-                             Step{Call::fcntl, 2}, Step{Call::fcntl, 3}, Step{Call::fcntl_ptr, 1});
+  const auto step = GENERATE(Step{SignalIoCall::fcntl, 0}, Step{SignalIoCall::fcntl, 1},
+                             Step{SignalIoCall::fcntl_ptr, 0}, Step{SignalIoCall::fcntl, 2},
+                             Step{SignalIoCall::fcntl, 3}, Step{SignalIoCall::fcntl_ptr, 1});
   CAPTURE(static_cast<int>(step.call), step.after);
   test::World w;
   tunkit::Queue& q = w.dev.queue(0);

@@ -1,0 +1,334 @@
+// tunkit::pcap against the real kernel: a compiled `icmp` program attached to a TAP device lets
+// pings through and drops a UDP burst (every datagram counted in tx_dropped), also with a
+// virtio-net header and packet information; a TUN device refuses the program, and the same
+// expression compiled for raw IP picks the pings out in user space; a capture written with
+// pcap::Writer is read by tcpdump. All traffic goes to addresses routed into devices made in the
+// sandbox's namespace.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "catch.hpp"
+#include "netns_helpers.hpp"
+#include "tunkit/pcap.hpp"
+#include "tunkit/testing/netns_sandbox.hpp"
+#include "tunkit/tunkit.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace pcap = tunkit::pcap;
+using tunkit::testing::NetNsSandbox;
+
+constexpr std::size_t pcap_udp_burst = 50;
+constexpr std::size_t pcap_pings = 5;
+
+void pcap_write_proc(const std::string& file, const std::string& value) {
+  std::ofstream out(file);
+  out << value;
+  out.close();
+  REQUIRE(out.good());
+}
+
+// Up, with `prefix`, without IPv6 (no router or multicast solicitations of the kernel's own: the
+// filter would drop them too and the drop count would not be the burst's alone).
+tunkit::Link pcap_configure(const tunkit::TunDevice& dev, const char* prefix) {
+  pcap_write_proc("/proc/sys/net/ipv6/conf/" + dev.name() + "/disable_ipv6", "1");
+  tunkit::Link link(dev.ifindex());
+  link.configure({.addresses = {tunkit::IpPrefix::parse(prefix)}, .up = true});
+  return link;
+}
+
+sockaddr_in pcap_endpoint(const char* ip, std::uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  REQUIRE(::inet_pton(AF_INET, ip, &a.sin_addr) == 1);
+  return a;
+}
+
+// `n` UDP datagrams of 32 bytes to ip:9999.
+void pcap_send_udp(const char* ip, std::size_t n) {
+  netns_test::UdpSocket s;
+  const auto to = pcap_endpoint(ip, 9999);
+  const std::array<char, 32> payload{};
+  for (std::size_t i = 0; i < n; ++i) {
+    REQUIRE(::sendto(s.fd, payload.data(), payload.size(), 0,
+                     reinterpret_cast<const sockaddr*>(&to),
+                     sizeof to) == static_cast<ssize_t>(payload.size()));
+  }
+}
+
+// `n` ICMP echo requests to `ip` through a ping socket (allowed for this process's group first:
+// only groups mapped in the namespace's user namespace are accepted, so only our own).
+void pcap_send_pings(const char* ip, std::size_t n) {
+  const std::string gid = std::to_string(::getgid());
+  pcap_write_proc("/proc/sys/net/ipv4/ping_group_range", gid + " " + gid);
+  const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_ICMP);
+  REQUIRE(s >= 0);
+  const auto to = pcap_endpoint(ip, 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    std::array<std::uint8_t, 16> echo{8, 0, 0, 0, 0, 0, 0, static_cast<std::uint8_t>(i + 1)};
+    CHECK(::sendto(s, echo.data(), echo.size(), 0, reinterpret_cast<const sockaddr*>(&to),
+                   sizeof to) == static_cast<ssize_t>(echo.size()));
+  }
+  ::close(s);
+}
+
+// Every packet readable from `fd` (raw read(2), headers included) until nothing arrives for
+// `quiet`, at most 1000 packets and 5 s.
+std::vector<std::vector<std::byte>> pcap_drain(int fd, std::chrono::milliseconds quiet) {
+  std::vector<std::vector<std::byte>> out;
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  std::array<std::byte, 4096> buf{};
+  while (out.size() < 1000 && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(quiet.count())) <= 0) break;
+    const ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EAGAIN) continue;
+    REQUIRE(n > 0);
+    out.emplace_back(buf.begin(), buf.begin() + n);
+  }
+  return out;
+}
+
+// The IPv4 protocol of the packet whose IP header starts at `ip` (0 when not IPv4).
+unsigned pcap_ip_proto(std::span<const std::byte> p, std::size_t ip) {
+  if (p.size() < ip + 20 || (std::to_integer<unsigned>(p[ip]) >> 4U) != 4) return 0;
+  return std::to_integer<unsigned>(p[ip + 9]);
+}
+
+// The IPv4 protocol of an Ethernet frame starting at `at` (0 when it carries no IPv4).
+unsigned pcap_frame_proto(std::span<const std::byte> f, std::size_t at) {
+  if (f.size() < at + 14) return 0;
+  const unsigned type =
+      (std::to_integer<unsigned>(f[at + 12]) << 8U) | std::to_integer<unsigned>(f[at + 13]);
+  return type == 0x0800 ? pcap_ip_proto(f, at + 14) : 0;
+}
+
+// A scratch directory under /tmp (never the build tree: a rootless run may not write there).
+struct PcapNetnsTempDir {
+  std::filesystem::path path;
+  PcapNetnsTempDir() {
+    std::string tmpl = "/tmp/tunkit-pcap-netns-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+    path = tmpl;
+  }
+  ~PcapNetnsTempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  PcapNetnsTempDir(const PcapNetnsTempDir&) = delete;
+  PcapNetnsTempDir& operator=(const PcapNetnsTempDir&) = delete;
+};
+
+// The command that runs tcpdump, or "" when it is not installed. Running as uid 0, tcpdump drops
+// to the user "tcpdump" after opening the file, which fails in a user namespace that maps only
+// one id (a rootless run: setgroups is denied there): there it runs in a nested user namespace
+// as a user other than 0, so it keeps its ids and reads the file as its owner.
+std::string pcap_tcpdump() {
+  std::string tcpdump;
+  for (const char* p : {"/usr/bin/tcpdump", "/usr/sbin/tcpdump"}) {
+    if (tcpdump.empty() && ::access(p, X_OK) == 0) tcpdump = p;
+  }
+  if (tcpdump.empty()) return {};
+  std::ifstream map("/proc/self/uid_map");
+  unsigned long inside = 0;
+  unsigned long outside = 0;
+  unsigned long count = 0;
+  map >> inside >> outside >> count;
+  const bool initial = inside == 0 && outside == 0 && count == 4294967295UL;
+  return initial ? tcpdump : "unshare --user --map-user=65534 --map-group=65534 " + tcpdump;
+}
+
+std::size_t pcap_count_lines(const std::string& text, const std::string& with) {
+  std::size_t n = 0;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const std::size_t end = std::min(text.find('\n', start), text.size());
+    if (text.substr(start, end - start).find(with) != std::string::npos) ++n;
+    start = end + 1;
+  }
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("pcap: an `icmp` filter on a TAP device passes pings and drops a UDP burst",
+          "[netns][pcap]") {
+  NetNsSandbox sandbox;
+  // Plain, and with both headers a reader may ask for: the filter sees the same frame.
+  const bool headers = GENERATE(false, true);
+  INFO("virtio-net header and packet information: " << headers);
+  tunkit::TunDevice tap({.name = "tpcap0",
+                         .mode = tunkit::Mode::tap,
+                         .packet_info = headers,
+                         .vnet_hdr = headers,
+                         .non_blocking = true});
+  auto link = pcap_configure(tap, "10.98.0.1/24");
+  REQUIRE(std::system("ip neigh replace 10.98.0.2 lladdr 02:00:00:00:98:02 nud permanent dev "
+                      "tpcap0") == 0);
+  const int fd = tap.queue(0).native_handle();
+  // Headers before each frame as read(2) returns it: packet information (4 bytes), then the
+  // virtio-net header (10 bytes unless TUNSETVNETHDRSZ changed it).
+  const std::size_t prefix =
+      headers ? 4 + static_cast<std::size_t>(tap.vnet_header_size()) : std::size_t{0};
+
+  const auto icmp = pcap::compile_filter("icmp", pcap::LinkType::ethernet);
+  tap.attach_filter(icmp);
+  CHECK(tap.filter_size() == icmp.size());
+  const auto before = link.statistics();
+  pcap_send_udp("10.98.0.2", pcap_udp_burst);
+  pcap_send_pings("10.98.0.2", pcap_pings);
+  std::size_t seen_icmp = 0;
+  std::size_t seen_other = 0;
+  for (const auto& f : pcap_drain(fd, 500ms)) {
+    (pcap_frame_proto(f, prefix) == 1 ? seen_icmp : seen_other) += 1;
+  }
+  const auto after = link.statistics();
+  CHECK(seen_icmp == pcap_pings);
+  CHECK(seen_other == 0);
+  // Every datagram of the burst was dropped by the filter, and counted: from the interface's
+  // side the stack transmits what a reader reads, so the count is tx_dropped.
+  CHECK(after.tx_dropped - before.tx_dropped == pcap_udp_burst);
+  CHECK(after.rx_dropped == before.rx_dropped);
+  CHECK(after.tx_packets - before.tx_packets == pcap_pings);
+
+  // Without the filter the burst arrives.
+  tap.detach_filter();
+  pcap_send_udp("10.98.0.2", pcap_udp_burst);
+  std::size_t udp = 0;
+  for (const auto& f : pcap_drain(fd, 500ms))
+    udp += pcap_frame_proto(f, prefix) == 17 ? 1U : 0U;
+  CHECK(udp == pcap_udp_burst);
+}
+
+TEST_CASE("pcap: a TUN device takes no filter; the raw-IP program filters in user space",
+          "[netns][pcap]") {
+  NetNsSandbox sandbox;
+  tunkit::TunDevice tun({.name = "tpcap1", .non_blocking = true});
+  pcap_configure(tun, "10.98.1.1/24");
+  const auto icmp = pcap::compile_filter("icmp", pcap::LinkType::raw);
+  // drivers/net/tun.c: TUNATTACHFILTER is for TAP devices only.
+  const auto e = netns_test::thrown_by([&] { tun.attach_filter(icmp); });
+  CHECK(e.code() == std::errc::invalid_argument);
+  CHECK(std::string(e.what()) ==
+        "tunkit: TUNATTACHFILTER \"tpcap1\": invalid argument (TAP devices only, with a valid "
+        "program of 1 to 4096 instructions)");
+
+  pcap_send_udp("10.98.1.2", pcap_udp_burst);
+  pcap_send_pings("10.98.1.2", pcap_pings);
+  std::size_t matched = 0;
+  std::size_t total = 0;
+  for (const auto& p : pcap_drain(tun.queue(0).native_handle(), 500ms)) {
+    ++total;
+    if (pcap::matches(icmp, p)) {
+      ++matched;
+      CHECK(pcap_ip_proto(p, 0) == 1);
+    }
+  }
+  CHECK(total == pcap_udp_burst + pcap_pings);
+  CHECK(matched == pcap_pings);
+}
+
+TEST_CASE("pcap: a capture written by pcap::Writer is read by tcpdump -r", "[netns][pcap]") {
+  NetNsSandbox sandbox;
+  PcapNetnsTempDir dir;
+  const auto precision = GENERATE(pcap::Precision::microseconds, pcap::Precision::nanoseconds);
+  tunkit::TunDevice tun({.name = "tpcap2", .non_blocking = true});
+  pcap_configure(tun, "10.98.2.1/24");
+  constexpr std::size_t udp_n = 7;
+  constexpr std::size_t ping_n = 3;
+  pcap_send_udp("10.98.2.2", udp_n);
+  pcap_send_pings("10.98.2.2", ping_n);
+  const auto packets = pcap_drain(tun.queue(0).native_handle(), 500ms);
+  REQUIRE(packets.size() == udp_n + ping_n);
+
+  const auto file = dir.path / "tun.pcap";
+  std::size_t bytes = 0;
+  {
+    pcap::Writer w(file, {.link = pcap::LinkType::raw, .precision = precision});
+    for (const auto& p : packets) {
+      w.write(p);
+      bytes += p.size();
+    }
+    w.close();
+  }
+  // tunkit's reader gives the same packets back.
+  pcap::Reader r(file);
+  for (const auto& p : packets) {
+    const auto got = r.next();
+    REQUIRE(got);
+    CHECK(got->data == p);
+  }
+  CHECK_FALSE(r.next());
+
+  const std::string tcpdump = pcap_tcpdump();
+  if (tcpdump.empty()) {
+    WARN("tcpdump is not installed (apt-get install tcpdump): the capture is not checked by it");
+    return;
+  }
+  // -nn: no name lookups; -q: one short line per packet ("IP a > b: ICMP echo request ...").
+  const std::string out = netns_test::output_of(tcpdump + " -r " + file.string() + " -nn");
+  INFO(out);
+  CHECK(out.find("link-type RAW") != std::string::npos);
+  CHECK(pcap_count_lines(out, " IP 10.98.2.1") == udp_n + ping_n);
+  CHECK(pcap_count_lines(out, "ICMP echo request") == ping_n);
+  CHECK(pcap_count_lines(out, "UDP, length 32") == udp_n);
+  // Byte for byte: the hex dump of every packet adds up to what was written.
+  const std::string hex = netns_test::output_of(tcpdump + " -r " + file.string() + " -nn -x");
+  std::size_t dumped = 0;
+  std::size_t start = 0;
+  while (start < hex.size()) {
+    const std::size_t end = std::min(hex.find('\n', start), hex.size());
+    const std::string line = hex.substr(start, end - start);
+    if (line.starts_with("\t0x")) {
+      const std::size_t colon = line.find(':');
+      for (char c : line.substr(colon + 1))
+        dumped += std::isxdigit(static_cast<unsigned char>(c)) != 0 ? 1U : 0U;
+    }
+    start = end + 1;
+  }
+  CHECK(dumped == 2 * bytes);
+}
+
+TEST_CASE("pcap: an Ethernet capture of a TAP device is read by tcpdump -r", "[netns][pcap]") {
+  NetNsSandbox sandbox;
+  PcapNetnsTempDir dir;
+  tunkit::TunDevice tap({.name = "tpcap3", .mode = tunkit::Mode::tap, .non_blocking = true});
+  pcap_configure(tap, "10.98.3.1/24");
+  REQUIRE(std::system("ip neigh replace 10.98.3.2 lladdr 02:00:00:00:98:03 nud permanent dev "
+                      "tpcap3") == 0);
+  pcap_send_pings("10.98.3.2", 4);
+  const auto frames = pcap_drain(tap.queue(0).native_handle(), 500ms);
+  REQUIRE(frames.size() == 4);
+  const auto file = dir.path / "tap.pcap";
+  {
+    pcap::Writer w(file, {.link = pcap::LinkType::ethernet});
+    for (const auto& f : frames)
+      w.write(f);
+  }
+  const std::string tcpdump = pcap_tcpdump();
+  if (tcpdump.empty()) {
+    WARN("tcpdump is not installed (apt-get install tcpdump): the capture is not checked by it");
+    return;
+  }
+  const std::string out = netns_test::output_of(tcpdump + " -r " + file.string() + " -nn -e");
+  INFO(out);
+  CHECK(out.find("link-type EN10MB") != std::string::npos);
+  CHECK(pcap_count_lines(out, "02:00:00:00:98:03, ethertype IPv4") == 4);
+  CHECK(pcap_count_lines(out, "ICMP echo request") == 4);
+}
