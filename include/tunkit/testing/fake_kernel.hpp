@@ -258,7 +258,8 @@ class TUNKIT_TESTING_EXPORT FakeKernel final : public sys::Syscalls {
   ///   TUNGET/SETVNETBE (-EINVAL unless `set_vnet_cross_le(true)`). Any other request: -EINVAL.
   /// Sockets: SIOCGIFINDEX and SIOCGIFNAME (-ENODEV for an unknown interface); SIOCETHTOOL with
   /// ETHTOOL_GDRVINFO for TUN/TAP devices (driver "tun", version "1.6", bus "tun" or "tap", as
-  /// tun_get_drvinfo; any other command or interface -EOPNOTSUPP); anything else -ENOTTY. eventfds, namespace and eBPF descriptors: -ENOTTY.
+  /// tun_get_drvinfo; any other command or interface -EOPNOTSUPP); anything else -ENOTTY. eventfds,
+  /// namespace and eBPF descriptors: -ENOTTY.
   int ioctl(int fd, unsigned long request, void* arg) noexcept override;
   /// TUN descriptors: one packet per call; with packet information, the 4-byte header first
   /// (flags in host order with TUN_PKT_STRIP when the packet does not fit, protocol big-endian;
