@@ -1,12 +1,17 @@
 // `tunkit set` and the ethtool and XDP parts of `tunkit show`, driven as a user would and read
 // back by the tool's JSON (through jq) and by ethtool(8) where it is installed.
 // TUNKIT_CLI (the built tool's path) comes from tests/CMakeLists.txt.
+#include <unistd.h>
+
 #include <optional>
 #include <regex>
 #include <string>
 
+#include "bpf_programs.hpp"
 #include "catch.hpp"
+#include "privilege_skip.hpp"
 #include "subprocess.hpp"
+#include "tunkit/link.hpp"
 #include "tunkit/testing/netns_sandbox.hpp"
 
 #ifdef TUNKIT_CLI
@@ -206,6 +211,28 @@ TEST_CASE("tunkit set: features as ethtool -K, a requested-not-active one warned
   r = set_cli_run("set tks1 -K no-such-feature on");
   CHECK(r.status == 1);
   CHECK(set_cli_contains(r.output, "set feature no-such-feature \"tks1\": "));
+}
+
+TEST_CASE("tunkit show: the attached XDP program's id and mode", "[netns][cli][xdp]") {
+  tunkit::testing::NetNsSandbox sandbox;
+  if (!tunkit::test::may_load_bpf()) {
+    tunkit_test::skip_without_privilege(tunkit_test::Privilege::bpf, "operation not permitted");
+    return;
+  }
+  REQUIRE(run("ip tuntap add dev tks2 mode tun").status == 0);
+  const int prog = tunkit::test::load_bpf_program(tunkit::test::xdp_return(XDP_PASS));
+  const std::uint32_t id = tunkit::test::bpf_program_id(prog);
+  tunkit::Link link = tunkit::Link::from_name("tks2");
+  link.attach_xdp(prog, tunkit::XdpAttachMode::generic);
+  ::close(prog);  // the kernel keeps its own reference while attached
+
+  const auto r = set_cli_run("show tks2");
+  INFO(r.output);
+  CHECK(set_cli_contains(r.output, "\n  xdp      id " + std::to_string(id) + " (generic)\n"));
+  set_cli_check_show_json("tks2", R"(.xdp.id == )" + std::to_string(id) +
+                                      R"( and .xdp.mode == "generic" and .xdp_error == null)");
+  link.detach_xdp();
+  CHECK(set_cli_contains(set_cli_run("show tks2").output, "\n  xdp      none\n"));
 }
 
 #endif  // TUNKIT_CLI
