@@ -47,6 +47,15 @@ void set_cli_check_show_json(const std::string& name, const std::string& filter)
   }
 }
 
+// `tunkit show NAME` with the feature lists' continuation lines (wrapped before 100 columns,
+// indented under the first item) joined to their first line.
+std::string set_cli_show_unwrapped(const std::string& name) {
+  const auto r = set_cli_run("show " + name);
+  INFO(r.output);
+  CHECK(r.status == 0);
+  return std::regex_replace(r.output, std::regex("\n {15,}"), " ");
+}
+
 // ethtool(8)'s output for `args`, or nullopt (with a warning) when it is not installed.
 std::optional<std::string> set_cli_ethtool(const std::string& args) {
   if (run("command -v ethtool").status != 0) {
@@ -176,8 +185,8 @@ TEST_CASE("tunkit set: features as ethtool -K, a requested-not-active one warned
   set_cli_check_show_json(
       "tks1", R"(.ethtool.features | map(select(.name == "rx-gro" or .name == )"
               R"("tx-udp-segmentation")) | all(.active == false and .requested == false))");
-  r = set_cli_run("show tks1");
-  CHECK(std::regex_search(r.output, std::regex(R"(\n  features off: .*rx-gro[,\n])")));
+  CHECK(std::regex_search(set_cli_show_unwrapped("tks1"),
+                          std::regex(R"(\n  features off: .*rx-gro[,\n])")));
 
   // Nobody reads the device and offers offloads: the feature stays requested, not active.
   r = set_cli_run("set tks1 -K tx-udp-segmentation on");
@@ -191,9 +200,9 @@ TEST_CASE("tunkit set: features as ethtool -K, a requested-not-active one warned
   if (const auto e = set_cli_ethtool("-k tks1")) {
     CHECK(set_cli_contains(*e, "\ntx-udp-segmentation: off [requested on]\n"));
   }
-  r = set_cli_run("show tks1");
-  CHECK(std::regex_search(
-      r.output, std::regex(R"(\n  features off: .*tx-udp-segmentation \[requested on\])")));
+  CHECK(
+      std::regex_search(set_cli_show_unwrapped("tks1"),
+                        std::regex(R"(\n  features off: .*tx-udp-segmentation \[requested on\])")));
 
   // A group name changes its members; ethtool's two-word form and NAME=on agree.
   r = set_cli_run("set tks1 --feature gro=on");

@@ -460,21 +460,38 @@ std::string feature_text(const tunkit::Feature& f) {
 // The features worth an operator's eye, one line each way: those on, and those off that can be
 // turned on; off and fixed ones are left out (kShowUsage says so).
 void print_features(const std::vector<tunkit::Feature>& features) {
-  std::string on;
-  std::string off;
+  std::vector<std::string> on;
+  std::vector<std::string> off;
   for (const auto& f : features) {
     if (!f.active && f.fixed) continue;
-    std::string& line = f.active ? on : off;
-    if (!line.empty()) line += ", ";
-    line += f.name;
+    std::string item = tunkit_cli::shown(f.name);
     if (f.fixed) {
-      line += " [fixed]";
+      item += " [fixed]";
     } else if (f.requested != f.active) {
-      line += f.requested ? " [requested on]" : " [requested off]";
+      item += f.requested ? " [requested on]" : " [requested off]";
     }
+    (f.active ? on : off).push_back(std::move(item));
   }
-  fmt::print("  features on: {}\n", on.empty() ? "-" : on);
-  fmt::print("  features off: {}\n", off.empty() ? "-" : off);
+  // "  features on: a, b, ..." wrapped before 100 columns, continued under the first item.
+  const auto print = [](std::string_view head, const std::vector<std::string>& items) {
+    constexpr std::size_t kWidth = 100;
+    std::string line(head);
+    const std::string indent(head.size(), ' ');
+    if (items.empty()) line += '-';
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      const std::string item = items[i] + (i + 1 < items.size() ? "," : "");
+      if (line.size() > indent.size() && line.size() + 1 + item.size() > kWidth) {
+        fmt::print("{}\n", line);
+        line = indent;
+      } else if (line.size() > indent.size()) {
+        line += ' ';
+      }
+      line += item;
+    }
+    fmt::print("{}\n", line);
+  };
+  print("  features on: ", on);
+  print("  features off: ", off);
 }
 
 std::string xdp_text(const tunkit::XdpInfo& x) {
