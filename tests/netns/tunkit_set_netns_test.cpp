@@ -113,6 +113,13 @@ TEST_CASE("tunkit set: speed, duplex, msglvl and rx-frames, read back by show an
   CHECK_FALSE(set_cli_contains(r.output, "rx-checksum"));  // off and fixed: left out
   CHECK_FALSE(set_cli_contains(r.output, "not shown"));
 
+  // tun caps rx-frames at 64 without an error: the tool says so.
+  r = set_cli_run("set tks0 --rx-frames 100");
+  CHECK(r.status == 0);
+  CHECK(r.output == "tunkit set: warning: rx-frames is 64: the driver took 100 as 64\n");
+  set_cli_check_show_json("tks0", R"(.ethtool.rx_frames == 64)");
+  REQUIRE(set_cli_run("set tks0 --rx-frames 16").status == 0);
+
   // Decimal message level; values ethtool sets, read by the tool.
   REQUIRE(set_cli_run("set tks0 --msglvl 3 --duplex full").status == 0);
   set_cli_check_show_json("tks0", R"(.ethtool.msglvl == 3 and .ethtool.duplex == "full")");

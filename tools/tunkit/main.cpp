@@ -899,7 +899,14 @@ int cmd_set(Args& args) {
     tunkit::Ethtool ethtool = tunkit::Ethtool::from_name(d.link.name);
     if (link.speed || link.duplex || link.autoneg) ethtool.set_link_settings(link);
     if (msglvl) ethtool.set_message_level(*msglvl);
-    if (rx_frames) ethtool.set_rx_frames(*rx_frames);
+    if (rx_frames) {
+      ethtool.set_rx_frames(*rx_frames);
+      // tun caps it (at 64) without an error: say what the device took.
+      if (const std::uint32_t now = ethtool.rx_frames(); now != *rx_frames) {
+        fmt::print(stderr, "tunkit set: warning: rx-frames is {}: the driver took {} as {}\n", now,
+                   *rx_frames, now);
+      }
+    }
     if (!features.empty()) changed = ethtool.set_features(features);
   } catch (const tunkit::Error& e) {
     throw RuntimeError{error_text(e, d)};
