@@ -3,6 +3,7 @@
 // TUNKIT_CLI (the built tool's path) comes from tests/CMakeLists.txt.
 #include <unistd.h>
 
+#include <cstdint>
 #include <optional>
 #include <regex>
 #include <string>
