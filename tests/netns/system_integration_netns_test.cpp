@@ -168,9 +168,17 @@ TEST_CASE("bash completion: commands, options as --help names them, device names
   CHECK(complete_words({tool, "show", "compl0", ""}).empty());  // one device only
   CHECK(complete_words({tool, "create", "--group", "roo"}) == std::vector<std::string>{"root"});
   CHECK(complete_words({tool, "run", "--", "bas"}) != std::vector<std::string>{});
+  // set: values of --duplex and of -K NAME; -K takes two words before the device.
+  const std::vector<std::string> on_off{"off", "on"};
+  CHECK(complete_words({tool, "set", "compl0", "--duplex", ""}) ==
+        std::vector<std::string>{"full", "half"});
+  CHECK(complete_words({tool, "set", "compl0", "-K", "rx-gro", ""}) == on_off);
+  CHECK(complete_words({tool, "set", "compl0", "--autoneg", ""}) == on_off);
+  CHECK(complete_words({tool, "set", "-K", "rx-gro", "off", ""}) == both);
+  CHECK(complete_words({tool, "set", "compl0", "-K", "rx-gro", "off", ""}).empty());
 
   // Every option of every command's --help is offered, and nothing else.
-  for (const std::string command : {"create", "list", "show", "dump", "run"}) {
+  for (const std::string command : {"create", "list", "show", "set", "dump", "run"}) {
     const auto help = run(tool + " " + command + " --help");
     REQUIRE(help.status == 0);
     std::set<std::string> documented = help_options(help.output);
@@ -195,7 +203,7 @@ TEST_CASE("tunkit(1): every command and every option of --help, as groff reads i
   text = std::regex_replace(text, std::regex(R"(\\-)"), "-");
   const auto main_help = run(tool + " --help");
   REQUIRE(main_help.status == 0);
-  for (const std::string command : {"create", "delete", "list", "show", "dump", "run"}) {
+  for (const std::string command : {"create", "delete", "list", "show", "set", "dump", "run"}) {
     const auto help = run(tool + " " + command + " --help");
     REQUIRE(help.status == 0);
     INFO(command);

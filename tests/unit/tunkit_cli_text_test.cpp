@@ -53,6 +53,25 @@ TEST_CASE("tunkit CLI: numbers are parsed in 64 bits and checked against their r
   CHECK_FALSE(parse_decimal("65536", 65535));
 }
 
+TEST_CASE("tunkit CLI: --msglvl takes decimal or 0x hex, checked against its range",
+          "[cli][text]") {
+  using tunkit_cli::parse_decimal_or_hex;
+  constexpr std::uint64_t u32_max = 0xFFFFFFFFu;
+  CHECK(parse_decimal_or_hex("0", u32_max) == 0u);
+  CHECK(parse_decimal_or_hex("7", u32_max) == 7u);
+  CHECK(parse_decimal_or_hex("0x7", u32_max) == 7u);
+  CHECK(parse_decimal_or_hex("0X1f", u32_max) == 31u);
+  CHECK(parse_decimal_or_hex("0xffffffff", u32_max) == u32_max);
+  CHECK(parse_decimal_or_hex("4294967295", u32_max) == u32_max);
+  CHECK_FALSE(parse_decimal_or_hex("0x100000000", u32_max));
+  CHECK_FALSE(parse_decimal_or_hex("4294967296", u32_max));
+  CHECK_FALSE(parse_decimal_or_hex("0xffffffffffffffffff", u32_max));
+  for (const char* bad : {"", "0x", "0x-1", "0x+1", "0x 1", "0xg", "-1", "x10", "0x1g", "1.0"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_decimal_or_hex(bad, u32_max));
+  }
+}
+
 TEST_CASE("examples: to_number refuses what does not fit instead of wrapping", "[cli][text]") {
   CHECK(example::to_number("123") == 123ul);
   CHECK(example::to_number("999999999") == 999999999ul);

@@ -53,7 +53,11 @@ _tunkit() {
   esac
   options+=" --help -h"
 
-  # Values of options.
+  # Values of options. `-K NAME on|off`: on or off after the feature's name.
+  if ((COMP_CWORD > 1)) && [[ ${COMP_WORDS[COMP_CWORD - 2]} == -K ]]; then
+    COMPREPLY=($(compgen -W "on off" -- "$cur"))
+    return 0
+  fi
   case $prev in
     --user | -u) COMPREPLY=($(compgen -u -- "$cur")); return 0 ;;
     --group | -g) COMPREPLY=($(compgen -g -- "$cur")); return 0 ;;
@@ -74,7 +78,8 @@ _tunkit() {
     for ((i = command_at + 1; i < COMP_CWORD; i++)); do
       case ${COMP_WORDS[i]} in
         --count | -c | --timeout | -t | --speed | --duplex | --autoneg | --msglvl | --rx-frames | \
-          --feature | -K) ((i++)) ;;
+          --feature) ((i++)) ;;
+        -K) ((i += 2)) ;;
         -*) ;;
         *) seen=1 ;;
       esac

@@ -1,8 +1,9 @@
-// tunkit: create, delete, list, show and dump TUN/TAP devices from the command line.
+// tunkit: create, delete, list, show, set and dump TUN/TAP devices from the command line.
 //
 //   tunkit create --name vpn0 --user alice --mtu 1400 --addr 10.9.0.1/24 --up
 //   tunkit list [--json]
 //   tunkit show vpn0 [--json]
+//   tunkit set vpn0 --speed 10000 --duplex full -K gro off
 //   tunkit dump vpn0 --count 10
 //   tunkit delete vpn0
 //
@@ -56,7 +57,11 @@ commands:
   delete NAME         delete a persistent device (like `ip tuntap del`)
   list [--json]       list every TUN/TAP device: type, flags, owner, group, queues, MTU, state,
                       the processes holding it
-  show NAME [--json]  one device in detail: also offloads, holders, addresses
+  show NAME [--json]  one device in detail: also offloads, holders, addresses, ethtool settings
+                      and features, the attached XDP program
+  set NAME [--speed MBIT] [--duplex half|full] [--autoneg on|off] [--msglvl N] [--rx-frames N]
+         [--feature NAME=on|off]... [-K NAME on|off]...
+                      change a device's ethtool settings and features (like `ethtool -s/-C/-K`)
   dump NAME [--hex] [--count N] [--timeout SEC]
                       attach to a device and print every packet the kernel sends into it
   run [--user U] [--group G] [--queues N] [create options] -- COMMAND [ARG]...
@@ -105,7 +110,37 @@ lists "PID COMM" of each process with a queue attached (from /proc/PID/fdinfo), 
 constexpr std::string_view kShowUsage = R"(usage: tunkit show NAME [--json]
 
 Shows one TUN/TAP device: type, flags, virtio-net header, packet information, offloads, owner,
-group, queues, the processes holding it, MTU, state (carrier), MAC, addresses.
+group, queues, the processes holding it, MTU, state (carrier), MAC, addresses; its ethtool
+settings: driver, version and bus, link speed, duplex and autonegotiation, message level,
+rx-frames; the XDP program attached (id and mode); and its features as `ethtool -k` names them.
+The text lists the features that are on ("[fixed]" when they cannot change) and those that are
+off and can be turned on; features that are off and fixed are left out. "[requested on]" or
+"[requested off]" marks a feature asked for but not in effect (a TUN/TAP offload is on only
+while the program reading the device offers it). --json lists every feature with its active,
+requested and fixed state. When the ethtool settings or the XDP state cannot be read, the rest
+is shown and the reason given (on standard error; in JSON as null and an error string).
+)";
+
+constexpr std::string_view kSetUsage = R"(usage: tunkit set NAME [options]
+
+Changes the ethtool settings and features of the TUN/TAP device NAME, as `ethtool -s`, `-C` and
+`-K` do (over the ethtool netlink family); needs CAP_NET_ADMIN. Settings are changed in the order
+below; the first refusal ends the command (exit status 1) and names the setting. For a TUN/TAP
+device the link settings are only stored and reported, and rx-frames batches only packets of the
+in-kernel vhost-net sender. After changing features, prints the resulting state of each changed
+feature, and a warning for one asked for that the device cannot have now.
+
+options:
+  --speed MBIT             link speed in Mbit/s (0 to 4294967295)
+  --duplex half|full       duplex
+  --autoneg on|off         autonegotiation
+  --msglvl N               driver message level (NETIF_MSG_* bits), decimal or 0x hex
+  --rx-frames N            coalesce setting rx-frames (tun caps it at 64)
+  --feature NAME=on|off    turn a feature on or off (repeatable): a kernel feature name
+                           (`tunkit show` lists them) or a group: tx-checksumming (tx),
+                           scatter-gather (sg), tcp-segmentation-offload (tso),
+                           generic-segmentation-offload (gso), generic-receive-offload (gro)
+  -K NAME on|off           the same, in ethtool's words (repeatable)
 )";
 
 constexpr std::string_view kDumpUsage = R"(usage: tunkit dump NAME [options]
@@ -338,8 +373,232 @@ std::string offloads_text(const Extra& x) {
   return x.offloads ? tunkit::to_string(*x.offloads) : std::string("unknown");
 }
 
+// What `show` reads over the ethtool family and rtnetlink's IFLA_XDP. Each part may fail on its
+// own (a kernel without the ethtool netlink family, a driver without an operation): the part is
+// then empty and its error says why.
+struct Settings {
+  std::string ethtool_error;  // the ethtool family could not be used at all
+  std::optional<tunkit::DriverInfo> driver;
+  std::string driver_error;
+  std::optional<tunkit::LinkSettings> link;
+  std::string link_error;
+  std::optional<std::uint32_t> msglvl;
+  std::string msglvl_error;
+  std::optional<std::uint32_t> rx_frames;
+  std::string rx_frames_error;
+  std::optional<std::vector<tunkit::Feature>> features;
+  std::string features_error;
+  std::optional<tunkit::XdpInfo> xdp;
+  std::string xdp_error;
+};
+
+// A tunkit::Error's message of tunkit::Ethtool, which names the interface by its index
+// ("interface index 7"), with the device's name there instead, as the rest of the tool says it.
+std::string with_device_name(std::string what, const tunkit::TunDeviceInfo& d) {
+  const std::string index = fmt::format("\"interface index {}\"", d.link.ifindex);
+  if (const std::size_t at = what.find(index); at != std::string::npos) {
+    what.replace(at, index.size(), fmt::format("\"{}\"", d.link.name));
+  }
+  return what;
+}
+
+// A tunkit::Error's message without the "tunkit: " it starts with, to follow other words.
+std::string error_text(const std::exception& e, const tunkit::TunDeviceInfo& d) {
+  std::string_view what = e.what();
+  if (what.starts_with("tunkit: ")) what.remove_prefix(8);
+  return with_device_name(std::string(what), d);
+}
+
+// Calls `read` and stores its value in `value`, or the error in `error`.
+template <class T, class Read>
+void read_part(const tunkit::TunDeviceInfo& d, std::optional<T>& value, std::string& error,
+               Read read) {
+  try {
+    value = read();
+  } catch (const tunkit::Error& e) {
+    error = error_text(e, d);
+  }
+}
+
+Settings settings_of(const tunkit::TunDeviceInfo& d) {
+  Settings s;
+  read_part(d, s.xdp, s.xdp_error, [&] { return tunkit::Link(d.link.ifindex).xdp(); });
+  std::optional<tunkit::Ethtool> ethtool;
+  read_part(d, ethtool, s.ethtool_error, [&] { return tunkit::Ethtool::from_name(d.link.name); });
+  if (!ethtool) return s;
+  read_part(d, s.driver, s.driver_error, [&] { return ethtool->driver_info(); });
+  read_part(d, s.link, s.link_error, [&] { return ethtool->link_settings(); });
+  read_part(d, s.msglvl, s.msglvl_error, [&] { return ethtool->message_level(); });
+  read_part(d, s.rx_frames, s.rx_frames_error, [&] { return ethtool->rx_frames(); });
+  read_part(d, s.features, s.features_error, [&] { return ethtool->features(); });
+  return s;
+}
+
+std::string_view duplex_text(tunkit::Duplex d) {
+  switch (d) {
+    case tunkit::Duplex::half:
+      return "half";
+    case tunkit::Duplex::full:
+      return "full";
+    case tunkit::Duplex::unknown:
+      break;
+  }
+  return "unknown";
+}
+
+// A feature as `ethtool -k` shows it: "rx-gro: on", "tx-tcp-segmentation: off [requested on]".
+std::string feature_text(const tunkit::Feature& f) {
+  std::string out = fmt::format("{}: {}", f.name, f.active ? "on" : "off");
+  if (f.fixed) {
+    out += " [fixed]";
+  } else if (f.requested != f.active) {
+    out += f.requested ? " [requested on]" : " [requested off]";
+  }
+  return out;
+}
+
+// The features worth an operator's eye, one line each way: those on, and those off that can be
+// turned on; off and fixed ones are left out (kShowUsage says so).
+void print_features(const std::vector<tunkit::Feature>& features) {
+  std::vector<std::string> on;
+  std::vector<std::string> off;
+  for (const auto& f : features) {
+    if (!f.active && f.fixed) continue;
+    std::string item = tunkit_cli::shown(f.name);
+    if (f.fixed) {
+      item += " [fixed]";
+    } else if (f.requested != f.active) {
+      item += f.requested ? " [requested on]" : " [requested off]";
+    }
+    (f.active ? on : off).push_back(std::move(item));
+  }
+  // "  features on: a, b, ..." wrapped before 100 columns, continued under the first item.
+  const auto print = [](std::string_view head, const std::vector<std::string>& items) {
+    constexpr std::size_t kWidth = 100;
+    std::string line(head);
+    const std::string indent(head.size(), ' ');
+    if (items.empty()) line += '-';
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      const std::string item = items[i] + (i + 1 < items.size() ? "," : "");
+      if (line.size() > indent.size() && line.size() + 1 + item.size() > kWidth) {
+        fmt::print("{}\n", line);
+        line = indent;
+      } else if (line.size() > indent.size()) {
+        line += ' ';
+      }
+      line += item;
+    }
+    fmt::print("{}\n", line);
+  };
+  print("  features on: ", on);
+  print("  features off: ", off);
+}
+
+std::string xdp_text(const tunkit::XdpInfo& x) {
+  if (x.mode == tunkit::XdpMode::none) return "none";
+  if (x.mode == tunkit::XdpMode::multi) {
+    return fmt::format("multi (native id {}, generic id {}, offload id {})", x.native_prog_id,
+                       x.generic_prog_id, x.offload_prog_id);
+  }
+  return fmt::format("id {} ({})", x.prog_id, tunkit::to_string(x.mode));
+}
+
+// The ethtool and XDP lines of `show`; what cannot be read is said on standard error.
+void print_settings(const tunkit::TunDeviceInfo& d, const Settings& s) {
+  const auto missing = [&](std::string_view part, const std::string& why) {
+    fmt::print(stderr, "tunkit show: {}: {} not shown: {}\n",
+               tunkit_cli::escape_bytes(tunkit_cli::shown(d.link.name)), part,
+               tunkit_cli::escape_bytes(why));
+  };
+  if (s.driver) {
+    fmt::print("  driver   {} {}, bus {}\n", tunkit_cli::shown(s.driver->driver),
+               tunkit_cli::shown(s.driver->version), tunkit_cli::shown(s.driver->bus_info));
+  }
+  if (s.link) {
+    fmt::print("  link     {}, {} duplex, autoneg {}\n",
+               s.link->speed ? fmt::format("{}Mb/s", *s.link->speed) : std::string("speed unknown"),
+               duplex_text(s.link->duplex), s.link->autoneg ? "on" : "off");
+  }
+  if (s.msglvl) fmt::print("  msglvl   {:#010x}\n", *s.msglvl);
+  if (s.rx_frames) fmt::print("  rx-frames {}\n", *s.rx_frames);
+  if (s.xdp) fmt::print("  xdp      {}\n", xdp_text(*s.xdp));
+  if (s.features) print_features(*s.features);
+  if (!s.ethtool_error.empty()) missing("ethtool settings and features", s.ethtool_error);
+  if (!s.driver_error.empty()) missing("driver", s.driver_error);
+  if (!s.link_error.empty()) missing("link settings", s.link_error);
+  if (!s.msglvl_error.empty()) missing("message level", s.msglvl_error);
+  if (!s.rx_frames_error.empty()) missing("rx-frames", s.rx_frames_error);
+  if (!s.features_error.empty()) missing("features", s.features_error);
+  if (!s.xdp_error.empty()) missing("XDP program", s.xdp_error);
+}
+
+std::string json_error(const std::string& error) {
+  return error.empty() ? std::string("null") : json_string(error);
+}
+
+// ,"ethtool":{...}|null,"ethtool_error":...,"xdp":{...}|null,"xdp_error":...
+std::string json_settings(const Settings& s) {
+  std::string out = R"(,"ethtool":)";
+  if (!s.ethtool_error.empty()) {
+    out += "null";
+  } else {
+    out += '{';
+    if (s.driver) {
+      out += fmt::format(R"("driver":{},"version":{},"firmware_version":{},"bus_info":{})",
+                         json_string(s.driver->driver), json_string(s.driver->version),
+                         json_string(s.driver->firmware_version), json_string(s.driver->bus_info));
+    } else {
+      out += R"("driver":null,"version":null,"firmware_version":null,"bus_info":null)";
+    }
+    if (s.link) {
+      out += fmt::format(R"(,"speed":{},"duplex":"{}","autoneg":{})", json_optional(s.link->speed),
+                         duplex_text(s.link->duplex), s.link->autoneg);
+    } else {
+      out += R"(,"speed":null,"duplex":null,"autoneg":null)";
+    }
+    out += fmt::format(R"(,"msglvl":{},"rx_frames":{},"features":)", json_optional(s.msglvl),
+                       json_optional(s.rx_frames));
+    if (s.features) {
+      out += '[';
+      for (std::size_t i = 0; i < s.features->size(); ++i) {
+        const auto& f = (*s.features)[i];
+        out += fmt::format(R"({}{{"name":{},"active":{},"requested":{},"fixed":{}}})",
+                           i != 0 ? "," : "", json_string(f.name), f.active, f.requested, f.fixed);
+      }
+      out += ']';
+    } else {
+      out += "null";
+    }
+    // Why a part is null: an error string per part that could not be read.
+    out += R"(,"errors":{)";
+    bool first = true;
+    for (const auto& [key, error] :
+         {std::pair<std::string_view, const std::string*>{"driver", &s.driver_error},
+          {"link", &s.link_error},
+          {"msglvl", &s.msglvl_error},
+          {"rx_frames", &s.rx_frames_error},
+          {"features", &s.features_error}}) {
+      if (error->empty()) continue;
+      out += fmt::format(R"({}"{}":{})", first ? "" : ",", key, json_string(*error));
+      first = false;
+    }
+    out += "}}";
+  }
+  out += fmt::format(R"(,"ethtool_error":{},"xdp":)", json_error(s.ethtool_error));
+  if (!s.xdp || s.xdp->mode == tunkit::XdpMode::none) {
+    out += "null";
+  } else {
+    out += fmt::format(R"({{"id":{},"mode":"{}","native_id":{},"generic_id":{},"offload_id":{}}})",
+                       s.xdp->prog_id, tunkit::to_string(s.xdp->mode), s.xdp->native_prog_id,
+                       s.xdp->generic_prog_id, s.xdp->offload_prog_id);
+  }
+  out += fmt::format(R"(,"xdp_error":{})", json_error(s.xdp_error));
+  return out;
+}
+
 std::string json_device(const tunkit::TunDeviceInfo& d, const Extra& x,
-                        const std::vector<tunkit::IpPrefix>* addresses) {
+                        const std::vector<tunkit::IpPrefix>* addresses,
+                        const Settings* settings = nullptr) {
   std::string out = fmt::format(
       R"({{"name":{},"ifindex":{},"type":"{}","flags":"{}","pi":{},"vnet_hdr":{},)"
       R"("persist":{},"multi_queue":{},"owner":{},"group":{},"owner_name":{},"group_name":{},)"
@@ -366,6 +625,7 @@ std::string json_device(const tunkit::TunDeviceInfo& d, const Extra& x,
     }
     out += ']';
   }
+  if (settings != nullptr) out += json_settings(*settings);
   out += '}';
   return out;
 }
@@ -525,8 +785,9 @@ int cmd_show(Args& args) {
   const tunkit::TunDeviceInfo d = require_device(*name);
   const Extra x = extra_of(d);
   const std::vector<tunkit::IpPrefix> addresses = tunkit::Link(d.link.ifindex).addresses();
+  const Settings settings = settings_of(d);
   if (json) {
-    fmt::print("{}\n", json_device(d, x, &addresses));
+    fmt::print("{}\n", json_device(d, x, &addresses, &settings));
     return 0;
   }
   fmt::print("{}: {} device, index {}\n", tunkit_cli::shown(d.link.name), d.mode, d.link.ifindex);
@@ -549,10 +810,116 @@ int cmd_show(Args& args) {
   if (d.mac) fmt::print("  mac      {}\n", *d.mac);
   for (const auto& p : addresses)
     fmt::print("  address  {}\n", p);
+  print_settings(d, settings);
   if (x.holders.empty()) {
     fmt::print(
         "  note     no program holds it: it has no carrier and drops what is sent to it; it keeps "
         "its flags, offloads, owner and group for the next program that attaches\n");
+  }
+  return 0;
+}
+
+// --- set ----------------------------------------------------------------------------------------
+
+// "on" or "off" as the value of `opt`.
+bool on_off(Args& args, std::string_view opt, std::string_view text) {
+  if (text == "on") return true;
+  if (text == "off") return false;
+  args.fail(fmt::format("{}: \"{}\" is not on or off", opt, text));
+}
+
+// A feature name as a usage error sees it: a name the kernel could have (no space, no '='), else
+// refused here; whether the device has it is the kernel's to say.
+std::string feature_name(Args& args, std::string_view opt, std::string_view name) {
+  if (name.empty()) args.fail(fmt::format("{}: a feature needs a name", opt));
+  return std::string(name);
+}
+
+int cmd_set(Args& args) {
+  std::optional<std::string_view> name;
+  tunkit::LinkSettingsChange link;
+  std::optional<std::uint32_t> msglvl;
+  std::optional<std::uint32_t> rx_frames;
+  std::vector<tunkit::FeatureChange> features;
+  constexpr std::uint64_t kU32 = 0xFFFFFFFFu;
+  while (!args.done()) {
+    const std::string_view a = args.next();
+    if (is_help(a)) {
+      fmt::print("{}", kSetUsage);
+      return 0;
+    }
+    if (a == "--speed") {
+      link.speed = static_cast<std::uint32_t>(number(args, a, kU32));
+    } else if (a == "--duplex") {
+      const std::string_view v = args.value(a);
+      if (v == "half") {
+        link.duplex = tunkit::Duplex::half;
+      } else if (v == "full") {
+        link.duplex = tunkit::Duplex::full;
+      } else {
+        args.fail(fmt::format("{}: \"{}\" is not half or full", a, v));
+      }
+    } else if (a == "--autoneg") {
+      link.autoneg = on_off(args, a, args.value(a));
+    } else if (a == "--msglvl") {
+      const std::string_view v = args.value(a);
+      const auto n = tunkit_cli::parse_decimal_or_hex(v, kU32);
+      if (!n) {
+        args.fail(
+            fmt::format("{}: \"{}\" is not a number from 0 to {} (decimal or 0x hex)", a, v, kU32));
+      }
+      msglvl = static_cast<std::uint32_t>(*n);
+    } else if (a == "--rx-frames") {
+      rx_frames = static_cast<std::uint32_t>(number(args, a, kU32));
+    } else if (a == "--feature") {
+      const std::string_view v = args.value(a);
+      const std::size_t eq = v.rfind('=');
+      if (eq == std::string_view::npos) {
+        args.fail(fmt::format("{}: \"{}\" is not NAME=on or NAME=off", a, v));
+      }
+      features.push_back(
+          {feature_name(args, a, v.substr(0, eq)), on_off(args, a, v.substr(eq + 1))});
+    } else if (a == "-K") {
+      const std::string_view feature = args.value(a);
+      if (args.done()) args.fail(fmt::format("option {} needs a feature name and on or off", a));
+      features.push_back({feature_name(args, a, feature), on_off(args, a, args.next())});
+    } else if (a.starts_with('-') || name) {
+      args.unknown(a);
+    } else {
+      name = args.device_name(a);
+    }
+  }
+  if (!name) args.fail("set needs a device name");
+  if (!link.speed && !link.duplex && !link.autoneg && !msglvl && !rx_frames && features.empty()) {
+    args.fail("set needs something to change: see the options");
+  }
+  const tunkit::TunDeviceInfo d = require_device(*name);
+  std::vector<tunkit::Feature> changed;
+  try {
+    tunkit::Ethtool ethtool = tunkit::Ethtool::from_name(d.link.name);
+    if (link.speed || link.duplex || link.autoneg) ethtool.set_link_settings(link);
+    if (msglvl) ethtool.set_message_level(*msglvl);
+    if (rx_frames) {
+      ethtool.set_rx_frames(*rx_frames);
+      // tun caps it (at 64) without an error: say what the device took.
+      if (const std::uint32_t now = ethtool.rx_frames(); now != *rx_frames) {
+        fmt::print(stderr, "tunkit set: warning: rx-frames is {}: the driver took {} as {}\n", now,
+                   *rx_frames, now);
+      }
+    }
+    if (!features.empty()) changed = ethtool.set_features(features);
+  } catch (const tunkit::Error& e) {
+    throw RuntimeError{error_text(e, d)};
+  }
+  // The state of each feature changed on standard output; a warning on standard error for one
+  // that is not in effect as asked.
+  for (const tunkit::Feature& f : changed) {
+    fmt::print("{}\n", feature_text(f));
+    if (f.requested == f.active) continue;
+    fmt::print(stderr, "tunkit set: warning: {}: {}\n", tunkit_cli::escape_bytes(feature_text(f)),
+               f.requested ? "the device cannot have it now (for a TUN/TAP offload: until the "
+                             "program reading it offers it)"
+                           : "the device keeps it on for now");
   }
   return 0;
 }
@@ -832,6 +1199,7 @@ int dispatch(int argc, char** argv) {
   if (command == "delete" || command == "del") return cmd_delete(args);
   if (command == "list" || command == "ls") return cmd_list(args);
   if (command == "show") return cmd_show(args);
+  if (command == "set") return cmd_set(args);
   if (command == "dump") return cmd_dump(args);
   if (command == "run") return cmd_run(argc, argv);
   if (command.starts_with('-')) throw UsageError{fmt::format("unknown option \"{}\"", command), {}};

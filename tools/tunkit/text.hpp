@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
@@ -25,6 +26,23 @@ namespace tunkit_cli {
   std::uint64_t v = 0;
   const char* end = text.data() + text.size();
   const auto [ptr, ec] = std::from_chars(text.data(), end, v, 10);
+  if (ec != std::errc{} || ptr != end || v > max) return std::nullopt;
+  return v;
+}
+
+/// A number from 0 to `max`, decimal or hexadecimal with "0x" (as `ethtool msglvl 0x7` takes
+/// it): digits only after the prefix (no sign, no space), or nullopt. Overflow is refused as in
+/// parse_decimal.
+[[nodiscard]] inline std::optional<std::uint64_t> parse_decimal_or_hex(std::string_view text,
+                                                                       std::uint64_t max) {
+  if (!text.starts_with("0x") && !text.starts_with("0X")) return parse_decimal(text, max);
+  const std::string_view digits = text.substr(2);
+  if (digits.empty() || std::isxdigit(static_cast<unsigned char>(digits.front())) == 0) {
+    return std::nullopt;
+  }
+  std::uint64_t v = 0;
+  const char* end = digits.data() + digits.size();
+  const auto [ptr, ec] = std::from_chars(digits.data(), end, v, 16);
   if (ec != std::errc{} || ptr != end || v > max) return std::nullopt;
   return v;
 }
