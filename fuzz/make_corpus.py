@@ -312,8 +312,53 @@ def route(ifindex):
     return nlmsg(RTM_NEWROUTE, body)
 
 
+def genl(family, cmd, attrs):
+    return nlmsg(family, struct.pack("<BBH", cmd, 1, 0) + attrs)
+
+
+ETHTOOL_FAMILY = 0x15
+
+
+def ethtool_header(ifindex, name):
+    return nlattr(1 | 0x8000, nlattr(1, struct.pack("<I", ifindex)) + nlattr(2, name + b"\0"))
+
+
+def bitset_verbose(bits, listed=None):
+    """bits: the set names; listed: every name, each with VALUE when set (else a NOMASK list)."""
+    out = b"" if listed is not None else nlattr(1, b"")
+    names = listed if listed is not None else bits
+    out += nlattr(2, struct.pack("<I", len(names)))
+    entries = b""
+    for i, n in enumerate(names):
+        bit = nlattr(1, struct.pack("<I", i)) + nlattr(2, n.encode() + b"\0")
+        if listed is not None and n in bits:
+            bit += nlattr(3, b"")
+        entries += nlattr(1 | 0x8000, bit)
+    return out + nlattr(3 | 0x8000, entries)
+
+
+def ethtool():
+    family = genl(0x10, 1, nlattr(2, b"ethtool\0") + nlattr(1, struct.pack("<H", ETHTOOL_FAMILY)))
+    hdr = ethtool_header(1, b"tk0")
+    linkmodes = genl(ETHTOOL_FAMILY, 4, hdr + nlattr(2, b"\x00") + nlattr(5, struct.pack("<I", 10000)) +
+                     nlattr(6, b"\x01"))
+    debug = genl(ETHTOOL_FAMILY, 7, hdr + nlattr(2 | 0x8000, nlattr(1, b"") + nlattr(2, struct.pack("<I", 15)) +
+                                                  nlattr(4, struct.pack("<I", 5))))
+    coalesce = genl(ETHTOOL_FAMILY, 20, hdr + nlattr(3, struct.pack("<I", 16)))
+    names = ["tx-scatter-gather", "tx-checksum-ip-generic", "rx-gro", "tx-udp-segmentation", "rx-checksum"]
+    features = genl(ETHTOOL_FAMILY, 11, hdr +
+                    nlattr(2 | 0x8000, bitset_verbose(set(names[:4]), names)) +
+                    nlattr(3 | 0x8000, bitset_verbose(["tx-scatter-gather", "rx-gro", "tx-udp-segmentation"])) +
+                    nlattr(4 | 0x8000, bitset_verbose(["tx-scatter-gather", "rx-gro"])) +
+                    nlattr(5 | 0x8000, bitset_verbose([])))
+    return [family + ack(), linkmodes + ack(), debug + ack(), coalesce + ack(), features + ack()]
+
+
 def netlink():
     tun = link(1, "tk0")
+    xdp_attrs = nlattr(43 | 0x8000, nlattr(2, b"\x02") + nlattr(4, struct.pack("<I", 42)) +
+                       nlattr(6, struct.pack("<I", 42)))
+    xdp = nlmsg(RTM_NEWLINK, link(1, "tk0")[16:] + xdp_attrs)
     a4msg = address(1, 2, 24, a4("10.8.0.2"))
     a6msg = address(1, 10, 64, a6("fd00::2"))
     return {
@@ -329,6 +374,8 @@ def netlink():
         # A message length of 2^31 or more, which libmnl's mnl_nlmsg_ok() lets through.
         "regress_length_2g": b"\x06\x00" + length_prefixed(
             [tun + struct.pack("<IHHII", 0x98000000, RTM_NEWLINK, 0, 0, 0) + bytes(16)]),
+        "xdp": b"\x07\x00" + length_prefixed([tun + ack(), xdp + ack()]),
+        "ethtool": b"\x08\x00" + length_prefixed(ethtool()),
         "events": b"\x06\x00" + length_prefixed(
             [tun, link(1, "tk0", typ=RTM_DELLINK), a4msg,
              address(1, 2, 24, a4("10.8.0.2"), typ=RTM_DELADDR)]),

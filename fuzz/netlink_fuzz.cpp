@@ -1,7 +1,9 @@
-// Fuzzes tunkit's rtnetlink reply parsing: the datagram walk of Socket (ACKs, errors, dump ends,
-// sequence and port filtering, truncation), the decoders of links, addresses and routes, and
-// the link-event decoder, all through the public API (Link, list_tun_devices, LinkEvents) over
-// a scripted syscall seam whose netlink socket answers with the fuzzer's datagrams.
+// Fuzzes tunkit's netlink reply parsing: the datagram walk of Socket (ACKs, errors, dump ends,
+// sequence and port filtering, truncation), the decoders of links (IFLA_XDP included),
+// addresses and routes, the link-event decoder, and the generic-netlink replies of the ethtool
+// family (family resolution, link settings, the compact and verbose bitsets of the message level
+// and the features, rx-frames), all through the public API (Link, list_tun_devices, LinkEvents,
+// Ethtool) over a scripted syscall seam whose netlink socket answers with the fuzzer's datagrams.
 //
 // Input: one byte choosing the operation, one byte of flags (bit 0: leave the messages'
 // sequence numbers and ports as given instead of matching them to the request), then datagrams,
@@ -28,6 +30,7 @@
 #include <system_error>
 #include <vector>
 
+#include "tunkit/ethtool.hpp"
 #include "tunkit/link.hpp"
 #include "tunkit/link_events.hpp"
 #include "tunkit/sys.hpp"
@@ -149,7 +152,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::uint8_t op = data[0];
   ScriptedNetlink kernel(std::span(data + 2, size - 2), (data[1] & 1U) != 0);
   try {
-    switch (op % 7) {
+    switch (op % 9) {
       case 0: {  // Link(ifindex): RTM_GETLINK, then state()
         tunkit::Link link(1, kernel);
         std::error_code ec;
@@ -194,7 +197,28 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (ec) TUNKIT_FUZZ_CHECK(devices.empty());
         break;
       }
-      default: {  // link events: every datagram is a multicast notification
+      case 7: {  // Link::xdp: IFLA_XDP of an RTM_NEWLINK answer
+        tunkit::Link link(1, kernel);
+        std::error_code ec;
+        (void)link.xdp(ec);
+        check_error(ec);
+        break;
+      }
+      case 8: {  // Ethtool: the family's id from the controller, then each reading
+        tunkit::Ethtool ethtool(1, kernel);
+        std::error_code ec;
+        (void)ethtool.link_settings(ec);
+        check_error(ec);
+        (void)ethtool.message_level(ec);
+        check_error(ec);
+        (void)ethtool.rx_frames(ec);
+        check_error(ec);
+        const auto features = ethtool.features(ec);
+        check_error(ec);
+        if (ec) TUNKIT_FUZZ_CHECK(features.empty());
+        break;
+      }
+      default: {  // 6: link events: every datagram is a multicast notification
         tunkit::LinkEvents events;
         std::error_code ec;
         events.open(std::nullopt, ec, kernel);
