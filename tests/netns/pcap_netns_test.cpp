@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <cerrno>
@@ -19,10 +20,12 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "catch.hpp"
 #include "netns_helpers.hpp"
+#include "subprocess.hpp"
 #include "tunkit/pcap.hpp"
 #include "tunkit/testing/netns_sandbox.hpp"
 #include "tunkit/tunkit.hpp"
@@ -332,3 +335,180 @@ TEST_CASE("pcap: an Ethernet capture of a TAP device is read by tcpdump -r", "[n
   CHECK(pcap_count_lines(out, "02:00:00:00:98:03, ethertype IPv4") == 4);
   CHECK(pcap_count_lines(out, "ICMP echo request") == 4);
 }
+
+#ifdef TUNKIT_CLI
+// `tunkit dump NAME EXPRESSION -w FILE` and `tunkit inject NAME -r FILE`: the tool as a user runs
+// it, its capture read back by tcpdump, its replay received by a socket.
+namespace {
+
+std::string pcap_cli(const std::string& args) {
+  return std::string(TUNKIT_CLI) + " " + args;
+}
+
+// The sum of the IP total lengths tcpdump -v prints for the packets of a RAW capture.
+std::size_t pcap_tcpdump_bytes(const std::string& verbose) {
+  std::size_t total = 0;
+  for (std::size_t at = 0; (at = verbose.find(", length ", at)) != std::string::npos;) {
+    at += 9;
+    const std::size_t close = verbose.find(')', at);
+    if (close == std::string::npos) break;
+    const std::string digits = verbose.substr(at, close - at);
+    if (!digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos) {
+      total += std::stoul(digits);
+    }
+  }
+  return total;
+}
+
+}  // namespace
+
+TEST_CASE("tunkit dump EXPRESSION -w: only what the filter accepts, read back by tcpdump",
+          "[netns][pcap][cli]") {
+  NetNsSandbox sandbox;
+  PcapNetnsTempDir dir;
+  const std::string file = (dir.path / "pings.pcap").string();
+  REQUIRE(netns_test::output_of(pcap_cli("create --name tkd0 --addr 10.97.0.1/24 --up"))
+              .find("created") != std::string::npos);
+  pcap_write_proc("/proc/sys/net/ipv6/conf/tkd0/disable_ipv6", "1");
+  tunkit::test::Child dump({TUNKIT_CLI, "dump", "tkd0", "icmp", "-w", file, "-c",
+                            std::to_string(pcap_pings), "-t", "10"});
+  REQUIRE(dump.wait_for_line("listening on", 10s));
+  // A TUN device takes no classic BPF filter: the tool says it filters itself.
+  CHECK(dump.output().find("filtering in this process: TUN devices take no classic BPF filter") !=
+        std::string::npos);
+  pcap_send_udp("10.97.0.2", pcap_udp_burst);
+  pcap_send_pings("10.97.0.2", pcap_pings);
+  CHECK(dump.wait_exit(10s) == 0);
+  INFO(dump.output());
+  CHECK(dump.output().find(std::to_string(pcap_pings) + " packets written to " + file) !=
+        std::string::npos);
+
+  // What the file holds, as the library reads it: the pings, whole, nothing else.
+  pcap::Reader reader(file);
+  CHECK(reader.link_type() == pcap::LinkType::raw);
+  std::size_t packets = 0;
+  std::size_t bytes = 0;
+  while (const auto p = reader.next()) {
+    CHECK(pcap_ip_proto(p->data, 0) == 1);
+    ++packets;
+    bytes += p->data.size();
+  }
+  CHECK(packets == pcap_pings);
+  // And as tcpdump reads it: the same packets and bytes.
+  const std::string tcpdump = pcap_tcpdump();
+  if (tcpdump.empty()) {
+    WARN("tcpdump is not installed (apt-get install tcpdump): the capture is not checked by it");
+  } else {
+    const std::string out = netns_test::output_of(tcpdump + " -r " + file + " -nn -v 2>&1");
+    INFO(out);
+    CHECK(pcap_count_lines(out, "ICMP echo request") == pcap_pings);
+    CHECK(pcap_tcpdump_bytes(out) == bytes);
+  }
+  (void)netns_test::output_of(pcap_cli("delete tkd0"));
+}
+
+TEST_CASE("tunkit dump EXPRESSION on a TAP device nobody else holds filters in the kernel",
+          "[netns][pcap][cli]") {
+  NetNsSandbox sandbox;
+  REQUIRE(netns_test::output_of(pcap_cli("create --tap --name tkd1 --addr 10.98.0.1/24 --up"))
+              .find("created") != std::string::npos);
+  pcap_write_proc("/proc/sys/net/ipv6/conf/tkd1/disable_ipv6", "1");
+  // A neighbour that never answers ARP: the stack sends to it straight away.
+  REQUIRE(netns_test::output_of("ip neigh replace 10.98.0.2 lladdr 02:00:00:00:00:02 dev tkd1 "
+                                "nud permanent && echo ok")
+              .find("ok") != std::string::npos);
+  tunkit::test::Child dump(
+      {TUNKIT_CLI, "dump", "tkd1", "icmp", "-c", std::to_string(pcap_pings), "-t", "10"});
+  REQUIRE(dump.wait_for_line("listening on", 10s));
+  CHECK(dump.output().find("filter in the kernel") != std::string::npos);
+  const tunkit::Link link = tunkit::Link::from_name("tkd1");
+  const auto before = link.statistics();
+  pcap_send_udp("10.98.0.2", pcap_udp_burst);
+  pcap_send_pings("10.98.0.2", pcap_pings);
+  CHECK(dump.wait_exit(10s) == 0);
+  INFO(dump.output());
+  CHECK(pcap_count_lines(dump.output(), "ICMP echo request") == pcap_pings);
+  CHECK(pcap_count_lines(dump.output(), "UDP") == 0);
+  // The kernel dropped every datagram before the reader saw it, and counted each one.
+  const auto after = link.statistics();
+  CHECK(after.tx_dropped - before.tx_dropped == pcap_udp_burst);
+  // The device is left without a filter for whoever attaches next: a reader gets the datagrams.
+  tunkit::TunDevice next(tunkit::find_tun_device("tkd1")->attach_options());
+  // Carrier came back with the queue; linkwatch turns the link operationally up (IFF_RUNNING)
+  // and its queueing discipline on a little later: until then the stack drops what it sends.
+  for (int i = 0; i < 200 && !link.state().running; ++i)
+    std::this_thread::sleep_for(10ms);
+  pcap_send_udp("10.98.0.2", 3);
+  std::size_t udp = 0;
+  for (const auto& f : pcap_drain(next.native_handle(), 300ms))
+    udp += pcap_frame_proto(f, 0) == 17 ? 1U : 0U;
+  CHECK(udp == 3);
+  next.close();
+  // TUNGETFILTER still reports the program (a kernel quirk): the next dump filters itself.
+  const auto again = tunkit::test::run(pcap_cli("dump tkd1 icmp -t 1"));
+  INFO(again.output);
+  CHECK(again.output.find("filtering in this process: the device has had a filter") !=
+        std::string::npos);
+  (void)netns_test::output_of(pcap_cli("delete tkd1"));
+}
+
+TEST_CASE("tunkit inject -r: every datagram of a capture reaches a socket", "[netns][pcap][cli]") {
+  NetNsSandbox sandbox;
+  PcapNetnsTempDir dir;
+  const std::string file = (dir.path / "udp.pcap").string();
+  constexpr std::size_t n = 40;
+  {
+    pcap::Writer w(file);
+    std::array<std::byte, 128> buf{};
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::array<std::byte, 4> data{std::byte{0x74}, std::byte{0x6b},
+                                          static_cast<std::byte>(i), std::byte{0}};
+      const auto len =
+          tunkit::build_udp_datagram({.src = tunkit::IpAddress::parse("10.99.0.2"),
+                                      .dst = tunkit::IpAddress::parse("10.99.0.1"),
+                                      .src_port = 40000,
+                                      .dst_port = 9999,
+                                      .data = data,
+                                      .identification = static_cast<std::uint16_t>(i + 1)},
+                                     buf);
+      REQUIRE(len);
+      w.write(std::span<const std::byte>(buf).first(*len));
+    }
+  }
+  // A TUN device with a virtio-net header: the tool adds one to each packet.
+  REQUIRE(netns_test::output_of(pcap_cli("create --name tki0 --vnet-hdr --addr 10.99.0.1/24 --up"))
+              .find("created") != std::string::npos);
+  netns_test::UdpSocket s;
+  const auto at = pcap_endpoint("10.99.0.1", 9999);
+  REQUIRE(::bind(s.fd, reinterpret_cast<const sockaddr*>(&at), sizeof at) == 0);
+  const auto r = tunkit::test::run(pcap_cli("inject tki0 -r " + file + " --rate 2000"));
+  INFO(r.output);
+  CHECK(r.status == 0);
+  CHECK(r.output.find(std::to_string(n) + " packets written to tki0") != std::string::npos);
+  std::size_t received = 0;
+  std::array<std::uint8_t, 64> got{};
+  std::vector<bool> seen(n, false);
+  for (;;) {
+    pollfd p{s.fd, POLLIN, 0};
+    if (::poll(&p, 1, 500) <= 0) break;
+    const ssize_t len = ::recv(s.fd, got.data(), got.size(), 0);
+    REQUIRE(len == 4);
+    if (got[2] < n) seen[got[2]] = true;
+    ++received;
+  }
+  CHECK(received == n);
+  CHECK(std::all_of(seen.begin(), seen.end(), [](bool b) { return b; }));
+
+  // A capture of Ethernet frames does not fit a TUN device; a file that is no capture is named.
+  const auto tap_file = (dir.path / "frames.pcap").string();
+  { pcap::Writer w(tap_file, {.link = pcap::LinkType::ethernet}); }
+  const auto wrong = tunkit::test::run(pcap_cli("inject tki0 -r " + tap_file));
+  CHECK(wrong.status == 1);
+  CHECK(wrong.output.find("a tun device takes IP packets (LINKTYPE_RAW, 101)") !=
+        std::string::npos);
+  CHECK(tunkit::test::run(pcap_cli("inject tki0")).status == 2);
+  CHECK(tunkit::test::run(pcap_cli("inject tki0 -r " + file + " --rate 0")).status == 2);
+  CHECK(tunkit::test::run(pcap_cli("dump tki0 'udp port'")).status == 1);
+  (void)netns_test::output_of(pcap_cli("delete tki0"));
+}
+#endif

@@ -178,7 +178,7 @@ TEST_CASE("bash completion: commands, options as --help names them, device names
   CHECK(complete_words({tool, "set", "compl0", "-K", "rx-gro", "off", ""}).empty());
 
   // Every option of every command's --help is offered, and nothing else.
-  for (const std::string command : {"create", "list", "show", "set", "dump", "run"}) {
+  for (const std::string command : {"create", "list", "show", "set", "dump", "inject", "run"}) {
     const auto help = run(tool + " " + command + " --help");
     REQUIRE(help.status == 0);
     std::set<std::string> documented = help_options(help.output);

@@ -579,7 +579,7 @@ TEST_CASE("tunkit: help and usage errors", "[netns][cli]") {
   auto r = cli("--help");
   CHECK(r.status == 0);
   CHECK(r.output.starts_with("usage: tunkit COMMAND"));
-  for (const char* c : {"create", "delete", "list", "show", "dump"}) {
+  for (const char* c : {"create", "delete", "list", "show", "dump", "inject"}) {
     r = cli(std::string(c) + " --help");
     INFO(c);
     CHECK(r.status == 0);
@@ -593,14 +593,15 @@ TEST_CASE("tunkit: help and usage errors", "[netns][cli]") {
   CHECK(contains(cli("--frob").output, "tunkit: unknown option \"--frob\""));
 
   // The same words for an unknown option, and for an argument too many, in every command.
-  for (const char* c : {"create", "delete", "list", "show", "dump"}) {
+  for (const char* c : {"create", "delete", "list", "show", "dump", "inject"}) {
     r = cli(std::string(c) + " --bogus");
     INFO(c << ": " << r.output);
     CHECK(r.status == 2);
     CHECK(r.output == std::string("tunkit ") + c + ": unknown option \"--bogus\"\nTry 'tunkit " +
                           c + " --help'.\n");
   }
-  for (const char* c : {"delete tkx0 tkx1", "list extra", "show tkx0 tkx1", "dump tkx0 tkx1"}) {
+  for (const char* c : {"delete tkx0 tkx1", "list extra", "show tkx0 tkx1",
+                        "inject tkx0 tkx1"}) {  // dump takes the words after NAME as its filter
     r = cli(c);
     INFO(c << ": " << r.output);
     CHECK(r.status == 2);

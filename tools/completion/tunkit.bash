@@ -14,7 +14,7 @@ _tunkit() {
   local tool=${COMP_WORDS[0]} cur=${COMP_WORDS[COMP_CWORD]} prev=
   ((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD - 1]}
   COMPREPLY=()
-  local commands="create delete list show set dump run help version"
+  local commands="create delete list show set dump inject run help version"
 
   # The subcommand: the first word after the tool that is not an option.
   local i command= command_at=0
@@ -47,7 +47,8 @@ _tunkit() {
     list | ls) options="--json" ;;
     show) options="--json"; takes_device=1 ;;
     set) options="--speed --duplex --autoneg --msglvl --rx-frames --feature -K"; takes_device=1 ;;
-    dump) options="--hex -x --count -c --timeout -t"; takes_device=1 ;;
+    dump) options="--write -w --hex -x --count -c --timeout -t"; takes_device=1 ;;
+    inject) options="--read -r --rate --count -c"; takes_device=1 ;;
     run) options="$create_opts --queues -q --attach --persist --" ;;
     help | version) return 0 ;;
   esac
@@ -63,9 +64,10 @@ _tunkit() {
     --group | -g) COMPREPLY=($(compgen -g -- "$cur")); return 0 ;;
     --attach) COMPREPLY=($(compgen -W "$(_tunkit_devices "$tool")" -- "$cur")); return 0 ;;
     --duplex) COMPREPLY=($(compgen -W "half full" -- "$cur")); return 0 ;;
+    --write | -w | --read | -r) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
     --autoneg) COMPREPLY=($(compgen -W "on off" -- "$cur")); return 0 ;;
     --name | -n | --mtu | --addr | --count | -c | --timeout | -t | --queues | -q | --speed | \
-      --msglvl | --rx-frames | --feature | -K)
+      --msglvl | --rx-frames | --feature | -K | --rate)
       return 0 ;;
   esac
   if [[ $cur == -* ]]; then
@@ -78,7 +80,7 @@ _tunkit() {
     for ((i = command_at + 1; i < COMP_CWORD; i++)); do
       case ${COMP_WORDS[i]} in
         --count | -c | --timeout | -t | --speed | --duplex | --autoneg | --msglvl | --rx-frames | \
-          --feature) ((i++)) ;;
+          --feature | --write | -w | --read | -r | --rate) ((i++)) ;;
         -K) ((i += 2)) ;;
         -*) ;;
         *) seen=1 ;;

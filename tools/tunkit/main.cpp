@@ -35,7 +35,12 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <vector>
+
+#ifdef TUNKIT_CLI_HAVE_PCAP
+#include <tunkit/pcap.hpp>
+#endif
 
 #include "common/dump.hpp"
 #include "common/helpers.hpp"
@@ -62,8 +67,11 @@ commands:
   set NAME [--speed MBIT] [--duplex half|full] [--autoneg on|off] [--msglvl N] [--rx-frames N]
          [--feature NAME=on|off]... [-K NAME on|off]...
                       change a device's ethtool settings and features (like `ethtool -s/-C/-K`)
-  dump NAME [--hex] [--count N] [--timeout SEC]
-                      attach to a device and print every packet the kernel sends into it
+  dump NAME [EXPRESSION] [-w FILE] [--hex] [--count N] [--timeout SEC]
+                      attach to a device and print (or save) the packets the kernel sends
+                      into it, those a tcpdump filter EXPRESSION accepts
+  inject NAME -r FILE [--rate PPS] [--count N]
+                      write the packets of a capture file into a device
   run [--user U] [--group G] [--queues N] [create options] -- COMMAND [ARG]...
                       create a device and start COMMAND with its queues, unprivileged
   help                show this help ("tunkit COMMAND --help" for one command)
@@ -143,7 +151,7 @@ options:
   -K NAME on|off           the same, in ethtool's words (repeatable)
 )";
 
-constexpr std::string_view kDumpUsage = R"(usage: tunkit dump NAME [options]
+constexpr std::string_view kDumpUsage = R"(usage: tunkit dump NAME [EXPRESSION] [options]
 
 Attaches to the TUN/TAP device NAME with the flags it has and prints every packet the kernel
 sends into it, one line each like `tcpdump -n`. Its offloads and settings are left as they are.
@@ -151,10 +159,35 @@ The packets are consumed: nothing answers them, and on a multi-queue device this
 share of the flows from the others. A device without multi-queue must not be held by another
 program (EBUSY). SIGINT and SIGTERM end it.
 
+EXPRESSION (the words after NAME, as tcpdump takes them: `icmp or udp port 53`) keeps only the
+packets it accepts. It runs in the kernel, as the device's filter, where that changes nothing
+for anybody else: on a TAP device that no other program holds and that never had a filter (the
+kernel reports the last filter attached even after it was removed); the filter is removed again
+at the end. Elsewhere (a TUN device, which takes no classic BPF
+filter; a TAP device others hold, whose filter would apply to their queues too) it runs here, on
+every packet read, and the tool says so on stderr. The filter sees the packet without virtio-net
+header or packet information.
+
 options:
+  -w, --write FILE   save the packets in FILE (pcap format: tcpdump -r, Wireshark) instead
+                     of printing them; link type RAW for TUN, EN10MB for TAP devices
   -x, --hex          add a hex dump of each packet
   -c, --count N      exit after N packets (default 0: no limit)
   -t, --timeout SEC  exit after SEC seconds (default 0: no limit)
+)";
+
+constexpr std::string_view kInjectUsage = R"(usage: tunkit inject NAME -r FILE [options]
+
+Attaches to the TUN/TAP device NAME with the flags it has and writes the packets of the capture
+FILE into it, in order, as if a program had sent them: the kernel receives them on NAME. The
+capture's link type must fit the device: RAW (IPv4/IPv6 packets) for TUN, EN10MB (Ethernet) for
+TAP. A virtio-net header (all zero: no offload) or packet information is added where the device
+has them. Prints how many packets were written.
+
+options:
+  -r, --read FILE    the capture file (pcap format, as tcpdump -w and tunkit dump -w write it)
+  --rate PPS         at most PPS packets per second (default 0: as fast as the device takes them)
+  -c, --count N      stop after N packets (default 0: the whole file)
 )";
 
 constexpr std::string_view kRunUsage = R"(usage: tunkit run [options] -- COMMAND [ARG]...
@@ -929,8 +962,61 @@ int cmd_set(Args& args) {
 // SIGINT and SIGTERM end the dump through a signalfd polled with the device: no signal handler,
 // so no global state that an exception could leave pointing at a destroyed device. The signals
 // stay blocked until the process exits (a late one is then pending, never delivered).
+// Where dump's filter runs, and why there.
+struct DumpFilter {
+  std::vector<tunkit::BpfInstruction> program;  // empty: no expression
+  bool in_kernel = false;
+};
+
+#ifdef TUNKIT_CLI_HAVE_PCAP
+tunkit::pcap::LinkType link_type(tunkit::Mode mode) {
+  return mode == tunkit::Mode::tap ? tunkit::pcap::LinkType::ethernet : tunkit::pcap::LinkType::raw;
+}
+#endif
+
+// Compiles `expression` for the device and attaches it where that changes nothing for anybody
+// else (see kDumpUsage); otherwise says on stderr that it filters here.
+DumpFilter dump_filter(const std::string& expression, tunkit::TunDevice& dev,
+                       const tunkit::TunDeviceInfo& info) {
+  DumpFilter f;
+  if (expression.empty()) return f;
+#ifdef TUNKIT_CLI_HAVE_PCAP
+  f.program = tunkit::pcap::compile_filter(expression, link_type(info.mode));
+  std::string why_here;
+  if (info.mode != tunkit::Mode::tap) {
+    why_here = "TUN devices take no classic BPF filter";
+  } else if (dev.filter_size() != 0) {
+    // TUNGETFILTER reports the last program attached, also after TUNDETACHFILTER: whether one
+    // applies now cannot be told, so none is attached (or detached) here.
+    why_here = "the device has had a filter of its own, which may still apply";
+  } else {
+    const pid_t self = ::getpid();
+    for (const auto& h : tunkit_cli::find_holders(info.link.name)) {
+      if (h.pid != self) {
+        why_here = fmt::format("{} holds it too, and a device's filter applies to every queue",
+                               tunkit_cli::shown(fmt::format("{} {}", h.pid, h.comm)));
+        break;
+      }
+    }
+  }
+  if (why_here.empty()) {
+    dev.attach_filter(f.program);
+    f.in_kernel = true;
+  } else {
+    fmt::print(stderr, "tunkit dump: filtering in this process: {}\n", why_here);
+  }
+  return f;
+#else
+  (void)dev;
+  (void)info;
+  throw RuntimeError{"this tunkit was built without libpcap: no filter expressions"};
+#endif
+}
+
 int cmd_dump(Args& args) {
   std::optional<std::string_view> name;
+  std::string expression;
+  std::optional<std::string> write_to;
   bool hex = false;
   std::uint64_t count = 0;
   std::uint64_t timeout_s = 0;
@@ -946,23 +1032,41 @@ int cmd_dump(Args& args) {
       count = number(args, a, 1000000000);
     } else if (a == "-t" || a == "--timeout") {
       timeout_s = number(args, a, 1000000);
-    } else if (a.starts_with('-') || name) {
+    } else if (a == "-w" || a == "--write") {
+      write_to = std::string(args.value(a));
+    } else if (a.starts_with('-')) {
       args.unknown(a);
-    } else {
+    } else if (!name) {
       name = args.device_name(a);
+    } else {
+      expression += (expression.empty() ? "" : " ") + std::string(a);  // as tcpdump joins them
     }
   }
   if (!name) args.fail("dump needs a device name");
+#ifndef TUNKIT_CLI_HAVE_PCAP
+  if (write_to) throw RuntimeError{"this tunkit was built without libpcap: no capture files"};
+#endif
   // Attach with the flags the device has (vnet header, packet info, multi-queue) and leave its
   // offloads alone (Options::offloads unset): its other users rely on them.
   const tunkit::TunDeviceInfo info = require_device(*name);
   tunkit::TunDevice dev(info.attach_options());
   const std::size_t vnet = info.vnet_hdr ? static_cast<std::size_t>(dev.vnet_header_size()) : 0;
+  const DumpFilter filter = dump_filter(expression, dev, info);
+#ifdef TUNKIT_CLI_HAVE_PCAP
+  std::optional<tunkit::pcap::Writer> writer;
+  if (write_to)
+    writer.emplace(*write_to, tunkit::pcap::WriterOptions{.link = link_type(info.mode)});
+#endif
 
   const char* failed = nullptr;
   const example::Fd signals(example::open_signal_fd(failed));
   if (signals.get() < 0) throw std::system_error(errno, std::system_category(), failed);
-  fmt::print("listening on {}, {} ({})\n", tunkit_cli::shown(dev.name()), info.mode, info.flags());
+  // With -w the packets go to the file and this line to stderr, as tcpdump does.
+  fmt::print(write_to ? stderr : stdout, "listening on {}, {} ({}){}\n",
+             tunkit_cli::shown(dev.name()), info.mode, info.flags(),
+             filter.program.empty() ? ""
+             : filter.in_kernel     ? ", filter in the kernel"
+                                    : ", filter in this process");
 
   const example::Deadline deadline{std::chrono::seconds(timeout_s)};
   std::vector<std::byte> buf(65536 + vnet + 64);
@@ -982,13 +1086,100 @@ int cmd_dump(Args& args) {
     if (ec && ec != tunkit::errc::packet_truncated) {
       throw tunkit::Error(ec, fmt::format("tunkit: read from {}: {}", dev.name(), ec.message()));
     }
+    // What the filter sees, and what a capture holds: the packet without the virtio-net header.
+    const auto packet =
+        std::span<const std::byte>(buf).subspan(std::min(vnet, n), n - std::min(vnet, n));
+#ifdef TUNKIT_CLI_HAVE_PCAP
+    // Also where the kernel filters: packets queued before the filter was attached were not.
+    if (!filter.program.empty() && !tunkit::pcap::matches(filter.program, packet)) continue;
     ++seen;
+    if (writer) {
+      writer->write(packet);
+      continue;
+    }
+#else
+    ++seen;
+#endif
     example::print_packet(std::span<const std::byte>(buf).first(n), vnet,
                           info.mode == tunkit::Mode::tap, hex,
                           ec == tunkit::errc::packet_truncated);
   }
-  fmt::print("{} packet{}\n", seen, seen == 1 ? "" : "s");
+#ifdef TUNKIT_CLI_HAVE_PCAP
+  if (writer) writer->close();
+#endif
+  // The device as it was: no filter left for the queues attached after this one.
+  if (filter.in_kernel) dev.detach_filter();
+  fmt::print(write_to ? stderr : stdout, "{} packet{}{}\n", seen, seen == 1 ? "" : "s",
+             write_to ? fmt::format(" written to {}", tunkit_cli::shown(*write_to)) : "");
   return 0;
+}
+
+int cmd_inject(Args& args) {
+  std::optional<std::string_view> name;
+  std::optional<std::string> read_from;
+  std::uint64_t rate = 0;
+  std::uint64_t count = 0;
+  while (!args.done()) {
+    const std::string_view a = args.next();
+    if (is_help(a)) {
+      fmt::print("{}", kInjectUsage);
+      return 0;
+    }
+    if (a == "-r" || a == "--read") {
+      read_from = std::string(args.value(a));
+    } else if (a == "--rate") {
+      rate = number(args, a, 100000000, 1);
+    } else if (a == "-c" || a == "--count") {
+      count = number(args, a, 1000000000);
+    } else if (a.starts_with('-') || name) {
+      args.unknown(a);
+    } else {
+      name = args.device_name(a);
+    }
+  }
+  if (!name) args.fail("inject needs a device name");
+  if (!read_from) args.fail("inject needs a capture file (-r FILE)");
+#ifdef TUNKIT_CLI_HAVE_PCAP
+  tunkit::pcap::Reader reader(*read_from);
+  const tunkit::TunDeviceInfo info = require_device(*name);
+  if (reader.link_type() != link_type(info.mode)) {
+    throw RuntimeError{
+        fmt::format("{} holds link type {} packets; a {} device takes {} ({})",
+                    tunkit_cli::shown(*read_from), static_cast<std::uint32_t>(reader.link_type()),
+                    info.mode, info.mode == tunkit::Mode::tap ? "Ethernet frames" : "IP packets",
+                    info.mode == tunkit::Mode::tap ? "LINKTYPE_ETHERNET, 1" : "LINKTYPE_RAW, 101")};
+  }
+  tunkit::TunDevice dev(info.attach_options());
+  const std::size_t vnet = info.vnet_hdr ? static_cast<std::size_t>(dev.vnet_header_size()) : 0;
+  std::vector<std::byte> header(vnet);  // all zero: no offload, no checksum to finish
+  const auto start = std::chrono::steady_clock::now();
+  std::uint64_t written = 0;
+  while (count == 0 || written < count) {
+    const auto packet = reader.next();
+    if (!packet) break;
+    if (packet->data.size() < packet->original_length) {
+      throw RuntimeError{
+          fmt::format("{}: packet {} was captured cut to {} of {} bytes: it cannot be "
+                      "sent as it was",
+                      tunkit_cli::shown(*read_from), written + 1, packet->data.size(),
+                      packet->original_length)};
+    }
+    if (rate != 0) {  // packet N leaves at N / rate seconds
+      std::this_thread::sleep_until(start +
+                                    std::chrono::nanoseconds(written * 1000000000ULL / rate));
+    }
+    const std::array<std::span<const std::byte>, 2> parts{std::span<const std::byte>(header),
+                                                          std::span<const std::byte>(packet->data)};
+    // Packet information, where the device has it, is added by the write (from the packet).
+    (void)dev.writev(std::span(parts).subspan(vnet == 0 ? 1 : 0));
+    ++written;
+  }
+  fmt::print("{} packet{} written to {}\n", written, written == 1 ? "" : "s",
+             tunkit_cli::shown(dev.name()));
+  return 0;
+#else
+  throw RuntimeError{"this tunkit was built without libpcap: no capture files"};
+#endif
 }
 
 // The user's entry: uid and primary group.
@@ -1201,6 +1392,7 @@ int dispatch(int argc, char** argv) {
   if (command == "show") return cmd_show(args);
   if (command == "set") return cmd_set(args);
   if (command == "dump") return cmd_dump(args);
+  if (command == "inject") return cmd_inject(args);
   if (command == "run") return cmd_run(argc, argv);
   if (command.starts_with('-')) throw UsageError{fmt::format("unknown option \"{}\"", command), {}};
   throw UsageError{fmt::format("unknown command \"{}\"", command), {}};
