@@ -11,12 +11,16 @@
 //
 //   unshare -n sh -c './tun_dump --addr 10.9.0.1/24 --count 2 & sleep 0.5; ping -c 2 10.9.0.2'
 //
+// Where tunkit::pcap is built (libpcap), words after NAME are a tcpdump filter expression and
+// -w FILE saves a capture: `sudo ./tun_dump vpn0 icmp -w pings.pcap`.
+//
 // Exit status: 0 done (count, timeout, SIGINT/SIGTERM), 1 runtime error, 2 usage.
 
 #include <fmt/format.h>
 #include <tunkit/format.hpp>
 #include <tunkit/tunkit.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <optional>
@@ -27,12 +31,16 @@
 #include <system_error>
 #include <vector>
 
+#ifdef TUNKIT_EXAMPLE_HAVE_PCAP
+#include <tunkit/pcap.hpp>
+#endif
+
 #include "common/dump.hpp"
 #include "common/helpers.hpp"
 
 namespace {
 
-constexpr std::string_view kUsage = R"txt(usage: tun_dump [options] [NAME]
+constexpr std::string_view kUsage = R"txt(usage: tun_dump [options] [NAME [EXPRESSION]]
 
 Prints every packet the kernel sends into a TUN/TAP device, one line each like `tcpdump -n`.
 When NAME is an existing TUN/TAP device, tun_dump attaches to it with the flags it has (a device
@@ -40,10 +48,16 @@ without multi-queue must not be held by another program). Otherwise it creates a
 or "dump%d"), adds the --addr addresses and brings it up; it goes away when tun_dump exits.
 The packets are consumed: nothing answers them.
 
+EXPRESSION (with tunkit::pcap: the words after NAME, as tcpdump takes them) keeps only the
+packets it accepts. On a TAP device tun_dump created it runs in the kernel (TUNATTACHFILTER):
+nobody else reads that device. Elsewhere it runs here: a TUN device takes no classic BPF
+filter, and a device's filter applies to all its queues, other programs' too.
+
 options:
   --tap              create a TAP device (Ethernet frames) instead of TUN
   -a, --addr CIDR    an address for the device it creates, e.g. 10.9.0.1/24 (repeatable)
   -x, --hex          add a hex dump of each packet
+  -w, --write FILE   save the packets in FILE (pcap format) instead of printing them
   -c, --count N      exit after N packets (default 0: no limit)
   -t, --timeout SEC  exit after SEC seconds (default 0: no limit)
   -h, --help         show this help
@@ -56,6 +70,8 @@ struct Config {
   bool tap = false;
   std::vector<tunkit::IpPrefix> addresses;
   bool hex = false;
+  std::string expression;
+  std::string write_to;
   unsigned long count = 0;
   unsigned long timeout_s = 0;
 };
@@ -78,12 +94,21 @@ std::optional<Config> parse_args(int argc, char** argv) {
       cfg.count = args.number(a);
     } else if (a == "-t" || a == "--timeout") {
       cfg.timeout_s = args.number(a);
-    } else if (a.starts_with('-') || !cfg.name.empty()) {
+    } else if (a == "-w" || a == "--write") {
+      cfg.write_to = args.value(a);
+    } else if (a.starts_with('-')) {
       example::Args::unknown(a);
-    } else {
+    } else if (cfg.name.empty()) {
       cfg.name = a;
+    } else {
+      cfg.expression += (cfg.expression.empty() ? "" : " ") + std::string(a);
     }
   }
+#ifndef TUNKIT_EXAMPLE_HAVE_PCAP
+  if (!cfg.expression.empty() || !cfg.write_to.empty()) {
+    throw UsageError{"built without tunkit::pcap (libpcap): no EXPRESSION, no -w"};
+  }
+#endif
   return cfg;
 }
 
@@ -134,8 +159,21 @@ int run(const Config& cfg) {
   const std::size_t vnet =
       flags.has(tunkit::Flag::vnet_hdr) ? static_cast<std::size_t>(dev.vnet_header_size()) : 0;
 
+#ifdef TUNKIT_EXAMPLE_HAVE_PCAP
+  namespace pcap = tunkit::pcap;
+  const pcap::LinkType link_type = tap ? pcap::LinkType::ethernet : pcap::LinkType::raw;
+  // Compiled once; in the kernel only where no other reader is affected (a device made here).
+  std::vector<tunkit::BpfInstruction> filter;
+  if (!cfg.expression.empty()) filter = pcap::compile_filter(cfg.expression, link_type);
+  const bool in_kernel = !filter.empty() && tap && created;
+  if (in_kernel) dev.attach_filter(filter);
+  std::optional<pcap::Writer> writer;
+  if (!cfg.write_to.empty()) writer.emplace(cfg.write_to, pcap::WriterOptions{.link = link_type});
+#endif
+
   const example::StopOnSignal stop_on_signal(dev);
-  fmt::print("listening on {}, {} ({})\n", dev.name(), dev.mode(), flags);
+  fmt::print(cfg.write_to.empty() ? stdout : stderr, "listening on {}, {} ({})\n", dev.name(),
+             dev.mode(), flags);
 
   const example::Deadline deadline{std::chrono::seconds(cfg.timeout_s)};
   // The largest packet (64 KiB IP, or a frame around it) plus the vnet header.
@@ -150,13 +188,27 @@ int run(const Config& cfg) {
     if (ec && ec != tunkit::errc::packet_truncated) {
       throw tunkit::Error(ec, fmt::format("tun_dump: read from {}: {}", dev.name(), ec.message()));
     }
+#ifdef TUNKIT_EXAMPLE_HAVE_PCAP
+    // The filter and the capture see the packet without the virtio-net header. Packets queued
+    // before a kernel filter was attached are checked here too.
+    const auto packet = std::span<const std::byte>(buf).first(n).subspan(std::min(vnet, n));
+    if (!filter.empty() && !pcap::matches(filter, packet)) continue;
+    if (writer) {
+      writer->write(packet);
+      ++seen;
+      continue;
+    }
+#endif
     ++seen;
     // The views check every length once; the formatters print the tcpdump-like summary, and
     // "{:x}" adds the hex dump. A malformed packet prints as "[malformed ...: why]".
     example::print_packet(std::span<const std::byte>(buf).first(n), vnet, tap, cfg.hex,
                           ec == tunkit::errc::packet_truncated);
   }
-  fmt::print("{} packet{}\n", seen, seen == 1 ? "" : "s");
+#ifdef TUNKIT_EXAMPLE_HAVE_PCAP
+  if (writer) writer->close();
+#endif
+  fmt::print(cfg.write_to.empty() ? stdout : stderr, "{} packet{}\n", seen, seen == 1 ? "" : "s");
   return 0;
 }
 

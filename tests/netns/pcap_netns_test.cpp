@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -345,6 +346,14 @@ std::string pcap_cli(const std::string& args) {
   return std::string(TUNKIT_CLI) + " " + args;
 }
 
+// Waits until the link is operationally up once a reader attached: linkwatch turns on its
+// queueing discipline then, and until it has the stack drops what it sends (at most 2 s).
+void pcap_wait_running(const char* name) {
+  const tunkit::Link link = tunkit::Link::from_name(name);
+  for (int i = 0; i < 200 && !link.state().running; ++i)
+    std::this_thread::sleep_for(10ms);
+}
+
 // The sum of the IP total lengths tcpdump -v prints for the packets of a RAW capture.
 std::size_t pcap_tcpdump_bytes(const std::string& verbose) {
   std::size_t total = 0;
@@ -376,6 +385,7 @@ TEST_CASE("tunkit dump EXPRESSION -w: only what the filter accepts, read back by
   // A TUN device takes no classic BPF filter: the tool says it filters itself.
   CHECK(dump.output().find("filtering in this process: TUN devices take no classic BPF filter") !=
         std::string::npos);
+  pcap_wait_running("tkd0");
   pcap_send_udp("10.97.0.2", pcap_udp_burst);
   pcap_send_pings("10.97.0.2", pcap_pings);
   CHECK(dump.wait_exit(10s) == 0);
@@ -421,6 +431,7 @@ TEST_CASE("tunkit dump EXPRESSION on a TAP device nobody else holds filters in t
       {TUNKIT_CLI, "dump", "tkd1", "icmp", "-c", std::to_string(pcap_pings), "-t", "10"});
   REQUIRE(dump.wait_for_line("listening on", 10s));
   CHECK(dump.output().find("filter in the kernel") != std::string::npos);
+  pcap_wait_running("tkd1");
   const tunkit::Link link = tunkit::Link::from_name("tkd1");
   const auto before = link.statistics();
   pcap_send_udp("10.98.0.2", pcap_udp_burst);
@@ -510,5 +521,41 @@ TEST_CASE("tunkit inject -r: every datagram of a capture reaches a socket", "[ne
   CHECK(tunkit::test::run(pcap_cli("inject tki0 -r " + file + " --rate 0")).status == 2);
   CHECK(tunkit::test::run(pcap_cli("dump tki0 'udp port'")).status == 1);
   (void)netns_test::output_of(pcap_cli("delete tki0"));
+}
+#endif
+
+#ifdef TUNKIT_TUN_DUMP
+TEST_CASE("tun_dump EXPRESSION -w on a TAP device it creates: the filter runs in the kernel",
+          "[netns][pcap][example]") {
+  NetNsSandbox sandbox;
+  PcapNetnsTempDir dir;
+  const std::string file = (dir.path / "tap.pcap").string();
+  tunkit::test::Child dump({TUNKIT_TUN_DUMP, "--tap", "--addr", "10.61.2.1/24", "tdf0", "icmp",
+                            "-w", file, "--timeout", "20"});
+  REQUIRE(dump.wait_for_line("listening on tdf0, tap", 10s));
+  REQUIRE(tunkit::test::run("ip neigh replace 10.61.2.2 lladdr 02:00:00:00:00:02 dev tdf0 nud "
+                            "permanent")
+              .status == 0);
+  const tunkit::Link link = tunkit::Link::from_name("tdf0");
+  for (int i = 0; i < 200 && !link.state().running; ++i)  // the qdisc is on once running
+    std::this_thread::sleep_for(10ms);
+  const auto before = link.statistics();
+  pcap_send_udp("10.61.2.2", pcap_udp_burst);
+  pcap_send_pings("10.61.2.2", pcap_pings);
+  // The kernel dropped the datagrams (the example never saw them), and perhaps an IPv6
+  // solicitation of the kernel's own; read while the device it made is still there (it goes when
+  // tun_dump ends).
+  std::this_thread::sleep_for(200ms);
+  CHECK(link.statistics().tx_dropped - before.tx_dropped >= pcap_udp_burst);
+  dump.signal(SIGTERM);
+  CHECK(dump.wait_exit(10s) == 0);
+  INFO(dump.output());
+  CHECK(dump.output().find(std::to_string(pcap_pings) + " packets") != std::string::npos);
+  pcap::Reader reader(file);
+  CHECK(reader.link_type() == pcap::LinkType::ethernet);
+  std::size_t pings = 0;
+  while (const auto f = reader.next())
+    pings += pcap_frame_proto(f->data, 0) == 1 ? 1U : 0U;
+  CHECK(pings == pcap_pings);
 }
 #endif

@@ -58,7 +58,7 @@ TEST_CASE("tun_dump prints the packets sent into a device", "[netns][example]") 
   SECTION("usage and runtime errors") {
     CHECK(run(std::string(TUNKIT_TUN_DUMP) + " --help").status == 0);
     CHECK(run(std::string(TUNKIT_TUN_DUMP) + " --count").status == 2);
-    CHECK(run(std::string(TUNKIT_TUN_DUMP) + " a b").status == 2);
+    CHECK(run(std::string(TUNKIT_TUN_DUMP) + " a --bogus").status == 2);
     const auto lo = run(std::string(TUNKIT_TUN_DUMP) + " lo --timeout 1");
     CHECK(lo.status == 1);
     CHECK(lo.output == "tun_dump: \"lo\" is not a TUN/TAP device\n");
