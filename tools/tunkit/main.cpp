@@ -959,9 +959,6 @@ int cmd_set(Args& args) {
 
 // --- dump ---------------------------------------------------------------------------------------
 
-// SIGINT and SIGTERM end the dump through a signalfd polled with the device: no signal handler,
-// so no global state that an exception could leave pointing at a destroyed device. The signals
-// stay blocked until the process exits (a late one is then pending, never delivered).
 // Where dump's filter runs, and why there.
 struct DumpFilter {
   std::vector<tunkit::BpfInstruction> program;  // empty: no expression
@@ -1013,6 +1010,9 @@ DumpFilter dump_filter(const std::string& expression, tunkit::TunDevice& dev,
 #endif
 }
 
+// SIGINT and SIGTERM end the dump through a signalfd polled with the device: no signal handler,
+// so no global state that an exception could leave pointing at a destroyed device. The signals
+// stay blocked until the process exits (a late one is then pending, never delivered).
 int cmd_dump(Args& args) {
   std::optional<std::string_view> name;
   std::string expression;
