@@ -51,7 +51,9 @@ inline std::error_code kernel_error(std::error_code ec) noexcept {
 
 // tunkit::BasicAsyncQueue and tunkit::AsyncQueue, from the implementation shared with
 // tunkit/boost_asio.hpp.
+/// @cond
 #define TUNKIT_ASIO_NS ::asio
 #define TUNKIT_ASIO_ERROR_CODE std::error_code
 #define TUNKIT_ASIO_NAMESPACE tunkit
+/// @endcond
 #include "tunkit/detail/asio_queue_impl.hpp"  // IWYU pragma: export

@@ -67,7 +67,9 @@ inline ::boost::system::error_code kernel_error(::boost::system::error_code ec) 
 
 // tunkit::boost_asio::BasicAsyncQueue and AsyncQueue, from the implementation shared with
 // tunkit/asio.hpp.
+/// @cond
 #define TUNKIT_ASIO_NS ::boost::asio
 #define TUNKIT_ASIO_ERROR_CODE ::boost::system::error_code
 #define TUNKIT_ASIO_NAMESPACE tunkit::boost_asio
+/// @endcond
 #include "tunkit/detail/asio_queue_impl.hpp"  // IWYU pragma: export
