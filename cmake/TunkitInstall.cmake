@@ -18,7 +18,8 @@ install(TARGETS ${tunkit_install_targets} EXPORT tunkitTargets
 # (tunkit/pcap.hpp, tunkit/pcap_export.hpp) only with their target.
 foreach(headers ${PROJECT_SOURCE_DIR}/include/tunkit ${TUNKIT_GENERATED_INCLUDE_DIR}/tunkit)
   install(DIRECTORY ${headers} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-    PATTERN testing EXCLUDE PATTERN asio.hpp EXCLUDE PATTERN pcap.hpp EXCLUDE
+    PATTERN testing EXCLUDE PATTERN asio.hpp EXCLUDE PATTERN boost_asio.hpp EXCLUDE
+    PATTERN asio_queue_impl.hpp EXCLUDE PATTERN asio_scratch.hpp EXCLUDE PATTERN pcap.hpp EXCLUDE
     PATTERN pcap_export.hpp EXCLUDE)
 endforeach()
 if(TARGET tunkit_testing)
@@ -29,6 +30,15 @@ endif()
 if(TARGET tunkit_asio)
   install(FILES ${PROJECT_SOURCE_DIR}/include/tunkit/asio.hpp
     DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tunkit)
+endif()
+if(TARGET tunkit_boost_asio)
+  install(FILES ${PROJECT_SOURCE_DIR}/include/tunkit/boost_asio.hpp
+    DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tunkit)
+endif()
+if(TARGET tunkit_asio OR TARGET tunkit_boost_asio)
+  install(FILES ${PROJECT_SOURCE_DIR}/include/tunkit/detail/asio_queue_impl.hpp
+    ${PROJECT_SOURCE_DIR}/include/tunkit/detail/asio_scratch.hpp
+    DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tunkit/detail)
 endif()
 install(EXPORT tunkitTargets NAMESPACE tunkit:: DESTINATION ${TUNKIT_CMAKE_DIR})
 # tunkit::pcap (libtunkit-pcap) in an export set of its own, loaded by tunkitConfig.cmake only
@@ -50,6 +60,11 @@ if(TARGET tunkit_asio)
   install(TARGETS tunkit_asio EXPORT tunkitAsioTargets)
   install(EXPORT tunkitAsioTargets NAMESPACE tunkit:: DESTINATION ${TUNKIT_CMAKE_DIR})
   install(FILES cmake/FindAsio.cmake DESTINATION ${TUNKIT_CMAKE_DIR})
+endif()
+# tunkit::boost_asio likewise (the component "boost_asio"), loaded where Boost >= 1.77 is found.
+if(TARGET tunkit_boost_asio)
+  install(TARGETS tunkit_boost_asio EXPORT tunkitBoostAsioTargets)
+  install(EXPORT tunkitBoostAsioTargets NAMESPACE tunkit:: DESTINATION ${TUNKIT_CMAKE_DIR})
 endif()
 
 get_target_property(tunkit_type tunkit TYPE)

@@ -1,4 +1,5 @@
-// asio_echo: a ping responder on Asio with C++20 coroutines. A multi-queue TUN device, one
+// asio_echo: a ping responder on Asio with C++20 coroutines (asio_echo_boost: the same on
+// Boost.Asio, built from this file with ASIO_ECHO_BOOST defined). A multi-queue TUN device, one
 // coroutine per queue, each on a strand of its own, over a pool of threads running one
 // io_context: the queues are served in parallel, and each queue's reads and writes never run
 // concurrently with each other (the strand), without a lock on the packet path.
@@ -7,13 +8,12 @@
 //     for i in 2 3 4 5 6 7 8 9; do ping -c 2 -W 1 10.80.0.$i & done; wait'
 //
 // Stops after --count replies, after --timeout seconds, or on SIGINT/SIGTERM: every queue's
-// pending read is cancelled (tunkit::AsyncQueue::cancel, on the queue's strand), the coroutines
+// pending read is cancelled (AsyncQueue::cancel, on the queue's strand), the coroutines
 // return, and io_context::run() runs out of work.
 //
 // Exit status: 0 done, 1 runtime error, 2 usage.
 
 #include <fmt/format.h>
-#include <tunkit/asio.hpp>
 #include <tunkit/format.hpp>
 #include <tunkit/tunkit.hpp>
 
@@ -29,6 +29,33 @@
 #include <thread>
 #include <vector>
 
+#include "common/echo.hpp"
+#include "common/helpers.hpp"
+
+// The same program on Boost.Asio (built as asio_echo_boost where Boost is found): only the
+// namespaces and the error_code type differ.
+#ifdef ASIO_ECHO_BOOST
+#include <tunkit/boost_asio.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/system/error_code.hpp>
+
+namespace net = boost::asio;
+using AsyncQueue = tunkit::boost_asio::AsyncQueue;
+using error_code = boost::system::error_code;
+#define ASIO_ECHO_NAME "asio_echo_boost"
+#define ASIO_ECHO_ASIO "Boost.Asio"
+#else
+#include <tunkit/asio.hpp>
+
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
@@ -39,16 +66,21 @@
 #include <asio/strand.hpp>
 #include <asio/use_awaitable.hpp>
 
-#include "common/echo.hpp"
-#include "common/helpers.hpp"
+namespace net = asio;
+using AsyncQueue = tunkit::AsyncQueue;
+using error_code = std::error_code;
+#define ASIO_ECHO_NAME "asio_echo"
+#define ASIO_ECHO_ASIO "Asio"
+#endif
 
 namespace {
 
-constexpr std::string_view kUsage = R"(usage: asio_echo [options]
+constexpr std::string_view kUsage = "usage: " ASIO_ECHO_NAME R"( [options]
 
 Creates a multi-queue TUN device and answers the ICMP echo requests (IPv4 and IPv6) sent to any
-address of the device's prefixes except the device's own, with one Asio coroutine per queue, each
-on its own strand, over a pool of threads running one io_context.
+address of the device's prefixes except the device's own, with one )" ASIO_ECHO_ASIO
+                                    R"( coroutine per queue,
+each on its own strand, over a pool of threads running one io_context.
 
 options:
   -n, --name NAME        interface name or template with one %d (default "asioecho%d")
@@ -64,38 +96,37 @@ Prints "ready: NAME QUEUES" once configured, one line per reply ("queue 2: ...")
 flows and the queue that served them at the end.
 )";
 
-constexpr example::Program kProgram{"asio_echo", kUsage, ""};
+constexpr example::Program kProgram{ASIO_ECHO_NAME, kUsage, ""};
 
 // One queue: its strand and its asynchronous descriptor (bound to that strand).
 struct Lane {
   std::size_t index;
-  asio::strand<asio::io_context::executor_type> strand;
-  tunkit::AsyncQueue queue;
+  net::strand<net::io_context::executor_type> strand;
+  AsyncQueue queue;
 };
 
 class Responder {
  public:
-  Responder(const example::EchoConfig& cfg, tunkit::TunDevice& dev, asio::io_context& io)
+  Responder(const example::EchoConfig& cfg, tunkit::TunDevice& dev, net::io_context& io)
       : cfg_(cfg),
-        control_(asio::make_strand(io)),
+        control_(net::make_strand(io)),
         signals_(control_, SIGINT, SIGTERM),
         timer_(control_) {
     for (std::size_t i = 0; i < dev.queue_count(); ++i) {
-      auto strand = asio::make_strand(io);
-      lanes_.push_back(
-          std::make_unique<Lane>(Lane{i, strand, tunkit::AsyncQueue(strand, dev.queue(i))}));
+      auto strand = net::make_strand(io);
+      lanes_.push_back(std::make_unique<Lane>(Lane{i, strand, AsyncQueue(strand, dev.queue(i))}));
     }
   }
 
   void start() {
     for (auto& lane : lanes_)
-      asio::co_spawn(lane->strand, serve(*lane), asio::detached);
-    signals_.async_wait([this](std::error_code ec, int) {
+      net::co_spawn(lane->strand, serve(*lane), net::detached);
+    signals_.async_wait([this](error_code ec, int) {
       if (!ec) stop();
     });
     if (cfg_.timeout_s != 0) {
       timer_.expires_after(std::chrono::seconds(cfg_.timeout_s));
-      timer_.async_wait([this](std::error_code ec) {
+      timer_.async_wait([this](error_code ec) {
         if (!ec) stop();
       });
     }
@@ -107,13 +138,13 @@ class Responder {
   void stop() {
     if (stopping_.exchange(true)) return;
     for (auto& lane : lanes_) {
-      asio::post(lane->strand, [&q = lane->queue] {
-        std::error_code ignored;
+      net::post(lane->strand, [&q = lane->queue] {
+        error_code ignored;
         q.cancel(ignored);
       });
     }
-    asio::post(control_, [this] {
-      std::error_code ignored;
+    net::post(control_, [this] {
+      error_code ignored;
       signals_.cancel(ignored);
       timer_.cancel();
     });
@@ -123,13 +154,13 @@ class Responder {
 
  private:
   // The coroutine of one queue: read a packet, answer it if it is an echo request, repeat.
-  asio::awaitable<void> serve(Lane& lane) {
+  net::awaitable<void> serve(Lane& lane) {
     std::array<std::byte, 65536> buf{};  // in the coroutine frame
     while (!stopping_.load()) {
-      std::error_code ec;
+      error_code ec;
       const std::size_t n =
-          co_await lane.queue.async_read(buf, asio::redirect_error(asio::use_awaitable, ec));
-      if (ec == asio::error::operation_aborted) co_return;
+          co_await lane.queue.async_read(buf, net::redirect_error(net::use_awaitable, ec));
+      if (ec == net::error::operation_aborted) co_return;
       if (ec == tunkit::errc::packet_truncated) continue;  // larger than 64 KiB: not a ping
       if (ec) {
         report(lane.index, "read", ec);
@@ -138,8 +169,8 @@ class Responder {
       const auto reply = example::echo_reply(buf, n, cfg_);
       if (!reply) continue;
       co_await lane.queue.async_write(std::span<const std::byte>(buf).first(reply->length),
-                                      asio::redirect_error(asio::use_awaitable, ec));
-      if (ec == asio::error::operation_aborted) co_return;
+                                      net::redirect_error(net::use_awaitable, ec));
+      if (ec == net::error::operation_aborted) co_return;
       if (ec) {
         report(lane.index, "write", ec);
         continue;
@@ -153,15 +184,15 @@ class Responder {
     }
   }
 
-  void report(std::size_t index, const char* op, std::error_code ec) {
+  void report(std::size_t index, const char* op, error_code ec) {
     std::lock_guard lock(mutex_);
     fmt::print(stderr, "queue {}: {}: {}\n", index, op, ec.message());
   }
 
   const example::EchoConfig& cfg_;
-  asio::strand<asio::io_context::executor_type> control_;  // the signal wait and the timer
-  asio::signal_set signals_;
-  asio::steady_timer timer_;
+  net::strand<net::io_context::executor_type> control_;  // the signal wait and the timer
+  net::signal_set signals_;
+  net::steady_timer timer_;
   std::vector<std::unique_ptr<Lane>> lanes_;
   std::atomic<bool> stopping_{false};
   std::atomic<unsigned long> replies_{0};
@@ -176,7 +207,7 @@ int run(const example::EchoConfig& cfg) {
   link.add_address(cfg.v6);
   link.set_up();
 
-  asio::io_context io(static_cast<int>(cfg.threads));
+  net::io_context io(static_cast<int>(cfg.threads));
   {
     // The AsyncQueues hold duplicates of the queues' descriptors: the Responder goes before the
     // device, so that closing the device deletes the interface.

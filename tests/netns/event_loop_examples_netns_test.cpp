@@ -1,7 +1,9 @@
 // The event-loop examples, run for real inside a sandbox and pinged (IPv4 and IPv6):
-// examples/asio_echo (Asio coroutines, a strand per queue) and examples/epoll_loop (one thread,
-// epoll over the queues). TUNKIT_ASIO_ECHO and TUNKIT_EPOLL_LOOP (the built examples' paths) come
-// from tests/CMakeLists.txt; asio_echo exists only where tunkit::asio does.
+// examples/asio_echo (Asio coroutines, a strand per queue; asio_echo_boost the same on Boost.Asio)
+// and examples/epoll_loop (one thread, epoll over the queues). TUNKIT_ASIO_ECHO,
+// TUNKIT_ASIO_ECHO_BOOST and TUNKIT_EPOLL_LOOP (the built examples' paths) come from
+// tests/CMakeLists.txt; asio_echo exists only where tunkit::asio does, asio_echo_boost where
+// tunkit::boost_asio does.
 #include <sys/wait.h>
 
 #include <array>
@@ -66,6 +68,15 @@ TEST_CASE("asio_echo answers pings with a coroutine and a strand per queue",
   ping_example(TUNKIT_ASIO_ECHO, "10.80.0", "fd00:80");
 #else
   WARN("asio_echo was not built (no examples, or no standalone Asio): nothing to test");
+#endif
+}
+
+TEST_CASE("asio_echo_boost answers pings with a coroutine and a strand per queue",
+          "[netns][example][asio][boost_asio]") {
+#ifdef TUNKIT_ASIO_ECHO_BOOST
+  ping_example(TUNKIT_ASIO_ECHO_BOOST, "10.80.0", "fd00:80");
+#else
+  WARN("asio_echo_boost was not built (no examples, or no Boost >= 1.77): nothing to test");
 #endif
 }
 

@@ -109,6 +109,9 @@ std::vector<ExampleProgram> built_examples() {
 #ifdef TUNKIT_ASIO_ECHO
   out.push_back({"asio_echo", TUNKIT_ASIO_ECHO});
 #endif
+#ifdef TUNKIT_ASIO_ECHO_BOOST
+  out.push_back({"asio_echo_boost", TUNKIT_ASIO_ECHO_BOOST});
+#endif
 #ifdef TUNKIT_TAP_RESPONDER
   out.push_back({"tap_responder", TUNKIT_TAP_RESPONDER});
 #endif

@@ -1,8 +1,9 @@
 # cmake -P script: install tunkit, then build and run a consumer of it in three ways (see
 # CMakeLists.txt here). With BUILD_DIR, that build is installed; without, the library alone is
-# configured (BUILD_SHARED_LIBS from KIND, TUNKIT_ASIO from EXPECT_ASIO), built and installed
-# first.
-# Inputs: SOURCE_DIR WORK_DIR CXX NM JOBS KIND (shared|static) EXPECT_ASIO [BUILD_DIR]
+# configured (BUILD_SHARED_LIBS from KIND, TUNKIT_ASIO from EXPECT_ASIO, TUNKIT_BOOST_ASIO from
+# EXPECT_BOOST_ASIO), built and installed first.
+# Inputs: SOURCE_DIR WORK_DIR CXX NM JOBS KIND (shared|static) EXPECT_ASIO [EXPECT_BOOST_ASIO]
+#   [BUILD_DIR]
 #   [SANITIZE: the sanitizers BUILD_DIR was built with; consumers then link their runtimes]
 #   [DOCS: OFF leaves out the documentation's programs (one kind of library checks them)]
 cmake_minimum_required(VERSION 3.20)  # policies for this script (cmake -P)
@@ -10,6 +11,9 @@ cmake_minimum_required(VERSION 3.20)  # policies for this script (cmake -P)
 include(${CMAKE_CURRENT_LIST_DIR}/run.cmake)  # run()
 
 file(REMOVE_RECURSE ${WORK_DIR})
+if(NOT DEFINED EXPECT_BOOST_ASIO)
+  set(EXPECT_BOOST_ASIO OFF)
+endif()
 set(sanitize_flags "")
 if(SANITIZE)
   set(sanitize_flags "-fsanitize=${SANITIZE}")
@@ -30,7 +34,8 @@ if(NOT BUILD_DIR)
   set(BUILD_DIR ${WORK_DIR}/library)
   run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${BUILD_DIR} -DCMAKE_BUILD_TYPE=None
       -DCMAKE_UNITY_BUILD=ON -DCMAKE_CXX_COMPILER=${CXX} -DBUILD_SHARED_LIBS=${shared} -DTUNKIT_BUILD_TESTS=OFF
-      -DTUNKIT_BUILD_EXAMPLES=OFF -DTUNKIT_WARNINGS_AS_ERRORS=ON -DTUNKIT_ASIO=${EXPECT_ASIO})
+      -DTUNKIT_BUILD_EXAMPLES=OFF -DTUNKIT_WARNINGS_AS_ERRORS=ON -DTUNKIT_ASIO=${EXPECT_ASIO}
+      -DTUNKIT_BOOST_ASIO=${EXPECT_BOOST_ASIO})
   run(${CMAKE_COMMAND} --build ${BUILD_DIR} --parallel ${JOBS})
 endif()
 run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
@@ -53,6 +58,19 @@ if(EXPECT_ASIO AND NOT EXISTS ${prefix}/include/tunkit/asio.hpp)
   message(FATAL_ERROR "tunkit/asio.hpp was not installed")
 elseif(NOT EXPECT_ASIO AND EXISTS ${prefix}/include/tunkit/asio.hpp)
   message(FATAL_ERROR "tunkit/asio.hpp was installed without tunkit::asio")
+endif()
+# tunkit/boost_asio.hpp with tunkit::boost_asio only; their shared implementation with either.
+if(EXPECT_BOOST_ASIO AND NOT EXISTS ${prefix}/include/tunkit/boost_asio.hpp)
+  message(FATAL_ERROR "tunkit/boost_asio.hpp was not installed")
+elseif(NOT EXPECT_BOOST_ASIO AND EXISTS ${prefix}/include/tunkit/boost_asio.hpp)
+  message(FATAL_ERROR "tunkit/boost_asio.hpp was installed without tunkit::boost_asio")
+endif()
+if((EXPECT_ASIO OR EXPECT_BOOST_ASIO) AND
+   NOT EXISTS ${prefix}/include/tunkit/detail/asio_queue_impl.hpp)
+  message(FATAL_ERROR "tunkit/detail/asio_queue_impl.hpp was not installed")
+elseif(NOT EXPECT_ASIO AND NOT EXPECT_BOOST_ASIO AND
+       EXISTS ${prefix}/include/tunkit/detail/asio_queue_impl.hpp)
+  message(FATAL_ERROR "tunkit/detail/asio_queue_impl.hpp was installed without an Asio adapter")
 endif()
 
 if(shared)
@@ -139,13 +157,17 @@ run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/package/consumer -B ${WORK_DIR}/buil
     -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_CXX_COMPILER=${CXX}
     -DDOC_EXAMPLES=${doc_examples_arg} -DEXPECT_TYPE=${expect_type}
     "-DCMAKE_EXE_LINKER_FLAGS=${sanitize_flags}"
-    -DEXPECT_ASIO=${EXPECT_ASIO})
+    -DEXPECT_ASIO=${EXPECT_ASIO} -DEXPECT_BOOST_ASIO=${EXPECT_BOOST_ASIO})
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build --parallel ${JOBS})
 run(${WORK_DIR}/build/consumer)
 message(STATUS "${last_output}")
 run(${WORK_DIR}/build/consumer_testing)
 if(EXPECT_ASIO)
   run(${WORK_DIR}/build/consumer_asio)
+  message(STATUS "${last_output}")
+endif()
+if(EXPECT_BOOST_ASIO)
+  run(${WORK_DIR}/build/consumer_boost_asio)
   message(STATUS "${last_output}")
 endif()
 foreach(program IN LISTS doc_runnable)

@@ -22,3 +22,13 @@ if(TARGET tunkit::asio)
   target_link_libraries(consumer_asio PRIVATE tunkit::asio)
   target_compile_options(consumer_asio PRIVATE ${consumer_warnings})
 endif()
+
+# tunkit::boost_asio likewise (EXPECT_BOOST_ASIO).
+if(EXPECT_BOOST_ASIO AND NOT TARGET tunkit::boost_asio)
+  message(FATAL_ERROR "tunkit::boost_asio is missing")
+endif()
+if(TARGET tunkit::boost_asio)
+  add_executable(consumer_boost_asio ${consumer_dir}/boost_asio.cpp)
+  target_link_libraries(consumer_boost_asio PRIVATE tunkit::boost_asio)
+  target_compile_options(consumer_boost_asio PRIVATE ${consumer_warnings})
+endif()
