@@ -85,9 +85,18 @@ install(FILES ${PROJECT_BINARY_DIR}/tunkitConfig.cmake ${PROJECT_BINARY_DIR}/tun
 # consumer's link, so they are in Requires and Libs, not in the .private fields that only
 # --static reads; a shared tunkit records them itself (DT_NEEDED), so its consumers get fmt only
 # (the public headers use it).
+# A shared tunkit's files name the static dependencies in the .private fields, for
+# `pkg-config --static` against a static library installed next to the shared one (as Debian's
+# libtunkit-dev ships both).
 set(TUNKIT_PC_REQUIRES "fmt")
+set(TUNKIT_PC_REQUIRES_PRIVATE "libmnl")
+if(TUNKIT_HAVE_URING)
+  string(APPEND TUNKIT_PC_REQUIRES_PRIVATE " liburing")
+endif()
 set(TUNKIT_PC_LIBS "")
+set(TUNKIT_PC_LIBS_PRIVATE "-pthread")
 set(TUNKIT_PC_TESTING_REQUIRES "")
+set(TUNKIT_PC_TESTING_REQUIRES_PRIVATE "libmnl")
 set(TUNKIT_PC_PCAP_REQUIRES "")
 set(TUNKIT_PC_PCAP_REQUIRES_PRIVATE "libpcap")
 if(NOT TUNKIT_SHARED)
@@ -95,10 +104,13 @@ if(NOT TUNKIT_SHARED)
   if(TUNKIT_HAVE_URING)
     string(APPEND TUNKIT_PC_REQUIRES " liburing")
   endif()
+  set(TUNKIT_PC_REQUIRES_PRIVATE "")
   set(TUNKIT_PC_LIBS "-pthread")
+  set(TUNKIT_PC_LIBS_PRIVATE "")
   # libtunkit-testing.a uses libmnl itself (after -ltunkit-testing, before -ltunkit: tunkit's
   # Requires bring it).
   set(TUNKIT_PC_TESTING_REQUIRES "libmnl")
+  set(TUNKIT_PC_TESTING_REQUIRES_PRIVATE "")
   # libtunkit-pcap.a needs libpcap at the consumer's link (its headers do not include pcap.h).
   set(TUNKIT_PC_PCAP_REQUIRES "libpcap")
   set(TUNKIT_PC_PCAP_REQUIRES_PRIVATE "")
