@@ -271,31 +271,23 @@ ssize_t FakeRtnetlink::sendto(int fd, const void* buf, std::size_t len, int /*fl
     request.seq = nlh->nlmsg_seq;
     request.port_id = nlh->nlmsg_pid;
     request.bytes.assign(base + offset, base + offset + nlh->nlmsg_len);
+    std::vector<Datagram> answer;
     if (socket.protocol == NETLINK_GENERIC) {
-      std::vector<Datagram> answer = genl(socket, nlh, request);
-      if (const auto e = editors_.find(nlh->nlmsg_type); e != editors_.end()) {
-        const ReplyEditor editor = std::move(e->second);
-        editors_.erase(e);
-        editor(answer);
-      }
-      for (auto& d : answer)
-        socket.queue.push_back(std::move(d));
-      offset += std::min(align(nlh->nlmsg_len), len - offset);
-      continue;
-    }
-    const std::size_t header_size = family_header_size(nlh->nlmsg_type);
-    const bool decoded = header_size == 0 || decode(nlh, request, header_size);
-    requests_.push_back(request);
+      answer = genl(socket, nlh, request);  // records the request itself, decoded as genl
+    } else {
+      const std::size_t header_size = family_header_size(nlh->nlmsg_type);
+      const bool decoded = header_size == 0 || decode(nlh, request, header_size);
+      requests_.push_back(request);
 
-    std::optional<int> scripted;
-    std::string extack;
-    if (const auto f = failures_.find(nlh->nlmsg_type); f != failures_.end()) {
-      scripted = f->second.first;
-      extack = std::move(f->second.second);
-      failures_.erase(f);
+      std::optional<int> scripted;
+      std::string extack;
+      if (const auto f = failures_.find(nlh->nlmsg_type); f != failures_.end()) {
+        scripted = f->second.first;
+        extack = std::move(f->second.second);
+        failures_.erase(f);
+      }
+      answer = Handler(*this, socket, nlh, request).run(decoded, scripted, extack);
     }
-    std::vector<Datagram> answer =
-        Handler(*this, socket, nlh, request).run(decoded, scripted, extack);
     if (const auto e = editors_.find(nlh->nlmsg_type); e != editors_.end()) {
       const ReplyEditor editor = std::move(e->second);
       editors_.erase(e);
