@@ -66,6 +66,8 @@ class Category final : public std::error_category {
         return "invalid filter expression";
       case errc::malformed_capture:
         return "malformed capture file";
+      case errc::invalid_program:
+        return "invalid BPF program";
     }
     return "unknown tunkit error";
   }
@@ -73,7 +75,8 @@ class Category final : public std::error_category {
   // code written against the kernel's answer (`ec == std::errc::invalid_argument`) keeps working.
   [[nodiscard]] std::error_condition default_error_condition(int value) const noexcept override {
     if (static_cast<errc>(value) == errc::out_of_range ||
-        static_cast<errc>(value) == errc::unknown_feature) {
+        static_cast<errc>(value) == errc::unknown_feature ||
+        static_cast<errc>(value) == errc::invalid_program) {
       return std::errc::invalid_argument;
     }
     return {value, *this};

@@ -8,6 +8,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -75,6 +76,9 @@ class RealSyscalls final : public Syscalls {
   int fcntl_ptr(int fd, int cmd, void* arg) noexcept override { return ret(::fcntl(fd, cmd, arg)); }
   int getsockopt(int fd, int level, int name, void* value, socklen_t* len) noexcept override {
     return ret(::getsockopt(fd, level, name, value, len));
+  }
+  long bpf(int cmd, void* attr, unsigned int size) noexcept override {
+    return ret(::syscall(SYS_bpf, cmd, attr, size));
   }
 };
 

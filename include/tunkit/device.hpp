@@ -312,7 +312,10 @@ class TUNKIT_EXPORT TunDevice {
   void set_steering_ebpf(int program_fd);
   /// Non-throwing form: on failure `ec` is set.
   void set_steering_ebpf(int program_fd, std::error_code& ec) noexcept;
-  /// TUNSETFILTEREBPF: an eBPF filter program for all queues; -1 detaches.
+  /// TUNSETFILTEREBPF: an eBPF filter program (BPF_PROG_TYPE_SOCKET_FILTER) for all queues, on
+  /// TUN and TAP devices; -1 detaches. `EbpfFilter::load` (tunkit/ebpf.hpp) makes one from a
+  /// classic program. The program stays with the device until replaced or detached, also when
+  /// this queue closes; the kernel cannot be asked which one is attached.
   void set_filter_ebpf(int program_fd);
   /// Non-throwing form: on failure `ec` is set.
   void set_filter_ebpf(int program_fd, std::error_code& ec) noexcept;

@@ -47,6 +47,9 @@ enum class errc {
   feature_fixed,        ///< a device feature the driver does not let change
   invalid_filter,       ///< a filter expression libpcap cannot compile (tunkit/pcap.hpp)
   malformed_capture,    ///< a capture file that is not in the pcap format or is cut short
+  invalid_program,      ///< a classic BPF program the kernel would refuse, or one that cannot
+                        ///< run as eBPF (tunkit/ebpf.hpp); compares equal to
+                        ///< `std::errc::invalid_argument`
 };
 
 /// The category of `tunkit::errc` codes; its name is "tunkit".

@@ -7,9 +7,10 @@
 /// What the kernel runs the filter on, and where it can run (Linux 6.18, drivers/net/tun.c,
 /// checked by tests/netns/pcap_netns_test.cpp):
 /// - `TUNATTACHFILTER` is accepted for **TAP devices only**; a TUN device answers EINVAL
-///   (`TunDevice::attach_filter` throws). A program compiled for `LinkType::raw` serves a TUN
-///   device in user space (`matches` on each packet read) or on a packet socket bound to it; in
-///   the kernel a TUN device takes only an eBPF filter (`TunDevice::set_filter_ebpf`).
+///   (`TunDevice::attach_filter` throws). In the kernel a TUN device takes only an eBPF filter:
+///   `tunkit::EbpfFilter::load` (tunkit/ebpf.hpp) translates a program compiled for
+///   `LinkType::raw` into one, for `TunDevice::set_filter_ebpf` (loading needs CAP_BPF). In user
+///   space, `matches` tests each packet read.
 /// - The program filters what the kernel hands to readers, never what they write. It is attached
 ///   to each enabled queue's socket (see docs/troubleshooting.md for queues enabled later) and run
 ///   in `tun_net_xmit`, on the socket buffer the stack hands to the device, before it is queued for
@@ -77,7 +78,7 @@ enum class LinkType : std::uint32_t {
 [[nodiscard]] TUNKIT_PCAP_EXPORT std::uint32_t run_filter(
     std::span<const BpfInstruction> program, std::span<const std::byte> packet) noexcept;
 /// Whether `program` accepts `packet` (`run_filter` is not 0): the user-space counterpart of
-/// `TunDevice::attach_filter` for a TUN device, which cannot attach a program.
+/// `TunDevice::attach_filter`, for a TUN device where loading an eBPF filter is not allowed.
 [[nodiscard]] TUNKIT_PCAP_EXPORT bool matches(std::span<const BpfInstruction> program,
                                               std::span<const std::byte> packet) noexcept;
 

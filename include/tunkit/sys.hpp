@@ -123,6 +123,15 @@ class TUNKIT_EXPORT Syscalls {
     return -ENOSYS;
   }
 
+  /// bpf(2) (BPF_PROG_LOAD: `EbpfFilter::load`); `attr` points to a `union bpf_attr` of `size`
+  /// bytes. Has a -ENOSYS default like the calls above.
+  virtual long bpf(int cmd, void* attr, unsigned int size) noexcept {
+    (void)cmd;
+    (void)attr;
+    (void)size;
+    return -ENOSYS;
+  }
+
   /// True when the descriptors this seam hands out are the kernel's own, so that engines making
   /// their own system calls on them (io_uring in `BatchIo`) may be used. False unless an
   /// implementation says otherwise: a fake's descriptors mean nothing to the kernel.

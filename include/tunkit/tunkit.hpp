@@ -7,6 +7,7 @@
 #include "tunkit/address.hpp"      // IWYU pragma: export
 #include "tunkit/batch.hpp"        // IWYU pragma: export
 #include "tunkit/device.hpp"       // IWYU pragma: export
+#include "tunkit/ebpf.hpp"         // IWYU pragma: export
 #include "tunkit/error.hpp"        // IWYU pragma: export
 #include "tunkit/ethtool.hpp"      // IWYU pragma: export
 #include "tunkit/format.hpp"       // IWYU pragma: export

@@ -26,6 +26,7 @@
 
 #include "catch.hpp"
 #include "netns_helpers.hpp"
+#include "privilege_skip.hpp"
 #include "subprocess.hpp"
 #include "tunkit/pcap.hpp"
 #include "tunkit/testing/netns_sandbox.hpp"
@@ -248,6 +249,95 @@ TEST_CASE("pcap: a TUN device takes no filter; the raw-IP program filters in use
   CHECK(matched == pcap_pings);
 }
 
+TEST_CASE("pcap: on a TUN device the program runs in the kernel as eBPF; tx_dropped counts",
+          "[netns][pcap][ebpf]") {
+  NetNsSandbox sandbox;
+  // Plain, and with the headers a reader may ask for: the filter sees the same packet.
+  const bool headers = GENERATE(false, true);
+  INFO("virtio-net header and packet information: " << headers);
+  tunkit::TunDevice tun(
+      {.name = "tpcap5", .packet_info = headers, .vnet_hdr = headers, .non_blocking = true});
+  auto link = pcap_configure(tun, "10.98.5.1/24");
+  for (int i = 0; i < 200 && !link.state().running; ++i)  // the qdisc is on once running
+    std::this_thread::sleep_for(10ms);
+  const std::size_t prefix =
+      headers ? 4 + static_cast<std::size_t>(tun.vnet_header_size()) : std::size_t{0};
+  const int fd = tun.queue(0).native_handle();
+
+  const auto icmp = pcap::compile_filter("icmp", pcap::LinkType::raw);
+  tunkit::EbpfFilter filter;
+  std::error_code ec;
+  filter = tunkit::EbpfFilter::load(icmp, ec);
+  if (ec == std::errc::operation_not_permitted) {
+    // Rootless: the refusal names what tunkit saw (the sysctl, readable in any namespace).
+    const auto e = netns_test::thrown_by([&] { (void)tunkit::EbpfFilter::load(icmp); });
+    std::ifstream sysctl("/proc/sys/kernel/unprivileged_bpf_disabled");
+    std::string disabled;
+    sysctl >> disabled;
+    CHECK(std::string(e.what()) ==
+          "tunkit: BPF_PROG_LOAD: operation not permitted (kernel.unprivileged_bpf_disabled is " +
+              disabled + ": loading needs CAP_BPF or CAP_SYS_ADMIN)");
+    tunkit_test::skip_without_privilege(tunkit_test::Privilege::bpf, "operation not permitted");
+    return;
+  }
+  REQUIRE_FALSE(ec);
+  tun.set_filter_ebpf(filter.fd());
+  filter.close();  // the device holds the program
+
+  const auto before = link.statistics();
+  pcap_send_udp("10.98.5.2", pcap_udp_burst);
+  pcap_send_pings("10.98.5.2", pcap_pings);
+  std::size_t seen_icmp = 0;
+  std::size_t seen_other = 0;
+  for (const auto& p : pcap_drain(fd, 500ms))
+    (pcap_ip_proto(p, prefix) == 1 ? seen_icmp : seen_other) += 1;
+  const auto after = link.statistics();
+  CHECK(seen_icmp == pcap_pings);
+  CHECK(seen_other == 0);
+  CHECK(after.tx_dropped - before.tx_dropped == pcap_udp_burst);
+  CHECK(after.tx_packets - before.tx_packets == pcap_pings);
+
+  // Removed, the burst arrives.
+  tun.set_filter_ebpf(-1);
+  pcap_send_udp("10.98.5.2", pcap_udp_burst);
+  std::size_t udp = 0;
+  for (const auto& p : pcap_drain(fd, 500ms))
+    udp += pcap_ip_proto(p, prefix) == 17 ? 1U : 0U;
+  CHECK(udp == pcap_udp_burst);
+}
+
+TEST_CASE("pcap: a TUN device's eBPF filter outlives the queue that attached it",
+          "[netns][pcap][ebpf]") {
+  NetNsSandbox sandbox;
+  std::error_code ec;
+  auto filter = tunkit::EbpfFilter::load(pcap::compile_filter("icmp", pcap::LinkType::raw), ec);
+  if (ec == std::errc::operation_not_permitted) {
+    tunkit_test::skip_without_privilege(tunkit_test::Privilege::bpf, "operation not permitted");
+    return;
+  }
+  REQUIRE_FALSE(ec);
+  {
+    tunkit::TunDevice first({.name = "tpcap6", .persist = true});
+    first.set_filter_ebpf(filter.fd());
+  }  // no queue left; the device persists
+  filter.close();
+  tunkit::TunDevice tun({.name = "tpcap6", .non_blocking = true});
+  auto link = pcap_configure(tun, "10.98.6.1/24");
+  for (int i = 0; i < 200 && !link.state().running; ++i)
+    std::this_thread::sleep_for(10ms);
+  const auto before = link.statistics();
+  pcap_send_udp("10.98.6.2", pcap_udp_burst);
+  const auto kept = pcap_drain(tun.queue(0).native_handle(), 300ms);
+  const auto after = link.statistics();
+  // The program the first queue attached still drops what the new reader would get.
+  CHECK(kept.empty());
+  CHECK(after.tx_dropped - before.tx_dropped == pcap_udp_burst);
+  tun.set_filter_ebpf(-1);
+  pcap_send_udp("10.98.6.2", pcap_udp_burst);
+  CHECK(pcap_drain(tun.queue(0).native_handle(), 300ms).size() == pcap_udp_burst);
+  tun.set_persist(false);
+}
+
 TEST_CASE("pcap: a capture written by pcap::Writer is read by tcpdump -r", "[netns][pcap]") {
   NetNsSandbox sandbox;
   PcapNetnsTempDir dir;
@@ -382,8 +472,10 @@ TEST_CASE("tunkit dump EXPRESSION -w: only what the filter accepts, read back by
   tunkit::test::Child dump({TUNKIT_CLI, "dump", "tkd0", "icmp", "-w", file, "-c",
                             std::to_string(pcap_pings), "-t", "10"});
   REQUIRE(dump.wait_for_line("listening on", 10s));
-  // A TUN device takes no classic BPF filter: the tool says it filters itself.
-  CHECK(dump.output().find("filtering in this process: TUN devices take no classic BPF filter") !=
+  // A TUN device's eBPF filter cannot be read back: the tool says it filters itself.
+  CHECK(dump.output().find("tunkit dump: filtering in this process: a TUN device's eBPF filter "
+                           "cannot be read back, so attaching one could replace another "
+                           "program's (--kernel-filter to run it in the kernel anyway)") !=
         std::string::npos);
   pcap_wait_running("tkd0");
   pcap_send_udp("10.97.0.2", pcap_udp_burst);
@@ -461,6 +553,53 @@ TEST_CASE("tunkit dump EXPRESSION on a TAP device nobody else holds filters in t
   CHECK(again.output.find("filtering in this process: the device has had a filter") !=
         std::string::npos);
   (void)netns_test::output_of(pcap_cli("delete tkd1"));
+}
+
+TEST_CASE("tunkit dump EXPRESSION --kernel-filter on a TUN device: eBPF in the kernel, removed",
+          "[netns][pcap][cli][ebpf]") {
+  NetNsSandbox sandbox;
+  REQUIRE(netns_test::output_of(pcap_cli("create --name tkd3 --addr 10.98.3.1/24 --up"))
+              .find("created") != std::string::npos);
+  pcap_write_proc("/proc/sys/net/ipv6/conf/tkd3/disable_ipv6", "1");
+  tunkit::test::Child dump({TUNKIT_CLI, "dump", "tkd3", "icmp", "--kernel-filter", "-c",
+                            std::to_string(pcap_pings), "-t", "10"});
+  if (!dump.wait_for_line("listening on", 10s)) {
+    // Without CAP_BPF (a rootless run) the dump fails, as asked, with what it saw.
+    CHECK(dump.wait_exit(10s) == 1);
+    INFO(dump.output());
+    CHECK(dump.output().find("tunkit: BPF_PROG_LOAD: operation not permitted (") !=
+          std::string::npos);
+    tunkit_test::skip_without_privilege(tunkit_test::Privilege::bpf, "operation not permitted");
+    return;
+  }
+  CHECK(dump.output().find("tunkit dump: the filter runs in the kernel as asked, though a TUN "
+                           "device's eBPF filter cannot be read back") != std::string::npos);
+  CHECK(dump.output().find("filter in the kernel") != std::string::npos);
+  pcap_wait_running("tkd3");
+  const tunkit::Link link = tunkit::Link::from_name("tkd3");
+  const auto before = link.statistics();
+  pcap_send_udp("10.98.3.2", pcap_udp_burst);
+  pcap_send_pings("10.98.3.2", pcap_pings);
+  CHECK(dump.wait_exit(10s) == 0);
+  INFO(dump.output());
+  CHECK(pcap_count_lines(dump.output(), "ICMP echo request") == pcap_pings);
+  CHECK(pcap_count_lines(dump.output(), "UDP") == 0);
+  const auto after = link.statistics();
+  CHECK(after.tx_dropped - before.tx_dropped == pcap_udp_burst);
+  // Removed at the end: the next reader gets the datagrams.
+  tunkit::TunDevice next(tunkit::find_tun_device("tkd3")->attach_options());
+  for (int i = 0; i < 200 && !link.state().running; ++i)
+    std::this_thread::sleep_for(10ms);
+  pcap_send_udp("10.98.3.2", 3);
+  std::size_t udp = 0;
+  for (const auto& p : pcap_drain(next.native_handle(), 300ms))
+    udp += pcap_ip_proto(p, 0) == 17 ? 1U : 0U;
+  CHECK(udp == 3);
+  next.close();
+  // Without an expression the option is a usage error.
+  const auto usage = tunkit::test::run(pcap_cli("dump tkd3 --kernel-filter"));
+  CHECK(usage.status == 2);
+  (void)netns_test::output_of(pcap_cli("delete tkd3"));
 }
 
 TEST_CASE("tunkit inject -r: every datagram of a capture reaches a socket", "[netns][pcap][cli]") {

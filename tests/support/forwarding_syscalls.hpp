@@ -86,6 +86,9 @@ class ForwardingSyscalls : public tunkit::sys::Syscalls {
   int getsockopt(int fd, int level, int name, void* value, socklen_t* len) noexcept override {
     return inner_.getsockopt(fd, level, name, value, len);
   }
+  long bpf(int cmd, void* attr, unsigned int size) noexcept override {
+    return inner_.bpf(cmd, attr, size);
+  }
 
  private:
   tunkit::sys::Syscalls& inner_;

@@ -30,6 +30,7 @@ TEST_CASE("tunkit::errc codes live in the tunkit category and read as plain word
       {tunkit::errc::feature_fixed, "feature fixed by the driver"},
       {tunkit::errc::invalid_filter, "invalid filter expression"},
       {tunkit::errc::malformed_capture, "malformed capture file"},
+      {tunkit::errc::invalid_program, "invalid BPF program"},
   }));
   const std::error_code ec = code;  // implicit: errc is an error_code enum
   CHECK(ec.category() == tunkit::error_category());
@@ -43,6 +44,7 @@ TEST_CASE("errc::out_of_range compares equal to std::errc::invalid_argument", "[
   CHECK(ec == std::errc::invalid_argument);
   CHECK(ec != std::errc::result_out_of_range);
   CHECK(ec != std::error_code(EINVAL, std::system_category()));  // a code is not a condition
+  CHECK(std::error_code(tunkit::errc::invalid_program) == std::errc::invalid_argument);
   const std::error_code other = tunkit::errc::invalid_address;
   CHECK(other != std::errc::invalid_argument);
 }

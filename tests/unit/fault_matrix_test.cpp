@@ -35,6 +35,7 @@
 #include "fake_world.hpp"
 #include "tunkit/address.hpp"
 #include "tunkit/device.hpp"
+#include "tunkit/ebpf.hpp"
 #include "tunkit/error.hpp"
 #include "tunkit/ethtool.hpp"
 #include "tunkit/link.hpp"
@@ -837,6 +838,18 @@ std::vector<Operation> operations() {
                  [](Rig& r) { r.dev.queue(0).disable_signal_io(); },
                  {e(EBADF), e(EPERM), retried()},
                  [](Rig& r) { r.dev.queue(0).enable_signal_io(rt_signal); }});
+
+  // Loading a classic program as an eBPF filter: the one bpf(2) call (EINVAL and EACCES, which
+  // load again for the verifier's words, and ENOSYS are in tests/unit/ebpf_test.cpp).
+  static const std::array<tunkit::BpfInstruction, 1> accept_all{{{0x06, 0, 0, 0xFFFFFFFF}}};
+  ops.push_back(
+      {"EbpfFilter::load",
+       "bpf BPF_PROG_LOAD",
+       "tunkit: BPF_PROG_LOAD: ",
+       on_call(Call::bpf),
+       [](Rig& r, std::error_code& ec) { (void)tunkit::EbpfFilter::load(accept_all, ec, r.k); },
+       [](Rig& r) { (void)tunkit::EbpfFilter::load(accept_all, r.k); },
+       {e(EPERM, "loading an eBPF program needs CAP_BPF or CAP_SYS_ADMIN"), e(ENOMEM), retried()}});
 
   // rename words its message itself: the old and the new name.
   ops.push_back(

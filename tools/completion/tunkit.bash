@@ -47,7 +47,7 @@ _tunkit() {
     list | ls) options="--json" ;;
     show) options="--json"; takes_device=1 ;;
     set) options="--speed --duplex --autoneg --msglvl --rx-frames --feature -K"; takes_device=1 ;;
-    dump) options="--write -w --hex -x --count -c --timeout -t"; takes_device=1 ;;
+    dump) options="--write -w --kernel-filter -k --hex -x --count -c --timeout -t"; takes_device=1 ;;
     inject) options="--read -r --rate --count -c"; takes_device=1 ;;
     run) options="$create_opts --queues -q --attach --persist --" ;;
     help | version) return 0 ;;

@@ -67,7 +67,7 @@ commands:
   set NAME [--speed MBIT] [--duplex half|full] [--autoneg on|off] [--msglvl N] [--rx-frames N]
          [--feature NAME=on|off]... [-K NAME on|off]...
                       change a device's ethtool settings and features (like `ethtool -s/-C/-K`)
-  dump NAME [EXPRESSION] [-w FILE] [--hex] [--count N] [--timeout SEC]
+  dump NAME [EXPRESSION] [-w FILE] [-k] [--hex] [--count N] [--timeout SEC]
                       attach to a device and print (or save) the packets the kernel sends
                       into it, those a tcpdump filter EXPRESSION accepts
   inject NAME -r FILE [--rate PPS] [--count N]
@@ -163,14 +163,20 @@ EXPRESSION (the words after NAME, as tcpdump takes them: `icmp or udp port 53`) 
 packets it accepts. It runs in the kernel, as the device's filter, where that changes nothing
 for anybody else: on a TAP device that no other program holds and that never had a filter (the
 kernel reports the last filter attached even after it was removed); the filter is removed again
-at the end. Elsewhere (a TUN device, which takes no classic BPF
-filter; a TAP device others hold, whose filter would apply to their queues too) it runs here, on
-every packet read, and the tool says so on stderr. The filter sees the packet without virtio-net
-header or packet information.
+at the end. Elsewhere it runs here, on every packet read, and the tool says why on stderr: a
+TAP device others hold (a device's filter applies to all its queues); a TUN device, which takes
+only an eBPF filter, and that one cannot be read back, so attaching it could replace another
+program's. --kernel-filter runs it in the kernel anyway (on a TUN device translated into eBPF,
+which needs CAP_BPF), removed at the end. The filter sees the packet without virtio-net header
+or packet information.
 
 options:
   -w, --write FILE   save the packets in FILE (pcap format: tcpdump -r, Wireshark) instead
                      of printing them; link type RAW for TUN, EN10MB for TAP devices
+  -k, --kernel-filter
+                     run EXPRESSION in the kernel whatever the device: other programs' queues
+                     then get only what it accepts, and a filter of the device's own is
+                     replaced, until the end
   -x, --hex          add a hex dump of each packet
   -c, --count N      exit after N packets (default 0: no limit)
   -t, --timeout SEC  exit after SEC seconds (default 0: no limit)
@@ -961,49 +967,75 @@ int cmd_set(Args& args) {
 
 // Where dump's filter runs, and why there.
 struct DumpFilter {
+  enum class Where : std::uint8_t {
+    here,            // on each packet read (or no expression)
+    kernel_classic,  // TUNATTACHFILTER (TAP)
+    kernel_ebpf,     // TUNSETFILTEREBPF (TUN): the program translated into eBPF
+  };
   std::vector<tunkit::BpfInstruction> program;  // empty: no expression
-  bool in_kernel = false;
+  Where where = Where::here;
+  [[nodiscard]] bool in_kernel() const { return where != Where::here; }
 };
 
 #ifdef TUNKIT_CLI_HAVE_PCAP
 tunkit::pcap::LinkType link_type(tunkit::Mode mode) {
   return mode == tunkit::Mode::tap ? tunkit::pcap::LinkType::ethernet : tunkit::pcap::LinkType::raw;
 }
+
+// Another program that holds the device, as "PID COMMAND", or "".
+std::string other_holder(const std::string& device) {
+  const pid_t self = ::getpid();
+  for (const auto& h : tunkit_cli::find_holders(device)) {
+    if (h.pid != self) return tunkit_cli::shown(fmt::format("{} {}", h.pid, h.comm));
+  }
+  return {};
+}
 #endif
 
 // Compiles `expression` for the device and attaches it where that changes nothing for anybody
-// else (see kDumpUsage); otherwise says on stderr that it filters here.
-DumpFilter dump_filter(const std::string& expression, tunkit::TunDevice& dev,
+// else, or anywhere with `kernel` (see kDumpUsage); otherwise says on stderr that it filters here.
+DumpFilter dump_filter(const std::string& expression, bool kernel, tunkit::TunDevice& dev,
                        const tunkit::TunDeviceInfo& info) {
   DumpFilter f;
   if (expression.empty()) return f;
 #ifdef TUNKIT_CLI_HAVE_PCAP
   f.program = tunkit::pcap::compile_filter(expression, link_type(info.mode));
+  const bool tap = info.mode == tunkit::Mode::tap;
+  const std::string holder = other_holder(info.link.name);
   std::string why_here;
-  if (info.mode != tunkit::Mode::tap) {
-    why_here = "TUN devices take no classic BPF filter";
+  if (!holder.empty()) {
+    why_here = fmt::format("{} holds it too, and a device's filter applies to every queue", holder);
+  } else if (!tap) {
+    why_here =
+        "a TUN device's eBPF filter cannot be read back, so attaching one could replace "
+        "another program's";
   } else if (dev.filter_size() != 0) {
     // TUNGETFILTER reports the last program attached, also after TUNDETACHFILTER: whether one
     // applies now cannot be told, so none is attached (or detached) here.
     why_here = "the device has had a filter of its own, which may still apply";
-  } else {
-    const pid_t self = ::getpid();
-    for (const auto& h : tunkit_cli::find_holders(info.link.name)) {
-      if (h.pid != self) {
-        why_here = fmt::format("{} holds it too, and a device's filter applies to every queue",
-                               tunkit_cli::shown(fmt::format("{} {}", h.pid, h.comm)));
-        break;
-      }
-    }
   }
-  if (why_here.empty()) {
+  if (!why_here.empty() && !kernel) {
+    fmt::print(stderr,
+               "tunkit dump: filtering in this process: {} (--kernel-filter to run it in "
+               "the kernel anyway)\n",
+               why_here);
+    return f;
+  }
+  if (!why_here.empty()) {
+    fmt::print(stderr, "tunkit dump: the filter runs in the kernel as asked, though {}\n",
+               why_here);
+  }
+  if (tap) {
     dev.attach_filter(f.program);
-    f.in_kernel = true;
+    f.where = DumpFilter::Where::kernel_classic;
   } else {
-    fmt::print(stderr, "tunkit dump: filtering in this process: {}\n", why_here);
+    const auto program = tunkit::EbpfFilter::load(f.program);
+    dev.set_filter_ebpf(program.fd());  // the device keeps the program; ours closes here
+    f.where = DumpFilter::Where::kernel_ebpf;
   }
   return f;
 #else
+  (void)kernel;
   (void)dev;
   (void)info;
   throw RuntimeError{"this tunkit was built without libpcap: no filter expressions"};
@@ -1018,6 +1050,7 @@ int cmd_dump(Args& args) {
   std::string expression;
   std::optional<std::string> write_to;
   bool hex = false;
+  bool kernel = false;
   std::uint64_t count = 0;
   std::uint64_t timeout_s = 0;
   while (!args.done()) {
@@ -1028,6 +1061,8 @@ int cmd_dump(Args& args) {
     }
     if (a == "-x" || a == "--hex") {
       hex = true;
+    } else if (a == "-k" || a == "--kernel-filter") {
+      kernel = true;
     } else if (a == "-c" || a == "--count") {
       count = number(args, a, 1000000000);
     } else if (a == "-t" || a == "--timeout") {
@@ -1043,6 +1078,7 @@ int cmd_dump(Args& args) {
     }
   }
   if (!name) args.fail("dump needs a device name");
+  if (kernel && expression.empty()) args.fail("--kernel-filter needs an EXPRESSION");
 #ifndef TUNKIT_CLI_HAVE_PCAP
   if (write_to) throw RuntimeError{"this tunkit was built without libpcap: no capture files"};
 #endif
@@ -1051,7 +1087,17 @@ int cmd_dump(Args& args) {
   const tunkit::TunDeviceInfo info = require_device(*name);
   tunkit::TunDevice dev(info.attach_options());
   const std::size_t vnet = info.vnet_hdr ? static_cast<std::size_t>(dev.vnet_header_size()) : 0;
-  const DumpFilter filter = dump_filter(expression, dev, info);
+  const DumpFilter filter = dump_filter(expression, kernel, dev, info);
+  // No filter of ours left for the queues attached after this one, however the dump ends.
+  struct RemoveFilter {
+    tunkit::TunDevice& dev;
+    DumpFilter::Where where;
+    ~RemoveFilter() {
+      std::error_code ec;
+      if (where == DumpFilter::Where::kernel_classic) dev.detach_filter(ec);
+      if (where == DumpFilter::Where::kernel_ebpf) dev.set_filter_ebpf(-1, ec);
+    }
+  } const remove_filter{dev, filter.where};
 #ifdef TUNKIT_CLI_HAVE_PCAP
   std::optional<tunkit::pcap::Writer> writer;
   if (write_to)
@@ -1065,7 +1111,7 @@ int cmd_dump(Args& args) {
   fmt::print(write_to ? stderr : stdout, "listening on {}, {} ({}){}\n",
              tunkit_cli::shown(dev.name()), info.mode, info.flags(),
              filter.program.empty() ? ""
-             : filter.in_kernel     ? ", filter in the kernel"
+             : filter.in_kernel()   ? ", filter in the kernel"
                                     : ", filter in this process");
 
   const example::Deadline deadline{std::chrono::seconds(timeout_s)};
@@ -1107,8 +1153,6 @@ int cmd_dump(Args& args) {
 #ifdef TUNKIT_CLI_HAVE_PCAP
   if (writer) writer->close();
 #endif
-  // The device as it was: no filter left for the queues attached after this one.
-  if (filter.in_kernel) dev.detach_filter();
   fmt::print(write_to ? stderr : stdout, "{} packet{}{}\n", seen, seen == 1 ? "" : "s",
              write_to ? fmt::format(" written to {}", tunkit_cli::shown(*write_to)) : "");
   return 0;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "tunkit/device.hpp"
+#include "tunkit/ebpf.hpp"
 #include "tunkit/mac.hpp"
 #include "tunkit/sys.hpp"
 #include "tunkit/testing/export.hpp"
@@ -96,6 +97,7 @@ class TUNKIT_TESTING_EXPORT FakeKernel final : public sys::Syscalls {
     fstat,
     getsockopt,
     fcntl_ptr,
+    bpf,
   };
 
   /// One entry of the call log: what was asked and what the fake answered.
@@ -356,6 +358,13 @@ class TUNKIT_TESTING_EXPORT FakeKernel final : public sys::Syscalls {
   /// fake has no Unix sockets (socketpair, sendmsg and recvmsg answer -ENOSYS): the hand-over
   /// is tested over real socket pairs (tests/unit/handover_test.cpp).
   int getsockopt(int fd, int level, int name, void* value, socklen_t* len) noexcept override;
+  /// BPF_PROG_LOAD of a BPF_PROG_TYPE_SOCKET_FILTER program with 1 to 1,000,000 instructions
+  /// (read and kept: `ebpf_program_instructions`) and a license: a new program descriptor, as
+  /// `add_ebpf_program` makes (the program never runs). -EINVAL for another program type, no
+  /// instructions or no license; -EFAULT for a null `attr`; -EINVAL for any other command.
+  /// Logged with `request` the command and `arg` the instruction count. Refusals as the kernel
+  /// makes them are scripted with `fail_next(Call::bpf, EPERM)` and the like.
+  long bpf(int cmd, void* attr, unsigned int size) noexcept override;
 
   // --- Scripting failures ---------------------------------------------------------------------
 
@@ -420,6 +429,9 @@ class TUNKIT_TESTING_EXPORT FakeKernel final : public sys::Syscalls {
   [[nodiscard]] int add_ebpf_program(EbpfProgramType type);
   /// The id of the program behind descriptor `fd` from `add_ebpf_program` (0: not one).
   [[nodiscard]] std::uint32_t ebpf_program_id(int fd) const;
+  /// The instructions BPF_PROG_LOAD was given for the program behind `fd` (empty for one from
+  /// `add_ebpf_program`, or not a program).
+  [[nodiscard]] std::vector<EbpfInstruction> ebpf_program_instructions(int fd) const;
   /// The scenario and packet functions below name devices in the calling thread's namespace
   /// first, then in any namespace (the lowest ifindex).
   ///

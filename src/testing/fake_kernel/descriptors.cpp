@@ -2,6 +2,7 @@
 // eBPF program descriptors of add_ebpf_program.
 #include "testing/fake_kernel/state.hpp"
 
+#include <linux/bpf.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -270,6 +271,37 @@ std::uint32_t FakeKernel::ebpf_program_id(int fd) const {
   std::lock_guard lock(state_->mu);
   const State::Fd* f = state_->find_fd(fd);
   return f != nullptr && f->kind == FdKind::ebpf ? f->ebpf_prog_id : 0;
+}
+
+std::vector<EbpfInstruction> FakeKernel::ebpf_program_instructions(int fd) const {
+  std::lock_guard lock(state_->mu);
+  const State::Fd* f = state_->find_fd(fd);
+  return f != nullptr && f->kind == FdKind::ebpf ? f->ebpf_insns : std::vector<EbpfInstruction>{};
+}
+
+long FakeKernel::bpf(int cmd, void* attr, unsigned int size) noexcept {
+  State& s = *state_;
+  const auto* a = static_cast<const bpf_attr*>(attr);
+  const std::int64_t count = a != nullptr && cmd == BPF_PROG_LOAD ? a->insn_cnt : 0;
+  return s.call<long>(
+      make_record(Call::bpf, -1, static_cast<unsigned long>(cmd), count),
+      [&](CallRecord& c) -> long {
+        if (a == nullptr) return -EFAULT;
+        if (cmd != BPF_PROG_LOAD || size < offsetof(bpf_attr, prog_name)) return -EINVAL;
+        if (a->prog_type != BPF_PROG_TYPE_SOCKET_FILTER) return -EINVAL;
+        if (a->insn_cnt == 0 || a->insn_cnt > 1'000'000 || a->insns == 0 || a->license == 0)
+          return -EINVAL;
+        State::Fd f;
+        f.kind = FdKind::ebpf;
+        f.cloexec = true;
+        f.socket_filter_program = true;
+        f.ebpf_prog_id = s.next_ebpf_prog_id++;
+        const auto* insns =
+            reinterpret_cast<const EbpfInstruction*>(static_cast<std::uintptr_t>(a->insns));
+        f.ebpf_insns.assign(insns, insns + a->insn_cnt);
+        c.fd = s.allocate_fd(std::move(f));
+        return c.fd;
+      });
 }
 
 std::size_t FakeKernel::open_fd_count() const {

@@ -130,6 +130,8 @@ std::string_view to_string(FakeKernel::Call call) noexcept {
       return "getsockopt";
     case Call::fcntl_ptr:
       return "fcntl";
+    case Call::bpf:
+      return "bpf";
     case Call::setns:
       return "setns";
   }

@@ -92,9 +92,10 @@ struct Fd {
   // refers to.
   std::string netns;
   // ebpf
-  bool socket_filter_program = false;  // BPF_PROG_TYPE_SOCKET_FILTER
-  bool xdp_program = false;            // BPF_PROG_TYPE_XDP
-  std::uint32_t ebpf_prog_id = 0;      // the program's id (bpf_prog_info.id)
+  bool socket_filter_program = false;       // BPF_PROG_TYPE_SOCKET_FILTER
+  bool xdp_program = false;                 // BPF_PROG_TYPE_XDP
+  std::uint32_t ebpf_prog_id = 0;           // the program's id (bpf_prog_info.id)
+  std::vector<EbpfInstruction> ebpf_insns;  // what BPF_PROG_LOAD was given
 };
 
 // The driver's struct tap_filter, plus what was passed (for inspection).
