@@ -49,9 +49,11 @@ or "dump%d"), adds the --addr addresses and brings it up; it goes away when tun_
 The packets are consumed: nothing answers them.
 
 EXPRESSION (with tunkit::pcap: the words after NAME, as tcpdump takes them) keeps only the
-packets it accepts. On a TAP device tun_dump created it runs in the kernel (TUNATTACHFILTER):
-nobody else reads that device. Elsewhere it runs here: a TUN device takes no classic BPF
-filter, and a device's filter applies to all its queues, other programs' too.
+packets it accepts. On a device tun_dump created it runs in the kernel, since nobody else reads
+that device: on TAP as a classic filter (TUNATTACHFILTER), on TUN translated into eBPF
+(TUNSETFILTEREBPF), where tun_dump may load it (CAP_BPF; else it says so and filters here).
+On a device it attached to it runs here: a device's filter applies to all its queues, other
+programs' too.
 
 options:
   --tap              create a TAP device (Ethernet frames) instead of TUN
@@ -165,8 +167,16 @@ int run(const Config& cfg) {
   // Compiled once; in the kernel only where no other reader is affected (a device made here).
   std::vector<tunkit::BpfInstruction> filter;
   if (!cfg.expression.empty()) filter = pcap::compile_filter(cfg.expression, link_type);
-  const bool in_kernel = !filter.empty() && tap && created;
-  if (in_kernel) dev.attach_filter(filter);
+  if (!filter.empty() && created && tap) dev.attach_filter(filter);
+  if (!filter.empty() && created && !tap) {
+    // A TUN device takes the program as eBPF; the device keeps it, and goes away with us.
+    std::error_code ec;
+    const auto program = tunkit::EbpfFilter::load(filter, ec);
+    if (!ec) dev.set_filter_ebpf(program.fd());
+    if (ec)
+      fmt::print(stderr, "tun_dump: filtering here: cannot load an eBPF filter: {}\n",
+                 ec.message());
+  }
   std::optional<pcap::Writer> writer;
   if (!cfg.write_to.empty()) writer.emplace(cfg.write_to, pcap::WriterOptions{.link = link_type});
 #endif

@@ -697,4 +697,35 @@ TEST_CASE("tun_dump EXPRESSION -w on a TAP device it creates: the filter runs in
     pings += pcap_frame_proto(f->data, 0) == 1 ? 1U : 0U;
   CHECK(pings == pcap_pings);
 }
+
+TEST_CASE("tun_dump EXPRESSION on a TUN device it creates: the filter runs in the kernel as eBPF",
+          "[netns][pcap][example][ebpf]") {
+  NetNsSandbox sandbox;
+  tunkit::test::Child dump(
+      {TUNKIT_TUN_DUMP, "--addr", "10.61.3.1/24", "tdf1", "icmp", "--timeout", "20"});
+  REQUIRE(dump.wait_for_line("listening on tdf1, tun", 10s));
+  const bool loaded = dump.output().find("cannot load an eBPF filter") == std::string::npos;
+  const tunkit::Link link = tunkit::Link::from_name("tdf1");
+  for (int i = 0; i < 200 && !link.state().running; ++i)  // the qdisc is on once running
+    std::this_thread::sleep_for(10ms);
+  const auto before = link.statistics();
+  pcap_send_udp("10.61.3.2", pcap_udp_burst);
+  pcap_send_pings("10.61.3.2", pcap_pings);
+  std::this_thread::sleep_for(200ms);
+  const auto dropped = link.statistics().tx_dropped - before.tx_dropped;
+  dump.signal(SIGTERM);
+  CHECK(dump.wait_exit(10s) == 0);
+  INFO(dump.output());
+  // Either way only the pings are printed.
+  CHECK(pcap_count_lines(dump.output(), "ICMP echo request") == pcap_pings);
+  CHECK(pcap_count_lines(dump.output(), "UDP") == 0);
+  if (!loaded) {
+    // Without CAP_BPF (a rootless run) it filtered every packet it read.
+    CHECK(dropped == 0);
+    tunkit_test::skip_without_privilege(tunkit_test::Privilege::bpf, "operation not permitted");
+    return;
+  }
+  // In the kernel: the datagrams never reached it, each counted.
+  CHECK(dropped >= pcap_udp_burst);
+}
 #endif
