@@ -1,12 +1,13 @@
 // A filter in the kernel against the same filter in user space (root: it makes its own network
-// namespace): a TAP reader wants one flow (`udp port 9`) out of a UDP flood in which one packet
-// in `--every` is for that flow. With the filter attached (TUNATTACHFILTER, tunkit::pcap's
-// program) the kernel drops the rest before the reader's queue; without it the reader reads
-// everything and runs the same program on each packet (pcap::matches). Both modes run in
+// namespace): a TAP reader (or with --tun a TUN reader) wants one flow (`udp port 9`) out of a
+// UDP flood in which one packet in `--every` is for that flow. With the filter attached (TAP:
+// TUNATTACHFILTER, tunkit::pcap's program; TUN: the same program as eBPF, tunkit::EbpfFilter,
+// TUNSETFILTEREBPF) the kernel drops the rest before the reader's queue; without it the reader
+// reads everything and runs the same program on each packet (pcap::matches). Both modes run in
 // alternating rounds of fixed length with the same sender; reported per mode: the wanted
 // packets received per second, all packets the reader read, and the reader's CPU time.
 //
-//   ./bench/tunkit_filter_bench [--seconds 2] [--rounds 3] [--every 10]
+//   ./bench/tunkit_filter_bench [--seconds 2] [--rounds 3] [--every 10] [--tun]
 #include <fmt/format.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -65,9 +66,26 @@ void flood(const std::atomic<bool>& stop, unsigned every) {
   ::close(s);
 }
 
+// The kernel's filter on `dev`: the classic program on a TAP device, as eBPF on a TUN device.
+void attach_kernel_filter(tunkit::TunDevice& dev, std::span<const tunkit::BpfInstruction> program) {
+  if (dev.mode() == tunkit::Mode::tap) {
+    dev.attach_filter(program);
+  } else {
+    dev.set_filter_ebpf(tunkit::EbpfFilter::load(program).fd());
+  }
+}
+
+void detach_kernel_filter(tunkit::TunDevice& dev) {
+  if (dev.mode() == tunkit::Mode::tap) {
+    dev.detach_filter();
+  } else {
+    dev.set_filter_ebpf(-1);
+  }
+}
+
 Round run_round(tunkit::TunDevice& dev, std::span<const tunkit::BpfInstruction> program,
                 bool in_kernel, double seconds, unsigned every) {
-  if (in_kernel) dev.attach_filter(program);
+  if (in_kernel) attach_kernel_filter(dev, program);
   std::atomic<bool> stop{false};
   std::thread sender(flood, std::cref(stop), every);
   Round r;
@@ -94,7 +112,7 @@ Round run_round(tunkit::TunDevice& dev, std::span<const tunkit::BpfInstruction> 
   // Drain what is left, so that the next round starts empty.
   for (std::error_code ec; (void)dev.read(buf, ec), !ec;) {
   }
-  if (in_kernel) dev.detach_filter();
+  if (in_kernel) detach_kernel_filter(dev);
   return r;
 }
 
@@ -104,30 +122,43 @@ int main(int argc, char** argv) {
   double seconds = 2;
   int rounds = 3;
   unsigned every = 10;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  bool tun = false;
+  bool usage = false;
+  for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
-    if (a == "--seconds") seconds = std::atof(argv[i + 1]);
-    if (a == "--rounds") rounds = std::atoi(argv[i + 1]);
-    if (a == "--every") every = static_cast<unsigned>(std::atoi(argv[i + 1]));
+    if (a == "--tun") {
+      tun = true;
+    } else if (i + 1 < argc && a == "--seconds") {
+      seconds = std::atof(argv[++i]);
+    } else if (i + 1 < argc && a == "--rounds") {
+      rounds = std::atoi(argv[++i]);
+    } else if (i + 1 < argc && a == "--every") {
+      every = static_cast<unsigned>(std::atoi(argv[++i]));
+    } else {
+      usage = true;
+    }
   }
-  if (seconds <= 0 || rounds <= 0 || every == 0) {
-    std::fputs("usage: tunkit_filter_bench [--seconds S] [--rounds N] [--every K]\n", stderr);
+  if (usage || seconds <= 0 || rounds <= 0 || every == 0) {
+    std::fputs("usage: tunkit_filter_bench [--seconds S] [--rounds N] [--every K] [--tun]\n",
+               stderr);
     return 2;
   }
   if (::unshare(CLONE_NEWNET) != 0) {
     std::perror("unshare(CLONE_NEWNET) (run as root)");
     return 1;
   }
-  tunkit::TunDevice dev({.name = "fb0", .mode = tunkit::Mode::tap, .non_blocking = true});
+  const tunkit::Mode mode = tun ? tunkit::Mode::tun : tunkit::Mode::tap;
+  tunkit::TunDevice dev({.name = "fb0", .mode = mode, .non_blocking = true});
   tunkit::Link link(dev.ifindex());
   link.configure({.addresses = {tunkit::IpPrefix::parse("10.77.0.1/24")}, .up = true});
-  if (std::system("ip neigh replace 10.77.0.2 lladdr 02:00:00:00:00:02 dev fb0 nud permanent") !=
-      0) {
+  if (!tun && std::system("ip neigh replace 10.77.0.2 lladdr 02:00:00:00:00:02 dev fb0 nud "
+                          "permanent") != 0) {
     return 1;
   }
   while (!link.state().running)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  const auto program = tunkit::pcap::compile_filter("udp port 9", tunkit::pcap::LinkType::ethernet);
+  const auto program = tunkit::pcap::compile_filter(
+      "udp port 9", tun ? tunkit::pcap::LinkType::raw : tunkit::pcap::LinkType::ethernet);
   std::array<std::vector<Round>, 2> results;
   for (int i = 0; i < rounds; ++i) {
     for (const bool kernel : {true, false})
@@ -144,7 +175,7 @@ int main(int argc, char** argv) {
       sum.seconds += r.seconds;
     }
     fmt::print("{:<22} {:>14.0f} {:>14.0f} {:>11.0f}% {:>16.2f}\n",
-               kernel ? "in the kernel" : "in user space",
+               kernel ? (tun ? "in the kernel (eBPF)" : "in the kernel") : "in user space",
                static_cast<double>(sum.wanted) / sum.seconds,
                static_cast<double>(sum.read) / sum.seconds, 100 * sum.cpu / sum.seconds,
                sum.wanted == 0 ? 0.0 : 1e6 * sum.cpu / static_cast<double>(sum.wanted));
