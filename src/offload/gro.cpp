@@ -351,8 +351,10 @@ class Writer {
   }
 
   // Gather: whether member `m`'s payload pieces (those not joined to the one before them) keep
-  // the run within `max_gather_pieces`.
+  // the run within `max_gather_pieces`. A member adds two pieces at most: with room for two, the
+  // pieces are not looked at (the segments of one split add none).
   bool has_room(const Run& run, std::uint32_t m) const noexcept {
+    if (piece_count_ - run.piece + 2 <= Coalescer::max_gather_pieces) return true;
     const PacketParts& p = packets_[m];
     const std::span<const std::byte> rest =
         p.head.subspan(std::size_t{items_[m].ip_len} + items_[m].l4_len);
