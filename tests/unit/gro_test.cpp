@@ -747,4 +747,18 @@ TEST_CASE("coalesce, gathering: partial checksums leave with NEEDS_CSUM, merged 
     }
     CHECK(as_kernel_completes(writes) == full);
   }
+
+  // A head without the transport header: the flag is ignored (an all-zero header).
+  const Super sp = make_super({.payload = 3000});
+  const PartialSplit cut(sp);
+  Bytes joined(cut.parts[0].head.begin(), cut.parts[0].head.end());
+  joined.insert(joined.end(), cut.parts[0].tail.begin(), cut.parts[0].tail.end());
+  const std::vector<tunkit::PacketParts> short_head = {
+      {std::span<const std::byte>(joined).first(30), std::span<const std::byte>(joined).subspan(30),
+       true}};
+  tunkit::Coalescer gro;
+  const auto writes = tunkit_test::coalesce_gathered(gro, short_head);
+  REQUIRE(writes.size() == 1);
+  CHECK(writes[0].header == VirtioNetHeader{});
+  CHECK(writes[0].packet == joined);
 }

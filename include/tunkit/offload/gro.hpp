@@ -65,7 +65,9 @@ struct PacketParts {
   /// The gathering `coalesce` then writes it with NEEDS_CSUM whether it merges or passes through
   /// (`csum_start` at its transport header), so the kernel completes the checksum, and does not
   /// verify it (there is no checksum to verify, even with `verify_checksums`). Only for writes
-  /// to a device with a virtio-net header. Ignored for a packet that is neither TCP nor UDP.
+  /// to a device with a virtio-net header. Ignored (an all-zero header, the checksum left as
+  /// it is) for a packet that is neither TCP nor UDP or whose `head` does not hold its IP and
+  /// transport headers; a segment view's always does.
   bool partial_checksum = false;
   /// The packet's length.
   [[nodiscard]] std::size_t size() const noexcept { return head.size() + tail.size(); }
