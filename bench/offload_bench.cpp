@@ -9,6 +9,8 @@
 //   BM_coalesce/<ip>/<l4>:  those packets -> one super-packet (checksums verified, the default)
 //   BM_coalesce_trusting:   the same without checksum verification
 //   BM_split_views:         the split without copying (headers built, payload viewed, summed)
+//   BM_split_views_partial: the same with partial checksums (the payload not read: what the
+//                           forwarder's --split does)
 //   BM_coalesce_gather:     the views -> one gather list (checksums verified)
 //   BM_coalesce_gather_trusting: the same without verification (what the forwarder's --split
 //                           does: no payload byte read at all)
@@ -192,18 +194,26 @@ void BM_coalesce_trusting(benchmark::State& state) {
   coalesce_bench(state, false);
 }
 
-void BM_split_views(benchmark::State& state) {
+void split_views_bench(benchmark::State& state, tunkit::SegmentChecksum checksum) {
   const Super s = make_super(static_cast<int>(state.range(0)), state.range(1) != 0);
   Bytes headers(tunkit::gso_views_arena_size(64, 120));
   std::vector<tunkit::SegmentView> views(64);
   const double start = cpu_ns();
   for (auto _ : state) {
-    const auto n = tunkit::gso_split_views(s.header, s.packet, headers, views);
+    const auto n = tunkit::gso_split_views(s.header, s.packet, headers, views, checksum);
     if (!n) state.SkipWithError(tunkit::to_string(n.error()).c_str());
     benchmark::DoNotOptimize(n);
     benchmark::ClobberMemory();
   }
   finish(state, start);
+}
+
+void BM_split_views(benchmark::State& state) {
+  split_views_bench(state, tunkit::SegmentChecksum::full);
+}
+
+void BM_split_views_partial(benchmark::State& state) {
+  split_views_bench(state, tunkit::SegmentChecksum::partial);
 }
 
 void coalesce_gather_bench(benchmark::State& state, bool verify) {
@@ -267,6 +277,7 @@ BENCHMARK(BM_split)->Apply(shapes);
 BENCHMARK(BM_coalesce)->Apply(shapes);
 BENCHMARK(BM_coalesce_trusting)->Apply(shapes);
 BENCHMARK(BM_split_views)->Apply(shapes);
+BENCHMARK(BM_split_views_partial)->Apply(shapes);
 BENCHMARK(BM_coalesce_gather)->Apply(shapes);
 BENCHMARK(BM_coalesce_gather_trusting)->Apply(shapes);
 

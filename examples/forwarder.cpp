@@ -19,8 +19,11 @@
 // that encrypts each packet takes. Without copying a payload byte: the segments are headers
 // built apart plus views of the super-packet's payload (tunkit::gso_split_views), and the writes
 // are gather lists (the gathering tunkit::Coalescer::coalesce, BatchIo::write_gathered), so the
-// payload is copied only by the kernel, once in and once out. --split-copy takes the copying
-// forms instead (gso_split into buffers, coalesce into an arena), for comparison.
+// payload is copied only by the kernel, once in and once out. Nor is a payload byte read: the
+// segments carry partial checksums (the pseudo-header sum, tunkit::SegmentChecksum::partial)
+// and every write has NEEDS_CSUM, so the kernel completes them (as it does for the super-packets
+// it hands over). --split-copy takes the copying forms instead (gso_split into buffers, coalesce
+// into an arena), for comparison; --verify computes and checks full checksums.
 // SIGTERM/SIGINT call TunDevice::interrupt(), which wakes every thread; they return and the
 // counters are printed.
 //
@@ -68,8 +71,9 @@ options:
                      coalesce them back into super-packets (TSO, and USO for runs of
                      equal-sized UDP datagrams) before writing, without copying payloads
   --split-copy       as --split, with the copying forms (segments and writes in buffers)
-  --verify           with --split: check each segment's checksum again before merging
-                     (the copying form always does; the split has just computed them)
+  --verify           with --split: compute each segment's full checksum and check it again
+                     before merging (the copying form always does); without it --split
+                     leaves the checksums partial for the kernel to complete
   --backend B        batch I/O backend: loop (read/write syscalls), uring (io_uring) or
                      auto (default: io_uring where available, else the
                      loop); uring falls back to the loop, with a notice,
@@ -245,6 +249,8 @@ struct Splitter {
   Splitter(std::size_t hdr_size, tunkit::Offloads granted, bool copy_forms, bool verify)
       : header_size(hdr_size),
         copy(copy_forms),
+        checksum(copy_forms || verify ? tunkit::SegmentChecksum::full
+                                      : tunkit::SegmentChecksum::partial),
         gro(tunkit::CoalescerOptions{
             .max_batch = kSegments,
             .header_size = hdr_size,
@@ -274,6 +280,11 @@ struct Splitter {
   }
   std::size_t header_size;
   bool copy;
+  // The segments' transport checksums: only the pseudo-header sum (the payload not read) where
+  // every segment leaves through the gathering Coalescer to a vnet device, which writes each one,
+  // merged or alone, with NEEDS_CSUM so that the kernel completes it. Full with --verify (a
+  // partial checksum has nothing to verify) and in the copying forms.
+  tunkit::SegmentChecksum checksum;
   tunkit::Coalescer gro;
   std::size_t used = 0;  // segments held
   // Zero-copy:
@@ -317,11 +328,11 @@ struct Splitter {
       return true;
     }
     const auto n = tunkit::gso_split_views(*hdr, ip, std::span(headers).subspan(headers_used),
-                                           std::span(views).subspan(used));
+                                           std::span(views).subspan(used), checksum);
     if (!n) return false;
     for (std::size_t i = 0; i < *n; ++i) {
       const tunkit::SegmentView& v = views[used + i];
-      parts[used + i] = {v.headers, v.payload};
+      parts[used + i] = {v.headers, v.payload, v.partial_checksum};
       headers_used += v.headers.size();
     }
     used += *n;

@@ -75,6 +75,7 @@ struct CoalescedPacket;
 struct GatheredPacket;
 struct PacketParts;
 struct SegmentView;
+enum class SegmentChecksum : std::uint8_t;
 class Coalescer;
 
 // packet/*.hpp

@@ -245,23 +245,56 @@ class Writer {
     }
   }
 
-  // Packet `index` unchanged, after an all-zero header.
+  // Stores the virtio-net header of a packet written alone at `at`: all zero, or, for a packet
+  // with a partial checksum, NEEDS_CSUM with its checksum field (`csum_start` 0: none found).
+  VirtioNetHeader single_header(std::byte* at, bool partial, std::size_t csum_start,
+                                std::size_t l4_len, bool tcp) const noexcept {
+    const std::size_t hs = options_.header_size;
+    VirtioNetHeader vh;
+    if (!partial || csum_start == 0) {
+      std::memset(at, 0, hs);
+      return vh;
+    }
+    vh.needs_csum = true;
+    vh.csum_start = static_cast<std::uint16_t>(csum_start);
+    vh.csum_offset = static_cast<std::uint16_t>(tcp ? kTcpChecksumOffset : kUdpChecksumOffset);
+    vh.hdr_len = static_cast<std::uint16_t>(csum_start + l4_len);
+    (void)vh.serialize(std::span<std::byte>(at, hs), hs, options_.little_endian);
+    return vh;
+  }
+
+  // The virtio-net header of packet `index` written alone (see single_header).
+  VirtioNetHeader pass_through_header(std::byte* at, std::uint32_t index) const noexcept {
+    const PacketParts& p = packets_[index];
+    if (!p.partial_checksum) return single_header(at, false, 0, 0, false);
+    const GroItem& it = items_[index];
+    if (it.kind != GroKind::other) {
+      return single_header(at, true, it.ip_len, it.l4_len, it.kind == GroKind::tcp);
+    }
+    // Not classified for merging (TCP or UDP merging off, or headers not merged): find the
+    // transport header again.
+    const auto where = detail::gro::transport_of(p.head.data(), p.head.size());
+    if (!where) return single_header(at, false, 0, 0, false);
+    return single_header(at, true, where->start, where->length, where->tcp);
+  }
+
+  // Packet `index` unchanged, after an all-zero header (NEEDS_CSUM for a partial checksum).
   void pass_through(std::uint32_t index) noexcept {
     const PacketParts& p = packets_[index];
     const std::size_t hs = options_.header_size;
     std::byte* at = arena_.data() + cursor_;
-    std::memset(at, 0, hs);
+    const VirtioNetHeader vh = pass_through_header(at, index);
     if constexpr (kGather) {
       const std::size_t piece = piece_count_;
       add_piece(std::span<const std::byte>(at, hs));
       add_piece(p.head);
       add_piece(p.tail);
-      emit(cursor_, p.size(), VirtioNetHeader{}, index, 1, piece);
+      emit(cursor_, p.size(), vh, index, 1, piece);
       cursor_ += hs;
     } else {
       std::memcpy(at + hs, p.head.data(), p.head.size());
       if (!p.tail.empty()) std::memcpy(at + hs + p.head.size(), p.tail.data(), p.tail.size());
-      emit(cursor_, p.size(), VirtioNetHeader{}, index, 1, 0);
+      emit(cursor_, p.size(), vh, index, 1, 0);
       cursor_ += hs + p.size();
     }
   }
@@ -318,8 +351,10 @@ class Writer {
   }
 
   // Gather: whether member `m`'s payload pieces (those not joined to the one before them) keep
-  // the run within `max_gather_pieces`.
+  // the run within `max_gather_pieces`. A member adds two pieces at most: with room for two, the
+  // pieces are not looked at (the segments of one split add none).
   bool has_room(const Run& run, std::uint32_t m) const noexcept {
+    if (piece_count_ - run.piece + 2 <= Coalescer::max_gather_pieces) return true;
     const PacketParts& p = packets_[m];
     const std::span<const std::byte> rest =
         p.head.subspan(std::size_t{items_[m].ip_len} + items_[m].l4_len);
@@ -345,7 +380,8 @@ class Writer {
     const std::span<const std::byte> second = p.tail;
     std::byte* dst = arena_.data() + run.at + options_.header_size + run.len;
     std::uint16_t payload_sum = 0;
-    if (options_.verify_checksums) {
+    // A partial checksum (the pseudo-header sum) has nothing to verify: taken as it is.
+    if (options_.verify_checksums && !p.partial_checksum) {
       if constexpr (kGather) {
         payload_sum = detail::ones_sum(first.data(), first.size());
         if (!second.empty()) {
@@ -387,8 +423,10 @@ class Writer {
   void finish_run(Run& run, const Flow& flow) noexcept {
     if (run.count == 0) return;
     if (run.count == 1) {
-      std::memset(arena_.data() + run.at, 0, options_.header_size);
-      emit(run.at, run.len, VirtioNetHeader{}, run.first, 1, run.piece);
+      const VirtioNetHeader vh =
+          single_header(arena_.data() + run.at, packets_[run.first].partial_checksum, flow.ip_len,
+                        flow.headers - flow.ip_len, flow.tcp);
+      emit(run.at, run.len, vh, run.first, 1, run.piece);
     } else {
       write_super_packet(run, flow);
     }

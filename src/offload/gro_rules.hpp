@@ -92,7 +92,8 @@ inline bool ipv4_header_verifies(const std::byte* b) noexcept {
 }
 
 // Byte-wise equality of short fields, without a call to memcmp.
-inline bool equal_bytes(const std::byte* a, const std::byte* b, std::size_t n) noexcept {
+[[gnu::always_inline]] inline bool equal_bytes(const std::byte* a, const std::byte* b,
+                                               std::size_t n) noexcept {
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     if (load64_native(a + i) != load64_native(b + i)) return false;
@@ -154,6 +155,37 @@ inline std::optional<std::pair<std::size_t, std::uint8_t>> ipv6_upper(const std:
     next = load8(b + off);
     off += len;
   }
+}
+
+// Where the TCP or UDP header of a packet whose first `head` bytes are at `b` is: its offset,
+// length and whether it is TCP; nothing when the packet is neither or the header is not all
+// within `head`. For a packet with a partial checksum written alone (its NEEDS_CSUM header).
+struct TransportAt {
+  std::size_t start = 0;
+  std::size_t length = 0;
+  bool tcp = false;
+};
+inline std::optional<TransportAt> transport_of(const std::byte* b, std::size_t head) noexcept {
+  if (head < 20) return std::nullopt;
+  std::size_t at = 0;
+  std::uint8_t protocol = 0;
+  const unsigned version = load8(b) >> 4;
+  if (version == 4) {
+    at = std::size_t{4} * (load8(b) & 0x0FU);
+    protocol = load8(b + 9);
+    if (at < 20) return std::nullopt;
+  } else if (version == 6 && head >= 40) {
+    const auto upper = ipv6_upper(b, head);
+    if (!upper) return std::nullopt;
+    at = upper->first;
+    protocol = upper->second;
+  } else {
+    return std::nullopt;
+  }
+  if (protocol == kUdp && at + 8 <= head) return TransportAt{at, 8, false};
+  if (protocol != kTcp || at + 20 > head) return std::nullopt;
+  const std::size_t th = std::size_t{4} * (load8(b + at + 12) >> 4);
+  return TransportAt{at, th < 20 || at + th > head ? 20 : th, true};
 }
 
 // An IPv6 packet of `size` bytes whose first `head` bytes (at least 40) are at `b`, or nothing

@@ -38,13 +38,22 @@ std::size_t routing_segments_left(std::span<const std::byte> packet, std::size_t
   return 0;
 }
 
-// What every segment of one split shares, summed once: the pseudo header without its length and
-// the transport header with its per-segment fields zeroed (`l4`), and the IPv4 header with its
-// total length, id and checksum zeroed (`ip`). The per-segment values are then added as words at
-// the same (even) positions.
+// A 32-bit sum of 16-bit words folded to 16 bits (the one's-complement sum, not complemented).
+// Enough for the few words added per segment: every part is at most 0xFFFF.
+constexpr std::uint16_t gso_fold32(std::uint32_t s) noexcept {
+  s = (s & 0xFFFFU) + (s >> 16);
+  s = (s & 0xFFFFU) + (s >> 16);
+  return static_cast<std::uint16_t>(s);
+}
+
+// What every segment of one split shares, summed once: the pseudo header without its length
+// (`pseudo`), that and the transport header with its per-segment fields zeroed (`l4`), and the
+// IPv4 header with its total length, id and checksum zeroed (`ip`), each folded to 16 bits. The
+// per-segment values are then added as words at the same (even) positions.
 struct SegmentTemplate {
-  Checksum l4;
-  Checksum ip;
+  std::uint16_t pseudo = 0;
+  std::uint16_t l4 = 0;
+  std::uint16_t ip = 0;
   std::uint16_t first_id = 0;   // IPv4 id of the first segment
   std::uint32_t first_seq = 0;  // TCP sequence number of the first segment
   TcpFlags flags;               // TCP flags of the super-packet
@@ -67,8 +76,10 @@ SegmentTemplate segment_template(std::span<const std::byte> packet,
     store16(th.data() + 4, 0);  // length
     store16(th.data() + kUdpChecksumOffset, 0);
   }
-  t.l4 = detail::address_sum(src, l.version == 4);
-  t.l4.add_u16(l.protocol).add(std::span(th).first(l.l4_len));
+  Checksum sum = detail::address_sum(src, l.version == 4);
+  sum.add_u16(l.protocol);
+  t.pseudo = sum.fold();
+  t.l4 = sum.add(std::span(th).first(l.l4_len)).fold();
 
   if (l.version == 4) {
     std::array<std::byte, 60> ih{};
@@ -77,23 +88,35 @@ SegmentTemplate segment_template(std::span<const std::byte> packet,
     store16(ih.data() + 2, 0);
     store16(ih.data() + 4, 0);
     store16(ih.data() + 10, 0);
-    t.ip.add(std::span(ih).first(l.ip_len));
+    t.ip = Checksum().add(std::span(ih).first(l.ip_len)).fold();
   }
   return t;
+}
+
+// Copies the `n` header bytes of a segment: two fixed 32-byte copies (inlined, overlapping)
+// for the usual 32 to 64 bytes, a call to memcpy otherwise.
+inline void copy_segment_headers(std::byte* d, const std::byte* src, std::size_t n) noexcept {
+  if (n >= 32 && n <= 64) {
+    std::memcpy(d, src, 32);
+    std::memcpy(d + n - 32, src + n - 32, 32);
+  } else {
+    std::memcpy(d, src, n);
+  }
 }
 
 // Rewrites the per-segment fields of segment `index` of `count` at `d` (`len` bytes, its headers
 // copied from the super-packet, its payload summing to `payload_sum`, starting `offset` bytes
 // into the super-packet's payload): transport length or sequence number and flags, transport
-// checksum, IP length, IPv4 id and header checksum.
-void finish_segment(std::byte* d, std::size_t len, const PacketLayout& l, const SegmentTemplate& t,
-                    std::size_t index, std::size_t count, std::size_t offset,
-                    std::uint16_t payload_sum) noexcept {
-  const auto l4_length = static_cast<std::uint16_t>(len - l.ip_len);
-  Checksum sum = t.l4;
+// checksum, IP length, IPv4 id and header checksum. With `partial`, the transport checksum
+// field gets the pseudo-header sum instead (CHECKSUM_PARTIAL) and `payload_sum` is not used.
+[[gnu::always_inline]] inline void finish_segment(std::byte* d, std::size_t len,
+                                                  const PacketLayout& l, const SegmentTemplate& t,
+                                                  std::size_t index, std::size_t count,
+                                                  std::size_t offset, std::uint16_t payload_sum,
+                                                  bool partial) noexcept {
   // The pseudo header's length: a 16-bit word for IPv4, 32 bits for IPv6 (RFC 8200 8.1); either
   // way the value of the words is the length.
-  sum.add_u16(l4_length);
+  const auto l4_length = static_cast<std::uint16_t>(len - l.ip_len);
   std::byte* th = d + l.ip_len;
   if (l.protocol == kTcp) {
     TcpFlags f = t.flags;
@@ -102,20 +125,28 @@ void finish_segment(std::byte* d, std::size_t len, const PacketLayout& l, const 
     const std::uint32_t seq = t.first_seq + static_cast<std::uint32_t>(offset);
     store32(th + 4, seq);
     store8(th + 13, f.bits());
-    sum.add_u32(seq).add_u16(f.bits()).add_u16(payload_sum);
-    store16(th + kTcpChecksumOffset, sum.checksum());
+    const std::uint16_t c =
+        partial
+            ? gso_fold32(std::uint32_t{t.pseudo} + l4_length)
+            : static_cast<std::uint16_t>(~gso_fold32(std::uint32_t{t.l4} + l4_length + (seq >> 16) +
+                                                     (seq & 0xFFFFU) + f.bits() + payload_sum));
+    store16(th + kTcpChecksumOffset, c);
   } else {
     store16(th + 4, l4_length);
-    sum.add_u16(l4_length).add_u16(payload_sum);
-    const std::uint16_t c = sum.checksum();
-    store16(th + kUdpChecksumOffset, c == 0 ? std::uint16_t{0xFFFF} : c);  // RFC 768
+    if (partial) {
+      store16(th + kUdpChecksumOffset, gso_fold32(std::uint32_t{t.pseudo} + l4_length));
+    } else {
+      const auto c = static_cast<std::uint16_t>(
+          ~gso_fold32(std::uint32_t{t.l4} + 2U * l4_length + payload_sum));
+      store16(th + kUdpChecksumOffset, c == 0 ? std::uint16_t{0xFFFF} : c);  // RFC 768
+    }
   }
   if (l.version == 4) {
     const auto id = static_cast<std::uint16_t>(t.first_id + index);
-    store16(d + 2, static_cast<std::uint16_t>(len));
+    const auto total = static_cast<std::uint16_t>(len);
+    store16(d + 2, total);
     store16(d + 4, id);
-    Checksum ip = t.ip;
-    store16(d + 10, ip.add_u16(static_cast<std::uint16_t>(len)).add_u16(id).checksum());
+    store16(d + 10, static_cast<std::uint16_t>(~gso_fold32(std::uint32_t{t.ip} + total + id)));
   } else {
     store16(d + 4, static_cast<std::uint16_t>(len - 40));
   }
@@ -227,10 +258,10 @@ OffloadResult<std::size_t> gso_split(const VirtioNetHeader& h, std::span<const s
       return offload_error(OffloadReason::buffer_too_small, len, out[i].size());
     }
     std::byte* d = out[i].data();
-    std::memcpy(d, src, headers);
+    copy_segment_headers(d, src, headers);
     const std::uint16_t payload_sum =
         detail::copy_and_sum(d + headers, src + headers + offset, chunk);
-    finish_segment(d, len, l, t, i, count, offset, payload_sum);
+    finish_segment(d, len, l, t, i, count, offset, payload_sum, false);
     sizes[i] = len;
     offset += chunk;
   }
@@ -241,6 +272,14 @@ OffloadResult<std::size_t> gso_split_views(const VirtioNetHeader& h,
                                            std::span<const std::byte> packet,
                                            std::span<std::byte> header_arena,
                                            std::span<SegmentView> out) noexcept {
+  return gso_split_views(h, packet, header_arena, out, SegmentChecksum::full);
+}
+
+OffloadResult<std::size_t> gso_split_views(const VirtioNetHeader& h,
+                                           std::span<const std::byte> packet,
+                                           std::span<std::byte> header_arena,
+                                           std::span<SegmentView> out,
+                                           SegmentChecksum checksum) noexcept {
   PacketLayout l;
   if (auto e = check_split(h, packet, l)) return *e;
   if (h.gso_type == GsoType::none) return view_whole(h, packet, header_arena, out);
@@ -255,14 +294,17 @@ OffloadResult<std::size_t> gso_split_views(const VirtioNetHeader& h,
 
   const SegmentTemplate t = segment_template(packet, l);
   const std::byte* src = packet.data();
+  const bool partial = checksum == SegmentChecksum::partial;
   std::size_t offset = 0;
   for (std::size_t i = 0; i < count; ++i) {
     const std::size_t chunk = std::min(mss, payload - offset);
     std::byte* d = header_arena.data() + i * headers;
-    std::memcpy(d, src, headers);
+    copy_segment_headers(d, src, headers);
     const std::byte* slice = src + headers + offset;
-    finish_segment(d, headers + chunk, l, t, i, count, offset, detail::ones_sum(slice, chunk));
-    out[i] = {std::span<const std::byte>(d, headers), std::span<const std::byte>(slice, chunk)};
+    const std::uint16_t payload_sum = partial ? 0 : detail::ones_sum(slice, chunk);
+    finish_segment(d, headers + chunk, l, t, i, count, offset, payload_sum, partial);
+    out[i] = {std::span<const std::byte>(d, headers), std::span<const std::byte>(slice, chunk),
+              partial};
     offset += chunk;
   }
   return count;

@@ -620,3 +620,145 @@ TEST_CASE("coalesce, gathering: a run needing more than 64 pieces becomes two wr
             datagrams[out[w].first + i]);
   }
 }
+
+namespace {
+
+// What the kernel makes of gathered writes: a super-packet cut into its segments (their
+// checksums computed), a NEEDS_CSUM packet with its checksum completed, a plain one as it is.
+std::vector<Bytes> as_kernel_completes(const std::vector<tunkit_test::Write>& writes) {
+  std::vector<Bytes> r;
+  for (const auto& w : writes) {
+    if (w.header.gso_type != tunkit::GsoType::none) {
+      std::vector<Bytes> storage(64, Bytes(2048));
+      std::vector<std::span<std::byte>> out(storage.begin(), storage.end());
+      std::vector<std::size_t> sizes(64);
+      const auto n = tunkit::gso_split(w.header, w.packet, out, sizes);
+      REQUIRE(n.has_value());
+      for (std::size_t i = 0; i < *n; ++i)
+        r.emplace_back(storage[i].begin(),
+                       storage[i].begin() + static_cast<std::ptrdiff_t>(sizes[i]));
+    } else {
+      Bytes p = w.packet;
+      REQUIRE_FALSE(tunkit::complete_checksum(w.header, p).has_value());
+      r.push_back(p);
+    }
+  }
+  return r;
+}
+
+// The segments of `sp` split with partial checksums, as the coalescer's parts.
+struct PartialSplit {
+  Bytes arena = Bytes(tunkit::gso_views_arena_size(64, 120));
+  std::vector<tunkit::SegmentView> views = std::vector<tunkit::SegmentView>(64);
+  std::vector<tunkit::PacketParts> parts;
+  explicit PartialSplit(const Super& sp) {
+    const auto n = tunkit::gso_split_views(sp.header, sp.packet, arena, views,
+                                           tunkit::SegmentChecksum::partial);
+    REQUIRE(n.has_value());
+    for (std::size_t i = 0; i < *n; ++i) {
+      REQUIRE(views[i].partial_checksum);
+      parts.push_back({views[i].headers, views[i].payload, views[i].partial_checksum});
+    }
+  }
+};
+
+}  // namespace
+
+TEST_CASE("coalesce, gathering: partial checksums leave with NEEDS_CSUM, merged or alone",
+          "[offload]") {
+  for (const int version : {4, 6}) {
+    for (const bool tcp : {true, false}) {
+      INFO("IPv" << version << (tcp ? " TCP" : " UDP"));
+      const Super sp = make_super({.version = version, .tcp = tcp, .payload = 10000});
+      const auto full = split(sp).segments;  // 7 segments, full checksums
+      const PartialSplit ps(sp);
+      REQUIRE(ps.parts.size() == 7);
+      const std::size_t ip_len = version == 4 ? 20 : 40;
+
+      // Merged: one super-packet (with verify_checksums: a partial checksum is not verified).
+      tunkit::Coalescer gro({.header_size = 12, .verify_checksums = true});
+      auto writes = tunkit_test::coalesce_gathered(gro, ps.parts);
+      REQUIRE(writes.size() == 1);
+      CHECK(writes[0].count == 7);
+      CHECK(writes[0].header.needs_csum);
+      CHECK(as_kernel_completes(writes) == full);
+
+      // Alone: NEEDS_CSUM at the transport checksum; completed, the full split's segment.
+      writes = tunkit_test::coalesce_gathered(gro, std::vector<tunkit::PacketParts>{ps.parts[3]});
+      REQUIRE(writes.size() == 1);
+      CHECK(writes[0].header.needs_csum);
+      CHECK(writes[0].header.gso_type == tunkit::GsoType::none);
+      CHECK(writes[0].header.csum_start == ip_len);
+      CHECK(writes[0].header.csum_offset == (tcp ? 16 : 6));
+      CHECK(as_kernel_completes(writes) == std::vector<Bytes>{full[3]});
+
+      // Out of order (TCP) or of unequal sizes (UDP: the short last one first): runs and
+      // packets alone, every one completed right.
+      const std::vector<std::size_t> order = tcp ? std::vector<std::size_t>{0, 1, 3, 2, 4, 5, 6}
+                                                 : std::vector<std::size_t>{6, 0, 1, 2, 3, 4, 5};
+      std::vector<tunkit::PacketParts> shuffled;
+      std::vector<Bytes> expect;
+      for (const std::size_t i : order) {
+        shuffled.push_back(ps.parts[i]);
+        expect.push_back(full[i]);
+      }
+      writes = tunkit_test::coalesce_gathered(gro, shuffled);
+      CHECK(writes.size() == (tcp ? 4U : 2U));
+      for (const auto& w : writes)
+        CHECK(w.header.needs_csum);
+      CHECK(as_kernel_completes(writes) == expect);
+
+      // A run broken by a packet whose (full) checksum fails: the partial ones on either side
+      // leave alone with NEEDS_CSUM, the broken one unchanged with an all-zero header.
+      Bytes broken = full[1];
+      broken.back() ^= std::byte{0x01};
+      std::vector<tunkit::PacketParts> mixed = {ps.parts[0], {broken, {}}, ps.parts[2]};
+      writes = tunkit_test::coalesce_gathered(gro, mixed);
+      REQUIRE(writes.size() == 3);
+      CHECK(writes[0].header.needs_csum);
+      CHECK(writes[1].header == VirtioNetHeader{});
+      CHECK(writes[2].header.needs_csum);
+      CHECK(as_kernel_completes(writes) == std::vector<Bytes>{full[0], broken, full[2]});
+
+      // Merging of the protocol off: every packet alone, its transport header found again.
+      tunkit::Coalescer off({.header_size = 12, .tcp = false, .udp = false});
+      writes = tunkit_test::coalesce_gathered(off, ps.parts);
+      REQUIRE(writes.size() == 7);
+      for (const auto& w : writes) {
+        CHECK(w.header.needs_csum);
+        CHECK(w.header.csum_start == ip_len);
+      }
+      CHECK(as_kernel_completes(writes) == full);
+    }
+  }
+
+  // IPv6 with an extension header: never merged; NEEDS_CSUM after the extension header, with
+  // the protocol's merging on or off.
+  const Super ext = make_super({.version = 6, .payload = 5000, .ipv6_extension = true});
+  const auto full = split(ext).segments;
+  const PartialSplit ps(ext);
+  for (const bool tcp : {true, false}) {
+    tunkit::Coalescer gro({.tcp = tcp});
+    const auto writes = tunkit_test::coalesce_gathered(gro, ps.parts);
+    REQUIRE(writes.size() == full.size());
+    for (const auto& w : writes) {
+      CHECK(w.header.needs_csum);
+      CHECK(w.header.csum_start == 48);
+    }
+    CHECK(as_kernel_completes(writes) == full);
+  }
+
+  // A head without the transport header: the flag is ignored (an all-zero header).
+  const Super sp = make_super({.payload = 3000});
+  const PartialSplit cut(sp);
+  Bytes joined(cut.parts[0].head.begin(), cut.parts[0].head.end());
+  joined.insert(joined.end(), cut.parts[0].tail.begin(), cut.parts[0].tail.end());
+  const std::vector<tunkit::PacketParts> short_head = {
+      {std::span<const std::byte>(joined).first(30), std::span<const std::byte>(joined).subspan(30),
+       true}};
+  tunkit::Coalescer gro;
+  const auto writes = tunkit_test::coalesce_gathered(gro, short_head);
+  REQUIRE(writes.size() == 1);
+  CHECK(writes[0].header == VirtioNetHeader{});
+  CHECK(writes[0].packet == joined);
+}

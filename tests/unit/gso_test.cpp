@@ -371,3 +371,69 @@ TEST_CASE("gso_split_views: headers in the arena, payloads viewed in place, limi
   CHECK(views[0].payload.data() == one.packet.data() + 28);
   CHECK_FALSE(tunkit::gso_split_views(one.header, one.packet, arena, {}).has_value());
 }
+
+TEST_CASE("gso_split_views, partial checksums: the pseudo-header sum, for NEEDS_CSUM to complete",
+          "[offload]") {
+  for (const int version : {4, 6}) {
+    for (const bool tcp : {true, false}) {
+      INFO("IPv" << version << (tcp ? " TCP" : " UDP"));
+      const Super sp = make_super({.version = version, .tcp = tcp, .payload = 10000});
+      const std::size_t ip_len = l4_offset(sp.packet);
+      const std::size_t field = ip_len + (tcp ? 16U : 6U);
+      std::vector<tunkit::SegmentView> views(8);
+      Bytes arena(tunkit::gso_views_arena_size(8, 120));
+      const auto n = tunkit::gso_split_views(sp.header, sp.packet, arena, views,
+                                             tunkit::SegmentChecksum::partial);
+      REQUIRE(n.has_value());
+      REQUIRE(*n == 7);
+      const auto full = split(sp).segments;  // checks the completed segments against these
+      for (std::size_t i = 0; i < *n; ++i) {
+        INFO("segment " << i);
+        CHECK(views[i].partial_checksum);
+        Bytes joined(views[i].headers.begin(), views[i].headers.end());
+        joined.insert(joined.end(), views[i].payload.begin(), views[i].payload.end());
+        // The field holds the pseudo-header sum (addresses, protocol, transport length), not
+        // complemented, as the kernel leaves it for CHECKSUM_PARTIAL.
+        tunkit::Checksum pseudo;
+        pseudo
+            .add(std::span<const std::byte>(joined).subspan(version == 4 ? 12 : 8,
+                                                            version == 4 ? 8 : 32))
+            .add_u16(tcp ? 6 : 17)
+            .add_u16(static_cast<std::uint16_t>(joined.size() - ip_len));
+        CHECK(be16(joined, field) == pseudo.fold());
+        // Everything else is the full split's: the IPv4 header checksum is complete.
+        Bytes expect = full[i];
+        put16(expect, field, pseudo.fold());
+        CHECK(joined == expect);
+        if (version == 4) CHECK(ipv4_header_ok(joined));
+      }
+      // The 4-argument form and SegmentChecksum::full give full checksums.
+      const auto m = tunkit::gso_split_views(sp.header, sp.packet, arena, views,
+                                             tunkit::SegmentChecksum::full);
+      REQUIRE(m.has_value());
+      for (std::size_t i = 0; i < *m; ++i) {
+        CHECK_FALSE(views[i].partial_checksum);
+        Bytes joined(views[i].headers.begin(), views[i].headers.end());
+        joined.insert(joined.end(), views[i].payload.begin(), views[i].payload.end());
+        CHECK(joined == full[i]);
+      }
+    }
+  }
+
+  // GSO NONE: the packet's own checksum is completed (in the arena) as by the full form.
+  Super one = make_super({.tcp = false, .payload = 1000});
+  one.header.gso_type = GsoType::none;
+  one.header.gso_size = 0;
+  std::vector<tunkit::SegmentView> views(1);
+  Bytes arena(64);
+  const auto r = tunkit::gso_split_views(one.header, one.packet, arena, views,
+                                         tunkit::SegmentChecksum::partial);
+  REQUIRE(r.has_value());
+  REQUIRE(*r == 1);
+  CHECK_FALSE(views[0].partial_checksum);
+  Bytes joined(views[0].headers.begin(), views[0].headers.end());
+  joined.insert(joined.end(), views[0].payload.begin(), views[0].payload.end());
+  Bytes expected = one.packet;
+  fill_transport_checksum(expected);
+  CHECK(joined == expected);
+}

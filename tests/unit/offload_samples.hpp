@@ -226,6 +226,29 @@ inline Split split(const Super& sp, std::size_t buffer_size = 2048) {
       CHECK(views[i].payload.data() + views[i].payload.size() <=
             sp.packet.data() + sp.packet.size());
     }
+    CHECK_FALSE(views[i].partial_checksum);
+  }
+  // With partial checksums: the same segments once each checksum is completed as the kernel
+  // completes a NEEDS_CSUM packet (from the transport header, at its checksum field).
+  Bytes partial_arena(tunkit::gso_views_arena_size(n, 120));
+  std::vector<tunkit::SegmentView> partial(n);
+  const auto cut = tunkit::gso_split_views(sp.header, sp.packet, partial_arena, partial,
+                                           tunkit::SegmentChecksum::partial);
+  REQUIRE(cut.has_value());
+  REQUIRE(*cut == *count);
+  for (std::size_t i = 0; i < *count; ++i) {
+    Bytes joined(partial[i].headers.begin(), partial[i].headers.end());
+    joined.insert(joined.end(), partial[i].payload.begin(), partial[i].payload.end());
+    const bool gso = sp.header.gso_type != tunkit::GsoType::none;
+    CHECK(partial[i].partial_checksum == gso);
+    if (gso) {
+      VirtioNetHeader finish;
+      finish.needs_csum = true;
+      finish.csum_start = static_cast<std::uint16_t>(l4_offset(sp.packet));
+      finish.csum_offset = l4_protocol(sp.packet) == 6 ? 16 : 6;
+      REQUIRE_FALSE(tunkit::complete_checksum(finish, joined).has_value());
+    }
+    CHECK(joined == r.segments[i]);
   }
   return r;
 }

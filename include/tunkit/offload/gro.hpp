@@ -60,6 +60,15 @@ struct CoalescedPacket {
 struct PacketParts {
   std::span<const std::byte> head;  ///< the first bytes, headers included
   std::span<const std::byte> tail;  ///< the bytes after them
+  /// The packet's TCP or UDP checksum field holds only the pseudo-header sum, as
+  /// `gso_split_views` leaves it with `SegmentChecksum::partial` (`SegmentView::partial_checksum`).
+  /// The gathering `coalesce` then writes it with NEEDS_CSUM whether it merges or passes through
+  /// (`csum_start` at its transport header), so the kernel completes the checksum, and does not
+  /// verify it (there is no checksum to verify, even with `verify_checksums`). Only for writes
+  /// to a device with a virtio-net header. Ignored (an all-zero header, the checksum left as
+  /// it is) for a packet that is neither TCP nor UDP or whose `head` does not hold its IP and
+  /// transport headers; a segment view's always does.
+  bool partial_checksum = false;
   /// The packet's length.
   [[nodiscard]] std::size_t size() const noexcept { return head.size() + tail.size(); }
 };
@@ -73,7 +82,8 @@ struct GatheredPacket {
   std::span<const std::span<const std::byte>> pieces;
   /// Bytes of the write in all (the virtio-net header included).
   std::size_t size = 0;
-  /// The virtio-net header in the first piece, typed: all zero for a packet passed through.
+  /// The virtio-net header in the first piece, typed: all zero for a packet passed through
+  /// (but for NEEDS_CSUM on one given with `PacketParts::partial_checksum`).
   VirtioNetHeader header;
   /// Index in the batch of the first packet this write carries.
   std::uint32_t first = 0;
@@ -89,7 +99,8 @@ struct GatheredPacket {
 /// comes back with one, the urgent pointer field of a segment without URG is not kept, and IPv4
 /// UDP datagrams that all carry one IP id (with DF) come back with ids counting up from it (and
 /// their header checksums to match). Everything else passes through byte for byte with an
-/// all-zero header.
+/// all-zero header (the gathering form: NEEDS_CSUM for a packet given with a partial checksum,
+/// `PacketParts::partial_checksum`).
 ///
 /// TCP segments merge when they have the same addresses and ports, IPv4 TOS/TTL/DF (IPv6 traffic
 /// class, flow label, hop limit), consecutive IPv4 ids, contiguous sequence numbers, the same

@@ -5,6 +5,7 @@
 /// checksum in place.
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <span>
 
@@ -58,6 +59,22 @@ namespace tunkit {
     const VirtioNetHeader& header, std::span<const std::byte> packet,
     std::span<const std::span<std::byte>> out, std::span<std::size_t> sizes) noexcept;
 
+/// What `gso_split_views` stores in each segment's transport (TCP or UDP) checksum field.
+enum class SegmentChecksum : std::uint8_t {
+  /// The checksum (the default): every segment is a valid packet as it stands. Costs a read of
+  /// every payload byte (about half of the split's time for a 64 KiB TCP super-packet).
+  full,
+  /// The pseudo-header sum over the segment's transport length, not complemented: what the
+  /// kernel leaves in a CHECKSUM_PARTIAL packet, the payload never read. The segment is NOT a
+  /// valid packet until someone completes the checksum: written to a device with a virtio-net
+  /// header with NEEDS_CSUM (`csum_start` at the transport header, `csum_offset` 16 for TCP or 6
+  /// for UDP: the kernel completes it, or, delivered locally, trusts it), given to a `Coalescer` as
+  /// `PacketParts` with `partial_checksum` set (each write of it then carries NEEDS_CSUM), or
+  /// finished with `complete_checksum`. Never for a segment that leaves any other way (sent on
+  /// a socket, encrypted as it stands, written to a device without a virtio-net header).
+  partial,
+};
+
 /// One packet of a split made without copying (`gso_split_views`): its headers, built in the
 /// caller's header arena, and its payload, a slice of the super-packet. Write it with one gather
 /// write (`Queue::writev({headers, payload})`), hand it to an encryption that takes two parts,
@@ -67,6 +84,9 @@ struct SegmentView {
   std::span<const std::byte> headers;
   /// Its payload, in the super-packet given to the split (not copied).
   std::span<const std::byte> payload;
+  /// True when the transport checksum field holds only the pseudo-header sum
+  /// (`SegmentChecksum::partial`): the checksum must be completed before the packet is valid.
+  bool partial_checksum = false;
   /// The segment's length: headers and payload.
   [[nodiscard]] std::size_t size() const noexcept { return headers.size() + payload.size(); }
 };
@@ -89,7 +109,8 @@ struct SegmentView {
 /// Fails as `gso_split` does, with `too_many_segments` when `out` is shorter than the segment
 /// count and `buffer_too_small` when the arena is shorter than the segments' headers need.
 /// This is the form the forwarder example uses: a VPN that encrypts each segment reads the
-/// payload once, from where the kernel put it.
+/// payload once, from where the kernel put it. The checksums are full; the overload taking a
+/// `SegmentChecksum` can leave them partial.
 ///
 /// @code
 /// std::array<std::byte, 64 * 120> arena;
@@ -100,5 +121,25 @@ struct SegmentView {
 [[nodiscard]] TUNKIT_EXPORT OffloadResult<std::size_t> gso_split_views(
     const VirtioNetHeader& header, std::span<const std::byte> packet,
     std::span<std::byte> header_arena, std::span<SegmentView> out) noexcept;
+
+/// As above, with the transport checksums as `checksum` says. With `SegmentChecksum::full` the
+/// same as the overload without it. With `SegmentChecksum::partial` every segment of a TCP or
+/// UDP super-packet gets the pseudo-header sum in its checksum field and
+/// `SegmentView::partial_checksum` set, and the payload is not read at all (the IPv4 header
+/// checksums are still complete): for a consumer that completes the checksums, such as a
+/// `Coalescer` writing to a device with a virtio-net header (see `SegmentChecksum::partial`).
+/// A `gso_type` NONE packet is viewed as by the other overload (its checksum completed, not
+/// partial). Once completed, each segment is byte for byte what `gso_split` gives.
+///
+/// @code
+/// auto n = tunkit::gso_split_views(hdr, packet, arena, seg, tunkit::SegmentChecksum::partial);
+/// for (std::size_t i = 0; n && i < *n; ++i)
+///   parts[i] = {seg[i].headers, seg[i].payload, seg[i].partial_checksum};
+/// // ... then Coalescer::coalesce(parts, ...) and a gather write to a vnet device.
+/// @endcode
+[[nodiscard]] TUNKIT_EXPORT OffloadResult<std::size_t> gso_split_views(
+    const VirtioNetHeader& header, std::span<const std::byte> packet,
+    std::span<std::byte> header_arena, std::span<SegmentView> out,
+    SegmentChecksum checksum) noexcept;
 
 }  // namespace tunkit
