@@ -459,6 +459,39 @@ std::size_t pcap_tcpdump_bytes(const std::string& verbose) {
   return total;
 }
 
+// With `dump` (an `icmp` filter in the kernel, -c pcap_pings) listening on `name`: pings to `to`
+// are printed, a UDP burst is dropped before the reader and counted in tx_dropped; once the dump
+// has ended, the next reader of the device gets datagrams again (the filter was removed).
+void pcap_check_kernel_dump(tunkit::test::Child& dump, const char* name, const char* to) {
+  CHECK(dump.output().find("filter in the kernel") != std::string::npos);
+  pcap_wait_running(name);
+  const tunkit::Link link = tunkit::Link::from_name(name);
+  const auto before = link.statistics();
+  pcap_send_udp(to, pcap_udp_burst);
+  pcap_send_pings(to, pcap_pings);
+  CHECK(dump.wait_exit(10s) == 0);
+  INFO(dump.output());
+  CHECK(pcap_count_lines(dump.output(), "ICMP echo request") == pcap_pings);
+  CHECK(pcap_count_lines(dump.output(), "UDP") == 0);
+  // The kernel dropped every datagram before the reader saw it, and counted each one.
+  const auto after = link.statistics();
+  CHECK(after.tx_dropped - before.tx_dropped == pcap_udp_burst);
+  // The device is left without a filter for whoever attaches next: a reader gets the datagrams.
+  const auto info = tunkit::find_tun_device(name);
+  REQUIRE(info);
+  tunkit::TunDevice next(info->attach_options());
+  // Carrier came back with the queue; linkwatch turns the link operationally up (IFF_RUNNING)
+  // and its queueing discipline on a little later: until then the stack drops what it sends.
+  for (int i = 0; i < 200 && !link.state().running; ++i)
+    std::this_thread::sleep_for(10ms);
+  pcap_send_udp(to, 3);
+  std::size_t udp = 0;
+  const bool tap = info->mode == tunkit::Mode::tap;
+  for (const auto& p : pcap_drain(next.native_handle(), 300ms))
+    udp += (tap ? pcap_frame_proto(p, 0) : pcap_ip_proto(p, 0)) == 17 ? 1U : 0U;
+  CHECK(udp == 3);
+}
+
 }  // namespace
 
 TEST_CASE("tunkit dump EXPRESSION -w: only what the filter accepts, read back by tcpdump",
@@ -522,31 +555,7 @@ TEST_CASE("tunkit dump EXPRESSION on a TAP device nobody else holds filters in t
   tunkit::test::Child dump(
       {TUNKIT_CLI, "dump", "tkd1", "icmp", "-c", std::to_string(pcap_pings), "-t", "10"});
   REQUIRE(dump.wait_for_line("listening on", 10s));
-  CHECK(dump.output().find("filter in the kernel") != std::string::npos);
-  pcap_wait_running("tkd1");
-  const tunkit::Link link = tunkit::Link::from_name("tkd1");
-  const auto before = link.statistics();
-  pcap_send_udp("10.98.0.2", pcap_udp_burst);
-  pcap_send_pings("10.98.0.2", pcap_pings);
-  CHECK(dump.wait_exit(10s) == 0);
-  INFO(dump.output());
-  CHECK(pcap_count_lines(dump.output(), "ICMP echo request") == pcap_pings);
-  CHECK(pcap_count_lines(dump.output(), "UDP") == 0);
-  // The kernel dropped every datagram before the reader saw it, and counted each one.
-  const auto after = link.statistics();
-  CHECK(after.tx_dropped - before.tx_dropped == pcap_udp_burst);
-  // The device is left without a filter for whoever attaches next: a reader gets the datagrams.
-  tunkit::TunDevice next(tunkit::find_tun_device("tkd1")->attach_options());
-  // Carrier came back with the queue; linkwatch turns the link operationally up (IFF_RUNNING)
-  // and its queueing discipline on a little later: until then the stack drops what it sends.
-  for (int i = 0; i < 200 && !link.state().running; ++i)
-    std::this_thread::sleep_for(10ms);
-  pcap_send_udp("10.98.0.2", 3);
-  std::size_t udp = 0;
-  for (const auto& f : pcap_drain(next.native_handle(), 300ms))
-    udp += pcap_frame_proto(f, 0) == 17 ? 1U : 0U;
-  CHECK(udp == 3);
-  next.close();
+  pcap_check_kernel_dump(dump, "tkd1", "10.98.0.2");
   // TUNGETFILTER still reports the program (a kernel quirk): the next dump filters itself.
   const auto again = tunkit::test::run(pcap_cli("dump tkd1 icmp -t 1"));
   INFO(again.output);
@@ -574,28 +583,7 @@ TEST_CASE("tunkit dump EXPRESSION --kernel-filter on a TUN device: eBPF in the k
   }
   CHECK(dump.output().find("tunkit dump: the filter runs in the kernel as asked, though a TUN "
                            "device's eBPF filter cannot be read back") != std::string::npos);
-  CHECK(dump.output().find("filter in the kernel") != std::string::npos);
-  pcap_wait_running("tkd3");
-  const tunkit::Link link = tunkit::Link::from_name("tkd3");
-  const auto before = link.statistics();
-  pcap_send_udp("10.98.3.2", pcap_udp_burst);
-  pcap_send_pings("10.98.3.2", pcap_pings);
-  CHECK(dump.wait_exit(10s) == 0);
-  INFO(dump.output());
-  CHECK(pcap_count_lines(dump.output(), "ICMP echo request") == pcap_pings);
-  CHECK(pcap_count_lines(dump.output(), "UDP") == 0);
-  const auto after = link.statistics();
-  CHECK(after.tx_dropped - before.tx_dropped == pcap_udp_burst);
-  // Removed at the end: the next reader gets the datagrams.
-  tunkit::TunDevice next(tunkit::find_tun_device("tkd3")->attach_options());
-  for (int i = 0; i < 200 && !link.state().running; ++i)
-    std::this_thread::sleep_for(10ms);
-  pcap_send_udp("10.98.3.2", 3);
-  std::size_t udp = 0;
-  for (const auto& p : pcap_drain(next.native_handle(), 300ms))
-    udp += pcap_ip_proto(p, 0) == 17 ? 1U : 0U;
-  CHECK(udp == 3);
-  next.close();
+  pcap_check_kernel_dump(dump, "tkd3", "10.98.3.2");
   // Without an expression the option is a usage error.
   const auto usage = tunkit::test::run(pcap_cli("dump tkd3 --kernel-filter"));
   CHECK(usage.status == 2);
