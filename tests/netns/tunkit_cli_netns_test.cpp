@@ -5,6 +5,7 @@
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -12,9 +13,11 @@
 #include <array>
 #include <chrono>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <regex>
 #include <string>
 #include <thread>
@@ -422,6 +425,43 @@ TEST_CASE("tunkit show: who holds a device, its queues, offloads and carrier", "
   CHECK(contains(r.output, "  offloads CSUM|TSO4|TSO6\n"));
   CHECK(contains(r.output, "  held by  nobody\n"));
   CHECK(contains(r.output, "  state    up,no-carrier\n"));
+}
+
+TEST_CASE("tunkit show: a holder of a same-named device in another namespace is not a holder",
+          "[netns][cli]") {
+  tunkit::testing::NetNsSandbox sandbox;
+  REQUIRE(cli("create --name tkhold1").status == 0);
+  // A device of the same name in a namespace of its own, held by this process: a thread that
+  // left for a fresh namespace opens it (the descriptor keeps that namespace alive).
+  std::optional<tunkit::TunDevice> elsewhere;
+  std::string failed;
+  std::thread([&] {
+    if (::unshare(CLONE_NEWNET) != 0) {
+      failed = std::string("unshare: ") + std::strerror(errno);
+      return;
+    }
+    try {
+      elsewhere.emplace(tunkit::Options{.name = "tkhold1"});
+    } catch (const std::exception& e) {
+      failed = e.what();
+    }
+  }).join();
+  INFO(failed);
+  REQUIRE(elsewhere);
+  // fdinfo names only the device ("iff:\ttkhold1"): the tool asks each device its namespace.
+  auto r = cli("show tkhold1");
+  INFO(r.output);
+  CHECK(contains(r.output, "  held by  nobody\n"));
+  check_json(cli("show tkhold1 --json").output, ".holders == []");
+  r = cli("list");
+  INFO(r.output);
+  CHECK_FALSE(contains(r.output, this_holder()));
+  // Held here too: this process is its one holder, with one queue (not two).
+  tunkit::TunDevice here({.name = "tkhold1"});
+  check_json(cli("show tkhold1 --json").output,
+             ".holders | length == 1 and .[0].pid == " + std::to_string(::getpid()) +
+                 " and .[0].queues == 1");
+  (void)cli("delete tkhold1");
 }
 
 TEST_CASE("tunkit dump leaves the offloads of a device others use", "[netns][cli][offload]") {

@@ -5,11 +5,14 @@
 
 #include <grp.h>
 #include <linux/ethtool.h>
+#include <linux/if_tun.h>
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <pwd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -94,9 +97,36 @@ struct Holder {
   return false;
 }
 
+/// The inode of the network namespace file `path` (/proc/PID/ns/net), 0 when it cannot be read.
+[[nodiscard]] inline ino_t netns_inode(const std::filesystem::path& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+/// The network namespace (its inode) of the device behind descriptor `fd` of process `pid`,
+/// asked of the device itself: a copy of the descriptor (pidfd_getfd, which needs the right to
+/// ptrace the process) answers TUNGETDEVNETNS. 0 when it cannot be asked.
+[[nodiscard]] inline ino_t device_netns_inode(pid_t pid, int fd) {
+  const long pidfd = ::syscall(SYS_pidfd_open, pid, 0);
+  if (pidfd < 0) return 0;
+  const long copy = ::syscall(SYS_pidfd_getfd, static_cast<int>(pidfd), fd, 0);
+  ::close(static_cast<int>(pidfd));
+  if (copy < 0) return 0;
+  const int ns = ::ioctl(static_cast<int>(copy), TUNGETDEVNETNS);
+  ::close(static_cast<int>(copy));
+  if (ns < 0) return 0;
+  struct stat st {};
+  const ino_t inode = ::fstat(ns, &st) == 0 ? st.st_ino : 0;
+  ::close(ns);
+  return inode;
+}
+
 /// The processes under `proc` (a procfs mount) with a descriptor attached to a device named
-/// `name`, by pid. fdinfo names the device, not its network namespace: a device of the same name
-/// in another namespace counts too. Processes this user may not inspect are skipped.
+/// `name` in this process's network namespace, by pid. fdinfo names the device, not its
+/// namespace, and devices in other namespaces may have the same name: each descriptor's device
+/// is asked for its namespace (`device_netns_inode`); where it cannot be, the process's own
+/// namespace stands in for it; where neither can be read (another procfs tree, as in the tests),
+/// the descriptor counts. Processes this user may not inspect are skipped.
 [[nodiscard]] inline std::vector<Holder> find_holders(std::string_view name,
                                                       const std::filesystem::path& proc = "/proc") {
   namespace fs = std::filesystem;
@@ -107,6 +137,8 @@ struct Holder {
     return text.str();
   };
   std::vector<Holder> holders;
+  const ino_t ours = netns_inode(proc / "self" / "ns" / "net");
+  const bool live = proc == "/proc";
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(proc, ec)) {
     const std::string pid_text = entry.path().filename().string();
@@ -116,8 +148,16 @@ struct Holder {
     Holder h;
     h.pid = static_cast<pid_t>(std::stol(pid_text));
     std::error_code fd_ec;
+    const ino_t process_ns = netns_inode(entry.path() / "ns" / "net");
     for (const auto& fd : fs::directory_iterator(entry.path() / "fdinfo", fd_ec)) {
-      if (attached_to(read_all(fd.path()), name)) ++h.queues;
+      if (!attached_to(read_all(fd.path()), name)) continue;
+      ino_t ns = 0;
+      const std::string fd_text = fd.path().filename().string();
+      if (live && ours != 0 && !fd_text.empty() &&
+          std::all_of(fd_text.begin(), fd_text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        ns = device_netns_inode(h.pid, std::stoi(fd_text));
+      if (ns == 0) ns = process_ns;
+      if (ours == 0 || ns == 0 || ns == ours) ++h.queues;
     }
     if (h.queues == 0) continue;
     h.comm = read_all(entry.path() / "comm");
