@@ -549,9 +549,16 @@ TEST_CASE("NetNs::open_named opens /run/netns/NAME", "[netns][namespaces]") {
   const std::string name = "tunkit-test-" + std::to_string(::getpid());
   const std::string path = "/run/netns/" + name;
   // What `ip netns add` does: a bind mount of the namespace file. Removed again below.
-  const bool made_dir = ::mkdir("/run/netns", 0755) == 0;
-  const int mkdir_errno = made_dir ? 0 : errno;
-  const int file = ::open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+  bool made_dir = ::mkdir("/run/netns", 0755) == 0;
+  int mkdir_errno = made_dir ? 0 : errno;
+  int file = ::open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+  if (file < 0 && errno == ENOENT && mkdir_errno == EEXIST) {
+    // Another test run (CI runs two trees' tests at once) removed the directory it had made
+    // between our mkdir and open: make it again.
+    made_dir = ::mkdir("/run/netns", 0755) == 0;
+    mkdir_errno = made_dir ? 0 : errno;
+    file = ::open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+  }
   if (file < 0) {
     // /run belongs to the host's root: a user namespace's root cannot write there.
     const std::string why =
