@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -124,6 +125,42 @@ unsigned pcap_frame_proto(std::span<const std::byte> f, std::size_t at) {
   return type == 0x0800 ? pcap_ip_proto(f, at + 14) : 0;
 }
 
+// The IPv4 protocol of what `fd` returns at `at`: a frame (TAP) or an IP packet (TUN).
+unsigned pcap_proto_of(std::span<const std::byte> p, std::size_t at, bool frames) {
+  return frames ? pcap_frame_proto(p, at) : pcap_ip_proto(p, at);
+}
+
+// With an `icmp` filter in the kernel of `link`'s device: a UDP burst and pings to `to`; the
+// reader of `fd` (`prefix` header bytes before each packet) gets the pings only, and every
+// datagram is counted in tx_dropped.
+void pcap_check_icmp_only(int fd, std::size_t prefix, bool frames, const tunkit::Link& link,
+                          const char* to) {
+  const auto before = link.statistics();
+  pcap_send_udp(to, pcap_udp_burst);
+  pcap_send_pings(to, pcap_pings);
+  std::size_t seen_icmp = 0;
+  std::size_t seen_other = 0;
+  for (const auto& p : pcap_drain(fd, 500ms))
+    (pcap_proto_of(p, prefix, frames) == 1 ? seen_icmp : seen_other) += 1;
+  const auto after = link.statistics();
+  CHECK(seen_icmp == pcap_pings);
+  CHECK(seen_other == 0);
+  // Every datagram of the burst was dropped by the filter, and counted: from the interface's
+  // side the stack transmits what a reader reads, so the count is tx_dropped.
+  CHECK(after.tx_dropped - before.tx_dropped == pcap_udp_burst);
+  CHECK(after.rx_dropped == before.rx_dropped);
+  CHECK(after.tx_packets - before.tx_packets == pcap_pings);
+}
+
+// Without the filter: a UDP burst to `to` reaches the reader of `fd` whole.
+void pcap_check_burst_arrives(int fd, std::size_t prefix, bool frames, const char* to) {
+  pcap_send_udp(to, pcap_udp_burst);
+  std::size_t udp = 0;
+  for (const auto& p : pcap_drain(fd, 500ms))
+    udp += pcap_proto_of(p, prefix, frames) == 17 ? 1U : 0U;
+  CHECK(udp == pcap_udp_burst);
+}
+
 // A scratch directory under /tmp (never the build tree: a rootless run may not write there).
 struct PcapNetnsTempDir {
   std::filesystem::path path;
@@ -195,30 +232,11 @@ TEST_CASE("pcap: an `icmp` filter on a TAP device passes pings and drops a UDP b
   const auto icmp = pcap::compile_filter("icmp", pcap::LinkType::ethernet);
   tap.attach_filter(icmp);
   CHECK(tap.filter_size() == icmp.size());
-  const auto before = link.statistics();
-  pcap_send_udp("10.98.0.2", pcap_udp_burst);
-  pcap_send_pings("10.98.0.2", pcap_pings);
-  std::size_t seen_icmp = 0;
-  std::size_t seen_other = 0;
-  for (const auto& f : pcap_drain(fd, 500ms)) {
-    (pcap_frame_proto(f, prefix) == 1 ? seen_icmp : seen_other) += 1;
-  }
-  const auto after = link.statistics();
-  CHECK(seen_icmp == pcap_pings);
-  CHECK(seen_other == 0);
-  // Every datagram of the burst was dropped by the filter, and counted: from the interface's
-  // side the stack transmits what a reader reads, so the count is tx_dropped.
-  CHECK(after.tx_dropped - before.tx_dropped == pcap_udp_burst);
-  CHECK(after.rx_dropped == before.rx_dropped);
-  CHECK(after.tx_packets - before.tx_packets == pcap_pings);
+  pcap_check_icmp_only(fd, prefix, true, link, "10.98.0.2");
 
   // Without the filter the burst arrives.
   tap.detach_filter();
-  pcap_send_udp("10.98.0.2", pcap_udp_burst);
-  std::size_t udp = 0;
-  for (const auto& f : pcap_drain(fd, 500ms))
-    udp += pcap_frame_proto(f, prefix) == 17 ? 1U : 0U;
-  CHECK(udp == pcap_udp_burst);
+  pcap_check_burst_arrives(fd, prefix, true, "10.98.0.2");
 }
 
 TEST_CASE("pcap: a TUN device takes no filter; the raw-IP program filters in user space",
@@ -283,27 +301,11 @@ TEST_CASE("pcap: on a TUN device the program runs in the kernel as eBPF; tx_drop
   REQUIRE_FALSE(ec);
   tun.set_filter_ebpf(filter.fd());
   filter.close();  // the device holds the program
-
-  const auto before = link.statistics();
-  pcap_send_udp("10.98.5.2", pcap_udp_burst);
-  pcap_send_pings("10.98.5.2", pcap_pings);
-  std::size_t seen_icmp = 0;
-  std::size_t seen_other = 0;
-  for (const auto& p : pcap_drain(fd, 500ms))
-    (pcap_ip_proto(p, prefix) == 1 ? seen_icmp : seen_other) += 1;
-  const auto after = link.statistics();
-  CHECK(seen_icmp == pcap_pings);
-  CHECK(seen_other == 0);
-  CHECK(after.tx_dropped - before.tx_dropped == pcap_udp_burst);
-  CHECK(after.tx_packets - before.tx_packets == pcap_pings);
+  pcap_check_icmp_only(fd, prefix, false, link, "10.98.5.2");
 
   // Removed, the burst arrives.
   tun.set_filter_ebpf(-1);
-  pcap_send_udp("10.98.5.2", pcap_udp_burst);
-  std::size_t udp = 0;
-  for (const auto& p : pcap_drain(fd, 500ms))
-    udp += pcap_ip_proto(p, prefix) == 17 ? 1U : 0U;
-  CHECK(udp == pcap_udp_burst);
+  pcap_check_burst_arrives(fd, prefix, false, "10.98.5.2");
 }
 
 TEST_CASE("pcap: a TUN device's eBPF filter outlives the queue that attached it",
